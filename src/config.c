@@ -1,0 +1,971 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <strings.h>
+
+#include "config-paths.h"
+#include "config.h"
+#include "ini.h"
+#include "timespan.h"
+#include "util.h"
+
+/* Dify keeps a finished job's result for this long. */
+#define DIFY_RESULT_WINDOW_USEC (600ULL * USEC_PER_SEC)
+
+#define TIMESPAN_EXAMPLES "such as '500ms', '30s' or '1h 30min'"
+
+static const char *const http_version_table[_HTTP_VERSION_MAX] = {
+	[HTTP_VERSION_AUTO] = "auto",
+	[HTTP_VERSION_1_1] = "1.1",
+	[HTTP_VERSION_2_PRIOR_KNOWLEDGE] = "2-prior-knowledge",
+};
+
+const char *http_version_to_string(enum http_version v)
+{
+	if ((unsigned)v >= _HTTP_VERSION_MAX) {
+		return NULL;
+	}
+	return http_version_table[v];
+}
+
+int http_version_from_string(const char *s)
+{
+	for (int i = 0; i < _HTTP_VERSION_MAX; i++) {
+		if (streq_ptr(s, http_version_table[i])) {
+			return i;
+		}
+	}
+	return -EINVAL;
+}
+
+enum section_kind {
+	SECTION_NONE, /* unknown or invalid: its keys are dropped */
+	SECTION_DAEMON,
+	SECTION_POLL,
+	SECTION_HOOK,
+	SECTION_ENDPOINT,
+};
+
+/* Where an assignment is, for the item parsers' messages. */
+struct item_ctx {
+	const char *file;
+	unsigned line;
+	const char *key;
+	struct endpoint_config *endpoint; /* borrowed; set in endpoint sections */
+	struct diag_list *diags;
+};
+
+struct config_item;
+
+/* Stores value into data or reports it as invalid. Returns 0 either way,
+ * -ENOMEM on OOM. */
+typedef int (*config_parse_fn)(const struct item_ctx *ctx, const struct config_item *item,
+			       const char *value, void *data);
+
+struct config_item {
+	enum section_kind section;
+	const char *key;
+	config_parse_fn parse;
+	size_t offset; /* into struct config, or struct endpoint_config for SECTION_ENDPOINT */
+	uint64_t min, max; /* bounds for numbers and time spans */
+};
+
+/* An invalid value, reported at the assignment's FILE:LINE. */
+#define item_error(ctx, ...)                                                                       \
+	diag_add((ctx)->diags, DIAG_ERROR, (ctx)->file, (ctx)->line, __VA_ARGS__)
+
+static int replace_string(char **field, const char *value)
+{
+	char *s = NULL;
+
+	if (value) {
+		s = strdup(value);
+		if (!s) {
+			return -ENOMEM;
+		}
+	}
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static bool path_is_absolute(const char *s)
+{
+	return s && s[0] == '/';
+}
+
+static int parse_path(const struct item_ctx *ctx, const struct config_item *item, const char *value,
+		      void *data)
+{
+	if (!path_is_absolute(value)) {
+		item_error(ctx, "Invalid %s= value '%s', expected an absolute path", ctx->key,
+			   value);
+		return 0;
+	}
+	return replace_string(data, value);
+}
+
+/* Like parse_path(), but an empty value resets the setting. */
+static int parse_path_or_empty(const struct item_ctx *ctx, const struct config_item *item,
+			       const char *value, void *data)
+{
+	if (isempty(value)) {
+		return replace_string(data, NULL);
+	}
+	return parse_path(ctx, item, value, data);
+}
+
+static int parse_unsigned(const struct item_ctx *ctx, const struct config_item *item,
+			  const char *value, void *data)
+{
+	unsigned v;
+
+	if (safe_atou(value, &v) < 0 || v < item->min || v > item->max) {
+		item_error(ctx, "Invalid %s= value '%s', expected an integer from %llu to %llu",
+			   ctx->key, value, (unsigned long long)item->min,
+			   (unsigned long long)item->max);
+		return 0;
+	}
+	*(unsigned *)data = v;
+	return 0;
+}
+
+static int parse_usec(const struct item_ctx *ctx, const struct config_item *item, const char *value,
+		      void *data)
+{
+	char min[TIMESPAN_MAX];
+	usec_t v;
+
+	if (timespan_parse(value, &v) < 0) {
+		item_error(ctx, "Invalid %s= value '%s', expected a time span " TIMESPAN_EXAMPLES,
+			   ctx->key, value);
+		return 0;
+	}
+	if (v == USEC_INFINITY || v > item->max) {
+		item_error(ctx, "Invalid %s= value '%s', expected a finite time span", ctx->key,
+			   value);
+		return 0;
+	}
+	if (v < item->min) {
+		if (item->min == 1) {
+			item_error(ctx, "Invalid %s= value '%s', expected a time span above 0",
+				   ctx->key, value);
+		} else {
+			item_error(ctx, "Invalid %s= value '%s', expected at least %s", ctx->key,
+				   value, timespan_format(min, sizeof(min), item->min));
+		}
+		return 0;
+	}
+	*(usec_t *)data = v;
+	return 0;
+}
+
+static int parse_multiplier(const struct item_ctx *ctx, const struct config_item *item,
+			    const char *value, void *data)
+{
+	double v;
+
+	if (safe_atod(value, &v) < 0 || !(v >= 1.0 && v <= 100.0)) {
+		item_error(ctx, "Invalid %s= value '%s', expected a number from 1.0 to 100",
+			   ctx->key, value);
+		return 0;
+	}
+	*(double *)data = v;
+	return 0;
+}
+
+static int parse_jitter(const struct item_ctx *ctx, const struct config_item *item,
+			const char *value, void *data)
+{
+	double v;
+
+	if (safe_atod(value, &v) < 0 || !(v >= 0.0 && v < 1.0)) {
+		item_error(ctx, "Invalid %s= value '%s', expected a number from 0 up to below 1",
+			   ctx->key, value);
+		return 0;
+	}
+	*(double *)data = v;
+	return 0;
+}
+
+/* NULL when s is a usable command line, else why not. */
+static const char *check_command(const char *s)
+{
+	_cleanup_(strv_freep) char **argv = NULL;
+	int r;
+
+	r = split_words(s, &argv);
+	if (r == -ENOMEM) {
+		return "out of memory";
+	}
+	if (r < 0) {
+		return "unbalanced quotes or an invalid escape";
+	}
+	if (!argv[0]) {
+		return "no command";
+	}
+	if (!path_is_absolute(argv[0])) {
+		return "the command must be an absolute path";
+	}
+	return NULL;
+}
+
+static int parse_exec(const struct item_ctx *ctx, const struct config_item *item, const char *value,
+		      void *data)
+{
+	const char *why;
+
+	if (isempty(value)) {
+		return replace_string(data, NULL); /* no hook */
+	}
+	why = check_command(value);
+	if (why) {
+		item_error(ctx, "Invalid %s= value '%s': %s", ctx->key, value, why);
+		return 0;
+	}
+	return replace_string(data, value);
+}
+
+/* The host of an http(s) URL (without [] for IPv6); false if not http(s). */
+static bool url_host(const char *url, const char **ret_host, size_t *ret_len)
+{
+	const char *p, *end, *at, *stop;
+
+	if (strncasecmp(url, "http://", 7) == 0) {
+		p = url + 7;
+	} else if (strncasecmp(url, "https://", 8) == 0) {
+		p = url + 8;
+	} else {
+		return false;
+	}
+	end = p + strcspn(p, "/?#");
+	at = memrchr(p, '@', (size_t)(end - p));
+	if (at) {
+		p = at + 1;
+	}
+	if (*p == '[') {
+		p++;
+		stop = memchr(p, ']', (size_t)(end - p));
+		stop = stop ? stop : p; /* no ']': no host */
+	} else {
+		stop = memchr(p, ':', (size_t)(end - p));
+		stop = stop ? stop : end;
+	}
+	*ret_host = p;
+	*ret_len = (size_t)(stop - p);
+	return true;
+}
+
+static bool has_blank_or_control(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s <= ' ' || *s == 0x7f) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static int parse_base_url(const struct item_ctx *ctx, const struct config_item *item,
+			  const char *value, void *data)
+{
+	_cleanup_(freep) char *url = NULL;
+	const char *host;
+	size_t host_len, n;
+
+	if (!url_host(value, &host, &host_len)) {
+		item_error(
+			ctx,
+			"Invalid %s= value '%s', expected a URL starting with https:// or http://",
+			ctx->key, value);
+		return 0;
+	}
+	if (host_len == 0) {
+		item_error(ctx, "Invalid %s= value '%s', the URL has no host", ctx->key, value);
+		return 0;
+	}
+	if (has_blank_or_control(value) || strpbrk(value, "?#")) {
+		item_error(
+			ctx,
+			"Invalid %s= value '%s', expected a URL without blanks, query or fragment",
+			ctx->key, value);
+		return 0;
+	}
+
+	url = strdup(value);
+	if (!url) {
+		return -ENOMEM;
+	}
+	/* Paths are appended with their own '/'. The host is not empty, so
+	 * this never eats into "https://". */
+	n = strlen(url);
+	while (n > 0 && url[n - 1] == '/') {
+		url[--n] = '\0';
+	}
+	free(*(char **)data);
+	*(char **)data = TAKE_PTR(url);
+	return 0;
+}
+
+static int parse_http_version(const struct item_ctx *ctx, const struct config_item *item,
+			      const char *value, void *data)
+{
+	int v = http_version_from_string(value);
+
+	if (v < 0) {
+		item_error(ctx,
+			   "Invalid %s= value '%s', expected 'auto', '1.1' or '2-prior-knowledge'",
+			   ctx->key, value);
+		return 0;
+	}
+	*(enum http_version *)data = (enum http_version)v;
+	return 0;
+}
+
+/* Remember where the key source was set: errors reading the key point there. */
+static int note_key_line(const struct item_ctx *ctx)
+{
+	int r = replace_string(&ctx->endpoint->key_file, ctx->file);
+
+	if (r < 0) {
+		return r;
+	}
+	ctx->endpoint->key_line = ctx->line;
+	return 0;
+}
+
+static int parse_api_key_file(const struct item_ctx *ctx, const struct config_item *item,
+			      const char *value, void *data)
+{
+	if (!isempty(value) && !path_is_absolute(value)) {
+		item_error(ctx, "Invalid %s= value '%s', expected an absolute path", ctx->key,
+			   value);
+		return 0;
+	}
+	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
+		return -ENOMEM;
+	}
+	return note_key_line(ctx);
+}
+
+static int parse_api_key_credential(const struct item_ctx *ctx, const struct config_item *item,
+				    const char *value, void *data)
+{
+	if (!isempty(value) && !name_is_valid(value)) {
+		item_error(
+			ctx,
+			"Invalid %s= value '%s', expected a credential name of 1-64 characters from A-Z a-z 0-9 _ . -",
+			ctx->key, value);
+		return 0;
+	}
+	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
+		return -ENOMEM;
+	}
+	return note_key_line(ctx);
+}
+
+#define FINITE (USEC_INFINITY - 1)
+
+static const struct config_item config_items[] = {
+	{ SECTION_DAEMON, "JobsDirectory", parse_path, offsetof(struct config, jobs_dir) },
+	{ SECTION_DAEMON, "MaxJobs", parse_unsigned, offsetof(struct config, max_jobs), 1,
+	  UINT_MAX },
+	{ SECTION_POLL, "InitialInterval", parse_usec,
+	  offsetof(struct config, initial_interval_usec), 1, FINITE },
+	{ SECTION_POLL, "MaxInterval", parse_usec, offsetof(struct config, max_interval_usec), 1,
+	  FINITE },
+	{ SECTION_POLL, "Multiplier", parse_multiplier, offsetof(struct config, multiplier) },
+	{ SECTION_POLL, "Jitter", parse_jitter, offsetof(struct config, jitter) },
+	{ SECTION_POLL, "JobTimeout", parse_usec, offsetof(struct config, job_timeout_usec), 1,
+	  FINITE },
+	{ SECTION_POLL, "RequestTimeout", parse_usec, offsetof(struct config, request_timeout_usec),
+	  USEC_PER_MSEC, FINITE },
+	{ SECTION_HOOK, "Exec", parse_exec, offsetof(struct config, hook_exec) },
+	{ SECTION_HOOK, "Timeout", parse_usec, offsetof(struct config, hook_timeout_usec), 1,
+	  FINITE },
+	{ SECTION_HOOK, "MaxParallel", parse_unsigned, offsetof(struct config, hook_max_parallel),
+	  1, 1024 },
+	{ SECTION_ENDPOINT, "BaseURL", parse_base_url, offsetof(struct endpoint_config, base_url) },
+	{ SECTION_ENDPOINT, "APIKeyFile", parse_api_key_file,
+	  offsetof(struct endpoint_config, api_key_file) },
+	{ SECTION_ENDPOINT, "APIKeyCredential", parse_api_key_credential,
+	  offsetof(struct endpoint_config, api_key_credential) },
+	{ SECTION_ENDPOINT, "CAFile", parse_path_or_empty,
+	  offsetof(struct endpoint_config, ca_file) },
+	{ SECTION_ENDPOINT, "MaxConcurrentRequests", parse_unsigned,
+	  offsetof(struct endpoint_config, max_concurrent), 1, 10000 },
+	{ SECTION_ENDPOINT, "HTTPVersion", parse_http_version,
+	  offsetof(struct endpoint_config, http_version) },
+};
+
+static const struct config_item *config_item_find(enum section_kind section, const char *key)
+{
+	for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
+		if (config_items[i].section == section && streq(config_items[i].key, key)) {
+			return &config_items[i];
+		}
+	}
+	return NULL;
+}
+
+struct config *config_new(void)
+{
+	struct config *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		return NULL;
+	}
+	c->jobs_dir = strdup(JOBWATCH_JOBS_DIR);
+	if (!c->jobs_dir) {
+		free(c);
+		return NULL;
+	}
+	c->max_jobs = 1000000;
+	c->initial_interval_usec = 1 * USEC_PER_SEC;
+	c->max_interval_usec = 30 * USEC_PER_SEC;
+	c->multiplier = 1.5;
+	c->jitter = 0.2;
+	c->job_timeout_usec = 24 * USEC_PER_HOUR;
+	c->request_timeout_usec = 30 * USEC_PER_SEC;
+	c->hook_timeout_usec = 60 * USEC_PER_SEC;
+	c->hook_max_parallel = 16;
+	return c;
+}
+
+static void endpoint_config_done(struct endpoint_config *e)
+{
+	free(e->name);
+	free(e->base_url);
+	free(e->api_key_file);
+	free(e->api_key_credential);
+	free(e->ca_file);
+	free(e->file);
+	free(e->key_file);
+}
+
+void config_free(struct config *c)
+{
+	if (!c) {
+		return;
+	}
+	free(c->jobs_dir);
+	free(c->hook_exec);
+	for (size_t i = 0; i < c->n_endpoints; i++) {
+		endpoint_config_done(&c->endpoints[i]);
+	}
+	free(c->endpoints);
+	free(c);
+}
+
+const struct endpoint_config *config_find_endpoint(const struct config *c, const char *name)
+{
+	if (!c) {
+		return NULL;
+	}
+	if (!name) {
+		name = ENDPOINT_DEFAULT_NAME;
+	}
+	for (size_t i = 0; i < c->n_endpoints; i++) {
+		if (streq(c->endpoints[i].name, name)) {
+			return &c->endpoints[i];
+		}
+	}
+	return NULL;
+}
+
+/* Returns the index of endpoint name, appending it with defaults if new. */
+static int endpoint_get(struct config *c, const char *name, const char *file, unsigned line,
+			size_t *ret)
+{
+	struct endpoint_config *e, *p;
+
+	for (size_t i = 0; i < c->n_endpoints; i++) {
+		if (streq(c->endpoints[i].name, name)) {
+			*ret = i;
+			return 0;
+		}
+	}
+
+	p = realloc(c->endpoints, (c->n_endpoints + 1) * sizeof(*p));
+	if (!p) {
+		return -ENOMEM;
+	}
+	c->endpoints = p;
+	e = &p[c->n_endpoints];
+	*e = (struct endpoint_config){
+		.max_concurrent = 32,
+		.http_version = HTTP_VERSION_AUTO,
+		.line = line,
+	};
+	e->name = strdup(name);
+	e->file = strdup(file);
+	if (!e->name || !e->file) {
+		endpoint_config_done(e);
+		return -ENOMEM;
+	}
+	*ret = c->n_endpoints++;
+	return 0;
+}
+
+struct parse_state {
+	struct config *config;
+	struct diag_list *diags;
+	enum section_kind kind;
+	size_t endpoint; /* index into config->endpoints when kind is SECTION_ENDPOINT */
+};
+
+static int on_config_section(void *userdata, const char *file, unsigned line, const char *section)
+{
+	struct parse_state *st = userdata;
+	const char *name;
+
+	st->kind = SECTION_NONE;
+	if (streq(section, "Daemon")) {
+		st->kind = SECTION_DAEMON;
+	} else if (streq(section, "Poll")) {
+		st->kind = SECTION_POLL;
+	} else if (streq(section, "Hook")) {
+		st->kind = SECTION_HOOK;
+	} else if (streq(section, "Endpoint")) {
+		st->kind = SECTION_ENDPOINT;
+		return endpoint_get(st->config, ENDPOINT_DEFAULT_NAME, file, line, &st->endpoint);
+	} else if (strncmp(section, "Endpoint:", 9) == 0) {
+		name = section + 9;
+		if (streq(name, ENDPOINT_DEFAULT_NAME)) {
+			diag_add(st->diags, DIAG_ERROR, file, line,
+				 "Invalid section [%s]: '%s' is the name of the unnamed [Endpoint]",
+				 section, ENDPOINT_DEFAULT_NAME);
+			return 0;
+		}
+		if (!name_is_valid(name)) {
+			diag_add(
+				st->diags, DIAG_ERROR, file, line,
+				"Invalid endpoint name '%s' in [%s], expected 1-64 characters from A-Z a-z 0-9 _ . -",
+				name, section);
+			return 0;
+		}
+		st->kind = SECTION_ENDPOINT;
+		return endpoint_get(st->config, name, file, line, &st->endpoint);
+	} else {
+		diag_add(st->diags, DIAG_WARNING, file, line, "Unknown section [%s], ignoring",
+			 section);
+	}
+	return 0;
+}
+
+static int on_config_key(void *userdata, const char *file, unsigned line, const char *section,
+			 const char *key, const char *value)
+{
+	struct parse_state *st = userdata;
+	const struct config_item *item;
+	struct item_ctx ctx = {
+		.file = file,
+		.line = line,
+		.key = key,
+		.diags = st->diags,
+	};
+	void *base = st->config;
+
+	if (st->kind == SECTION_NONE) {
+		return 0; /* reported once at the section header */
+	}
+	item = config_item_find(st->kind, key);
+	if (!item) {
+		diag_add(st->diags, DIAG_WARNING, file, line,
+			 "Unknown key '%s' in section [%s], ignoring", key, section);
+		return 0;
+	}
+	if (st->kind == SECTION_ENDPOINT) {
+		/* By index: the array moves when an endpoint is added. */
+		ctx.endpoint = &st->config->endpoints[st->endpoint];
+		base = ctx.endpoint;
+	}
+	return item->parse(&ctx, item, value, (char *)base + item->offset);
+}
+
+int config_parse_buffer(struct config *c, const char *file, const char *buf, size_t len,
+			struct diag_list *diags)
+{
+	struct parse_state st = { .config = c, .diags = diags };
+	int r;
+
+	r = ini_parse_buffer(file, buf, len, on_config_section, on_config_key, &st, diags);
+	if (r == -ENOMEM) {
+		return r;
+	}
+	/* Anything else (binary input) is already reported. */
+	return 0;
+}
+
+/* "[Endpoint]" or "[Endpoint:NAME]", for messages. */
+static const char *endpoint_section(const struct endpoint_config *e, char *buf, size_t size)
+{
+	if (streq(e->name, ENDPOINT_DEFAULT_NAME)) {
+		(void)snprintf(buf, size, "[Endpoint]");
+	} else {
+		(void)snprintf(buf, size, "[Endpoint:%s]", e->name);
+	}
+	return buf;
+}
+
+static void verify_endpoint(const struct endpoint_config *e, struct diag_list *diags)
+{
+	char sec[128];
+
+	endpoint_section(e, sec, sizeof(sec));
+	if (!e->base_url) {
+		diag_add(diags, DIAG_ERROR, e->file, e->line, "%s has no BaseURL=", sec);
+	} else if (strncasecmp(e->base_url, "http://", 7) == 0 &&
+		   !url_host_is_loopback(e->base_url)) {
+		diag_add(
+			diags, DIAG_WARNING, e->file, e->line,
+			"%s BaseURL= '%s' uses plain http:// to a host that is not loopback: the API key travels in clear text",
+			sec, e->base_url);
+	}
+
+	if (e->api_key_file && e->api_key_credential) {
+		diag_add(diags, DIAG_ERROR, e->key_file ? e->key_file : e->file,
+			 e->key_file ? e->key_line : e->line,
+			 "%s sets both APIKeyFile= and APIKeyCredential=, expected exactly one",
+			 sec);
+	} else if (!e->api_key_file && !e->api_key_credential) {
+		diag_add(diags, DIAG_ERROR, e->file, e->line,
+			 "%s has no API key, expected APIKeyFile= or APIKeyCredential=", sec);
+	}
+}
+
+static void verify_poll(const struct config *c, struct diag_list *diags)
+{
+	char a[TIMESPAN_MAX], b[TIMESPAN_MAX], d[TIMESPAN_MAX];
+	double worst;
+
+	if (c->max_interval_usec < c->initial_interval_usec) {
+		diag_add(
+			diags, DIAG_ERROR, NULL, 0,
+			"[Poll] MaxInterval= %s is shorter than InitialInterval= %s, expected at least as long",
+			timespan_format(a, sizeof(a), c->max_interval_usec),
+			timespan_format(b, sizeof(b), c->initial_interval_usec));
+		return;
+	}
+
+	/* The longest gap between two polls, plus a slow last request: a job
+	 * finishing right after a poll is only seen this much later. */
+	worst = (double)c->max_interval_usec * (1.0 + c->jitter) + (double)c->request_timeout_usec;
+	if (worst >= (double)DIFY_RESULT_WINDOW_USEC) {
+		diag_add(
+			diags, DIAG_WARNING, NULL, 0,
+			"[Poll] MaxInterval= %s with Jitter= %g and RequestTimeout= %s may outlast Dify's 600 s result window; results can be lost",
+			timespan_format(a, sizeof(a), c->max_interval_usec), c->jitter,
+			timespan_format(d, sizeof(d), c->request_timeout_usec));
+	}
+}
+
+int config_verify(struct config *c, struct diag_list *diags)
+{
+	const char *why;
+
+	verify_poll(c, diags);
+
+	if (c->hook_exec) {
+		why = check_command(c->hook_exec);
+		if (why) {
+			diag_add(diags, DIAG_ERROR, NULL, 0, "Invalid [Hook] Exec= value '%s': %s",
+				 c->hook_exec, why);
+		}
+	}
+
+	if (c->n_endpoints == 0) {
+		diag_add(diags, DIAG_WARNING, NULL, 0,
+			 "No [Endpoint] section is configured, every job will be refused");
+	}
+	for (size_t i = 0; i < c->n_endpoints; i++) {
+		verify_endpoint(&c->endpoints[i], diags);
+	}
+
+	return diags && diags->oom ? -ENOMEM : 0;
+}
+
+static int load_file(struct config *c, const char *path, bool missing_ok, struct diag_list *diags)
+{
+	_cleanup_(freep) char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = ini_read_file(AT_FDCWD, path, path, false, missing_ok, &buf, &len, diags);
+	if (r == -ENOMEM) {
+		return r;
+	}
+	if (r < 0) {
+		return 0; /* reported, or missing and that is fine */
+	}
+	return config_parse_buffer(c, path, buf, len, diags);
+}
+
+static int strv_append(char ***l, size_t *n, const char *s)
+{
+	char **p, *copy;
+
+	copy = strdup(s);
+	if (!copy) {
+		return -ENOMEM;
+	}
+	p = realloc(*l, (*n + 2) * sizeof(char *));
+	if (!p) {
+		free(copy);
+		return -ENOMEM;
+	}
+	p[(*n)++] = copy;
+	p[*n] = NULL;
+	*l = p;
+	return 0;
+}
+
+static int cmp_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_dropin_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && streq(name + n - 5, ".conf");
+}
+
+/* The drop-in file names in dir, sorted with strcmp(); none if dir is missing. */
+static int list_dropins(const char *dir, char ***ret, struct diag_list *diags)
+{
+	_cleanup_(strv_freep) char **names = NULL;
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+	int r = 0;
+
+	*ret = NULL;
+	d = opendir(dir);
+	if (!d) {
+		r = -errno;
+		if (r == -ENOENT) {
+			return 0;
+		}
+		if (r == -ENOMEM) {
+			return r;
+		}
+		diag_add(diags, DIAG_ERROR, dir, 0, "Cannot open drop-in directory: %s",
+			 strerror(-r));
+		return 0;
+	}
+
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno != 0) {
+				diag_add(diags, DIAG_ERROR, dir, 0,
+					 "Cannot read drop-in directory: %s", strerror(errno));
+			}
+			break;
+		}
+		if (!is_dropin_name(de->d_name)) {
+			continue;
+		}
+		r = strv_append(&names, &n, de->d_name);
+		if (r < 0) {
+			break;
+		}
+	}
+	closedir(d);
+	if (r < 0) {
+		return r;
+	}
+
+	if (n > 0) {
+		qsort(names, n, sizeof(char *), cmp_strings);
+	}
+	*ret = TAKE_PTR(names);
+	return 0;
+}
+
+static int load_dropins(struct config *c, const char *path, struct diag_list *diags)
+{
+	_cleanup_(strv_freep) char **names = NULL;
+	_cleanup_(freep) char *dir = NULL;
+	int r;
+
+	dir = strjoin(path, ".d");
+	if (!dir) {
+		return -ENOMEM;
+	}
+	r = list_dropins(dir, &names, diags);
+	if (r < 0) {
+		return r;
+	}
+
+	for (char **name = names; name && *name; name++) {
+		_cleanup_(freep) char *p = strjoin(dir, "/", *name);
+
+		if (!p) {
+			return -ENOMEM;
+		}
+		/* A drop-in removed since the listing is no longer there to read. */
+		r = load_file(c, p, true, diags);
+		if (r < 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+int config_load(const char *path, bool required, struct config **ret, struct diag_list *diags)
+{
+	_cleanup_(config_freep) struct config *c = NULL;
+	int r;
+
+	*ret = NULL;
+	c = config_new();
+	if (!c) {
+		return -ENOMEM;
+	}
+
+	if (required) {
+		/* A named file that cannot be read is the whole story: no drop-ins,
+		 * no checks that would only add noise to the one reason. */
+		_cleanup_(freep) char *buf = NULL;
+		size_t len;
+		r = ini_read_file(AT_FDCWD, path, path, false, false, &buf, &len, diags);
+		if (r < 0) {
+			return r;
+		}
+		r = config_parse_buffer(c, path, buf, len, diags);
+	} else {
+		r = load_file(c, path, true, diags);
+	}
+	if (r < 0) {
+		return r;
+	}
+	r = load_dropins(c, path, diags);
+	if (r < 0) {
+		return r;
+	}
+	r = config_verify(c, diags);
+	if (r < 0) {
+		return r;
+	}
+
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+/* Problems with the key are reported where its source was set. */
+static const char *key_where_file(const struct endpoint_config *e)
+{
+	return e->key_file ? e->key_file : e->file;
+}
+
+static unsigned key_where_line(const struct endpoint_config *e)
+{
+	return e->key_file ? e->key_line : e->line;
+}
+
+/* Wipe and free a buffer that held a key; its length is known, not strlen(). */
+static void wipe(char *buf, size_t len)
+{
+	if (buf) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+}
+
+static bool key_is_printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch <= ' ' || ch >= 0x7f) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int config_read_api_key(const struct endpoint_config *e, const char *credentials_dir, char **ret,
+			struct diag_list *diags)
+{
+	_cleanup_(freep) char *cred_path = NULL;
+	const char *path;
+	char *buf = NULL;
+	size_t len = 0, keylen;
+	int r;
+
+	if (e->api_key_file) {
+		path = e->api_key_file;
+	} else if (e->api_key_credential) {
+		if (isempty(credentials_dir)) {
+			diag_add(
+				diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
+				"APIKeyCredential=%s needs $CREDENTIALS_DIRECTORY, which is not set (use LoadCredential= in the service unit)",
+				e->api_key_credential);
+			return -ENXIO;
+		}
+		cred_path = strjoin(credentials_dir, "/", e->api_key_credential);
+		if (!cred_path) {
+			return -ENOMEM;
+		}
+		path = cred_path;
+	} else {
+		diag_add(diags, DIAG_ERROR, e->file, e->line,
+			 "Endpoint '%s' has no API key, expected APIKeyFile= or APIKeyCredential=",
+			 e->name);
+		return -EINVAL;
+	}
+
+	r = read_file_capped(AT_FDCWD, path, API_KEY_MAX, false, &buf, &len);
+	if (r == -ENOMEM) {
+		return r;
+	}
+	if (r == -EFBIG) {
+		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
+			 "API key file '%s' is too large, expected at most %d bytes", path,
+			 API_KEY_MAX);
+		return r;
+	}
+	if (r == -EBADFD) {
+		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
+			 "API key file '%s' is not a regular file", path);
+		return r;
+	}
+	if (r < 0) {
+		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
+			 "Cannot read API key file '%s': %s", path, strerror(-r));
+		return r;
+	}
+
+	/* One trailing newline is the file's, not the key's. */
+	keylen = len;
+	if (keylen > 0 && buf[keylen - 1] == '\n') {
+		keylen--;
+		if (keylen > 0 && buf[keylen - 1] == '\r') {
+			keylen--;
+		}
+	}
+	if (keylen == 0) {
+		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
+			 "API key file '%s' is empty", path);
+		wipe(buf, len);
+		return -EINVAL;
+	}
+	if (!key_is_printable(buf, keylen)) {
+		diag_add(
+			diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
+			"API key file '%s' contains control characters, blanks or non-ASCII bytes, expected printable ASCII",
+			path);
+		wipe(buf, len);
+		return -EINVAL;
+	}
+
+	buf[keylen] = '\0';
+	*ret = buf;
+	return 0;
+}

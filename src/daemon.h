@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The manager: owns the loop, the config, the registry, the HTTP engine, the
+ * poller, the hook runner, the state store and sd_notify. It decides what a
+ * job file change means, reports outcomes (journal, then hook), and runs the
+ * start-up order, SIGHUP reload and SIGTERM drain.
+ */
+
+#include <stdbool.h>
+
+#include "log.h"
+
+struct daemon_options {
+	const char *config_path; /* NULL: the default, where a missing file means defaults */
+	const char *jobs_dir; /* NULL: [Daemon] JobsDirectory= */
+	const char *state_dir; /* NULL: $STATE_DIRECTORY or the built-in default */
+};
+
+/*
+ * Start everything and run until SIGTERM/SIGINT. Returns the process exit
+ * code: 0 after a clean stop, 1 when it could not start (the reason logged).
+ */
+int daemon_run(const struct daemon_options *o);
+
+/*
+ * --check: validate the config (with key files) and every job file; print
+ * each problem as FILE:LINE: message on stdout. Returns 0 when there is no
+ * error (warnings allowed), 1 otherwise.
+ */
+int daemon_check(const struct daemon_options *o);

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "diag.h"
+#include "util.h"
+
+_printf_(1, 0) static char *vformat(const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *s;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0) {
+		return NULL;
+	}
+
+	s = malloc((size_t)n + 1);
+	if (!s) {
+		return NULL;
+	}
+	(void)vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+static bool diag_list_grow(struct diag_list *l)
+{
+	size_t n;
+	struct diag *p;
+
+	if (l->n < l->allocated) {
+		return true;
+	}
+	n = l->allocated ? l->allocated * 2 : 8;
+	p = realloc(l->items, n * sizeof(struct diag));
+	if (!p) {
+		return false;
+	}
+	l->items = p;
+	l->allocated = n;
+	return true;
+}
+
+void diag_add(struct diag_list *l, enum diag_level level, const char *file, unsigned line,
+	      const char *fmt, ...)
+{
+	struct diag d = { .level = level, .line = line };
+	va_list ap;
+
+	if (!l) {
+		return;
+	}
+
+	va_start(ap, fmt);
+	d.message = vformat(fmt, ap);
+	va_end(ap);
+	d.file = strdup_or_null(file);
+
+	if (!d.message || (file && !d.file) || !diag_list_grow(l)) {
+		free(d.message);
+		free(d.file);
+		l->oom = true;
+		return;
+	}
+
+	l->items[l->n++] = d;
+	if (level == DIAG_ERROR) {
+		l->n_errors++;
+	}
+}
+
+char *diag_format(const struct diag *d, char *buf, size_t size)
+{
+	if (size == 0) {
+		return buf;
+	}
+	if (d->file && d->line > 0) {
+		(void)snprintf(buf, size, "%s:%u: %s", d->file, d->line, d->message);
+	} else if (d->file) {
+		(void)snprintf(buf, size, "%s: %s", d->file, d->message);
+	} else {
+		(void)snprintf(buf, size, "%s", d->message);
+	}
+	return buf;
+}
+
+void diag_list_move(struct diag_list *dst, struct diag_list *src)
+{
+	if (!src) {
+		return;
+	}
+	if (!dst) {
+		diag_list_clear(src);
+		return;
+	}
+
+	for (size_t i = 0; i < src->n; i++) {
+		if (!diag_list_grow(dst)) {
+			/* Entries that do not fit are lost; say so. */
+			for (size_t j = i; j < src->n; j++) {
+				free(src->items[j].file);
+				free(src->items[j].message);
+			}
+			dst->oom = true;
+			break;
+		}
+		dst->items[dst->n++] = src->items[i];
+		if (src->items[i].level == DIAG_ERROR) {
+			dst->n_errors++;
+		}
+	}
+	dst->oom = dst->oom || src->oom;
+
+	free(src->items);
+	*src = (struct diag_list){};
+}
+
+void diag_list_clear(struct diag_list *l)
+{
+	if (!l) {
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].file);
+		free(l->items[i].message);
+	}
+	free(l->items);
+	*l = (struct diag_list){};
+}

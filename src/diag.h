@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Diagnostics collected by the pure parsers: each one is "FILE:LINE: message"
+ * with a level. Parsers never print; their callers decide whether a list is
+ * logged (daemon), printed (--check) or ignored (fuzzers).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+enum diag_level {
+	DIAG_WARNING,
+	DIAG_ERROR,
+};
+
+struct diag {
+	enum diag_level level;
+	char *file; /* owned; NULL when the problem is not tied to a file */
+	unsigned line; /* 0 when not tied to a line */
+	char *message; /* owned, one sentence, no trailing newline */
+};
+
+struct diag_list {
+	struct diag *items; /* owned array of n entries */
+	size_t n, allocated;
+	size_t n_errors; /* how many have DIAG_ERROR */
+	bool oom; /* an entry was lost to OOM; counts as an error */
+};
+
+/* Append one entry. A NULL list is allowed and ignores the entry. */
+void diag_add(struct diag_list *l, enum diag_level level, const char *file, unsigned line,
+	      const char *fmt, ...) _printf_(5, 6);
+
+static inline bool diag_has_errors(const struct diag_list *l)
+{
+	return l && (l->n_errors > 0 || l->oom);
+}
+
+/* Format entry i as "FILE:LINE: message" ("FILE: message" without a line,
+ * "message" without a file) into buf; returns buf. */
+char *diag_format(const struct diag *d, char *buf, size_t size);
+
+/* Move every entry of src to the end of dst; src is left empty. */
+void diag_list_move(struct diag_list *dst, struct diag_list *src);
+
+void diag_list_clear(struct diag_list *l);

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Knowledge of Dify's annotation-reply API (see DIFY.md): URLs, the auth
+ * header, and the classification of one status answer into a poll result.
+ * Pure: no I/O.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobfile.h"
+#include "macro.h"
+#include "response.h"
+#include "transfer.h"
+
+/* The exact message of both "does not exist" shapes. */
+#define DIFY_JOB_GONE_MESSAGE "The job does not exist."
+/* How long Dify keeps a terminal status (its Redis TTL). */
+#define DIFY_RESULT_TTL_USEC (600ULL * USEC_PER_SEC)
+
+enum dify_status {
+	DIFY_STATUS_WAITING,
+	DIFY_STATUS_PROCESSING,
+	DIFY_STATUS_COMPLETED,
+	DIFY_STATUS_ERROR,
+	DIFY_STATUS_OTHER, /* a value this version does not know: not terminal */
+	_DIFY_STATUS_MAX,
+};
+const char *dify_status_to_string(enum dify_status s); /* "other" for OTHER */
+enum dify_status dify_status_from_string(const char *s); /* never fails */
+
+static inline bool dify_status_is_terminal(enum dify_status s)
+{
+	return s == DIFY_STATUS_COMPLETED || s == DIFY_STATUS_ERROR;
+}
+
+/* What one status request told us. */
+enum poll_kind {
+	POLL_STATUS, /* 200 with a job_status string */
+	POLL_GONE, /* 400 invalid_param / 404 not_found "The job does not exist." */
+	POLL_AUTH, /* 401 or 403: the key is wrong for this app */
+	POLL_RATE_LIMITED, /* 429 */
+	POLL_UNAVAILABLE, /* 503 */
+	POLL_SERVER_ERROR, /* any other 5xx */
+	POLL_HTTP_ERROR, /* any other status: 3xx, a 404 without Dify's body, ... */
+	POLL_BAD_BODY, /* 200 whose body is malformed, truncated, too large or misshapen */
+	POLL_TRANSFER, /* no complete HTTP answer: see transfer */
+	_POLL_KIND_MAX,
+};
+const char *poll_kind_to_string(enum poll_kind k);
+
+struct poll_result {
+	enum poll_kind kind;
+	enum transfer_error transfer; /* for POLL_TRANSFER (and TOO_LARGE bodies) */
+	long http_code; /* 0 when no answer arrived */
+	enum dify_status status; /* for POLL_STATUS */
+	const char *status_text; /* borrowed from the response: the raw job_status */
+	const char *error_msg; /* borrowed; "" when absent */
+	usec_t retry_after_usec; /* Retry-After on 429/503, capped; 0 when none */
+};
+
+/*
+ * Classify one exchange. transfer is how it ended below HTTP; http_code the
+ * status (0 if none); resp the parsed body or NULL when the body did not parse
+ * (body_ok false); retry_after_s the Retry-After header in seconds (0 = none);
+ * expected_id the job id asked about (NULL: not checked): a 200 naming another
+ * job_id is POLL_BAD_BODY. Pointers in *ret borrow from resp.
+ */
+void dify_classify(enum transfer_error transfer, long http_code, const struct response *resp,
+		   bool body_ok, uint64_t retry_after_s, const char *expected_id,
+		   struct poll_result *ret);
+
+/* True for a poll result that counts as trouble with the endpoint (not a
+ * statement about the job): everything but POLL_STATUS and POLL_GONE. */
+static inline bool poll_kind_is_trouble(enum poll_kind k)
+{
+	return k != POLL_STATUS && k != POLL_GONE;
+}
+
+/*
+ * "{base}/apps/annotation-reply/{action}/status/{id}" into buf. base has no
+ * trailing slash. Returns the length or -ENOBUFS.
+ */
+int dify_status_url(char *buf, size_t size, const char *base, enum job_action action,
+		    const uint8_t id[static 16]);
+
+/* "{base}/apps/annotation-reply/{action}" into buf, or -ENOBUFS. */
+int dify_start_url(char *buf, size_t size, const char *base, enum job_action action);
+
+/*
+ * The header line "Authorization: Bearer KEY". Returns an owned string that
+ * holds the secret: free it with erase_and_free(). NULL on OOM.
+ */
+char *dify_auth_header(const char *key);
+
+/*
+ * The JSON body of a start request. score_threshold must be finite and in
+ * [0, 1]; provider and model non-empty. Returns an owned string, or NULL with
+ * *ret_error set (-EINVAL, -ENOMEM).
+ */
+char *dify_start_body(double score_threshold, const char *provider, const char *model,
+		      int *ret_error);

@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: MIT */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "config-paths.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+struct http {
+	uv_loop_t *loop; /* borrowed */
+	CURLM *multi; /* owned */
+	CURLSH *share; /* owned: TLS sessions shared by every easy handle */
+	uv_timer_t timer; /* curl's single timeout */
+	unsigned active;
+	bool closing;
+	/* libcurl before 8.0.0 fails every request that reuses a connection
+	 * opened with HTTP/2 prior knowledge (curl issue #10634) */
+	bool h2c_reuse_broken;
+};
+
+/* One per socket curl asks us to watch; freed from its close callback. */
+struct sock_ctx {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct http *http; /* borrowed */
+};
+
+static void drain_completions(struct http *h);
+
+/* --- curl -> uv --- */
+
+static void on_uv_sock_closed(uv_handle_t *handle)
+{
+	struct sock_ctx *ctx = container_of((uv_poll_t *)handle, struct sock_ctx, poll);
+	free(ctx);
+}
+
+static void socket_action(struct http *h, curl_socket_t fd, int flags)
+{
+	int running = 0;
+	CURLMcode mc = curl_multi_socket_action(h->multi, fd, flags, &running);
+	if (mc != CURLM_OK) {
+		log_warning("curl_multi_socket_action() failed: %s", curl_multi_strerror(mc));
+	}
+	/* Always drain: a transfer that timed out is reported here even when no
+	 * handle is left running (the trap in curl's multi-uv example). */
+	drain_completions(h);
+}
+
+static void on_uv_poll(uv_poll_t *p, int status, int events)
+{
+	struct sock_ctx *ctx = container_of(p, struct sock_ctx, poll);
+	int flags = 0;
+
+	if (status < 0) {
+		/* hand socket errors to curl instead of dropping them */
+		flags = CURL_CSELECT_ERR;
+	} else {
+		if (events & UV_READABLE) {
+			flags |= CURL_CSELECT_IN;
+		}
+		if (events & UV_WRITABLE) {
+			flags |= CURL_CSELECT_OUT;
+		}
+	}
+	socket_action(ctx->http, ctx->fd, flags);
+}
+
+static void on_uv_timer(uv_timer_t *t)
+{
+	struct http *h = container_of(t, struct http, timer);
+	socket_action(h, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http *h = userp;
+	struct sock_ctx *ctx = socketp;
+	int events = 0, r;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ctx) {
+			(void)uv_poll_stop(&ctx->poll);
+			(void)curl_multi_assign(h->multi, fd, NULL);
+			uv_close((uv_handle_t *)&ctx->poll, on_uv_sock_closed);
+		}
+		return 0;
+	}
+
+	if (!ctx) {
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx) {
+			log_error("Out of memory watching a socket");
+			return -1;
+		}
+		ctx->fd = fd;
+		ctx->http = h;
+		r = uv_poll_init_socket(h->loop, &ctx->poll, fd);
+		if (r < 0) {
+			log_error("Failed to watch socket %d: %s", (int)fd, uv_strerror(r));
+			free(ctx);
+			return -1;
+		}
+		(void)curl_multi_assign(h->multi, fd, ctx);
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) {
+		events |= UV_READABLE;
+	}
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) {
+		events |= UV_WRITABLE;
+	}
+	r = uv_poll_start(&ctx->poll, events, on_uv_poll);
+	if (r < 0) {
+		log_error("Failed to poll socket %d: %s", (int)fd, uv_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http *h = userp;
+
+	/* Only arm or stop the uv timer here: calling back into curl from this
+	 * callback would be a recursive API call. */
+	if (timeout_ms < 0) {
+		(void)uv_timer_stop(&h->timer);
+	} else {
+		(void)uv_timer_start(&h->timer, on_uv_timer, (uint64_t)timeout_ms, 0);
+	}
+	return 0;
+}
+
+/* --- per transfer callbacks --- */
+
+static size_t on_curl_write(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_request *req = userdata;
+	size_t len = size * nmemb;
+
+	if (len > req->max_body - MIN(req->body_len, req->max_body)) {
+		req->too_large = true;
+		return 0; /* abort: CURLE_WRITE_ERROR */
+	}
+	if (req->body_len + len > req->body_allocated) {
+		size_t a = MAX(req->body_allocated * 2, (size_t)1024);
+		while (a < req->body_len + len) {
+			a *= 2;
+		}
+		a = MIN(a, req->max_body);
+		char *b = realloc(req->body, a);
+		if (!b) {
+			req->aborted = true;
+			return 0;
+		}
+		req->body = b;
+		req->body_allocated = a;
+	}
+	memcpy(req->body + req->body_len, data, len);
+	req->body_len += len;
+	if (req->on_data && req->on_data(req, data, len) < 0) {
+		req->aborted = true;
+		return 0;
+	}
+	return len;
+}
+
+static size_t on_curl_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_request *req = userdata;
+	size_t len = size * nmemb;
+
+	req->header_bytes += len;
+	if (req->header_bytes > HTTP_HEADERS_MAX) {
+		req->too_large = true;
+		return 0;
+	}
+	return len;
+}
+
+/* HTTP tracing at debug level (--log-level=debug and $JOBWATCH_HTTP_TRACE=1).
+ * CURLOPT_VERBOSE is never used: it would print the Authorization header.
+ * Here header lines are logged one by one and that one is redacted. */
+static int on_curl_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *userp)
+{
+	static const char *const prefix[] = {
+		[CURLINFO_TEXT] = "*",
+		[CURLINFO_HEADER_IN] = "<",
+		[CURLINFO_HEADER_OUT] = ">",
+	};
+	if (type != CURLINFO_TEXT && type != CURLINFO_HEADER_IN && type != CURLINFO_HEADER_OUT) {
+		return 0;
+	}
+	const char *p = data, *end = data + size;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (len > 0 && p[len - 1] == '\r') {
+			len--;
+		}
+		/* curl's own text lines can carry header values too ("h2h3
+		 * [authorization: ...]"): any line naming the header is redacted */
+		if (memmem(p, len, "uthorization", 12) || memmem(p, len, "UTHORIZATION", 12)) {
+			log_debug("http %s (a line with the Authorization header, redacted)",
+				  prefix[type]);
+		} else if (len > 0) {
+			log_debug("http %s %.*s", prefix[type], (int)MIN(len, (size_t)512), p);
+		}
+		p += len;
+		while (p < end && (*p == '\r' || *p == '\n')) {
+			p++;
+		}
+	}
+	return 0;
+}
+
+static enum transfer_error map_curl_code(CURLcode c)
+{
+	switch (c) {
+	case CURLE_OK:
+		return TRANSFER_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return TRANSFER_TIMEOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return TRANSFER_DNS;
+	case CURLE_COULDNT_CONNECT:
+		return TRANSFER_CONNECT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_USE_SSL_FAILED:
+		return TRANSFER_TLS;
+	case CURLE_FILESIZE_EXCEEDED:
+		return TRANSFER_TOO_LARGE;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return TRANSFER_RESET;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_TOO_MANY_REDIRECTS:
+	case CURLE_URL_MALFORMAT:
+		return TRANSFER_PROTOCOL;
+	default:
+		return TRANSFER_OTHER;
+	}
+}
+
+static void complete(struct http *h, struct http_request *req, CURLcode result)
+{
+	CURL *easy = req->easy;
+	long code = 0;
+	curl_off_t retry_after = 0;
+
+	(void)curl_multi_remove_handle(h->multi, easy);
+	req->active = false;
+	h->active--;
+
+	(void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	(void)curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+	req->http_code = code;
+	req->retry_after_s = retry_after > 0 ? (uint64_t)retry_after : 0;
+
+	if (req->too_large) {
+		req->error = TRANSFER_TOO_LARGE;
+		snprintf(
+			req->error_text, sizeof(req->error_text),
+			"answer larger than allowed (body over %zu bytes or headers over %u bytes)",
+			req->max_body, HTTP_HEADERS_MAX);
+	} else if (req->aborted) {
+		req->error = TRANSFER_OTHER;
+		snprintf(req->error_text, sizeof(req->error_text), "transfer aborted");
+	} else {
+		req->error = map_curl_code(result);
+		if (result != CURLE_OK && req->error_text[0] == '\0') {
+			snprintf(req->error_text, sizeof(req->error_text), "%s",
+				 curl_easy_strerror(result));
+		}
+	}
+	req->on_done(req);
+}
+
+static void drain_completions(struct http *h)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE) {
+			continue;
+		}
+		struct http_request *req = NULL;
+		CURLcode result = msg->data.result;
+		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+		assert(req);
+		/* msg is invalid once the handle is removed: result was copied above */
+		complete(h, req, result);
+	}
+}
+
+/* --- public --- */
+
+int http_new(uv_loop_t *loop, struct http **ret)
+{
+	static bool global_done;
+	struct http *h;
+	int r;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			return log_error_errno(-EIO, "Failed to initialise libcurl");
+		}
+		global_done = true;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		return log_error_errno(-ENOMEM, "Out of memory");
+	}
+	h->loop = loop;
+	h->h2c_reuse_broken = curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
+	h->multi = curl_multi_init();
+	h->share = curl_share_init();
+	if (!h->multi || !h->share) {
+		curl_multi_cleanup(h->multi);
+		curl_share_cleanup(h->share);
+		free(h);
+		return log_error_errno(-ENOMEM, "Failed to create the curl multi handle");
+	}
+	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	(void)curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	(void)curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	(void)curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	(void)curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	(void)curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+
+	r = uv_timer_init(loop, &h->timer);
+	if (r < 0) {
+		curl_multi_cleanup(h->multi);
+		curl_share_cleanup(h->share);
+		free(h);
+		return log_error_errno(-EIO, "Failed to create the curl timer: %s", uv_strerror(r));
+	}
+	*ret = h;
+	return 0;
+}
+
+static void on_uv_http_closed(uv_handle_t *handle)
+{
+	struct http *h = container_of((uv_timer_t *)handle, struct http, timer);
+	free(h);
+}
+
+void http_free(struct http *h)
+{
+	if (!h) {
+		return;
+	}
+	assert(h->active == 0);
+	h->closing = true;
+	/* Closing the multi handle closes cached connections; curl tells us to
+	 * forget their sockets through on_curl_socket(REMOVE). */
+	curl_multi_cleanup(h->multi);
+	h->multi = NULL;
+	curl_share_cleanup(h->share);
+	h->share = NULL;
+	uv_close((uv_handle_t *)&h->timer, on_uv_http_closed);
+}
+
+void http_set_max_connections(struct http *h, unsigned n)
+{
+	(void)curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)MAX(n, 4U));
+}
+
+int http_request_init(struct http_request *req, struct http *h)
+{
+	CURL *e = curl_easy_init();
+
+	if (!e) {
+		return -ENOMEM;
+	}
+	req->http = h;
+	req->easy = e;
+	req->version_set = HTTP_VERSION_AUTO;
+	if (req->max_body == 0) {
+		req->max_body = 64 * 1024;
+	}
+	(void)curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)req);
+	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_curl_write);
+	(void)curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	(void)curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_curl_header);
+	(void)curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error_text);
+	/* Redirects are never followed: the key must not travel to another host,
+	 * and a redirected BaseURL is a configuration mistake to report. */
+	(void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(e, CURLOPT_USERAGENT, "jobwatch/" JOBWATCH_VERSION);
+	(void)curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	(void)curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+	(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (log_would_log(LOG_DEBUG) && !isempty(getenv("JOBWATCH_HTTP_TRACE"))) {
+		(void)curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_curl_debug);
+		(void)curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* only feeds on_curl_debug */
+	}
+	return 0;
+}
+
+void http_request_finish(struct http_request *req)
+{
+	if (!req) {
+		return;
+	}
+	if (req->active) {
+		http_cancel(req);
+	}
+	if (req->easy) {
+		curl_easy_cleanup(req->easy);
+		req->easy = NULL;
+	}
+	free(req->body);
+	req->body = NULL;
+	req->body_len = req->body_allocated = 0;
+	free(req->ca_file_set);
+	req->ca_file_set = NULL;
+}
+
+static long curl_http_version(enum http_version v)
+{
+	switch (v) {
+	case HTTP_VERSION_1_1:
+		return CURL_HTTP_VERSION_1_1;
+	case HTTP_VERSION_2_PRIOR_KNOWLEDGE:
+		return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+	default:
+		return CURL_HTTP_VERSION_2TLS;
+	}
+}
+
+int http_submit(struct http_request *req, const struct http_target *t)
+{
+	struct http *h = req->http;
+	CURL *e = req->easy;
+	CURLMcode mc;
+
+	assert(!req->active);
+	assert(req->on_done);
+	if (h->closing) {
+		return -ESHUTDOWN;
+	}
+
+	req->error = TRANSFER_OK;
+	req->http_code = 0;
+	req->retry_after_s = 0;
+	req->error_text[0] = '\0';
+	req->body_len = 0;
+	req->header_bytes = 0;
+	req->too_large = req->aborted = false;
+
+	if (curl_easy_setopt(e, CURLOPT_URL, t->url) != CURLE_OK) {
+		return -ENOMEM;
+	}
+	(void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+			       (long)MAX((usec_t)1, t->timeout_usec / USEC_PER_MSEC));
+	/* Options that rarely change are only set when they do. */
+	if (t->version != req->version_set) {
+		(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, curl_http_version(t->version));
+		req->version_set = t->version;
+	}
+	bool forbid_reuse = t->version == HTTP_VERSION_2_PRIOR_KNOWLEDGE && h->h2c_reuse_broken;
+	if (forbid_reuse != req->forbid_reuse_set) {
+		(void)curl_easy_setopt(e, CURLOPT_FORBID_REUSE, forbid_reuse ? 1L : 0L);
+		req->forbid_reuse_set = forbid_reuse;
+	}
+	/* Waiting for a connection to find out whether it multiplexes only pays
+	 * where HTTP/2 is possible: over TLS (ALPN) or with prior knowledge. On
+	 * plain HTTP/1.1 it would hold new requests behind a slow answer. */
+	bool pipewait = (t->version == HTTP_VERSION_2_PRIOR_KNOWLEDGE && !forbid_reuse) ||
+			(t->version == HTTP_VERSION_AUTO && strncasecmp(t->url, "https:", 6) == 0);
+	if (pipewait != req->pipewait_set) {
+		(void)curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait ? 1L : 0L);
+		req->pipewait_set = pipewait;
+	}
+	if (!streq_ptr(t->ca_file, req->ca_file_set)) {
+		char *copy = NULL;
+		if (t->ca_file) {
+			copy = strdup_or_null(t->ca_file);
+			if (!copy) {
+				return -ENOMEM;
+			}
+		}
+		/* NULL would switch the CA file off; restore the built-in default */
+		const char *ca =
+			t->ca_file ? t->ca_file : curl_version_info(CURLVERSION_NOW)->cainfo;
+		(void)curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+		free(req->ca_file_set);
+		req->ca_file_set = copy;
+	}
+
+	mc = curl_multi_add_handle(h->multi, e);
+	if (mc != CURLM_OK) {
+		log_warning("curl_multi_add_handle() failed: %s", curl_multi_strerror(mc));
+		return -EIO;
+	}
+	req->active = true;
+	h->active++;
+	return 0;
+}
+
+void http_cancel(struct http_request *req)
+{
+	if (!req->active) {
+		return;
+	}
+	(void)curl_multi_remove_handle(req->http->multi, req->easy);
+	req->active = false;
+	req->http->active--;
+}
+
+struct http_headers *http_headers_new(const char *auth_line)
+{
+	struct http_headers *h = calloc(1, sizeof(*h));
+	struct curl_slist *l = NULL, *l2;
+
+	if (!h) {
+		goto fail;
+	}
+	l = curl_slist_append(NULL, auth_line);
+	if (!l) {
+		goto fail;
+	}
+	l2 = curl_slist_append(l, "Accept: application/json");
+	if (!l2) {
+		goto fail;
+	}
+	h->list = l2;
+	h->refs = 1;
+	return h;
+fail:
+	if (l) {
+		explicit_bzero(l->data, strlen(l->data));
+		curl_slist_free_all(l);
+	}
+	free(h);
+	return NULL;
+}
+
+struct http_headers *http_headers_ref(struct http_headers *h)
+{
+	if (h) {
+		h->refs++;
+	}
+	return h;
+}
+
+void http_headers_unref(struct http_headers *h)
+{
+	if (!h || --h->refs > 0) {
+		return;
+	}
+	for (struct curl_slist *l = h->list; l; l = l->next) {
+		explicit_bzero(l->data, strlen(l->data));
+	}
+	curl_slist_free_all(h->list);
+	free(h);
+}
+
+const char *http_libcurl_version(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version;
+}
+
+bool http_h2c_reuse_broken(const struct http *h)
+{
+	return h->h2c_reuse_broken;
+}
+
+unsigned http_active(const struct http *h)
+{
+	return h->active;
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * One watched job: its identity, schedule, what polling has taught us, and
+ * its outcome. The transitions from a classified poll result to an outcome
+ * are pure (job_track_apply); everything that schedules or reports lives in
+ * poller.c and daemon.c. struct job is kept small: 100,000 of them must fit
+ * in a few tens of MiB.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dify.h"
+#include "heap.h"
+#include "jobfile.h"
+#include "macro.h"
+
+/* "Does not exist" answers in a row that end a job (CONTRACT). */
+#define JOB_GONE_LIMIT 3
+
+enum job_outcome {
+	JOB_OUTCOME_NONE,
+	JOB_OUTCOME_COMPLETED,
+	JOB_OUTCOME_ERROR,
+	JOB_OUTCOME_EXPIRED,
+	JOB_OUTCOME_UNKNOWN,
+	JOB_OUTCOME_TIMEOUT,
+	JOB_OUTCOME_CANCELLED,
+	_JOB_OUTCOME_MAX,
+};
+const char *job_outcome_to_string(enum job_outcome o); /* "completed", ...; "none" */
+int job_outcome_from_string(const char *s); /* -EINVAL if unknown */
+int job_outcome_priority(enum job_outcome o); /* syslog priority (CONTRACT table) */
+bool job_outcome_runs_hook(enum job_outcome o); /* all but cancelled (and none) */
+
+enum job_state {
+	JOB_STATE_SCHEDULED, /* in the timer heap until its next poll */
+	JOB_STATE_QUEUED, /* due, waiting for a free request slot of its endpoint */
+	JOB_STATE_POLLING, /* a status request is in flight */
+	JOB_STATE_STALLED, /* cannot be polled now: endpoint gone or key unreadable */
+	JOB_STATE_FINISHED, /* has an outcome; never polled again */
+	_JOB_STATE_MAX,
+};
+const char *job_state_to_string(enum job_state s);
+
+/* What polling has taught us about a job; persisted across restarts. */
+struct job_track {
+	bool seen_alive; /* a 200 with a job_status arrived at least once */
+	bool has_status; /* last_status is valid */
+	uint8_t gone_count; /* "does not exist" answers in a row */
+	uint8_t last_status; /* enum dify_status of the last 200 */
+};
+
+/*
+ * Apply one poll result. A 200 with a job_status resets the gone count and
+ * marks the job alive; completed/error end it. A "does not exist" answer
+ * counts; the JOB_GONE_LIMIT-th in a row ends it as expired (seen alive
+ * before) or unknown (never seen alive). Every other result is trouble that
+ * neither counts nor resets. Returns the outcome or JOB_OUTCOME_NONE.
+ */
+enum job_outcome job_track_apply(struct job_track *t, const struct poll_result *r);
+
+struct endpoint; /* registry.h */
+
+enum {
+	JOB_FLAG_CANCELLED = 1U << 0, /* file removed or replaced; being torn down */
+	JOB_FLAG_OTHER_STATUS_SEEN = 1U << 1, /* an unknown job_status was logged once */
+	JOB_FLAG_JOURNALED = 1U << 2, /* the result entry is in the journal */
+	JOB_FLAG_HOOK_DONE = 1U << 3, /* the hook ran (or none was due) */
+	JOB_FLAG_HOOK_RUNNING = 1U << 4, /* the hook was started and has not ended */
+	JOB_FLAG_GONE_WHILE_DOWN = 1U << 5, /* restarted after > 600 s without seeing it */
+	JOB_FLAG_REPORT_QUEUED = 1U << 6, /* on the daemon's list of results to report */
+	JOB_FLAG_STALL_LOGGED = 1U << 7, /* why it cannot be polled was logged */
+	JOB_FLAG_FINAL_POLL = 1U << 8, /* past its deadline: one last poll, then timeout */
+};
+
+/* Set once a job has an outcome (kept until its hook has run). */
+struct job_result {
+	usec_t finished_usec; /* CLOCK_REALTIME */
+	char *error_msg; /* owned; JOB_ERROR, may be "" */
+	char *body; /* owned; the last answer's body, for the hook's stdin */
+	size_t body_len;
+};
+
+struct job {
+	uint8_t id[16];
+	uint8_t action; /* enum job_action */
+	uint8_t state; /* enum job_state */
+	uint8_t outcome; /* enum job_outcome */
+	uint8_t dirty; /* enum state_dirty: what the state store must write */
+	struct job_track track;
+	uint32_t polls; /* status requests sent, over the job's whole life */
+	uint32_t dirty_idx; /* slot in the state's dirty list, or UINT32_MAX */
+	uint16_t flags; /* JOB_FLAG_* */
+	uint8_t pad_[2];
+
+	struct heap_node timer; /* key: when to poll next or time out (monotonic) */
+
+	usec_t accepted_usec; /* CLOCK_REALTIME when first accepted, across restarts */
+	usec_t deadline_usec; /* CLOCK_MONOTONIC deadline from Timeout=, or USEC_INFINITY */
+	usec_t last_poll_usec; /* CLOCK_MONOTONIC start of the last poll, 0 if none */
+	usec_t last_alive_usec; /* CLOCK_REALTIME of the last 200 with a job_status, 0 if none */
+	usec_t timeout_usec; /* the job's own Timeout=, 0 when it uses JobTimeout= */
+
+	struct endpoint *endpoint; /* borrowed: the registry owns endpoints */
+	char *file; /* owned: the job file's name inside the jobs directory */
+	char *description; /* owned, or NULL */
+	char *hook; /* owned Hook= override; NULL = [Hook] Exec=, "" = none */
+	struct job *queue_next; /* borrowed: next in the endpoint's wait queue */
+	void *request; /* borrowed: the in-flight poll (poller.c), or NULL */
+	struct job_result *result; /* owned, once there is an outcome */
+};
+
+/* A zeroed job with no timer and no dirty slot; NULL on OOM. */
+struct job *job_new(void);
+/* Frees the job and what it owns; it must be out of every list, heap and map. */
+void job_free(struct job *j);
+
+/* JOB_ENDPOINT / JOBWATCH_ENDPOINT name, id text etc. are formatted by callers. */
+static inline bool job_is_finished(const struct job *j)
+{
+	return j->outcome != JOB_OUTCOME_NONE;
+}

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "ini.h"
+#include "jobfile.h"
+#include "timespan.h"
+#include "util.h"
+
+#define UUID_EXAMPLE "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+static const char *const job_action_table[_JOB_ACTION_MAX] = {
+	[JOB_ACTION_ENABLE] = "enable",
+	[JOB_ACTION_DISABLE] = "disable",
+};
+
+const char *job_action_to_string(enum job_action a)
+{
+	if ((unsigned)a >= _JOB_ACTION_MAX) {
+		return NULL;
+	}
+	return job_action_table[a];
+}
+
+int job_action_from_string(const char *s)
+{
+	for (int i = 0; i < _JOB_ACTION_MAX; i++) {
+		if (streq_ptr(s, job_action_table[i])) {
+			return i;
+		}
+	}
+	return -EINVAL;
+}
+
+void jobfile_done(struct jobfile *j)
+{
+	if (!j) {
+		return;
+	}
+	free(j->endpoint);
+	free(j->description);
+	free(j->hook);
+	*j = (struct jobfile){};
+}
+
+bool jobfile_name_is_valid(const char *name)
+{
+	size_t n, k = strlen(JOBFILE_SUFFIX);
+
+	if (!name || name[0] == '.') {
+		return false;
+	}
+	n = strlen(name);
+	return n > k && streq(name + n - k, JOBFILE_SUFFIX);
+}
+
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret)
+{
+	uint32_t c;
+	size_t len;
+
+	if (s[0] < 0x80) {
+		*ret = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n) {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF. */
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff)) {
+		return 0;
+	}
+	*ret = c;
+	return len;
+}
+
+/* Valid UTF-8 without C0/C1 control characters (so without newlines). */
+static bool text_is_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		uint32_t c;
+		size_t k = utf8_char(p, n, &c);
+
+		if (k == 0 || c < 0x20 || (c >= 0x7f && c < 0xa0)) {
+			return false;
+		}
+		p += k;
+		n -= k;
+	}
+	return true;
+}
+
+struct job_state {
+	const char *file;
+	struct jobfile *job;
+	struct diag_list *diags;
+	bool in_job; /* inside a [Job] section */
+	unsigned line_job; /* line of the first [Job] header, 0 if none */
+	unsigned line_id, line_action;
+};
+
+/* Where an assignment is, for the item parsers' messages. */
+struct job_ctx {
+	struct job_state *st;
+	unsigned line;
+	const char *key;
+};
+
+#define job_error(ctx, ...)                                                                        \
+	diag_add((ctx)->st->diags, DIAG_ERROR, (ctx)->st->file, (ctx)->line, __VA_ARGS__)
+
+static int replace_string(char **field, const char *value)
+{
+	char *s = NULL;
+
+	if (value) {
+		s = strdup(value);
+		if (!s) {
+			return -ENOMEM;
+		}
+	}
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static int parse_job_id(struct job_ctx *ctx, const char *value)
+{
+	/* Present, even if invalid: no "missing" error on top. */
+	ctx->st->line_id = ctx->line;
+	if (uuid_from_string(value, ctx->st->job->id) < 0) {
+		job_error(ctx,
+			  "Invalid JobID= value '%s', expected a UUID such as '" UUID_EXAMPLE "'",
+			  value);
+	}
+	return 0;
+}
+
+static int parse_action(struct job_ctx *ctx, const char *value)
+{
+	int a = job_action_from_string(value);
+
+	ctx->st->line_action = ctx->line;
+	if (a < 0) {
+		job_error(ctx, "Invalid Action= value '%s', expected 'enable' or 'disable'", value);
+		return 0;
+	}
+	ctx->st->job->action = (enum job_action)a;
+	return 0;
+}
+
+static int parse_endpoint(struct job_ctx *ctx, const char *value)
+{
+	struct jobfile *j = ctx->st->job;
+
+	/* "default" names the unnamed [Endpoint]: store it as NULL so that both
+	 * spellings give the same job identity. */
+	if (isempty(value) || streq(value, ENDPOINT_DEFAULT_NAME)) {
+		j->line_endpoint = ctx->line;
+		return replace_string(&j->endpoint, NULL);
+	}
+	if (!name_is_valid(value)) {
+		job_error(
+			ctx,
+			"Invalid Endpoint= value '%s', expected an endpoint name of 1-64 characters from A-Z a-z 0-9 _ . -",
+			value);
+		return 0;
+	}
+	j->line_endpoint = ctx->line;
+	return replace_string(&j->endpoint, value);
+}
+
+static int parse_description(struct job_ctx *ctx, const char *value)
+{
+	if (strlen(value) > JOBFILE_DESCRIPTION_MAX) {
+		job_error(ctx, "Description= is too long (%zu bytes), expected at most %d bytes",
+			  strlen(value), JOBFILE_DESCRIPTION_MAX);
+		return 0;
+	}
+	if (!text_is_valid(value)) {
+		job_error(
+			ctx,
+			"Invalid Description= value, expected UTF-8 text without control characters");
+		return 0;
+	}
+	return replace_string(&ctx->st->job->description, isempty(value) ? NULL : value);
+}
+
+static int parse_hook(struct job_ctx *ctx, const char *value)
+{
+	_cleanup_(strv_freep) char **argv = NULL;
+	int r;
+
+	/* Empty is kept as "": it disables the [Hook] Exec= for this job. */
+	if (!isempty(value)) {
+		r = split_words(value, &argv);
+		if (r == -ENOMEM) {
+			return r;
+		}
+		if (r < 0) {
+			job_error(
+				ctx,
+				"Invalid Hook= value '%s': unbalanced quotes or an invalid escape",
+				value);
+			return 0;
+		}
+	}
+	ctx->st->job->line_hook = ctx->line;
+	return replace_string(&ctx->st->job->hook, value);
+}
+
+static int parse_timeout(struct job_ctx *ctx, const char *value)
+{
+	usec_t t;
+
+	if (timespan_parse(value, &t) < 0 || t == 0 || t == USEC_INFINITY) {
+		job_error(
+			ctx,
+			"Invalid Timeout= value '%s', expected a finite time span above 0 such as '30min' or '2h'",
+			value);
+		return 0;
+	}
+	ctx->st->job->has_timeout = true;
+	ctx->st->job->timeout_usec = t;
+	return 0;
+}
+
+struct job_item {
+	const char *key;
+	int (*parse)(struct job_ctx *ctx, const char *value);
+};
+
+/* Every key of [Job]. A key given twice: the later one wins, as in systemd. */
+static const struct job_item job_items[] = {
+	{ "JobID", parse_job_id },	{ "Action", parse_action },
+	{ "Endpoint", parse_endpoint }, { "Description", parse_description },
+	{ "Hook", parse_hook },		{ "Timeout", parse_timeout },
+};
+
+static int on_job_section(void *userdata, const char *file, unsigned line, const char *section)
+{
+	struct job_state *st = userdata;
+
+	st->in_job = streq(section, "Job");
+	if (!st->in_job) {
+		diag_add(st->diags, DIAG_WARNING, file, line, "Unknown section [%s], ignoring",
+			 section);
+	} else if (st->line_job == 0) {
+		st->line_job = line;
+	}
+	return 0;
+}
+
+static int on_job_key(void *userdata, const char *file, unsigned line, const char *section,
+		      const char *key, const char *value)
+{
+	struct job_state *st = userdata;
+	struct job_ctx ctx = { .st = st, .line = line, .key = key };
+
+	if (!st->in_job) {
+		return 0; /* reported once at the section header */
+	}
+	for (size_t i = 0; i < ELEMENTSOF(job_items); i++) {
+		if (streq(job_items[i].key, key)) {
+			return job_items[i].parse(&ctx, value);
+		}
+	}
+	diag_add(st->diags, DIAG_WARNING, file, line, "Unknown key '%s' in section [%s], ignoring",
+		 key, section);
+	return 0;
+}
+
+int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct jobfile *ret,
+			 struct diag_list *diags)
+{
+	/* A list of our own, to count this file's errors even when the caller
+	 * passes no list. */
+	struct diag_list local = {};
+	struct jobfile j = {};
+	struct job_state st = { .file = file, .job = &j, .diags = &local };
+	int r;
+
+	*ret = (struct jobfile){};
+
+	r = ini_parse_buffer(file, buf, len, on_job_section, on_job_key, &st, &local);
+	if (r == -ENOMEM || local.oom) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	/* A binary file was refused whole: its keys are not "missing". */
+	if (r == -EBADMSG) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (st.line_id == 0) {
+		diag_add(&local, DIAG_ERROR, file, st.line_job,
+			 "Missing required key JobID= in [Job]");
+	}
+	if (st.line_action == 0) {
+		diag_add(&local, DIAG_ERROR, file, st.line_job,
+			 "Missing required key Action= in [Job]");
+	}
+	if (diag_has_errors(&local)) {
+		r = local.oom ? -ENOMEM : -EINVAL;
+		goto fail;
+	}
+
+	diag_list_move(diags, &local);
+	*ret = j;
+	return 0;
+
+fail:
+	diag_list_move(diags, &local);
+	jobfile_done(&j);
+	return r;
+}
+
+int jobfile_check_refs(const char *file, const struct jobfile *j, const struct config *c,
+		       struct diag_list *diags)
+{
+	_cleanup_(strv_freep) char **argv = NULL;
+	int r = 0;
+
+	if (!config_find_endpoint(c, j->endpoint)) {
+		if (j->endpoint) {
+			diag_add(
+				diags, DIAG_ERROR, file, j->line_endpoint,
+				"Endpoint= '%s' does not name an [Endpoint:%s] section of the configuration",
+				j->endpoint, j->endpoint);
+		} else {
+			diag_add(
+				diags, DIAG_ERROR, file, j->line_endpoint,
+				"No Endpoint= is set and the configuration has no default [Endpoint]");
+		}
+		r = -EINVAL;
+	}
+
+	if (!isempty(j->hook)) {
+		if (split_words(j->hook, &argv) < 0 || !argv[0] || argv[0][0] != '/') {
+			diag_add(diags, DIAG_ERROR, file, j->line_hook,
+				 "Invalid Hook= value '%s', expected an absolute path first",
+				 j->hook);
+			r = -EINVAL;
+		}
+	}
+	return r;
+}
+
+int jobfile_load(int dirfd, const char *name, const char *path, struct jobfile *ret,
+		 struct diag_list *diags)
+{
+	_cleanup_(freep) char *buf = NULL;
+	size_t len;
+	int r;
+
+	*ret = (struct jobfile){};
+
+	/* No symlinks: a job file must not make us read what it points to. */
+	r = ini_read_file(dirfd, name, path, true, true, &buf, &len, diags);
+	if (r < 0) {
+		return r;
+	}
+	return jobfile_parse_buffer(path, buf, len, ret, diags);
+}
+
+/* An odd number of trailing backslashes would join the next line on reading. */
+static bool ends_in_backslash(const char *s)
+{
+	size_t n = strlen(s), k = 0;
+
+	while (k < n && s[n - 1 - k] == '\\') {
+		k++;
+	}
+	return k % 2 == 1;
+}
+
+/* What jobfile_parse_buffer() would read back unchanged. */
+static bool description_is_writable(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= JOBFILE_DESCRIPTION_MAX && text_is_valid(s) && s[0] != ' ' &&
+	       s[n - 1] != ' ' && !ends_in_backslash(s);
+}
+
+char *jobfile_format(const uint8_t id[static 16], enum job_action action, const char *endpoint,
+		     const char *description, int *ret_error)
+{
+	char uuid[UUID_STRING_MAX];
+	const char *a = job_action_to_string(action);
+	char *s;
+	int dummy;
+
+	if (!ret_error) {
+		ret_error = &dummy;
+	}
+	*ret_error = 0;
+
+	if (isempty(endpoint)) {
+		endpoint = NULL;
+	}
+	if (isempty(description)) {
+		description = NULL;
+	}
+	if (!a || (endpoint && !name_is_valid(endpoint)) ||
+	    (description && !description_is_writable(description))) {
+		*ret_error = -EINVAL;
+		return NULL;
+	}
+
+	s = strjoin("[Job]\nJobID=", uuid_to_string(id, uuid), "\nAction=", a, "\n",
+		    endpoint ? "Endpoint=" : "", strempty(endpoint), endpoint ? "\n" : "",
+		    description ? "Description=" : "", strempty(description),
+		    description ? "\n" : "");
+	if (!s) {
+		*ret_error = -ENOMEM;
+	}
+	return s;
+}

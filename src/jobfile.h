@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * NAME.job files: the table and validation of [Job]. A job's identity is
+ * (endpoint, action, id). Pure: reading a file is the only I/O.
+ *
+ *   [Job]
+ *   JobID=<uuid>             required, any case, stored as 16 bytes
+ *   Action=enable|disable    required
+ *   Endpoint=NAME            optional; the default endpoint otherwise
+ *   Description=TEXT         optional, at most JOBFILE_DESCRIPTION_MAX bytes
+ *   Hook=/path args...       optional override of [Hook] Exec=; empty = no hook
+ *   Timeout=2h               optional override of [Poll] JobTimeout=
+ *
+ * Unknown keys and sections: warnings. A missing required key or an invalid
+ * value: an error, and the whole file is skipped.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "macro.h"
+
+#define JOBFILE_SUFFIX ".job"
+#define JOBFILE_DESCRIPTION_MAX 1024 /* bytes */
+
+struct config;
+
+enum job_action {
+	JOB_ACTION_ENABLE,
+	JOB_ACTION_DISABLE,
+	_JOB_ACTION_MAX,
+};
+const char *job_action_to_string(enum job_action a);
+int job_action_from_string(const char *s); /* -EINVAL if unknown */
+
+struct jobfile {
+	uint8_t id[16];
+	enum job_action action;
+	char *endpoint; /* owned; NULL means the default endpoint */
+	char *description; /* owned; NULL when absent */
+	char *hook; /* owned; NULL = use [Hook] Exec=, "" = no hook */
+	bool has_timeout;
+	usec_t timeout_usec; /* valid when has_timeout; > 0 */
+
+	/* line of each key, 0 when absent; for messages about cross-checks */
+	unsigned line_endpoint, line_hook;
+};
+
+void jobfile_done(struct jobfile *j); /* frees members; accepts zeroed */
+
+/*
+ * True when a directory entry name is a job file we look at: ends in ".job",
+ * has something before the suffix and does not start with '.'.
+ */
+bool jobfile_name_is_valid(const char *name);
+
+/*
+ * Parse buf (contents of file, named in messages). On success returns 0 and
+ * fills *ret (caller calls jobfile_done()). Returns -EINVAL when the file has
+ * errors (all of them are in diags, with FILE:LINE), -ENOMEM on OOM.
+ * Warnings do not make it fail.
+ */
+int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct jobfile *ret,
+			 struct diag_list *diags);
+
+/*
+ * Check the references of a parsed job against a loaded config: the endpoint
+ * exists (or a default endpoint exists when none is named) and a Hook= splits
+ * into words whose first is an absolute path. Errors at the key's line.
+ * Returns 0 or -EINVAL.
+ */
+int jobfile_check_refs(const char *file, const struct jobfile *j, const struct config *c,
+		       struct diag_list *diags);
+
+/*
+ * Read dirfd/name safely and parse it: no symlinks (O_NOFOLLOW), no FIFOs or
+ * devices (refused without blocking), at most INI_FILE_MAX bytes, binary
+ * content refused. path is the name used in messages (the full path).
+ * Read errors are reported as "PATH: message". Returns 0, -ENOENT when the
+ * file is gone (nothing reported: it was removed), -EINVAL when the file is
+ * bad (reported), or another negative errno (reported).
+ */
+int jobfile_load(int dirfd, const char *name, const char *path, struct jobfile *ret,
+		 struct diag_list *diags);
+
+/*
+ * Render a job file for jobwatchctl add: the [Job] section with the given
+ * values (endpoint and description may be NULL). Description must not contain
+ * a newline (-EINVAL). Returns an owned string or NULL on OOM/invalid input
+ * with *ret_error set to a negative errno.
+ */
+char *jobfile_format(const uint8_t id[static 16], enum job_action action, const char *endpoint,
+		     const char *description, int *ret_error);

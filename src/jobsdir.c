@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jobfile.h"
+#include "jobsdir.h"
+#include "log.h"
+#include "util.h"
+
+#define WATCH_MASK                                                                                 \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM |        \
+	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+
+static void handle_event(struct jobsdir *d, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warning(
+			"Too many changes in '%s' at once (inotify queue overflow), rescanning.",
+			d->path);
+		d->ops->rescan(d->userdata);
+		return;
+	}
+	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+		d->ops->lost(d->userdata);
+		return;
+	}
+	if (ev->len == 0 || !jobfile_name_is_valid(ev->name) || (ev->mask & IN_ISDIR)) {
+		return;
+	}
+	if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+		d->ops->removed(d->userdata, ev->name);
+	} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)) {
+		d->ops->changed(d->userdata, ev->name);
+	} else if (ev->mask & IN_CREATE) {
+		/* A regular file being written will send IN_CLOSE_WRITE; anything
+		 * else (a symlink, a FIFO, a hard link) never will, so look now. */
+		struct stat st;
+		if (fstatat(d->dir_fd, ev->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (!S_ISREG(st.st_mode) || st.st_nlink > 1)) {
+			d->ops->changed(d->userdata, ev->name);
+		}
+	}
+}
+
+static void on_uv_inotify(uv_poll_t *p, int status, int events)
+{
+	struct jobsdir *d = p->data;
+	/* One buffer per callback: a burst of thousands of events is spread over
+	 * loop turns, so polls and timers keep running meanwhile. */
+	_Alignas(struct inotify_event) char buf[64 * 1024];
+	ssize_t n;
+
+	if (status < 0) {
+		log_warning("Watching '%s' failed: %s", d->path, uv_strerror(status));
+		return;
+	}
+	n = read(d->inotify_fd, buf, sizeof(buf));
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR) {
+			log_warning_errno(errno, "Failed to read inotify events for '%s': %m",
+					  d->path);
+		}
+		return;
+	}
+	for (char *c = buf; c < buf + n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
+		handle_event(d, ev);
+		if (d->inotify_fd < 0) {
+			return; /* closed by a callback */
+		}
+		c += sizeof(*ev) + ev->len;
+	}
+}
+
+static void on_uv_jobsdir_closed(uv_handle_t *h)
+{
+	struct jobsdir *d = h->data;
+	free(d);
+}
+
+void jobsdir_free(struct jobsdir *d)
+{
+	if (!d) {
+		return;
+	}
+	closep(&d->inotify_fd);
+	d->inotify_fd = -1;
+	closep(&d->dir_fd);
+	d->dir_fd = -1;
+	free(d->path);
+	d->path = NULL;
+	if (d->poll_active) {
+		(void)uv_poll_stop(&d->poll);
+		d->poll_active = false;
+		uv_close((uv_handle_t *)&d->poll, on_uv_jobsdir_closed);
+		return;
+	}
+	free(d);
+}
+
+int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops, void *userdata,
+		struct jobsdir **ret)
+{
+	struct jobsdir *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d) {
+		return log_error_errno(-ENOMEM, "Out of memory");
+	}
+	*d = (struct jobsdir){
+		.dir_fd = -1, .inotify_fd = -1, .wd = -1, .ops = ops, .userdata = userdata
+	};
+	d->path = strdup_or_null(path);
+	if (!d->path) {
+		r = log_error_errno(-ENOMEM, "Out of memory");
+		goto fail;
+	}
+	d->dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dir_fd < 0) {
+		r = log_error_errno(errno, "Failed to open jobs directory '%s': %m", path);
+		goto fail;
+	}
+	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->inotify_fd < 0) {
+		r = log_error_errno(errno, "Failed to set up inotify: %m");
+		goto fail;
+	}
+	d->wd = inotify_add_watch(d->inotify_fd, path, WATCH_MASK);
+	if (d->wd < 0) {
+		r = log_error_errno(errno, "Failed to watch jobs directory '%s': %m", path);
+		goto fail;
+	}
+	r = uv_poll_init(loop, &d->poll, d->inotify_fd);
+	if (r < 0) {
+		r = log_error_errno(-EIO, "Failed to poll inotify: %s", uv_strerror(r));
+		goto fail;
+	}
+	d->poll.data = d;
+	d->poll_active = true;
+	r = uv_poll_start(&d->poll, UV_READABLE, on_uv_inotify);
+	if (r < 0) {
+		r = log_error_errno(-EIO, "Failed to poll inotify: %s", uv_strerror(r));
+		goto fail;
+	}
+	*ret = d;
+	return 0;
+fail:
+	jobsdir_free(d);
+	return r;
+}
+
+int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
+		    void *userdata)
+{
+	int fd = dup(dir_fd), n = 0;
+	DIR *dir;
+	struct dirent *de;
+
+	if (fd < 0) {
+		return log_error_errno(errno, "Failed to read jobs directory '%s': %m", path);
+	}
+	dir = fdopendir(fd);
+	if (!dir) {
+		int e = errno;
+		close(fd);
+		return log_error_errno(e, "Failed to read jobs directory '%s': %m", path);
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		if (de->d_type == DT_DIR || !jobfile_name_is_valid(de->d_name)) {
+			continue;
+		}
+		fn(userdata, de->d_name);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}

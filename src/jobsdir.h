@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The jobs directory: a scan, then inotify. Changes are reported by name;
+ * what a name means (add, replace, cancel) is the daemon's decision.
+ *
+ * inotify is read directly (through a uv_poll_t on its fd) rather than via
+ * uv_fs_event, because only IN_CLOSE_WRITE and IN_MOVED_TO say a file is
+ * complete: reacting to IN_MODIFY would read half-written files.
+ *   IN_CLOSE_WRITE, IN_MOVED_TO, IN_ATTRIB  -> changed(name)
+ *   IN_CREATE of something not a regular file (symlink, FIFO) -> changed(name)
+ *   IN_DELETE, IN_MOVED_FROM                -> removed(name)
+ *   IN_Q_OVERFLOW                           -> rescan()
+ *   the directory itself deleted or moved   -> lost()
+ * Only names that pass jobfile_name_is_valid() are reported.
+ */
+
+#include <stdbool.h>
+#include <uv.h>
+
+struct jobsdir_ops {
+	void (*changed)(void *userdata, const char *name);
+	void (*removed)(void *userdata, const char *name);
+	void (*rescan)(void *userdata);
+	void (*lost)(void *userdata);
+};
+
+struct jobsdir {
+	char *path; /* owned */
+	int dir_fd; /* owned, O_DIRECTORY */
+	int inotify_fd; /* owned */
+	int wd;
+	uv_poll_t poll; /* on inotify_fd; the struct is freed from its close callback */
+	bool poll_active;
+	const struct jobsdir_ops *ops;
+	void *userdata;
+};
+
+/* Open path and start watching it. Returns 0 and a new jobsdir, or a negative
+ * errno (logged). */
+int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops, void *userdata,
+		struct jobsdir **ret);
+
+/* Stop watching, close the fds and free d once the loop has closed the poll
+ * handle. No callback runs after this. Accepts NULL. */
+void jobsdir_free(struct jobsdir *d);
+
+/* Call fn for every valid job file name now in the directory dir_fd (path is
+ * for messages), in no order. Returns the number of names, or a negative
+ * errno (logged). */
+int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
+		    void *userdata);
+
+static inline int jobsdir_scan(struct jobsdir *d, void (*fn)(void *userdata, const char *name),
+			       void *userdata)
+{
+	return jobsdir_scan_fd(d->dir_fd, d->path, fn, userdata);
+}

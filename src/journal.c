@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "log.h"
+#include "timespan.h"
+#include "util.h"
+
+#define FIELD_MAX 32
+
+struct fields {
+	struct iovec iov[FIELD_MAX];
+	char *owned[FIELD_MAX];
+	size_t n;
+	bool oom;
+};
+
+static void fields_add(struct fields *f, const char *key, const char *value)
+{
+	if (f->n >= FIELD_MAX) {
+		return;
+	}
+	char *s = strjoin(key, "=", strempty(value));
+	if (!s) {
+		f->oom = true;
+		return;
+	}
+	f->owned[f->n] = s;
+	f->iov[f->n] = (struct iovec){ .iov_base = s, .iov_len = strlen(s) };
+	f->n++;
+}
+
+static void fields_addf(struct fields *f, const char *key, const char *fmt, ...) _printf_(3, 4);
+static void fields_addf(struct fields *f, const char *key, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fields_add(f, key, buf);
+}
+
+static void fields_free(struct fields *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->owned[i]);
+	}
+	f->n = 0;
+}
+
+/* Send, or on the console target (or if journald refuses) print MESSAGE. */
+static int fields_send(struct fields *f, int priority, const char *message)
+{
+	int r = 0;
+
+	if (log_get_target() == LOG_TARGET_JOURNAL && !f->oom) {
+		r = sd_journal_sendv(f->iov, (int)f->n);
+		if (r >= 0) {
+			return 0;
+		}
+	}
+	log_full(priority, "%s", message);
+	return r;
+}
+
+char *journal_format_result(const struct journal_result *r, char *buf, size_t size)
+{
+	char dur[TIMESPAN_MAX], desc[1100];
+	const char *what;
+	int n;
+
+	timespan_format(dur, sizeof(dur), r->duration_usec);
+	if (!isempty(r->description)) {
+		snprintf(desc, sizeof(desc), ", '%s'", r->description);
+	} else {
+		desc[0] = '\0';
+	}
+
+	if (streq(r->status, "completed")) {
+		what = "completed";
+	} else if (streq(r->status, "error")) {
+		what = "ended with an error";
+	} else if (streq(r->status, "expired")) {
+		what = "expired (Dify no longer knows it: its result window passed)";
+	} else if (streq(r->status, "unknown")) {
+		what = "is unknown to Dify (never seen: wrong job id, app or endpoint?)";
+	} else if (streq(r->status, "timeout")) {
+		what = "timed out";
+	} else if (streq(r->status, "cancelled")) {
+		what = "was cancelled (its job file was removed or replaced)";
+	} else {
+		what = r->status;
+	}
+
+	n = snprintf(buf, size, "Job %s (%s, endpoint '%s'%s) %s after %u poll%s in %s", r->job_id,
+		     r->action, r->endpoint, desc, what, r->polls, r->polls == 1 ? "" : "s", dur);
+	if (n < 0 || (size_t)n >= size) {
+		return buf;
+	}
+	if (!isempty(r->error)) {
+		n += snprintf(buf + n, size - (size_t)n, ": %s", r->error);
+	} else if (streq(r->status, "timeout") && !isempty(r->last_status)) {
+		n += snprintf(buf + n, size - (size_t)n, "; last status '%s'", r->last_status);
+	}
+	if ((size_t)n < size) {
+		n += snprintf(buf + n, size - (size_t)n, ".");
+	}
+	if ((size_t)n < size && !isempty(r->note)) {
+		snprintf(buf + n, size - (size_t)n, " %s", r->note);
+	}
+	return buf;
+}
+
+int journal_job_result(const struct journal_result *r)
+{
+	struct fields f = { 0 };
+	char msg[2048];
+	int ret;
+
+	journal_format_result(r, msg, sizeof(msg));
+	fields_add(&f, "MESSAGE", msg);
+	fields_add(&f, "MESSAGE_ID", MESSAGE_ID_JOB_RESULT);
+	fields_addf(&f, "PRIORITY", "%d", r->priority);
+	fields_add(&f, "SYSLOG_IDENTIFIER", "jobwatchd");
+	fields_add(&f, "JOB_ID", r->job_id);
+	fields_add(&f, "JOB_ACTION", r->action);
+	fields_add(&f, "JOB_STATUS", r->status);
+	if (!isempty(r->error)) {
+		fields_add(&f, "JOB_ERROR", r->error);
+	}
+	fields_add(&f, "JOB_ENDPOINT", r->endpoint);
+	fields_add(&f, "JOB_FILE", r->file);
+	fields_addf(&f, "JOB_POLLS", "%u", r->polls);
+	fields_addf(&f, "JOB_DURATION_USEC", "%llu", (unsigned long long)r->duration_usec);
+	if (!isempty(r->description)) {
+		fields_add(&f, "JOB_DESCRIPTION", r->description);
+	}
+	if (!isempty(r->last_status)) {
+		fields_add(&f, "JOB_LAST_STATUS", r->last_status);
+	}
+	ret = fields_send(&f, r->priority, msg);
+	fields_free(&f);
+	return ret;
+}
+
+const char *signal_to_name(int sig, char *buf, size_t size)
+{
+	const char *abbrev = sigabbrev_np(sig);
+	if (abbrev) {
+		snprintf(buf, size, "SIG%s", abbrev);
+	} else {
+		snprintf(buf, size, "SIG%d", sig);
+	}
+	return buf;
+}
+
+int journal_hook_exit(const char *job_id, const char *file, int exit_status, int signal,
+		      int spawn_error, usec_t duration_usec, bool timed_out)
+{
+	struct fields f = { 0 };
+	char msg[1024], dur[TIMESPAN_MAX], sig[32];
+	int priority = LOG_INFO, ret;
+
+	timespan_format(dur, sizeof(dur), duration_usec);
+	bool unknown = spawn_error >= 0 && signal <= 0 && exit_status < 0;
+	if (unknown) {
+		priority = LOG_NOTICE;
+		snprintf(
+			msg, sizeof(msg),
+			"Hook for job %s, started before jobwatchd restarted, has ended; its exit status is unknown.",
+			job_id);
+	} else if (spawn_error < 0) {
+		priority = LOG_ERR;
+		errno = -spawn_error;
+		snprintf(msg, sizeof(msg), "Hook for job %s could not be started: %m.", job_id);
+	} else if (signal > 0) {
+		priority = LOG_WARNING;
+		signal_to_name(signal, sig, sizeof(sig));
+		snprintf(msg, sizeof(msg), "Hook for job %s was killed by %s after %s%s.", job_id,
+			 sig, dur, timed_out ? " (it ran past its Timeout=)" : "");
+	} else {
+		priority = exit_status == 0 ? LOG_INFO : LOG_WARNING;
+		snprintf(msg, sizeof(msg), "Hook for job %s exited with status %d after %s.",
+			 job_id, exit_status, dur);
+	}
+
+	fields_add(&f, "MESSAGE", msg);
+	fields_add(&f, "MESSAGE_ID", MESSAGE_ID_HOOK_EXIT);
+	fields_addf(&f, "PRIORITY", "%d", priority);
+	fields_add(&f, "SYSLOG_IDENTIFIER", "jobwatchd");
+	fields_add(&f, "JOB_ID", job_id);
+	fields_add(&f, "JOB_FILE", file);
+	if (unknown) {
+		fields_add(&f, "HOOK_RESULT", "unknown");
+	} else if (spawn_error < 0) {
+		errno = -spawn_error;
+		fields_addf(&f, "HOOK_ERROR", "%m");
+		fields_addf(&f, "ERRNO", "%d", -spawn_error);
+	} else if (signal > 0) {
+		fields_add(&f, "HOOK_SIGNAL", signal_to_name(signal, sig, sizeof(sig)));
+	} else {
+		fields_addf(&f, "HOOK_EXIT_STATUS", "%d", exit_status);
+	}
+	if (timed_out) {
+		fields_add(&f, "HOOK_TIMED_OUT", "1");
+	}
+	if (!unknown) {
+		fields_addf(&f, "HOOK_DURATION_USEC", "%llu", (unsigned long long)duration_usec);
+	}
+	ret = fields_send(&f, priority, msg);
+	fields_free(&f);
+	return ret;
+}
+
+void journal_hook_line(const char *job_id, bool is_stderr, const char *line, size_t len)
+{
+	struct iovec iov[6];
+	char prio[16], *msg, *jid;
+	int priority = is_stderr ? LOG_WARNING : LOG_INFO;
+
+	msg = malloc(len + sizeof("MESSAGE="));
+	jid = strjoin("JOB_ID=", job_id);
+	if (!msg || !jid) {
+		free(msg);
+		free(jid);
+		return;
+	}
+	memcpy(msg, "MESSAGE=", 8);
+	memcpy(msg + 8, line, len);
+	msg[8 + len] = '\0';
+
+	if (log_get_target() != LOG_TARGET_JOURNAL) {
+		log_full(priority, "hook %s: %s", job_id, msg + 8);
+		goto out;
+	}
+	snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+	iov[0] = (struct iovec){ msg, 8 + len };
+	iov[1] = (struct iovec){ prio, strlen(prio) };
+	iov[2] = (struct iovec){ jid, strlen(jid) };
+	iov[3] = (struct iovec){ (void *)"MESSAGE_ID=" MESSAGE_ID_HOOK_OUTPUT,
+				 strlen("MESSAGE_ID=" MESSAGE_ID_HOOK_OUTPUT) };
+	iov[4] = (struct iovec){ (void *)"SYSLOG_IDENTIFIER=jobwatchd",
+				 strlen("SYSLOG_IDENTIFIER=jobwatchd") };
+	iov[5] = is_stderr ? (struct iovec){ (void *)"HOOK_STREAM=stderr", 18 }
+			   : (struct iovec){ (void *)"HOOK_STREAM=stdout", 18 };
+	if (sd_journal_sendv(iov, 6) < 0) {
+		log_full(priority, "hook %s: %s", job_id, msg + 8);
+	}
+out:
+	free(msg);
+	free(jid);
+}

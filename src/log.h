@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Logging with systemd's levels to the journal (structured, with extra
+ * fields) or to stderr (readable lines). The target is chosen once at start
+ * (log_setup). log_*_errno() return the negative errno they were given, so
+ * "return log_error_errno(r, ...)" logs and fails in one step; "%m" in the
+ * format prints strerror of that error.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#include "macro.h"
+
+enum log_target {
+	LOG_TARGET_AUTO,
+	LOG_TARGET_JOURNAL,
+	LOG_TARGET_CONSOLE,
+	_LOG_TARGET_MAX,
+};
+int log_target_from_string(const char *s); /* -EINVAL if unknown */
+
+/*
+ * Resolve and set the target. AUTO means the journal when running under
+ * systemd ($JOURNAL_STREAM names our stderr, or $INVOCATION_ID is set), or
+ * when stderr is not a terminal and journald's socket is reachable; the
+ * console otherwise. Returns the target in use.
+ */
+enum log_target log_setup(enum log_target t);
+enum log_target log_get_target(void);
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+
+/* The identifier in SYSLOG_IDENTIFIER= and console prefixes ("jobwatchd"). */
+void log_set_identifier(const char *ident);
+
+/*
+ * Log one message with optional extra journal fields: fields is a
+ * NULL-terminated list of "KEY=value" strings (may be NULL). Returns
+ * -abs(error) when error != 0, 0 otherwise.
+ */
+int log_fields_internal(int level, int error, const char *const *fields, const char *fmt, ...)
+	_printf_(4, 5);
+
+#define log_full_errno(level, error, ...) log_fields_internal((level), (error), NULL, __VA_ARGS__)
+#define log_full(level, ...) log_fields_internal((level), 0, NULL, __VA_ARGS__)
+
+#define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...) log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
+
+#define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_info_errno(e, ...) log_full_errno(LOG_INFO, (e), __VA_ARGS__)
+#define log_notice_errno(e, ...) log_full_errno(LOG_NOTICE, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...) log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+
+/*
+ * A message about one job: "Job ID (FILE): message" with a JOB_ID= field, so
+ * that `journalctl JOB_ID=...` tells the job's whole story. extra is an
+ * optional NULL-terminated list of more "KEY=value" fields.
+ */
+int log_job_internal(int level, int error, const uint8_t id[16], const char *file,
+		     const char *const *extra, const char *fmt, ...) _printf_(6, 7);
+#define log_job(level, j, ...) log_job_internal((level), 0, (j)->id, (j)->file, NULL, __VA_ARGS__)
+#define log_job_errno(level, error, j, ...)                                                        \
+	log_job_internal((level), (error), (j)->id, (j)->file, NULL, __VA_ARGS__)
+
+/* "FILE:LINE: message" with CONFIG_FILE= and CONFIG_LINE= fields. */
+int log_syntax_internal(int level, const char *file, unsigned line, const char *fmt, ...)
+	_printf_(4, 5);
+#define log_syntax(level, file, line, ...) log_syntax_internal((level), (file), (line), __VA_ARGS__)
+
+/* True when messages of this level would be written (skip costly formatting). */
+bool log_would_log(int level);

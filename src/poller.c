@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "dify.h"
+#include "journal.h"
+#include "log.h"
+#include "poller.h"
+#include "response.h"
+#include "timespan.h"
+#include "util.h"
+
+/* Due jobs handled per timer callback before yielding to I/O. */
+#define DISPATCH_BUDGET 4096
+
+/* One status request; pooled and reused, never freed while polling runs. */
+struct poll_request {
+	struct http_request http; /* embedded: http.c hands it back in on_done */
+	struct response_parser parser;
+	struct poller *poller; /* borrowed */
+	struct job *job; /* borrowed, while in flight */
+	struct http_headers *headers; /* a reference, while in flight */
+	size_t parsed; /* bytes of the body fed to the parser */
+	char *url; /* owned, reused */
+	size_t url_size;
+	struct poll_request *next_free; /* in the pool */
+	struct poll_request *busy_prev, *busy_next; /* in flight */
+};
+
+static void dispatch(struct poller *p, struct job *j, usec_t now);
+static void on_uv_poller_timer(uv_timer_t *t);
+
+/* --- timer --- */
+
+static void arm(struct poller *p)
+{
+	struct heap_node *top = heap_peek(&p->heap);
+	usec_t due = top ? top->key : USEC_INFINITY;
+
+	if (p->stopped) {
+		due = USEC_INFINITY;
+	}
+	if (due == p->timer_due) {
+		return;
+	}
+	p->timer_due = due;
+	if (due == USEC_INFINITY) {
+		(void)uv_timer_stop(&p->timer);
+		return;
+	}
+	/* libuv counts in whole ms of CLOCK_MONOTONIC from its cached loop time
+	 * and fires once that time reaches start + timeout. Aim at the first ms
+	 * at or after due on that same clock, so the timer never fires early. */
+	uint64_t due_ms = (due + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+	uint64_t loop_ms = uv_now(p->loop);
+	(void)uv_timer_start(&p->timer, on_uv_poller_timer, due_ms > loop_ms ? due_ms - loop_ms : 0,
+			     0);
+}
+
+static void heap_put(struct poller *p, struct job *j, usec_t key)
+{
+	if (heap_set(&p->heap, &j->timer, key) < 0) {
+		/* Out of memory for the heap array: retry on the next timer. The
+		 * job is not lost, it is polled late. */
+		log_job(LOG_ERR, j, "Out of memory scheduling the next poll, retrying");
+	}
+}
+
+usec_t poller_job_timeout(const struct config *c, const struct job *j)
+{
+	return j->timeout_usec > 0 ? j->timeout_usec : c->job_timeout_usec;
+}
+
+void poller_schedule(struct poller *p, struct job *j, usec_t when)
+{
+	assert(!j->request && !heap_node_queued(&j->timer));
+	j->state = JOB_STATE_SCHEDULED;
+	heap_put(p, j, MIN(when, j->deadline_usec));
+	arm(p);
+}
+
+static void queue_remove(struct poller *p, struct job *j)
+{
+	struct endpoint *e = j->endpoint;
+	struct job **link = &e->queue_head, *prev = NULL;
+
+	/* Removing from the middle is O(queue); it only happens when a queued
+	 * job's file is removed, never on the polling path. */
+	while (*link && *link != j) {
+		prev = *link;
+		link = &(*link)->queue_next;
+	}
+	if (!*link) {
+		return;
+	}
+	*link = j->queue_next;
+	if (e->queue_tail == j) {
+		e->queue_tail = prev;
+	}
+	j->queue_next = NULL;
+	e->n_queued--;
+	p->n_queued--;
+}
+
+static struct job *queue_pop(struct poller *p, struct endpoint *e)
+{
+	struct job *j = e->queue_head;
+	if (!j) {
+		return NULL;
+	}
+	e->queue_head = j->queue_next;
+	if (!e->queue_head) {
+		e->queue_tail = NULL;
+	}
+	j->queue_next = NULL;
+	e->n_queued--;
+	p->n_queued--;
+	return j;
+}
+
+static void queue_push(struct poller *p, struct endpoint *e, struct job *j)
+{
+	j->state = JOB_STATE_QUEUED;
+	j->queue_next = NULL;
+	if (e->queue_tail) {
+		e->queue_tail->queue_next = j;
+	} else {
+		e->queue_head = j;
+	}
+	e->queue_tail = j;
+	e->n_queued++;
+	p->n_queued++;
+}
+
+/* --- requests --- */
+
+static void busy_unlink(struct poller *p, struct poll_request *pr)
+{
+	if (pr->busy_prev) {
+		pr->busy_prev->busy_next = pr->busy_next;
+	} else if (p->busy == pr) {
+		p->busy = pr->busy_next;
+	}
+	if (pr->busy_next) {
+		pr->busy_next->busy_prev = pr->busy_prev;
+	}
+	pr->busy_prev = pr->busy_next = NULL;
+}
+
+static void release_request(struct poller *p, struct poll_request *pr)
+{
+	busy_unlink(p, pr);
+	response_parser_end(&pr->parser);
+	http_headers_unref(pr->headers);
+	pr->headers = NULL;
+	pr->job = NULL;
+	pr->next_free = p->free_requests;
+	p->free_requests = pr;
+}
+
+static void on_poll_done(struct http_request *req);
+
+/* The body is parsed as it streams in, but in pieces of at least this size:
+ * yajl re-lexes a token split across feeds from its start, so a body
+ * trickled a byte at a time would otherwise cost O(n^2) CPU on our loop. */
+#define PARSE_CHUNK_MIN 1024
+
+static void feed_parser(struct poll_request *pr)
+{
+	struct http_request *req = &pr->http;
+	if (req->body_len > pr->parsed) {
+		/* A syntax error is remembered by the parser and reported at the end. */
+		(void)response_parser_feed(&pr->parser, req->body + pr->parsed,
+					   req->body_len - pr->parsed);
+		pr->parsed = req->body_len;
+	}
+}
+
+static int on_poll_data(struct http_request *req, const char *data, size_t len)
+{
+	struct poll_request *pr = container_of(req, struct poll_request, http);
+	if (req->body_len - pr->parsed >= PARSE_CHUNK_MIN) {
+		feed_parser(pr);
+	}
+	return 0;
+}
+
+static struct poll_request *get_request(struct poller *p)
+{
+	struct poll_request *pr = p->free_requests;
+
+	if (pr) {
+		p->free_requests = pr->next_free;
+		pr->next_free = NULL;
+		return pr;
+	}
+	pr = calloc(1, sizeof(*pr));
+	if (!pr) {
+		return NULL;
+	}
+	pr->http.max_body = RESPONSE_BODY_MAX;
+	if (http_request_init(&pr->http, p->http) < 0) {
+		free(pr);
+		return NULL;
+	}
+	pr->http.on_done = on_poll_done;
+	pr->http.on_data = on_poll_data;
+	pr->poller = p;
+	p->n_requests++;
+	return pr;
+}
+
+static int build_url(struct poll_request *pr, const struct endpoint *e, const struct job *j)
+{
+	size_t need = strlen(e->conf->base_url) + 128;
+	if (need > pr->url_size) {
+		char *u = realloc(pr->url, need);
+		if (!u) {
+			return -ENOMEM;
+		}
+		pr->url = u;
+		pr->url_size = need;
+	}
+	return dify_status_url(pr->url, pr->url_size, e->conf->base_url, j->action, j->id);
+}
+
+/* Send j's next status request. Returns 0 or a negative errno. */
+static int submit(struct poller *p, struct job *j, usec_t now)
+{
+	struct endpoint *e = j->endpoint;
+	struct poll_request *pr = get_request(p);
+	int r;
+
+	if (!pr) {
+		return -ENOMEM;
+	}
+	r = build_url(pr, e, j);
+	if (r >= 0) {
+		r = response_parser_begin(&pr->parser);
+		pr->parsed = 0;
+	}
+	if (r >= 0) {
+		struct http_target t = {
+			.url = pr->url,
+			.headers = e->headers->list,
+			.timeout_usec = p->config->request_timeout_usec,
+			.version = e->conf->http_version,
+			.ca_file = e->conf->ca_file,
+		};
+		r = http_submit(&pr->http, &t);
+	}
+	if (r < 0) {
+		release_request(p, pr);
+		return r;
+	}
+	pr->headers = http_headers_ref(e->headers);
+	pr->job = j;
+	pr->busy_next = p->busy;
+	if (p->busy) {
+		p->busy->busy_prev = pr;
+	}
+	p->busy = pr;
+	j->request = pr;
+	j->state = JOB_STATE_POLLING;
+	j->polls++;
+	j->last_poll_usec = now;
+	e->in_flight++;
+	p->in_flight++;
+	return 0;
+}
+
+/* --- endpoint trouble --- */
+
+static void endpoint_log(int level, const struct endpoint *e, const char *message_id,
+			 const char *fmt, ...) _printf_(4, 5);
+static void endpoint_log(int level, const struct endpoint *e, const char *message_id,
+			 const char *fmt, ...)
+{
+	char msg[1024], fe[160], fm[64];
+	const char *fields[] = { fe, fm, NULL };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", e->name);
+	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", message_id);
+	log_fields_internal(level, 0, fields, "%s", msg);
+}
+
+/* A sentence for the log and a few words for STATUS=. */
+static void describe_trouble(const struct poll_result *r, const struct poll_request *pr, char *text,
+			     size_t size, char *brief, size_t brief_size)
+{
+	const struct http_request *h = &pr->http;
+	const struct response *resp = &pr->parser.result;
+	bool dify_json = !pr->parser.failed && resp->is_object && resp->has_message;
+	char ra[64] = "";
+
+	if (r->retry_after_usec > 0) {
+		snprintf(ra, sizeof(ra), ", Retry-After %llus",
+			 (unsigned long long)(r->retry_after_usec / USEC_PER_SEC));
+	}
+	snprintf(brief, brief_size, "HTTP %ld", r->http_code);
+	switch (r->kind) {
+	case POLL_AUTH:
+		snprintf(
+			text, size,
+			"the API key is refused (HTTP %ld); check APIKeyFile=/APIKeyCredential= and that the key belongs to this app",
+			r->http_code);
+		break;
+	case POLL_RATE_LIMITED:
+		snprintf(text, size, "rate limited (HTTP 429%s)", ra);
+		break;
+	case POLL_UNAVAILABLE:
+		snprintf(text, size, "service unavailable (HTTP 503%s)", ra);
+		break;
+	case POLL_SERVER_ERROR:
+		snprintf(text, size, "server error (HTTP %ld%s%s)", r->http_code,
+			 dify_json ? ": " : "", dify_json ? resp->message : "");
+		break;
+	case POLL_HTTP_ERROR:
+		if (r->http_code >= 300 && r->http_code < 400) {
+			snprintf(
+				text, size,
+				"redirected (HTTP %ld); redirects are not followed, set BaseURL= to the final address",
+				r->http_code);
+		} else if (r->http_code == 404) {
+			snprintf(
+				text, size,
+				"HTTP 404 without Dify's \"job does not exist\" answer; is BaseURL= right?");
+		} else {
+			snprintf(text, size, "unexpected HTTP %ld%s%s", r->http_code,
+				 dify_json ? ": " : "", dify_json ? resp->message : "");
+		}
+		break;
+	case POLL_BAD_BODY:
+		snprintf(brief, brief_size, "bad answers");
+		if (h->error == TRANSFER_TOO_LARGE) {
+			snprintf(text, size, "answer too large (%s)", h->error_text);
+		} else if (pr->parser.failed) {
+			snprintf(text, size, "answer is not valid JSON (%s)", pr->parser.error);
+		} else {
+			snprintf(
+				text, size,
+				"answer is JSON but not a job status (no top-level string \"job_status\")");
+		}
+		break;
+	case POLL_TRANSFER:
+	default:
+		snprintf(brief, brief_size, "%s", transfer_error_to_string(r->transfer));
+		snprintf(text, size, "request failed (%s): %s",
+			 transfer_error_to_string(r->transfer),
+			 h->error_text[0] ? h->error_text : "no answer");
+		break;
+	}
+}
+
+static void trouble_update(struct poller *p, struct endpoint *e, const struct poll_result *r,
+			   const struct poll_request *pr)
+{
+	if (poll_kind_is_trouble(r->kind)) {
+		e->trouble_polls++;
+		if (e->in_trouble && e->trouble_kind == r->kind &&
+		    e->trouble_transfer == r->transfer) {
+			return;
+		}
+		char text[512], brief[64];
+		describe_trouble(r, pr, text, sizeof(text), brief, sizeof(brief));
+		endpoint_log(LOG_WARNING, e, MESSAGE_ID_ENDPOINT_TROUBLE,
+			     "Endpoint '%s': %s; its jobs keep being polled.", e->name, text);
+		if (!e->in_trouble) {
+			e->trouble_since_usec = now_realtime_usec();
+		}
+		e->in_trouble = true;
+		e->trouble_kind = (uint8_t)r->kind;
+		e->trouble_transfer = (uint8_t)r->transfer;
+		e->trouble_http_code = r->http_code;
+		char *t = strdup_or_null(brief);
+		if (t) {
+			free(e->trouble_text);
+			e->trouble_text = t;
+		}
+		p->ops->endpoint_changed(p->userdata, e);
+		return;
+	}
+
+	if (e->in_trouble) {
+		char since[TIMESPAN_MAX];
+		timespan_format(since, sizeof(since),
+				now_realtime_usec() -
+					MIN(e->trouble_since_usec, now_realtime_usec()));
+		endpoint_log(
+			LOG_NOTICE, e, MESSAGE_ID_ENDPOINT_RECOVERED,
+			"Endpoint '%s' answers properly again, after %u failed poll%s over %s (%s).",
+			e->name, e->trouble_polls, e->trouble_polls == 1 ? "" : "s", since,
+			strempty(e->trouble_text));
+		e->in_trouble = false;
+		e->trouble_polls = 0;
+		free(e->trouble_text);
+		e->trouble_text = NULL;
+		p->ops->endpoint_changed(p->userdata, e);
+	}
+}
+
+/* --- the answer --- */
+
+static void schedule_next(struct poller *p, struct job *j, usec_t now)
+{
+	struct backoff_params bp = {
+		.initial_usec = p->config->initial_interval_usec,
+		.max_usec = p->config->max_interval_usec,
+		.multiplier = p->config->multiplier,
+		.jitter = p->config->jitter,
+	};
+	usec_t gap = backoff_gap_usec(&bp, j->polls, backoff_rng_next, &p->rng);
+	/* Gaps are between poll starts; a poll that outlasted its gap is
+	 * followed by the next one right away. */
+	usec_t next = j->last_poll_usec + gap;
+	if (next < now) {
+		next = now;
+	}
+	next = MAX(next, j->endpoint->blocked_until_usec);
+	poller_schedule(p, j, next);
+}
+
+static void drain_queue(struct poller *p, struct endpoint *e, usec_t now)
+{
+	while (e->queue_head && e->conf && e->in_flight < e->conf->max_concurrent && !p->stopped) {
+		struct job *j = queue_pop(p, e);
+		dispatch(p, j, now);
+	}
+}
+
+static void on_poll_done(struct http_request *req)
+{
+	struct poll_request *pr = container_of(req, struct poll_request, http);
+	struct poller *p = pr->poller;
+	struct job *j = pr->job;
+	struct endpoint *e = j->endpoint;
+	struct poll_result r;
+	usec_t now = now_monotonic_usec();
+	bool body_ok = false;
+
+	j->request = NULL;
+	e->in_flight--;
+	p->in_flight--;
+
+	if (req->error == TRANSFER_OK) {
+		feed_parser(pr);
+		body_ok = response_parser_finish(&pr->parser) >= 0;
+	}
+	char ids[UUID_STRING_MAX];
+	dify_classify(req->error, req->http_code, &pr->parser.result, body_ok, req->retry_after_s,
+		      uuid_to_string(j->id, ids), &r);
+	trouble_update(p, e, &r, pr);
+
+	if (r.retry_after_usec > 0) {
+		usec_t until = now + r.retry_after_usec;
+		if (until > e->blocked_until_usec) {
+			e->blocked_until_usec = until;
+		}
+	}
+
+	uint8_t old_status = j->track.last_status;
+	bool old_alive = j->track.seen_alive, old_has = j->track.has_status;
+	uint8_t old_gone = j->track.gone_count;
+	enum job_outcome o = job_track_apply(&j->track, &r);
+
+	if (r.kind == POLL_STATUS) {
+		j->last_alive_usec = now_realtime_usec();
+		/* alive after all: a "gone while jobwatchd was down" note no longer applies */
+		j->flags &= (uint16_t)~JOB_FLAG_GONE_WHILE_DOWN;
+		if (r.status == DIFY_STATUS_OTHER && !(j->flags & JOB_FLAG_OTHER_STATUS_SEEN)) {
+			j->flags |= JOB_FLAG_OTHER_STATUS_SEEN;
+			log_job(LOG_NOTICE, j,
+				"Dify answered with job_status '%s', which this version does not know; treating it as not finished.",
+				r.status_text);
+		}
+	}
+
+	if (o != JOB_OUTCOME_NONE) {
+		j->state = JOB_STATE_FINISHED;
+		p->ops->finished(p->userdata, j, o, r.error_msg, req->body, req->body_len);
+	} else {
+		bool urgent = old_alive != j->track.seen_alive || old_has != j->track.has_status ||
+			      old_status != j->track.last_status || old_gone != j->track.gone_count;
+		p->ops->changed(p->userdata, j, urgent);
+		if (now >= j->deadline_usec || (j->flags & JOB_FLAG_FINAL_POLL)) {
+			/* The deadline passed (this was the last look, or the request was
+			 * out when it passed). The hook gets this answer if it is one
+			 * about the job, not an error page. */
+			bool about_job = r.kind == POLL_STATUS || r.kind == POLL_GONE;
+			j->state = JOB_STATE_FINISHED;
+			p->ops->finished(p->userdata, j, JOB_OUTCOME_TIMEOUT, "",
+					 about_job ? req->body : NULL,
+					 about_job ? req->body_len : 0);
+		} else if (!p->stopped) {
+			schedule_next(p, j, now);
+		}
+	}
+
+	release_request(p, pr);
+	drain_queue(p, e, now);
+	arm(p);
+}
+
+/* --- dispatch --- */
+
+static void stall(struct poller *p, struct job *j)
+{
+	struct endpoint *e = j->endpoint;
+
+	j->state = JOB_STATE_STALLED;
+	if (!(j->flags & JOB_FLAG_STALL_LOGGED)) {
+		j->flags |= JOB_FLAG_STALL_LOGGED;
+		if (!e->conf) {
+			log_job(LOG_WARNING, j,
+				"Endpoint '%s' is not in the configuration; the job waits until a reload defines it (or its Timeout= passes).",
+				e->name);
+		} else {
+			log_job(LOG_WARNING, j,
+				"Endpoint '%s' has no usable API key (%s); the job waits until a reload fixes it (or its Timeout= passes).",
+				e->name, strempty(e->key_problem));
+		}
+	}
+	/* Still in the heap at its deadline, so that Timeout= applies. */
+	if (j->deadline_usec != USEC_INFINITY) {
+		heap_put(p, j, j->deadline_usec);
+	}
+}
+
+static bool endpoint_usable(const struct endpoint *e, usec_t now)
+{
+	return e->conf && e->headers && e->blocked_until_usec <= now;
+}
+
+static void dispatch(struct poller *p, struct job *j, usec_t now)
+{
+	struct endpoint *e = j->endpoint;
+
+	if (now >= j->deadline_usec) {
+		if (!endpoint_usable(e, now)) {
+			j->state = JOB_STATE_FINISHED;
+			p->ops->finished(p->userdata, j, JOB_OUTCOME_TIMEOUT, "", NULL, 0);
+			return;
+		}
+		/* One last look before giving up: a job that ended right at its
+		 * deadline is reported as it ended, and a timed-out job's hook gets
+		 * the last answer on stdin. The answer decides (see on_poll_done). */
+		j->flags |= JOB_FLAG_FINAL_POLL;
+	}
+	if (!e->conf || !e->headers) {
+		stall(p, j);
+		return;
+	}
+	j->flags &= (uint16_t)~JOB_FLAG_STALL_LOGGED;
+	if (e->blocked_until_usec > now) {
+		j->state = JOB_STATE_SCHEDULED;
+		heap_put(p, j, MIN(e->blocked_until_usec, j->deadline_usec));
+		return;
+	}
+	if (e->in_flight >= e->conf->max_concurrent) {
+		queue_push(p, e, j);
+		return;
+	}
+	int r = submit(p, j, now);
+	if (r < 0) {
+		if (j->flags & JOB_FLAG_FINAL_POLL) {
+			j->state = JOB_STATE_FINISHED;
+			p->ops->finished(p->userdata, j, JOB_OUTCOME_TIMEOUT, "", NULL, 0);
+			return;
+		}
+		log_job_errno(LOG_WARNING, r, j,
+			      "Failed to send a status request: %m; retrying later.");
+		j->last_poll_usec = now;
+		schedule_next(p, j, now);
+	}
+}
+
+static void on_uv_poller_timer(uv_timer_t *t)
+{
+	struct poller *p = container_of(t, struct poller, timer);
+	usec_t now = now_monotonic_usec();
+	unsigned budget = DISPATCH_BUDGET;
+	struct heap_node *n;
+
+	p->timer_due = USEC_INFINITY;
+	while (budget-- > 0 && !p->stopped && (n = heap_peek(&p->heap)) && n->key <= now) {
+		struct job *j = container_of(n, struct job, timer);
+		heap_remove(&p->heap, n);
+		dispatch(p, j, now);
+	}
+	arm(p);
+}
+
+/* --- public --- */
+
+int poller_init(struct poller *p, uv_loop_t *loop, struct http *http, const struct poller_ops *ops,
+		void *userdata)
+{
+	uint64_t seed;
+	int r;
+
+	*p = (struct poller){
+		.loop = loop,
+		.http = http,
+		.ops = ops,
+		.userdata = userdata,
+		.timer_due = USEC_INFINITY,
+	};
+	heap_init(&p->heap);
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
+		seed = now_monotonic_usec() ^ ((uint64_t)getpid() << 32);
+	}
+	backoff_rng_seed(&p->rng, seed);
+	r = uv_timer_init(loop, &p->timer);
+	if (r < 0) {
+		return log_error_errno(-EIO, "Failed to create the poll timer: %s", uv_strerror(r));
+	}
+	p->timer.data = p;
+	return 0;
+}
+
+void poller_set_config(struct poller *p, const struct config *c)
+{
+	p->config = c;
+}
+
+void poller_unschedule(struct poller *p, struct job *j)
+{
+	heap_remove(&p->heap, &j->timer);
+	if (j->state == JOB_STATE_QUEUED) {
+		queue_remove(p, j);
+	}
+	if (j->request) {
+		struct poll_request *pr = j->request;
+		http_cancel(&pr->http);
+		j->request = NULL;
+		j->endpoint->in_flight--;
+		p->in_flight--;
+		release_request(p, pr);
+		drain_queue(p, j->endpoint, now_monotonic_usec());
+	}
+	arm(p);
+}
+
+void poller_set_deadline(struct poller *p, struct job *j, usec_t deadline)
+{
+	j->deadline_usec = deadline;
+	if (heap_node_queued(&j->timer) && deadline < j->timer.key) {
+		heap_put(p, j, deadline);
+		arm(p);
+	}
+}
+
+void poller_endpoint_changed(struct poller *p, struct endpoint *e)
+{
+	if (e->conf && e->headers) {
+		drain_queue(p, e, now_monotonic_usec());
+	} else {
+		struct job *j;
+		while ((j = queue_pop(p, e))) {
+			stall(p, j);
+		}
+	}
+	arm(p);
+}
+
+void poller_unstall(struct poller *p, struct job *j)
+{
+	if (j->state != JOB_STATE_STALLED) {
+		return;
+	}
+	heap_remove(&p->heap, &j->timer);
+	poller_schedule(p, j, 0);
+}
+
+void poller_stop(struct poller *p)
+{
+	p->stopped = true;
+	(void)uv_timer_stop(&p->timer);
+	p->timer_due = USEC_INFINITY;
+	/* Answers still out are dropped: the jobs stay pending and are polled
+	 * again after the next start. */
+	while (p->busy) {
+		struct poll_request *pr = p->busy;
+		struct job *j = pr->job;
+		http_cancel(&pr->http);
+		j->request = NULL;
+		j->state = JOB_STATE_SCHEDULED;
+		j->endpoint->in_flight--;
+		p->in_flight--;
+		release_request(p, pr);
+	}
+}
+
+void poller_finish(struct poller *p)
+{
+	struct poll_request *pr;
+
+	if (!p->loop) {
+		return; /* never initialised */
+	}
+	poller_stop(p);
+	while ((pr = p->free_requests)) {
+		p->free_requests = pr->next_free;
+		http_request_finish(&pr->http);
+		free(pr->url);
+		free(pr);
+		p->n_requests--;
+	}
+	heap_finish(&p->heap);
+	if (!uv_is_closing((uv_handle_t *)&p->timer)) {
+		uv_close((uv_handle_t *)&p->timer, NULL);
+	}
+}

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+
+#include "http.h"
+#include "registry.h"
+#include "util.h"
+
+static const void *file_key(const void *item)
+{
+	return ((const struct job *)item)->file;
+}
+
+static bool string_eq(const void *a, const void *b)
+{
+	return streq(a, b);
+}
+
+static const struct hashmap_ops by_file_ops = {
+	.key = file_key,
+	.hash = hash_string,
+	.eq = string_eq,
+};
+
+/* Identity lookups use a job as the key: the probe is a stack job with only
+ * endpoint, action and id filled in. */
+static const void *identity_key(const void *item)
+{
+	return item;
+}
+
+static uint64_t identity_hash(const void *key)
+{
+	const struct job *j = key;
+	uint64_t seed = (uint64_t)(uintptr_t)j->endpoint * 31 + j->action;
+	return hash_bytes(j->id, sizeof(j->id), seed);
+}
+
+static bool identity_eq(const void *a, const void *b)
+{
+	const struct job *x = a, *y = b;
+	return x->endpoint == y->endpoint && x->action == y->action &&
+	       memcmp(x->id, y->id, sizeof(x->id)) == 0;
+}
+
+static const struct hashmap_ops by_identity_ops = {
+	.key = identity_key,
+	.hash = identity_hash,
+	.eq = identity_eq,
+};
+
+void registry_init(struct registry *r)
+{
+	*r = (struct registry){ 0 };
+	hashmap_init(&r->by_file, &by_file_ops);
+	hashmap_init(&r->by_identity, &by_identity_ops);
+}
+
+static void endpoint_free(struct endpoint *e)
+{
+	if (!e) {
+		return;
+	}
+	http_headers_unref(e->headers);
+	free(e->name);
+	free(e->key_problem);
+	free(e->trouble_text);
+	free(e);
+}
+
+void registry_finish(struct registry *r)
+{
+	struct job *j;
+	size_t i = 0;
+
+	if (!r) {
+		return;
+	}
+	/* Collect first: the maps must not change while iterating. */
+	size_t n = hashmap_size(&r->by_file), k = 0;
+	struct job **all = n ? calloc(n, sizeof(*all)) : NULL;
+	while (all && (j = hashmap_next(&r->by_file, &i))) {
+		all[k++] = j;
+	}
+	hashmap_finish(&r->by_file);
+	hashmap_finish(&r->by_identity);
+	for (size_t x = 0; x < k; x++) {
+		job_free(all[x]);
+	}
+	free(all);
+	for (size_t x = 0; x < r->n_endpoints; x++) {
+		endpoint_free(r->endpoints[x]);
+	}
+	free(r->endpoints);
+	*r = (struct registry){ 0 };
+}
+
+struct endpoint *registry_endpoint(struct registry *r, const char *name, bool create)
+{
+	for (size_t i = 0; i < r->n_endpoints; i++) {
+		if (streq(r->endpoints[i]->name, name)) {
+			return r->endpoints[i];
+		}
+	}
+	if (!create) {
+		return NULL;
+	}
+	struct endpoint **a = realloc(r->endpoints, (r->n_endpoints + 1) * sizeof(*a));
+	if (!a) {
+		return NULL;
+	}
+	r->endpoints = a;
+	struct endpoint *e = calloc(1, sizeof(*e));
+	if (!e) {
+		return NULL;
+	}
+	e->name = strdup_or_null(name);
+	if (!e->name) {
+		free(e);
+		return NULL;
+	}
+	r->endpoints[r->n_endpoints++] = e;
+	return e;
+}
+
+struct job *registry_by_file(const struct registry *r, const char *file)
+{
+	return hashmap_get(&r->by_file, file);
+}
+
+struct job *registry_by_identity(const struct registry *r, const struct endpoint *e,
+				 enum job_action action, const uint8_t id[static 16])
+{
+	struct job probe = { .endpoint = (struct endpoint *)e, .action = (uint8_t)action };
+	memcpy(probe.id, id, sizeof(probe.id));
+	return hashmap_get(&r->by_identity, &probe);
+}
+
+int registry_add(struct registry *r, struct job *j)
+{
+	int ret;
+
+	assert(j->file && j->endpoint);
+	if (hashmap_get(&r->by_file, j->file) || hashmap_get(&r->by_identity, j)) {
+		return -EEXIST;
+	}
+	ret = hashmap_put(&r->by_file, j);
+	if (ret < 0) {
+		return ret;
+	}
+	ret = hashmap_put(&r->by_identity, j);
+	if (ret < 0) {
+		(void)hashmap_remove(&r->by_file, j->file);
+		return ret;
+	}
+	j->endpoint->n_jobs++;
+	if (job_is_finished(j)) {
+		r->n_finished++;
+	}
+	return 0;
+}
+
+void registry_remove(struct registry *r, struct job *j)
+{
+	if (hashmap_remove(&r->by_file, j->file) != j) {
+		return;
+	}
+	(void)hashmap_remove(&r->by_identity, j);
+	j->endpoint->n_jobs--;
+	if (job_is_finished(j)) {
+		r->n_finished--;
+	}
+}

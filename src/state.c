@@ -1,0 +1,855 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "log.h"
+#include "registry.h"
+#include "state.h"
+#include "util.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS meta ("
+				 "  key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+				 "CREATE TABLE IF NOT EXISTS jobs ("
+				 "  endpoint TEXT NOT NULL,"
+				 "  action TEXT NOT NULL,"
+				 "  job_id TEXT NOT NULL,"
+				 "  file TEXT NOT NULL,"
+				 "  description TEXT,"
+				 "  accepted_usec INTEGER NOT NULL,"
+				 "  polls INTEGER NOT NULL DEFAULT 0,"
+				 "  seen_alive INTEGER NOT NULL DEFAULT 0,"
+				 "  gone_count INTEGER NOT NULL DEFAULT 0,"
+				 "  last_status TEXT,"
+				 "  last_status_usec INTEGER,"
+				 "  outcome TEXT,"
+				 "  finished_usec INTEGER,"
+				 "  error_msg TEXT,"
+				 "  body BLOB,"
+				 "  journaled INTEGER NOT NULL DEFAULT 0,"
+				 "  hook_state INTEGER NOT NULL DEFAULT 0,"
+				 "  hook_pid INTEGER,"
+				 "  hook_pid_start INTEGER,"
+				 "  updated_usec INTEGER NOT NULL,"
+				 "  PRIMARY KEY (endpoint, action, job_id)) WITHOUT ROWID;"
+				 "CREATE TABLE IF NOT EXISTS endpoints ("
+				 "  name TEXT PRIMARY KEY,"
+				 "  trouble TEXT,"
+				 "  trouble_since_usec INTEGER,"
+				 "  updated_usec INTEGER NOT NULL) WITHOUT ROWID;";
+
+static const char upsert_sql[] =
+	"INSERT INTO jobs (endpoint, action, job_id, file, description, accepted_usec, polls,"
+	"  seen_alive, gone_count, last_status, last_status_usec, outcome, finished_usec,"
+	"  error_msg, body, journaled, hook_state, updated_usec)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+	" ON CONFLICT (endpoint, action, job_id) DO UPDATE SET"
+	"  file = excluded.file, description = excluded.description,"
+	"  accepted_usec = excluded.accepted_usec, polls = excluded.polls,"
+	"  seen_alive = excluded.seen_alive, gone_count = excluded.gone_count,"
+	"  last_status = excluded.last_status, last_status_usec = excluded.last_status_usec,"
+	"  outcome = excluded.outcome, finished_usec = excluded.finished_usec,"
+	"  error_msg = excluded.error_msg, body = excluded.body,"
+	"  journaled = excluded.journaled,"
+	"  hook_state = CASE WHEN excluded.hook_state = 2 THEN 2 ELSE jobs.hook_state END,"
+	"  updated_usec = excluded.updated_usec";
+
+struct pending_delete {
+	char *endpoint, *action, *job_id; /* owned */
+};
+
+struct state {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *upsert, *delete_job, *journaled, *hook, *endpoint;
+	struct job **dirty; /* borrowed jobs; NULL slots were unmarked */
+	uint32_t n_dirty, allocated;
+	unsigned n_urgent, n_sync;
+	struct pending_delete *deletes;
+	size_t n_deletes;
+	usec_t last_flush_usec;
+	bool failing;
+	usec_t failing_since_usec, retry_at_usec;
+};
+
+/* --- errors --- */
+
+static int sqlite_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EROFS;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CANTOPEN:
+		return -EACCES;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	default:
+		return -EIO;
+	}
+}
+
+static void state_log(int level, const char *fmt, ...) _printf_(2, 3);
+static void state_log(int level, const char *fmt, ...)
+{
+	char msg[1024];
+	const char *fields[] = { "MESSAGE_ID=" MESSAGE_ID_STATE_TROUBLE, NULL };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_fields_internal(level, 0, fields, "%s", msg);
+}
+
+static void write_failed(struct state *s, int rc, const char *what)
+{
+	usec_t now = now_monotonic_usec();
+
+	s->retry_at_usec = now + STATE_RETRY_USEC;
+	if (s->failing) {
+		return;
+	}
+	s->failing = true;
+	s->failing_since_usec = now;
+	state_log(
+		LOG_ERR,
+		"Cannot write the state file '%s' (%s: %s); results are held in memory and not reported until it can be written, retrying every %llus.",
+		s->path, what, sqlite3_errstr(rc),
+		(unsigned long long)(STATE_RETRY_USEC / USEC_PER_SEC));
+}
+
+static void write_worked(struct state *s)
+{
+	if (!s->failing) {
+		return;
+	}
+	s->failing = false;
+	state_log(LOG_NOTICE, "The state file '%s' can be written again.", s->path);
+}
+
+/* --- open --- */
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		log_debug("SQL failed: %s", err ? err : sqlite3_errstr(rc));
+	}
+	sqlite3_free(err);
+	return rc;
+}
+
+static int prepare(struct state *s, const char *sql, sqlite3_stmt **ret)
+{
+	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+	if (rc != SQLITE_OK) {
+		return log_error_errno(sqlite_errno(rc),
+				       "Failed to prepare a statement on '%s': %s", s->path,
+				       sqlite3_errmsg(s->db));
+	}
+	return 0;
+}
+
+int state_open(const char *dir, struct state **ret)
+{
+	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
+	struct state *s;
+	int rc, r;
+	char ver[128];
+
+	if (!path) {
+		return log_error_errno(-ENOMEM, "Out of memory");
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		return log_error_errno(-ENOMEM, "Out of memory");
+	}
+	s->path = TAKE_PTR(path);
+
+	rc = sqlite3_open_v2(s->path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = log_error_errno(sqlite_errno(rc), "Failed to open the state file '%s': %s",
+				    s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		state_close(s);
+		return r;
+	}
+	(void)sqlite3_busy_timeout(s->db, 2000);
+	/* A small page cache: the state is written, rarely read. */
+	(void)exec_sql(s->db, "PRAGMA cache_size = -2048;");
+	rc = exec_sql(s->db, "PRAGMA journal_mode = WAL;");
+	if (rc == SQLITE_OK) {
+		rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
+	}
+	if (rc == SQLITE_OK) {
+		rc = exec_sql(s->db, schema_sql);
+	}
+	if (rc != SQLITE_OK) {
+		r = log_error_errno(sqlite_errno(rc), "Failed to set up the state file '%s': %s",
+				    s->path, sqlite3_errmsg(s->db));
+		state_close(s);
+		return r;
+	}
+	snprintf(ver, sizeof(ver),
+		 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '%d');",
+		 SCHEMA_VERSION);
+	rc = exec_sql(s->db, ver);
+	if (rc != SQLITE_OK) {
+		r = log_error_errno(sqlite_errno(rc), "Failed to write the state file '%s': %s",
+				    s->path, sqlite3_errmsg(s->db));
+		state_close(s);
+		return r;
+	}
+
+	if (prepare(s, upsert_sql, &s->upsert) < 0 ||
+	    prepare(s, "DELETE FROM jobs WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+		    &s->delete_job) < 0 ||
+	    prepare(s,
+		    "UPDATE jobs SET journaled = 1, updated_usec = ?4"
+		    " WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+		    &s->journaled) < 0 ||
+	    prepare(s,
+		    "UPDATE jobs SET hook_state = ?4, hook_pid = ?5, hook_pid_start = ?6,"
+		    " body = CASE WHEN ?4 = 2 THEN NULL ELSE body END, updated_usec = ?7"
+		    " WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+		    &s->hook) < 0 ||
+	    prepare(s,
+		    "INSERT INTO endpoints (name, trouble, trouble_since_usec, updated_usec)"
+		    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET"
+		    " trouble = excluded.trouble, trouble_since_usec = excluded.trouble_since_usec,"
+		    " updated_usec = excluded.updated_usec",
+		    &s->endpoint) < 0) {
+		state_close(s);
+		return -EIO;
+	}
+	*ret = s;
+	return 0;
+}
+
+void state_close(struct state *s)
+{
+	if (!s) {
+		return;
+	}
+	for (uint32_t i = 0; i < s->n_dirty; i++) {
+		if (s->dirty[i]) {
+			s->dirty[i]->dirty_idx = UINT32_MAX;
+			s->dirty[i]->dirty = STATE_CLEAN;
+		}
+	}
+	free(s->dirty);
+	for (size_t i = 0; i < s->n_deletes; i++) {
+		free(s->deletes[i].endpoint);
+		free(s->deletes[i].action);
+		free(s->deletes[i].job_id);
+	}
+	free(s->deletes);
+	sqlite3_finalize(s->upsert);
+	sqlite3_finalize(s->delete_job);
+	sqlite3_finalize(s->journaled);
+	sqlite3_finalize(s->hook);
+	sqlite3_finalize(s->endpoint);
+	if (s->db) {
+		(void)sqlite3_close_v2(s->db);
+	}
+	free(s->path);
+	free(s);
+}
+
+/* --- rows --- */
+
+void state_row_done(struct state_row *r)
+{
+	if (!r) {
+		return;
+	}
+	free(r->endpoint);
+	free(r->action);
+	free(r->job_id);
+	free(r->file);
+	free(r->description);
+	free(r->last_status);
+	free(r->outcome);
+	free(r->error_msg);
+	free(r->body);
+	free(r->trouble);
+	*r = (struct state_row){ 0 };
+}
+
+static char *column_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? strdup_or_null((const char *)t) : NULL;
+}
+
+#define ROW_COLUMNS                                                                                \
+	"j.endpoint, j.action, j.job_id, j.file, j.description, j.accepted_usec, j.polls,"         \
+	" j.seen_alive, j.gone_count, j.last_status, j.last_status_usec, j.outcome,"               \
+	" j.finished_usec, j.error_msg, j.body, j.journaled, j.hook_state, j.hook_pid,"            \
+	" j.hook_pid_start"
+
+static int read_row(sqlite3_stmt *st, struct state_row *r)
+{
+	*r = (struct state_row){
+		.endpoint = column_text(st, 0),
+		.action = column_text(st, 1),
+		.job_id = column_text(st, 2),
+		.file = column_text(st, 3),
+		.description = column_text(st, 4),
+		.accepted_usec = (usec_t)sqlite3_column_int64(st, 5),
+		.polls = (unsigned)sqlite3_column_int64(st, 6),
+		.seen_alive = sqlite3_column_int(st, 7) != 0,
+		.gone_count = (unsigned)sqlite3_column_int(st, 8),
+		.last_status = column_text(st, 9),
+		.last_status_usec = (usec_t)sqlite3_column_int64(st, 10),
+		.outcome = column_text(st, 11),
+		.finished_usec = (usec_t)sqlite3_column_int64(st, 12),
+		.error_msg = column_text(st, 13),
+		.journaled = sqlite3_column_int(st, 15) != 0,
+		.hook_state = (enum state_hook)sqlite3_column_int(st, 16),
+		.hook_pid = (pid_t)sqlite3_column_int64(st, 17),
+		.hook_pid_start = (uint64_t)sqlite3_column_int64(st, 18),
+	};
+	int blen = sqlite3_column_bytes(st, 14);
+	const void *b = sqlite3_column_blob(st, 14);
+	if (b && blen > 0) {
+		r->body = malloc((size_t)blen);
+		if (r->body) {
+			memcpy(r->body, b, (size_t)blen);
+			r->body_len = (size_t)blen;
+		}
+	}
+	if (!r->endpoint || !r->action || !r->job_id || !r->file) {
+		state_row_done(r);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int iterate_rows(sqlite3 *db, const char *sql, const char *path,
+			int (*fn)(void *userdata, const struct state_row *row), void *userdata,
+			bool with_trouble)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		return log_error_errno(sqlite_errno(rc), "Failed to read the state file '%s': %s",
+				       path, sqlite3_errmsg(db));
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct state_row row;
+		r = read_row(st, &row);
+		if (r < 0) {
+			break;
+		}
+		if (with_trouble) {
+			row.trouble = column_text(st, 19);
+			row.trouble_since_usec = (usec_t)sqlite3_column_int64(st, 20);
+		}
+		r = fn(userdata, &row);
+		state_row_done(&row);
+		if (r < 0) {
+			break;
+		}
+	}
+	if (r >= 0 && rc != SQLITE_DONE) {
+		r = log_error_errno(sqlite_errno(rc), "Failed to read the state file '%s': %s",
+				    path, sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_load(struct state *s, int (*fn)(void *userdata, const struct state_row *row),
+	       void *userdata)
+{
+	return iterate_rows(s->db, "SELECT " ROW_COLUMNS " FROM jobs j", s->path, fn, userdata,
+			    false);
+}
+
+/* --- dirty tracking --- */
+
+void state_mark(struct state *s, struct job *j, enum state_dirty d)
+{
+	if (j->dirty_idx == UINT32_MAX) {
+		if (s->n_dirty == s->allocated) {
+			uint32_t a = s->allocated ? s->allocated * 2 : 256;
+			struct job **n = realloc(s->dirty, (size_t)a * sizeof(*n));
+			if (!n) {
+				/* The job will be written with the next mark or flush of
+				 * everything at shutdown; nothing is lost in memory. */
+				log_warning("Out of memory tracking state changes");
+				return;
+			}
+			s->dirty = n;
+			s->allocated = a;
+		}
+		j->dirty_idx = s->n_dirty;
+		s->dirty[s->n_dirty++] = j;
+		j->dirty = STATE_CLEAN;
+	}
+	if (d > j->dirty) {
+		if (d >= STATE_DIRTY_URGENT && j->dirty < STATE_DIRTY_URGENT) {
+			s->n_urgent++;
+		}
+		if (d == STATE_DIRTY_SYNC) {
+			s->n_sync++;
+		}
+		j->dirty = (uint8_t)d;
+	}
+}
+
+static void drop_mark(struct state *s, struct job *j)
+{
+	if (j->dirty >= STATE_DIRTY_URGENT) {
+		s->n_urgent--;
+	}
+	if (j->dirty == STATE_DIRTY_SYNC) {
+		s->n_sync--;
+	}
+	j->dirty = STATE_CLEAN;
+	j->dirty_idx = UINT32_MAX;
+}
+
+void state_unmark(struct state *s, struct job *j)
+{
+	if (j->dirty_idx == UINT32_MAX) {
+		return;
+	}
+	assert(j->dirty_idx < s->n_dirty && s->dirty[j->dirty_idx] == j);
+	s->dirty[j->dirty_idx] = NULL;
+	drop_mark(s, j);
+}
+
+bool state_has_urgent(const struct state *s)
+{
+	return s->n_urgent > 0 || s->n_deletes > 0;
+}
+
+bool state_failing(const struct state *s)
+{
+	return s->failing;
+}
+
+/* --- writing --- */
+
+static void bind_identity(sqlite3_stmt *st, const struct job *j, char ids[static UUID_STRING_MAX])
+{
+	(void)sqlite3_bind_text(st, 1, j->endpoint->name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, job_action_to_string(j->action), -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 3, uuid_to_string(j->id, ids), -1, SQLITE_STATIC);
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int write_job(struct state *s, const struct job *j, usec_t now_rt)
+{
+	sqlite3_stmt *st = s->upsert;
+	char ids[UUID_STRING_MAX];
+	bool finished = job_is_finished(j);
+	bool keep_body =
+		finished && !(j->flags & JOB_FLAG_HOOK_DONE) && j->result && j->result->body;
+
+	bind_identity(st, j, ids);
+	(void)sqlite3_bind_text(st, 4, j->file, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 5, j->description, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(st, 6, (sqlite3_int64)j->accepted_usec);
+	(void)sqlite3_bind_int64(st, 7, j->polls);
+	(void)sqlite3_bind_int(st, 8, j->track.seen_alive);
+	(void)sqlite3_bind_int(st, 9, j->track.gone_count);
+	if (j->track.has_status) {
+		(void)sqlite3_bind_text(st, 10, dify_status_to_string(j->track.last_status), -1,
+					SQLITE_STATIC);
+		(void)sqlite3_bind_int64(st, 11, (sqlite3_int64)j->last_alive_usec);
+	}
+	if (finished) {
+		(void)sqlite3_bind_text(st, 12, job_outcome_to_string(j->outcome), -1,
+					SQLITE_STATIC);
+		if (j->result) {
+			(void)sqlite3_bind_int64(st, 13, (sqlite3_int64)j->result->finished_usec);
+			(void)sqlite3_bind_text(st, 14, j->result->error_msg, -1, SQLITE_STATIC);
+		}
+	}
+	if (keep_body) {
+		(void)sqlite3_bind_blob(st, 15, j->result->body, (int)j->result->body_len,
+					SQLITE_STATIC);
+	}
+	(void)sqlite3_bind_int(st, 16, (j->flags & JOB_FLAG_JOURNALED) ? 1 : 0);
+	(void)sqlite3_bind_int(
+		st, 17, (j->flags & JOB_FLAG_HOOK_DONE) ? STATE_HOOK_DONE : STATE_HOOK_PENDING);
+	(void)sqlite3_bind_int64(st, 18, (sqlite3_int64)now_rt);
+	return step_reset(st);
+}
+
+static int write_delete(struct state *s, const char *endpoint, const char *action,
+			const char *job_id)
+{
+	(void)sqlite3_bind_text(s->delete_job, 1, endpoint, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s->delete_job, 2, action, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s->delete_job, 3, job_id, -1, SQLITE_STATIC);
+	return step_reset(s->delete_job);
+}
+
+int state_flush(struct state *s, bool force)
+{
+	usec_t now = now_monotonic_usec(), now_rt = now_realtime_usec();
+	bool sync = s->n_sync > 0;
+	int rc = SQLITE_OK;
+
+	if (s->n_dirty == 0 && s->n_deletes == 0) {
+		return 0;
+	}
+	if (!force && !state_has_urgent(s) && now - s->last_flush_usec < STATE_LAZY_FLUSH_USEC) {
+		return 0;
+	}
+	if (s->failing && now < s->retry_at_usec) {
+		return -EAGAIN;
+	}
+
+	if (sync) {
+		(void)exec_sql(s->db, "PRAGMA synchronous = FULL;");
+	}
+	rc = exec_sql(s->db, "BEGIN IMMEDIATE;");
+	for (uint32_t i = 0; rc == SQLITE_OK && i < s->n_dirty; i++) {
+		if (s->dirty[i]) {
+			rc = write_job(s, s->dirty[i], now_rt);
+		}
+	}
+	for (size_t i = 0; rc == SQLITE_OK && i < s->n_deletes; i++) {
+		rc = write_delete(s, s->deletes[i].endpoint, s->deletes[i].action,
+				  s->deletes[i].job_id);
+	}
+	if (rc == SQLITE_OK) {
+		rc = exec_sql(s->db, "COMMIT;");
+	}
+	if (rc != SQLITE_OK) {
+		int saved = rc;
+		(void)exec_sql(s->db, "ROLLBACK;");
+		if (sync) {
+			(void)exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
+		}
+		write_failed(s, saved, "saving job state");
+		return sqlite_errno(saved);
+	}
+	if (sync) {
+		(void)exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
+	}
+
+	for (uint32_t i = 0; i < s->n_dirty; i++) {
+		if (s->dirty[i]) {
+			drop_mark(s, s->dirty[i]);
+		}
+	}
+	s->n_dirty = 0;
+	for (size_t i = 0; i < s->n_deletes; i++) {
+		free(s->deletes[i].endpoint);
+		free(s->deletes[i].action);
+		free(s->deletes[i].job_id);
+	}
+	s->n_deletes = 0;
+	s->last_flush_usec = now;
+	write_worked(s);
+	return 0;
+}
+
+int state_mark_journaled(struct state *s, struct job *j)
+{
+	char ids[UUID_STRING_MAX];
+	int rc;
+
+	bind_identity(s->journaled, j, ids);
+	(void)sqlite3_bind_int64(s->journaled, 4, (sqlite3_int64)now_realtime_usec());
+	rc = step_reset(s->journaled);
+	if (rc != SQLITE_OK) {
+		write_failed(s, rc, "marking a result as journaled");
+		state_mark(s, j, STATE_DIRTY_URGENT);
+		return sqlite_errno(rc);
+	}
+	return 0;
+}
+
+int state_mark_hook(struct state *s, struct job *j, enum state_hook h, pid_t pid,
+		    uint64_t pid_start)
+{
+	char ids[UUID_STRING_MAX];
+	int rc;
+
+	bind_identity(s->hook, j, ids);
+	(void)sqlite3_bind_int(s->hook, 4, (int)h);
+	if (pid > 0) {
+		(void)sqlite3_bind_int64(s->hook, 5, pid);
+		(void)sqlite3_bind_int64(s->hook, 6, (sqlite3_int64)pid_start);
+	}
+	(void)sqlite3_bind_int64(s->hook, 7, (sqlite3_int64)now_realtime_usec());
+	rc = step_reset(s->hook);
+	if (rc != SQLITE_OK) {
+		write_failed(s, rc, "recording a hook run");
+		state_mark(s, j, STATE_DIRTY_URGENT);
+		return sqlite_errno(rc);
+	}
+	return 0;
+}
+
+int state_forget_row(struct state *s, const char *endpoint, const char *action, const char *job_id)
+{
+	int rc = write_delete(s, endpoint, action, job_id);
+	if (rc == SQLITE_OK) {
+		return 0;
+	}
+	write_failed(s, rc, "deleting a job");
+	struct pending_delete *n = realloc(s->deletes, (s->n_deletes + 1) * sizeof(*n));
+	if (!n) {
+		return -ENOMEM;
+	}
+	s->deletes = n;
+	n[s->n_deletes] = (struct pending_delete){
+		.endpoint = strdup_or_null(endpoint),
+		.action = strdup_or_null(action),
+		.job_id = strdup_or_null(job_id),
+	};
+	if (!n[s->n_deletes].endpoint || !n[s->n_deletes].action || !n[s->n_deletes].job_id) {
+		free(n[s->n_deletes].endpoint);
+		free(n[s->n_deletes].action);
+		free(n[s->n_deletes].job_id);
+		return -ENOMEM;
+	}
+	s->n_deletes++;
+	return sqlite_errno(rc);
+}
+
+int state_forget(struct state *s, struct job *j)
+{
+	char ids[UUID_STRING_MAX];
+	state_unmark(s, j);
+	return state_forget_row(s, j->endpoint->name, job_action_to_string(j->action),
+				uuid_to_string(j->id, ids));
+}
+
+int state_set_endpoint_trouble(struct state *s, const char *endpoint, const char *text,
+			       usec_t since_usec)
+{
+	int rc;
+
+	(void)sqlite3_bind_text(s->endpoint, 1, endpoint, -1, SQLITE_STATIC);
+	if (text) {
+		(void)sqlite3_bind_text(s->endpoint, 2, text, -1, SQLITE_STATIC);
+		(void)sqlite3_bind_int64(s->endpoint, 3, (sqlite3_int64)since_usec);
+	}
+	(void)sqlite3_bind_int64(s->endpoint, 4, (sqlite3_int64)now_realtime_usec());
+	rc = step_reset(s->endpoint);
+	if (rc != SQLITE_OK) {
+		write_failed(s, rc, "recording endpoint trouble");
+		return sqlite_errno(rc);
+	}
+	return 0;
+}
+
+int state_set_daemon(struct state *s, pid_t pid, usec_t started_usec)
+{
+	char sql[256];
+	snprintf(
+		sql, sizeof(sql),
+		"INSERT OR REPLACE INTO meta (key, value) VALUES ('pid', '%d'), ('started_usec', '%" PRIu64
+		"');",
+		(int)pid, (uint64_t)started_usec);
+	int rc = exec_sql(s->db, sql);
+	if (rc != SQLITE_OK) {
+		write_failed(s, rc, "recording the daemon's pid");
+		return sqlite_errno(rc);
+	}
+	return 0;
+}
+
+/* --- reader --- */
+
+struct state_reader {
+	sqlite3 *db;
+	char *path;
+};
+
+int state_reader_open(const char *dir, struct state_reader **ret)
+{
+	struct state_reader *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r) {
+		return -ENOMEM;
+	}
+	r->path = strjoin(dir, "/", STATE_DB_NAME);
+	if (!r->path) {
+		free(r);
+		return -ENOMEM;
+	}
+	if (access(r->path, F_OK) < 0) {
+		int e = -errno;
+		state_reader_close(r);
+		return e;
+	}
+	rc = sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		state_reader_close(r);
+		return sqlite_errno(rc);
+	}
+	(void)sqlite3_busy_timeout(r->db, 2000);
+	*ret = r;
+	return 0;
+}
+
+void state_reader_close(struct state_reader *r)
+{
+	if (!r) {
+		return;
+	}
+	if (r->db) {
+		(void)sqlite3_close_v2(r->db);
+	}
+	free(r->path);
+	free(r);
+}
+
+int state_reader_rows(struct state_reader *r,
+		      int (*fn)(void *userdata, const struct state_row *row), void *userdata)
+{
+	return iterate_rows(r->db,
+			    "SELECT " ROW_COLUMNS ", e.trouble, e.trouble_since_usec FROM jobs j"
+			    " LEFT JOIN endpoints e ON e.name = j.endpoint"
+			    " ORDER BY j.accepted_usec, j.job_id",
+			    r->path, fn, userdata, true);
+}
+
+int state_reader_find(struct state_reader *r, const char *job_id, struct state_row *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, k = -ENOENT;
+
+	*ret = (struct state_row){ 0 };
+	rc = sqlite3_prepare_v2(r->db,
+				"SELECT " ROW_COLUMNS
+				", e.trouble, e.trouble_since_usec FROM jobs j"
+				" LEFT JOIN endpoints e ON e.name = j.endpoint"
+				" WHERE j.job_id = ?1 ORDER BY j.accepted_usec DESC LIMIT 1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		return sqlite_errno(rc);
+	}
+	(void)sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		k = read_row(st, ret);
+		if (k >= 0) {
+			ret->trouble = column_text(st, 19);
+			ret->trouble_since_usec = (usec_t)sqlite3_column_int64(st, 20);
+		}
+	} else if (rc != SQLITE_DONE) {
+		k = sqlite_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return k;
+}
+
+pid_t state_reader_daemon_pid(struct state_reader *r, usec_t *ret_started)
+{
+	sqlite3_stmt *st = NULL;
+	pid_t pid = 0;
+
+	if (ret_started) {
+		*ret_started = 0;
+	}
+	if (sqlite3_prepare_v2(r->db,
+			       "SELECT key, value FROM meta WHERE key IN ('pid', 'started_usec')",
+			       -1, &st, NULL) != SQLITE_OK) {
+		return 0;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		if (k && streq(k, "pid")) {
+			pid = (pid_t)sqlite3_column_int64(st, 1);
+		} else if (k && ret_started) {
+			*ret_started = (usec_t)sqlite3_column_int64(st, 1);
+		}
+	}
+	sqlite3_finalize(st);
+	return pid;
+}
+
+uint64_t process_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return 0;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		return 0;
+	}
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields resume after the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p) {
+		return 0;
+	}
+	p++;
+	/* a zombie has ended: only its parent has not reaped it yet */
+	const char *st = p;
+	while (*st == ' ') {
+		st++;
+	}
+	if (*st == 'Z' || *st == 'X') {
+		return 0;
+	}
+	/* state is field 3; starttime is field 22, i.e. 19 fields after state */
+	unsigned field = 2;
+	char *tok = p;
+	while (*tok && field < 22) {
+		while (*tok == ' ') {
+			tok++;
+		}
+		field++;
+		if (field == 22) {
+			break;
+		}
+		while (*tok && *tok != ' ') {
+			tok++;
+		}
+	}
+	uint64_t v = 0;
+	while (*tok >= '0' && *tok <= '9') {
+		v = v * 10 + (uint64_t)(*tok - '0');
+		tok++;
+	}
+	return v;
+}

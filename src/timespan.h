@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Time spans as systemd writes them: "500ms", "2s", "5min", "1h 30min",
+ * "1d", "1.5s"; a bare number is seconds. Units (case-sensitive, as systemd):
+ * us usec µs, ms msec, s sec second seconds, m min minute minutes,
+ * h hr hour hours, d day days, w week weeks, M month months (30.44 d),
+ * y year years (365.25 d). Components may be separated by blanks and add up.
+ */
+
+#include <stddef.h>
+
+#include "macro.h"
+
+/* Longest text timespan_format() writes, with NUL. */
+#define TIMESPAN_MAX 64
+
+/*
+ * Parse s into *ret. -EINVAL for syntax errors (empty, unknown unit, sign,
+ * garbage), -ERANGE when the total does not fit in usec_t. The "infinity"
+ * keyword is accepted and gives USEC_INFINITY.
+ */
+int timespan_parse(const char *s, usec_t *ret);
+
+/*
+ * Format t for humans, largest units first, zero components left out, down
+ * to milliseconds: "1d 2h", "1h 30min", "1min 30s", "2s 500ms", "250ms"; a
+ * span under 1ms but above 0 is "NNNus"; 0 is "0"; USEC_INFINITY is
+ * "infinity". Units used: d h min s ms us. Returns buf. size should be
+ * TIMESPAN_MAX; shorter buffers get a truncated, NUL-terminated string
+ * (cut before the first component that does not fit).
+ */
+char *timespan_format(char *buf, size_t size, usec_t t);

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Checked in every build type, unlike assert(). */
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if (!(x)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+/* What the parser promises about any config it accepted. */
+static void check_config(const struct config *c)
+{
+	CHECK(c->jobs_dir && c->jobs_dir[0] == '/');
+	CHECK(c->max_jobs >= 1);
+	CHECK(c->initial_interval_usec > 0);
+	CHECK(c->multiplier >= 1.0 && c->multiplier <= 100.0);
+	CHECK(c->jitter >= 0.0 && c->jitter < 1.0);
+	CHECK(c->request_timeout_usec >= 1000);
+	CHECK(c->hook_max_parallel >= 1 && c->hook_max_parallel <= 1024);
+	CHECK(!c->hook_exec || c->hook_exec[0] != '\0');
+
+	for (size_t i = 0; i < c->n_endpoints; i++) {
+		const struct endpoint_config *e = &c->endpoints[i];
+		size_t n;
+
+		CHECK(name_is_valid(e->name));
+		CHECK(config_find_endpoint(c, e->name) == e);
+		CHECK(e->max_concurrent >= 1 && e->max_concurrent <= 10000);
+		CHECK(http_version_to_string(e->http_version));
+		CHECK(!e->api_key_file || e->api_key_file[0] == '/');
+		CHECK(!e->api_key_credential || name_is_valid(e->api_key_credential));
+		if (e->base_url) {
+			n = strlen(e->base_url);
+			CHECK(n > 0 && e->base_url[n - 1] != '/');
+		}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct diag_list diags = {};
+	struct config *c;
+	char *buf, msg[512];
+
+	/* A copy of exactly size bytes, so that ASan catches over-reads. */
+	buf = malloc(size);
+	if (!buf && size > 0) {
+		return 0;
+	}
+	if (size > 0) {
+		memcpy(buf, data, size);
+	}
+
+	c = config_new();
+	if (c) {
+		if (config_parse_buffer(c, "fuzz.conf", buf, size, &diags) == 0 &&
+		    config_verify(c, &diags) == 0) {
+			check_config(c);
+		}
+		config_free(c);
+	}
+
+	for (size_t i = 0; i < diags.n; i++) {
+		(void)diag_format(&diags.items[i], msg, sizeof(msg));
+	}
+	diag_list_clear(&diags);
+	free(buf);
+	return 0;
+}

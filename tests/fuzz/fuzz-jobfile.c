@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "jobfile.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Checked in every build type, unlike assert(). */
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if (!(x)) {                                                                        \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+/* A fixed config for jobfile_check_refs(), built in memory. */
+static const char config_text[] = "[Endpoint]\n"
+				  "BaseURL=https://api.dify.ai/v1\n"
+				  "APIKeyFile=/etc/jobwatch/api-key\n"
+				  "[Endpoint:support-bot]\n"
+				  "BaseURL=https://dify.example.com/v1\n"
+				  "APIKeyCredential=support-bot\n";
+
+/* What jobfile_format() writes must read back as the same job. */
+static void check_round_trip(const struct jobfile *j)
+{
+	struct jobfile back = {};
+	char *text;
+	int error = 0;
+
+	text = jobfile_format(j->id, j->action, j->endpoint, j->description, &error);
+	if (!text) {
+		CHECK(error == -ENOMEM);
+		return;
+	}
+	CHECK(error == 0);
+	if (jobfile_parse_buffer("fuzz.job", text, strlen(text), &back, NULL) == 0) {
+		CHECK(memcmp(back.id, j->id, sizeof(j->id)) == 0);
+		CHECK(back.action == j->action);
+		CHECK(streq_ptr(back.endpoint, j->endpoint));
+		CHECK(streq_ptr(back.description, j->description));
+		jobfile_done(&back);
+	}
+	free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct diag_list diags = {};
+	struct jobfile j = {};
+	struct config *c;
+	char *buf, msg[512];
+	int r;
+
+	/* A copy of exactly size bytes, so that ASan catches over-reads. */
+	buf = malloc(size);
+	if (!buf && size > 0) {
+		return 0;
+	}
+	if (size > 0) {
+		memcpy(buf, data, size);
+	}
+
+	r = jobfile_parse_buffer("fuzz.job", buf, size, &j, &diags);
+	CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+	CHECK((r == -EINVAL) == diag_has_errors(&diags) || r == -ENOMEM);
+	if (r == 0) {
+		CHECK(!j.description || strlen(j.description) <= JOBFILE_DESCRIPTION_MAX);
+		CHECK(!j.has_timeout || j.timeout_usec > 0);
+		check_round_trip(&j);
+
+		c = config_new();
+		if (c && config_parse_buffer(c, "fuzz.conf", config_text, sizeof(config_text) - 1,
+					     NULL) == 0) {
+			(void)jobfile_check_refs("fuzz.job", &j, c, &diags);
+		}
+		config_free(c);
+		jobfile_done(&j);
+	}
+
+	for (size_t i = 0; i < diags.n; i++) {
+		(void)diag_format(&diags.items[i], msg, sizeof(msg));
+	}
+	diag_list_clear(&diags);
+	free(buf);
+	return 0;
+}

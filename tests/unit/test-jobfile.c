@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "ini.h"
+#include "jobfile.h"
+#include "util.h"
+
+#define ID "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+static char tmpdir[] = "/tmp/test-jobfile-XXXXXX";
+
+static int setup_tmpdir(void **state)
+{
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown_tmpdir(void **state)
+{
+	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+	if (!strstr(haystack, needle)) {
+		print_error("'%s' does not contain '%s'\n", haystack, needle);
+		fail();
+	}
+}
+
+static void print_diags(const struct diag_list *d)
+{
+	char buf[1024];
+
+	for (size_t i = 0; i < d->n; i++) {
+		print_error("  %s: %s\n", d->items[i].level == DIAG_ERROR ? "error" : "warning",
+			    diag_format(&d->items[i], buf, sizeof(buf)));
+	}
+}
+
+static void assert_n_diags(const struct diag_list *d, size_t n)
+{
+	if (d->n != n) {
+		print_error("expected %zu diagnostics, got %zu:\n", n, d->n);
+		print_diags(d);
+		fail();
+	}
+}
+
+/* Entry i is level at file:line, its message containing text. */
+static void assert_diag(const struct diag_list *d, size_t i, enum diag_level level,
+			const char *file, unsigned line, const char *text)
+{
+	if (i >= d->n) {
+		print_error("no diagnostic #%zu, there are:\n", i);
+		print_diags(d);
+		fail();
+	}
+	assert_int_equal(d->items[i].level, level);
+	assert_string_equal(d->items[i].file, file);
+	assert_int_equal(d->items[i].line, line);
+	assert_contains(d->items[i].message, text);
+}
+
+static int parse(const char *text, struct jobfile *j, struct diag_list *d)
+{
+	return jobfile_parse_buffer("test.job", text, strlen(text), j, d);
+}
+
+/* text must fail with one error at line containing message. */
+static void check_invalid(const char *text, unsigned line, const char *message)
+{
+	struct jobfile j;
+	struct diag_list d = {};
+
+	memset(&j, 0x55, sizeof(j));
+	assert_int_equal(parse(text, &j, &d), -EINVAL);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", line, message);
+	/* Nothing half-parsed is handed back. */
+	assert_null(j.endpoint);
+	assert_null(j.description);
+	assert_null(j.hook);
+	diag_list_clear(&d);
+}
+
+static void test_minimal(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+	char buf[UUID_STRING_MAX];
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\n", &j, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_string_equal(uuid_to_string(j.id, buf), ID);
+	assert_int_equal(j.action, JOB_ACTION_ENABLE);
+	assert_null(j.endpoint);
+	assert_null(j.description);
+	assert_null(j.hook);
+	assert_false(j.has_timeout);
+	assert_int_equal(j.line_endpoint, 0);
+	assert_int_equal(j.line_hook, 0);
+	jobfile_done(&j);
+	jobfile_done(&j);
+	jobfile_done(NULL);
+}
+
+static void test_every_key(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+	char buf[UUID_STRING_MAX];
+
+	assert_int_equal(
+		parse("# a job\n"
+		      "[Job]\n"
+		      "JobID=3C90C3CC-0D44-4B50-8888-8DD25736052A\n"
+		      "Action=disable\n"
+		      "Endpoint=support-bot\n"
+		      "Description=FAQ bot re-index, caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac # 1\n"
+		      "Hook=/path/to/other-hook --arg \"two words\"\n"
+		      "Timeout=2h\n",
+		      &j, &d),
+		0);
+	assert_n_diags(&d, 0);
+	assert_string_equal(uuid_to_string(j.id, buf), ID);
+	assert_int_equal(j.action, JOB_ACTION_DISABLE);
+	assert_string_equal(j.endpoint, "support-bot");
+	assert_int_equal(j.line_endpoint, 5);
+	assert_string_equal(j.description,
+			    "FAQ bot re-index, caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac # 1");
+	assert_string_equal(j.hook, "/path/to/other-hook --arg \"two words\"");
+	assert_int_equal(j.line_hook, 7);
+	assert_true(j.has_timeout);
+	assert_int_equal(j.timeout_usec, 2 * USEC_PER_HOUR);
+	jobfile_done(&j);
+}
+
+static void test_special_values(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	/* "default" is the unnamed endpoint; stored as NULL like no Endpoint=. */
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nEndpoint=default\nHook=\n"
+			       "Description=\n",
+			       &j, &d),
+			 0);
+	assert_n_diags(&d, 0);
+	assert_null(j.endpoint);
+	assert_int_equal(j.line_endpoint, 4);
+	/* An empty Hook= disables the hook: "" rather than NULL. */
+	assert_non_null(j.hook);
+	assert_string_equal(j.hook, "");
+	assert_int_equal(j.line_hook, 5);
+	assert_null(j.description);
+	jobfile_done(&j);
+}
+
+static void test_later_wins(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	assert_int_equal(parse("[Job]\nJobID=00000000-0000-0000-0000-000000000000\nAction=enable\n"
+			       "Endpoint=a\nJobID=" ID "\nAction=disable\nEndpoint=b\nEndpoint=\n"
+			       "Timeout=1h\nTimeout=5min\n[Job]\nDescription=x\n",
+			       &j, &d),
+			 0);
+	assert_n_diags(&d, 0);
+	assert_int_equal(j.id[0], 0x3c);
+	assert_int_equal(j.action, JOB_ACTION_DISABLE);
+	assert_null(j.endpoint);
+	assert_int_equal(j.timeout_usec, 5 * USEC_PER_MINUTE);
+	assert_string_equal(j.description, "x");
+	jobfile_done(&j);
+}
+
+static void test_warnings_only(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	assert_int_equal(
+		parse("[Job]\nJobID=" ID "\nAction=enable\nFoo=bar\n[Other]\nX=1\nY=2\n", &j, &d),
+		0);
+	assert_n_diags(&d, 2);
+	assert_diag(&d, 0, DIAG_WARNING, "test.job", 4,
+		    "Unknown key 'Foo' in section [Job], ignoring");
+	assert_diag(&d, 1, DIAG_WARNING, "test.job", 5, "Unknown section [Other], ignoring");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+
+	/* The caller may pass no list. */
+	assert_int_equal(jobfile_parse_buffer("t", "[Job]\nJobID=" ID "\nAction=enable\nX=1\n",
+					      strlen("[Job]\nJobID=" ID "\nAction=enable\nX=1\n"),
+					      &j, NULL),
+			 0);
+	jobfile_done(&j);
+}
+
+static void test_missing_keys(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	check_invalid("# x\n[Job]\nAction=enable\n", 2, "Missing required key JobID= in [Job]");
+	check_invalid("[Job]\nJobID=" ID "\n", 1, "Missing required key Action= in [Job]");
+
+	/* Without a [Job] section there is no line to point at. */
+	assert_int_equal(parse("[Other]\nJobID=" ID "\n", &j, &d), -EINVAL);
+	assert_n_diags(&d, 3);
+	assert_diag(&d, 1, DIAG_ERROR, "test.job", 0, "Missing required key JobID= in [Job]");
+	assert_diag(&d, 2, DIAG_ERROR, "test.job", 0, "Missing required key Action= in [Job]");
+	diag_list_clear(&d);
+
+	assert_int_equal(parse("", &j, &d), -EINVAL);
+	assert_int_equal(d.n_errors, 2);
+	diag_list_clear(&d);
+
+	/* Errors fail the parse even without a list to put them in. */
+	assert_int_equal(jobfile_parse_buffer("t", "", 0, &j, NULL), -EINVAL);
+}
+
+static void test_invalid_values(void **state)
+{
+	char desc[JOBFILE_DESCRIPTION_MAX + 128];
+	size_t n;
+
+	check_invalid("[Job]\nJobID=" ID "\nAction=enabel\n", 3,
+		      "Invalid Action= value 'enabel', expected 'enable' or 'disable'");
+	check_invalid("[Job]\nJobID=" ID "\nAction=Enable\n", 3, "Invalid Action= value 'Enable'");
+	check_invalid("[Job]\nJobID=" ID "\nAction=\n", 3, "Invalid Action= value ''");
+	check_invalid("[Job]\nJobID=not-a-uuid\nAction=enable\n", 2,
+		      "Invalid JobID= value 'not-a-uuid', expected a UUID such as '" ID "'");
+	check_invalid("[Job]\nJobID={" ID "}\nAction=enable\n", 2, "Invalid JobID= value");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nEndpoint=bad name\n", 4,
+		      "Invalid Endpoint= value 'bad name', expected an endpoint name");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nEndpoint=../x\n", 4,
+		      "Invalid Endpoint= value '../x'");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nHook=/bin/x 'open\n", 4,
+		      "Invalid Hook= value '/bin/x 'open': unbalanced quotes or an invalid escape");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nTimeout=0\n", 4,
+		      "Invalid Timeout= value '0', expected a finite time span above 0");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nTimeout=infinity\n", 4,
+		      "Invalid Timeout= value 'infinity'");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nTimeout=2 fortnights\n", 4,
+		      "Invalid Timeout= value '2 fortnights'");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=a\x01z\n", 4,
+		      "Invalid Description= value, expected UTF-8 text without control characters");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=a\tz\n", 4,
+		      "without control characters");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=a\x7fz\n", 4,
+		      "without control characters");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=a\xc2\x85z\n", 4,
+		      "without control characters");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=caf\xe9\n", 4,
+		      "expected UTF-8 text");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=\xc0\xaf\n", 4,
+		      "expected UTF-8 text");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=\xed\xa0\x80\n", 4,
+		      "expected UTF-8 text");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=\xe6\x97\n", 4,
+		      "expected UTF-8 text");
+
+	/* At most JOBFILE_DESCRIPTION_MAX bytes. */
+	n = (size_t)snprintf(desc, sizeof(desc),
+			     "[Job]\nJobID=" ID "\nAction=enable\nDescription=");
+	memset(desc + n, 'd', JOBFILE_DESCRIPTION_MAX + 1);
+	desc[n + JOBFILE_DESCRIPTION_MAX + 1] = '\0';
+	check_invalid(desc, 4,
+		      "Description= is too long (1025 bytes), expected at most 1024 bytes");
+	{
+		struct jobfile j = {};
+
+		desc[n + JOBFILE_DESCRIPTION_MAX] = '\0';
+		assert_int_equal(parse(desc, &j, NULL), 0);
+		assert_int_equal(strlen(j.description), JOBFILE_DESCRIPTION_MAX);
+		jobfile_done(&j);
+	}
+}
+
+static void test_several_errors(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	assert_int_equal(parse("[Job]\nJobID=x\nAction=y\nnonsense\n", &j, &d), -EINVAL);
+	/* Every problem once; keys with bad values are not "missing" too. */
+	assert_n_diags(&d, 3);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", 2, "Invalid JobID=");
+	assert_diag(&d, 1, DIAG_ERROR, "test.job", 3, "Invalid Action=");
+	assert_diag(&d, 2, DIAG_ERROR, "test.job", 4, "Missing '='");
+	diag_list_clear(&d);
+}
+
+static void test_name_is_valid(void **state)
+{
+	assert_true(jobfile_name_is_valid("a.job"));
+	assert_true(jobfile_name_is_valid("faq-reindex.job"));
+	assert_true(jobfile_name_is_valid("x.job.job"));
+	assert_false(jobfile_name_is_valid(".job"));
+	assert_false(jobfile_name_is_valid(".a.job"));
+	assert_false(jobfile_name_is_valid("a.job~"));
+	assert_false(jobfile_name_is_valid("a.jobs"));
+	assert_false(jobfile_name_is_valid("a.JOB"));
+	assert_false(jobfile_name_is_valid("job"));
+	assert_false(jobfile_name_is_valid(""));
+	assert_false(jobfile_name_is_valid(NULL));
+}
+
+static void test_action_strings(void **state)
+{
+	assert_string_equal(job_action_to_string(JOB_ACTION_ENABLE), "enable");
+	assert_string_equal(job_action_to_string(JOB_ACTION_DISABLE), "disable");
+	assert_null(job_action_to_string(_JOB_ACTION_MAX));
+	assert_int_equal(job_action_from_string("disable"), JOB_ACTION_DISABLE);
+	assert_int_equal(job_action_from_string("DISABLE"), -EINVAL);
+	assert_int_equal(job_action_from_string(NULL), -EINVAL);
+}
+
+static struct config *make_config(const char *text)
+{
+	struct config *c = config_new();
+
+	assert_non_null(c);
+	assert_int_equal(config_parse_buffer(c, "jobwatch.conf", text, strlen(text), NULL), 0);
+	return c;
+}
+
+static void test_check_refs(void **state)
+{
+	_cleanup_(config_freep) struct config *both = make_config(
+		"[Endpoint]\nBaseURL=https://a\n[Endpoint:support-bot]\nBaseURL=https://b\n");
+	_cleanup_(config_freep) struct config *named_only =
+		make_config("[Endpoint:support-bot]\nBaseURL=https://b\n");
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nEndpoint=support-bot\n"
+			       "Hook=/bin/hook 'a b'\n",
+			       &j, NULL),
+			 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, named_only, &d), 0);
+	assert_n_diags(&d, 0);
+	jobfile_done(&j);
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\n\nEndpoint=nope\n", &j, NULL),
+			 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), -EINVAL);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", 5,
+		    "Endpoint= 'nope' does not name an [Endpoint:nope] section");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\n", &j, NULL), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, named_only, &d), -EINVAL);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", 0,
+		    "No Endpoint= is set and the configuration has no default [Endpoint]");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+
+	assert_int_equal(
+		parse("[Job]\nJobID=" ID "\nAction=enable\nHook=relative/hook --x\n", &j, NULL), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), -EINVAL);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", 4,
+		    "Invalid Hook= value 'relative/hook --x', expected an absolute path first");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nHook=\"\"\n", &j, NULL), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), -EINVAL);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", 4, "expected an absolute path first");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+
+	/* An empty Hook= disables the hook; nothing to check. */
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nHook=\n", &j, NULL), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), 0);
+	assert_n_diags(&d, 0);
+	jobfile_done(&j);
+}
+
+static int open_tmpdir(void)
+{
+	int fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void write_at(int dirfd, const char *name, const char *data, size_t len)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+static const char good_job[] = "[Job]\nJobID=" ID "\nAction=enable\n";
+
+static void test_load(void **state)
+{
+	_cleanup_(closep) int dirfd = open_tmpdir();
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	write_at(dirfd, "good.job", good_job, strlen(good_job));
+	assert_int_equal(jobfile_load(dirfd, "good.job", "/jobs/good.job", &j, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_int_equal(j.action, JOB_ACTION_ENABLE);
+	jobfile_done(&j);
+
+	/* Gone: nothing to report, the file was removed. */
+	assert_int_equal(jobfile_load(dirfd, "gone.job", "/jobs/gone.job", &j, &d), -ENOENT);
+	assert_n_diags(&d, 0);
+
+	write_at(dirfd, "bad.job", "[Job]\nAction=enable\n", 20);
+	assert_int_equal(jobfile_load(dirfd, "bad.job", "/jobs/bad.job", &j, &d), -EINVAL);
+	assert_diag(&d, 0, DIAG_ERROR, "/jobs/bad.job", 1, "Missing required key JobID=");
+	diag_list_clear(&d);
+}
+
+static void test_load_refused(void **state)
+{
+	_cleanup_(closep) int dirfd = open_tmpdir();
+	static const char binary[] = "[Job]\nJobID=" ID "\n\0\n";
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	write_at(dirfd, "target.job", good_job, strlen(good_job));
+	assert_int_equal(symlinkat("target.job", dirfd, "link.job"), 0);
+	assert_int_equal(jobfile_load(dirfd, "link.job", "/jobs/link.job", &j, &d), -ELOOP);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "/jobs/link.job", 0,
+		    "is a symbolic link, refusing to follow it");
+	diag_list_clear(&d);
+
+	/* A FIFO without a writer would block a plain open() forever. */
+	assert_int_equal(mkfifoat(dirfd, "fifo.job", 0600), 0);
+	alarm(10);
+	assert_int_equal(jobfile_load(dirfd, "fifo.job", "/jobs/fifo.job", &j, &d), -EBADFD);
+	alarm(0);
+	assert_diag(&d, 0, DIAG_ERROR, "/jobs/fifo.job", 0,
+		    "File is a FIFO, expected a regular file, refusing to read it");
+	diag_list_clear(&d);
+
+	assert_int_equal(mkdirat(dirfd, "dir.job", 0700), 0);
+	assert_int_equal(jobfile_load(dirfd, "dir.job", "/jobs/dir.job", &j, &d), -EBADFD);
+	assert_diag(&d, 0, DIAG_ERROR, "/jobs/dir.job", 0, "File is a directory");
+	diag_list_clear(&d);
+
+	write_at(dirfd, "binary.job", binary, sizeof(binary) - 1);
+	assert_int_equal(jobfile_load(dirfd, "binary.job", "/jobs/binary.job", &j, &d), -EINVAL);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "/jobs/binary.job", 3,
+		    "File contains a NUL byte, refusing binary content");
+	diag_list_clear(&d);
+	assert_null(j.hook);
+}
+
+static void test_load_sizes(void **state)
+{
+	_cleanup_(closep) int dirfd = open_tmpdir();
+	_cleanup_(freep) char *data = malloc(INI_FILE_MAX + 1);
+	size_t n = strlen(good_job);
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	/* A valid job padded with comment lines to exactly the cap. */
+	assert_non_null(data);
+	memcpy(data, good_job, n);
+	memset(data + n, '#', INI_FILE_MAX - n);
+	data[INI_FILE_MAX - 1] = '\n';
+	write_at(dirfd, "max.job", data, INI_FILE_MAX);
+	assert_int_equal(jobfile_load(dirfd, "max.job", "/jobs/max.job", &j, &d), 0);
+	assert_n_diags(&d, 0);
+	jobfile_done(&j);
+
+	write_at(dirfd, "big.job", data, INI_FILE_MAX + 1);
+	assert_int_equal(jobfile_load(dirfd, "big.job", "/jobs/big.job", &j, &d), -EFBIG);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "/jobs/big.job", 0,
+		    "File too large (65537 bytes, at most 65536), refusing to read it");
+	diag_list_clear(&d);
+}
+
+static void test_format(void **state)
+{
+	uint8_t id[16];
+	struct jobfile j = {};
+	int error = 1;
+	char *s;
+
+	assert_int_equal(uuid_from_string(ID, id), 0);
+
+	s = jobfile_format(id, JOB_ACTION_ENABLE, NULL, NULL, &error);
+	assert_string_equal(s, "[Job]\nJobID=" ID "\nAction=enable\n");
+	assert_int_equal(error, 0);
+	free(s);
+
+	s = jobfile_format(id, JOB_ACTION_DISABLE, "support-bot", "FAQ bot re-index \\\\", NULL);
+	assert_string_equal(s, "[Job]\nJobID=" ID "\nAction=disable\nEndpoint=support-bot\n"
+			       "Description=FAQ bot re-index \\\\\n");
+	assert_int_equal(parse(s, &j, NULL), 0);
+	assert_int_equal(j.action, JOB_ACTION_DISABLE);
+	assert_string_equal(j.endpoint, "support-bot");
+	assert_string_equal(j.description, "FAQ bot re-index \\\\");
+	jobfile_done(&j);
+	free(s);
+
+	/* Empty strings mean "not set". */
+	s = jobfile_format(id, JOB_ACTION_ENABLE, "", "", &error);
+	assert_string_equal(s, "[Job]\nJobID=" ID "\nAction=enable\n");
+	free(s);
+}
+
+static void check_format_refused(enum job_action action, const char *endpoint,
+				 const char *description)
+{
+	uint8_t id[16] = {};
+	int error = 0;
+
+	assert_null(jobfile_format(id, action, endpoint, description, &error));
+	assert_int_equal(error, -EINVAL);
+}
+
+static void test_format_refused(void **state)
+{
+	char long_desc[JOBFILE_DESCRIPTION_MAX + 2];
+
+	check_format_refused(JOB_ACTION_ENABLE, NULL, "two\nlines");
+	check_format_refused(JOB_ACTION_ENABLE, NULL, "cr\r");
+	check_format_refused(JOB_ACTION_ENABLE, NULL, "tab\there");
+	check_format_refused(JOB_ACTION_ENABLE, NULL, "bell\a");
+	check_format_refused(JOB_ACTION_ENABLE, NULL, "bad utf-8 \xff");
+	/* Would be stripped or joined with the next line on reading. */
+	check_format_refused(JOB_ACTION_ENABLE, NULL, " leading");
+	check_format_refused(JOB_ACTION_ENABLE, NULL, "trailing ");
+	check_format_refused(JOB_ACTION_ENABLE, NULL, "continued \\");
+	check_format_refused(JOB_ACTION_ENABLE, "bad name", NULL);
+	check_format_refused(JOB_ACTION_ENABLE, "a/b", NULL);
+	check_format_refused(_JOB_ACTION_MAX, NULL, NULL);
+	check_format_refused((enum job_action) - 1, NULL, NULL);
+
+	memset(long_desc, 'd', sizeof(long_desc) - 1);
+	long_desc[sizeof(long_desc) - 1] = '\0';
+	check_format_refused(JOB_ACTION_ENABLE, NULL, long_desc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal),	       cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_special_values), cmocka_unit_test(test_later_wins),
+		cmocka_unit_test(test_warnings_only),  cmocka_unit_test(test_missing_keys),
+		cmocka_unit_test(test_invalid_values), cmocka_unit_test(test_several_errors),
+		cmocka_unit_test(test_name_is_valid),  cmocka_unit_test(test_action_strings),
+		cmocka_unit_test(test_check_refs),     cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_refused),   cmocka_unit_test(test_load_sizes),
+		cmocka_unit_test(test_format),	       cmocka_unit_test(test_format_refused),
+	};
+
+	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
+}
