@@ -24,20 +24,12 @@ static const char *const http_version_table[_HTTP_VERSION_MAX] = {
 
 const char *http_version_to_string(enum http_version v)
 {
-	if ((unsigned)v >= _HTTP_VERSION_MAX) {
-		return NULL;
-	}
-	return http_version_table[v];
+	return string_table_name(http_version_table, ELEMENTSOF(http_version_table), (int)v);
 }
 
 int http_version_from_string(const char *s)
 {
-	for (int i = 0; i < _HTTP_VERSION_MAX; i++) {
-		if (streq_ptr(s, http_version_table[i])) {
-			return i;
-		}
-	}
-	return -EINVAL;
+	return string_table_value(http_version_table, ELEMENTSOF(http_version_table), s);
 }
 
 enum section_kind {
@@ -226,36 +218,6 @@ static int parse_exec(const struct item_ctx *ctx, const struct config_item *item
 		return 0;
 	}
 	return replace_string(data, value);
-}
-
-/* The host of an http(s) URL (without [] for IPv6); false if not http(s). */
-static bool url_host(const char *url, const char **ret_host, size_t *ret_len)
-{
-	const char *p, *end, *at, *stop;
-
-	if (strncasecmp(url, "http://", 7) == 0) {
-		p = url + 7;
-	} else if (strncasecmp(url, "https://", 8) == 0) {
-		p = url + 8;
-	} else {
-		return false;
-	}
-	end = p + strcspn(p, "/?#");
-	at = memrchr(p, '@', (size_t)(end - p));
-	if (at) {
-		p = at + 1;
-	}
-	if (*p == '[') {
-		p++;
-		stop = memchr(p, ']', (size_t)(end - p));
-		stop = stop ? stop : p; /* no ']': no host */
-	} else {
-		stop = memchr(p, ':', (size_t)(end - p));
-		stop = stop ? stop : end;
-	}
-	*ret_host = p;
-	*ret_len = (size_t)(stop - p);
-	return true;
 }
 
 static bool has_blank_or_control(const char *s)

@@ -354,6 +354,9 @@ static void report_one(struct daemon *d, struct job *j)
 		job_pipeline_done(d, j);
 	} else if (!d->stopping) {
 		start_hook(d, j);
+	} else if (j->flags & JOB_DETACHED) {
+		/* stopping: the state keeps the hook as due, the next start runs it */
+		free_detached(d, j);
 	}
 }
 
@@ -633,20 +636,24 @@ static void cancel_job(struct daemon *d, struct job *j, const char *why)
 	set_outcome(d, j, JOB_OUTCOME_CANCELLED, "", NULL, 0);
 }
 
-static void schedule_new(struct daemon *d, struct job *j)
+/* j's deadline on CLOCK_MONOTONIC: Timeout= (or JobTimeout=) counted from
+ * when the job was first accepted (CLOCK_REALTIME, kept across restarts). */
+static usec_t job_deadline(const struct daemon *d, const struct job *j)
 {
 	usec_t timeout = poller_job_timeout(d->config, j);
 	usec_t now_rt = now_realtime_usec(), now = now_monotonic_usec();
-	usec_t end_rt = timeout == USEC_INFINITY ? USEC_INFINITY : j->accepted_usec + timeout;
+	usec_t end_rt = j->accepted_usec + timeout;
 
-	if (end_rt == USEC_INFINITY || end_rt < j->accepted_usec) {
-		j->deadline_usec = USEC_INFINITY;
-	} else if (end_rt <= now_rt) {
-		j->deadline_usec = now;
-	} else {
-		j->deadline_usec = now + (end_rt - now_rt);
+	if (timeout == USEC_INFINITY || end_rt < j->accepted_usec) {
+		return USEC_INFINITY;
 	}
-	poller_schedule(&d->poller, j, now);
+	return end_rt <= now_rt ? now : now + (end_rt - now_rt);
+}
+
+static void schedule_new(struct daemon *d, struct job *j)
+{
+	j->deadline_usec = job_deadline(d, j);
+	poller_schedule(&d->poller, j, now_monotonic_usec());
 }
 
 static void on_file_changed(void *userdata, const char *name)
@@ -707,14 +714,7 @@ static void on_file_changed(void *userdata, const char *name)
 		old->hook = TAKE_PTR(jf.hook);
 		old->timeout_usec = jf.has_timeout ? jf.timeout_usec : 0;
 		if (!job_is_finished(old)) {
-			usec_t timeout = poller_job_timeout(d->config, old);
-			usec_t end_rt = old->accepted_usec + timeout;
-			usec_t now_rt = now_realtime_usec(), now = now_monotonic_usec();
-			poller_set_deadline(&d->poller, old,
-					    timeout == USEC_INFINITY || end_rt < old->accepted_usec
-						    ? USEC_INFINITY
-					    : end_rt <= now_rt ? now
-							       : now + (end_rt - now_rt));
+			poller_set_deadline(&d->poller, old, job_deadline(d, old));
 		}
 		state_mark(d->state, old, STATE_DIRTY_URGENT);
 		goto out;
@@ -1178,18 +1178,11 @@ static void daemon_reload(struct daemon *d)
 	/* deadlines follow JobTimeout=, stalled jobs may be able to go */
 	size_t i = 0;
 	struct job *j;
-	usec_t now_rt = now_realtime_usec(), now = now_monotonic_usec();
 	while ((j = registry_next(&d->registry, &i))) {
 		if (job_is_finished(j)) {
 			continue;
 		}
-		usec_t timeout = poller_job_timeout(c, j);
-		usec_t end_rt = j->accepted_usec + timeout;
-		poller_set_deadline(&d->poller, j,
-				    timeout == USEC_INFINITY || end_rt < j->accepted_usec
-					    ? USEC_INFINITY
-				    : end_rt <= now_rt ? now
-						       : now + (end_rt - now_rt));
+		poller_set_deadline(&d->poller, j, job_deadline(d, j));
 		poller_unstall(&d->poller, j);
 	}
 	if (d->jobsdir) {

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "config-paths.h"
+#include "curl-util.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -445,18 +446,6 @@ void http_request_finish(struct http_request *req)
 	req->ca_file_set = NULL;
 }
 
-static long curl_http_version(enum http_version v)
-{
-	switch (v) {
-	case HTTP_VERSION_1_1:
-		return CURL_HTTP_VERSION_1_1;
-	case HTTP_VERSION_2_PRIOR_KNOWLEDGE:
-		return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-	default:
-		return CURL_HTTP_VERSION_2TLS;
-	}
-}
-
 int http_submit(struct http_request *req, const struct http_target *t)
 {
 	struct http *h = req->http;
@@ -485,7 +474,7 @@ int http_submit(struct http_request *req, const struct http_target *t)
 			       (long)MAX((usec_t)1, t->timeout_usec / USEC_PER_MSEC));
 	/* Options that rarely change are only set when they do. */
 	if (t->version != req->version_set) {
-		(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, curl_http_version(t->version));
+		(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, curl_http_version_of(t->version));
 		req->version_set = t->version;
 	}
 	bool forbid_reuse = t->version == HTTP_VERSION_2_PRIOR_KNOWLEDGE && h->h2c_reuse_broken;
@@ -558,10 +547,7 @@ struct http_headers *http_headers_new(const char *auth_line)
 	h->refs = 1;
 	return h;
 fail:
-	if (l) {
-		explicit_bzero(l->data, strlen(l->data));
-		curl_slist_free_all(l);
-	}
+	curl_slist_erase_and_free(l);
 	free(h);
 	return NULL;
 }
@@ -579,10 +565,7 @@ void http_headers_unref(struct http_headers *h)
 	if (!h || --h->refs > 0) {
 		return;
 	}
-	for (struct curl_slist *l = h->list; l; l = l->next) {
-		explicit_bzero(l->data, strlen(l->data));
-	}
-	curl_slist_free_all(h->list);
+	curl_slist_erase_and_free(h->list);
 	free(h);
 }
 

@@ -14,17 +14,13 @@ static const char *const outcome_table[_JOB_OUTCOME_MAX] = {
 
 const char *job_outcome_to_string(enum job_outcome o)
 {
-	return (unsigned)o < _JOB_OUTCOME_MAX ? outcome_table[o] : "invalid";
+	const char *n = string_table_name(outcome_table, ELEMENTSOF(outcome_table), (int)o);
+	return n ? n : "invalid";
 }
 
 int job_outcome_from_string(const char *s)
 {
-	for (unsigned i = 0; i < _JOB_OUTCOME_MAX; i++) {
-		if (streq(s, outcome_table[i])) {
-			return (int)i;
-		}
-	}
-	return -EINVAL;
+	return string_table_value(outcome_table, ELEMENTSOF(outcome_table), s);
 }
 
 int job_outcome_priority(enum job_outcome o)

@@ -16,22 +16,14 @@ static const char *const job_action_table[_JOB_ACTION_MAX] = {
 	[JOB_ACTION_DISABLE] = "disable",
 };
 
-const char *job_action_to_string(enum job_action a)
+const char *job_action_to_string(enum job_action v)
 {
-	if ((unsigned)a >= _JOB_ACTION_MAX) {
-		return NULL;
-	}
-	return job_action_table[a];
+	return string_table_name(job_action_table, ELEMENTSOF(job_action_table), (int)v);
 }
 
 int job_action_from_string(const char *s)
 {
-	for (int i = 0; i < _JOB_ACTION_MAX; i++) {
-		if (streq_ptr(s, job_action_table[i])) {
-			return i;
-		}
-	}
-	return -EINVAL;
+	return string_table_value(job_action_table, ELEMENTSOF(job_action_table), s);
 }
 
 void jobfile_done(struct jobfile *j)

@@ -28,6 +28,7 @@
 
 #include "config-paths.h"
 #include "config.h"
+#include "curl-util.h"
 #include "dify.h"
 #include "jobfile.h"
 #include "journal.h"
@@ -1427,26 +1428,6 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata
 }
 
 /* Zero the header strings curl copied (the key is in one of them), then free. */
-static void slist_erase_and_free(struct curl_slist *l)
-{
-	for (struct curl_slist *p = l; p; p = p->next) {
-		explicit_bzero(p->data, strlen(p->data));
-	}
-	curl_slist_free_all(l);
-}
-
-static long curl_http_version(enum http_version v)
-{
-	switch (v) {
-	case HTTP_VERSION_1_1:
-		return CURL_HTTP_VERSION_1_1;
-	case HTTP_VERSION_2_PRIOR_KNOWLEDGE:
-		return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-	default:
-		return CURL_HTTP_VERSION_2TLS;
-	}
-}
-
 /* POST body to url with the endpoint's key; the answer in *a. Prints and
  * returns a negative errno when no HTTP answer arrived. */
 static int http_post(const struct endpoint_config *e, const char *url, const char *body,
@@ -1483,7 +1464,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 		h = curl_slist_append(headers, "Accept: application/json");
 	}
 	if (!h) {
-		slist_erase_and_free(headers);
+		curl_slist_erase_and_free(headers);
 		return fail(-ENOMEM, "out of memory");
 	}
 	headers = h;
@@ -1499,7 +1480,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	(void)curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	(void)curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, START_TIMEOUT_MS);
-	(void)curl_easy_setopt(c, CURLOPT_HTTP_VERSION, curl_http_version(e->http_version));
+	(void)curl_easy_setopt(c, CURLOPT_HTTP_VERSION, curl_http_version_of(e->http_version));
 	if (e->ca_file) {
 		(void)curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
 	}
@@ -1510,7 +1491,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	cc = curl_easy_perform(c);
 	/* curl keeps no copy of the list: erase the key's copies now */
 	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	slist_erase_and_free(headers);
+	curl_slist_erase_and_free(headers);
 
 	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->code);
 	if (cc == CURLE_WRITE_ERROR && a->too_large) {

@@ -632,15 +632,10 @@ static bool host_is_loopback(const char *host)
 	return false;
 }
 
-bool url_host_is_loopback(const char *url)
+bool url_host(const char *url, const char **ret_host, size_t *ret_len)
 {
-	const char *p, *end, *at;
-	char host[256];
-	size_t len;
+	const char *p, *end, *at, *stop;
 
-	if (!url) {
-		return false;
-	}
 	if (strncasecmp(url, "http://", 7) == 0) {
 		p = url + 7;
 	} else if (strncasecmp(url, "https://", 8) == 0) {
@@ -648,7 +643,6 @@ bool url_host_is_loopback(const char *url)
 	} else {
 		return false;
 	}
-
 	/* The authority ends at the path, query or fragment. */
 	end = p + strcspn(p, "/?#");
 	/* Drop "user:password@"; the last '@' ends it. */
@@ -656,19 +650,27 @@ bool url_host_is_loopback(const char *url)
 	if (at) {
 		p = at + 1;
 	}
-
 	if (*p == '[') {
-		const char *close = memchr(p, ']', (size_t)(end - p));
-
-		if (!close) {
-			return false;
-		}
 		p++;
-		len = (size_t)(close - p);
+		stop = memchr(p, ']', (size_t)(end - p));
+		stop = stop ? stop : p; /* no ']': no host */
 	} else {
-		const char *colon = memchr(p, ':', (size_t)(end - p));
+		stop = memchr(p, ':', (size_t)(end - p));
+		stop = stop ? stop : end;
+	}
+	*ret_host = p;
+	*ret_len = (size_t)(stop - p);
+	return true;
+}
 
-		len = (size_t)((colon ? colon : end) - p);
+bool url_host_is_loopback(const char *url)
+{
+	const char *p;
+	char host[256];
+	size_t len;
+
+	if (!url || !url_host(url, &p, &len)) {
+		return false;
 	}
 
 	if (len == 0 || len >= sizeof(host)) {
@@ -677,4 +679,19 @@ bool url_host_is_loopback(const char *url)
 	memcpy(host, p, len);
 	host[len] = '\0';
 	return host_is_loopback(host);
+}
+
+const char *string_table_name(const char *const *table, size_t n, int i)
+{
+	return i >= 0 && (size_t)i < n ? table[i] : NULL;
+}
+
+int string_table_value(const char *const *table, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++) {
+		if (table[i] && streq(s, table[i])) {
+			return (int)i;
+		}
+	}
+	return -EINVAL;
 }

@@ -58,6 +58,11 @@ int safe_atou(const char *s, unsigned *ret);
 int safe_atou64(const char *s, uint64_t *ret);
 int safe_atod(const char *s, double *ret);
 
+/* Name tables of enums (table[value] = name): the name of i, or NULL when out
+ * of range; the value named s, or -EINVAL. */
+const char *string_table_name(const char *const *table, size_t n, int i);
+int string_table_value(const char *const *table, size_t n, const char *s);
+
 /* A NULL-terminated array of owned strings. */
 void strv_free(char **l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
@@ -107,6 +112,12 @@ static inline void erase_and_freep(char **s)
 /* true for a name containing only [A-Za-z0-9_.-], 1..64 characters, other
  * than "." and ".." (names are used as file names, e.g. credentials). */
 bool name_is_valid(const char *s);
+
+/* The host of an http(s) URL: after "scheme://" and any "user@", without a
+ * port, without the [] of an IPv6 address (length 0 when there is no host).
+ * Returns false when url is not http:// or https://. *ret_host points into
+ * url. */
+bool url_host(const char *url, const char **ret_host, size_t *ret_len);
 
 /* Hostname part of an http(s) URL is a loopback address or "localhost". */
 bool url_host_is_loopback(const char *url);
