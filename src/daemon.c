@@ -62,6 +62,7 @@ struct daemon {
 	 * only run after the next wakeup). */
 	uv_prepare_t turn_end;
 	uv_timer_t maintenance;
+	uv_timer_t flush_timer; /* wakes the loop when the state store has work due */
 	uv_timer_t orphan_timer;
 
 	struct job **reports; /* borrowed: finished jobs waiting for their journal entry */
@@ -432,24 +433,39 @@ static void update_status(struct daemon *d)
 	notify_status(&d->notify, buf);
 }
 
-static void on_uv_turn_end(uv_prepare_t *c)
+static void on_uv_flush_timer(uv_timer_t *t)
 {
-	struct daemon *d = c->data;
+	/* nothing to do here: waking the loop runs on_uv_turn_end() */
+}
 
-	if (!d->state) {
-		return;
-	}
+static void turn_end(struct daemon *d)
+{
 	(void)state_flush(d->state, false);
 	process_reports(d);
 	update_status(d);
+
+	/* Wake up when the store has work due (group commit, more rows, lazy
+	 * writes, a retry), even if nothing else happens meanwhile. */
+	usec_t due = state_flush_due_usec(d->state);
+	if (due != USEC_INFINITY && !d->stopping) {
+		uint64_t due_ms = (due + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+		uint64_t loop_ms = uv_now(&d->loop);
+		(void)uv_timer_start(&d->flush_timer, on_uv_flush_timer,
+				     due_ms > loop_ms ? due_ms - loop_ms : 0, 0);
+	}
+}
+
+static void on_uv_turn_end(uv_prepare_t *c)
+{
+	struct daemon *d = c->data;
+	if (d->state) {
+		turn_end(d);
+	}
 }
 
 static void on_uv_maintenance(uv_timer_t *t)
 {
-	struct daemon *d = t->data;
-	(void)state_flush(d->state, false);
-	process_reports(d);
-	update_status(d);
+	turn_end(t->data);
 }
 
 /* --- poller callbacks --- */
@@ -1216,6 +1232,7 @@ static void daemon_shutdown(struct daemon *d)
 	}
 	close_handle((uv_handle_t *)&d->turn_end);
 	close_handle((uv_handle_t *)&d->maintenance);
+	close_handle((uv_handle_t *)&d->flush_timer);
 	close_handle((uv_handle_t *)&d->orphan_timer);
 	close_handle((uv_handle_t *)&d->sig_term);
 	close_handle((uv_handle_t *)&d->sig_int);
@@ -1303,12 +1320,13 @@ static int init_handles(struct daemon *d)
 	r = r < 0 ? r : uv_signal_init(&d->loop, &d->sig_hup);
 	r = r < 0 ? r : uv_prepare_init(&d->loop, &d->turn_end);
 	r = r < 0 ? r : uv_timer_init(&d->loop, &d->maintenance);
+	r = r < 0 ? r : uv_timer_init(&d->loop, &d->flush_timer);
 	r = r < 0 ? r : uv_timer_init(&d->loop, &d->orphan_timer);
 	if (r < 0) {
 		return log_error_errno(-EIO, "Failed to set up the event loop: %s", uv_strerror(r));
 	}
 	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
-	d->turn_end.data = d->maintenance.data = d->orphan_timer.data = d;
+	d->turn_end.data = d->maintenance.data = d->orphan_timer.data = d->flush_timer.data = d;
 	r = uv_signal_start(&d->sig_term, on_uv_signal, SIGTERM);
 	r = r < 0 ? r : uv_signal_start(&d->sig_int, on_uv_signal, SIGINT);
 	r = r < 0 ? r : uv_signal_start(&d->sig_hup, on_uv_signal, SIGHUP);

@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "config-paths.h"
@@ -20,9 +21,15 @@ struct http {
 	/* libcurl before 8.0.0 fails every request that reuses a connection
 	 * opened with HTTP/2 prior knowledge (curl issue #10634) */
 	bool h2c_reuse_broken;
+	/* The watch of every socket curl has open, by fd number. A kept-alive
+	 * connection is idle between transfers; its uv_poll handle is only
+	 * stopped then, and closed when curl closes the socket. */
+	struct sock_ctx **by_fd; /* owned array of owned contexts */
+	size_t n_by_fd;
 };
 
-/* One per socket curl asks us to watch; freed from its close callback. */
+/* One per open socket curl asks us to watch; freed from its close callback
+ * after curl closed the socket. */
 struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
@@ -76,35 +83,83 @@ static void on_uv_timer(uv_timer_t *t)
 	socket_action(h, CURL_SOCKET_TIMEOUT, 0);
 }
 
+static struct sock_ctx *sock_lookup(const struct http *h, curl_socket_t fd)
+{
+	return fd >= 0 && (size_t)fd < h->n_by_fd ? h->by_fd[fd] : NULL;
+}
+
+static struct sock_ctx *sock_new(struct http *h, curl_socket_t fd)
+{
+	struct sock_ctx *ctx;
+	int r;
+
+	if (fd < 0) {
+		return NULL;
+	}
+	if ((size_t)fd >= h->n_by_fd) {
+		size_t n = MAX((size_t)fd + 1, h->n_by_fd * 2);
+		struct sock_ctx **a = realloc(h->by_fd, n * sizeof(*a));
+		if (!a) {
+			return NULL;
+		}
+		memset(a + h->n_by_fd, 0, (n - h->n_by_fd) * sizeof(*a));
+		h->by_fd = a;
+		h->n_by_fd = n;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		return NULL;
+	}
+	ctx->fd = fd;
+	ctx->http = h;
+	r = uv_poll_init_socket(h->loop, &ctx->poll, fd);
+	if (r < 0) {
+		log_error("Failed to watch socket %d: %s", (int)fd, uv_strerror(r));
+		free(ctx);
+		return NULL;
+	}
+	h->by_fd[fd] = ctx;
+	return ctx;
+}
+
+/* Stop watching fd for good; the context is freed from its close callback.
+ * uv_close() takes the fd out of epoll at once, so it can be closed next. */
+static void sock_forget(struct http *h, curl_socket_t fd)
+{
+	struct sock_ctx *ctx = sock_lookup(h, fd);
+	if (ctx) {
+		h->by_fd[fd] = NULL;
+		uv_close((uv_handle_t *)&ctx->poll, on_uv_sock_closed);
+	}
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	struct http *h = userp;
 	struct sock_ctx *ctx = socketp;
 	int events = 0, r;
 
+	if (!ctx) {
+		ctx = sock_lookup(h, fd);
+	}
 	if (what == CURL_POLL_REMOVE) {
+		/* No transfer needs the socket now, but the connection may be kept
+		 * for the next one: stop watching, keep the handle. */
 		if (ctx) {
 			(void)uv_poll_stop(&ctx->poll);
-			(void)curl_multi_assign(h->multi, fd, NULL);
-			uv_close((uv_handle_t *)&ctx->poll, on_uv_sock_closed);
 		}
+		(void)curl_multi_assign(h->multi, fd, NULL);
 		return 0;
 	}
 
 	if (!ctx) {
-		ctx = calloc(1, sizeof(*ctx));
+		ctx = sock_new(h, fd);
 		if (!ctx) {
 			log_error("Out of memory watching a socket");
 			return -1;
 		}
-		ctx->fd = fd;
-		ctx->http = h;
-		r = uv_poll_init_socket(h->loop, &ctx->poll, fd);
-		if (r < 0) {
-			log_error("Failed to watch socket %d: %s", (int)fd, uv_strerror(r));
-			free(ctx);
-			return -1;
-		}
+	}
+	if (!socketp) {
 		(void)curl_multi_assign(h->multi, fd, ctx);
 	}
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) {
@@ -119,6 +174,13 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		return -1;
 	}
 	return 0;
+}
+
+/* curl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): drop its watch first. */
+static int on_curl_closesocket(void *clientp, curl_socket_t fd)
+{
+	sock_forget(clientp, fd);
+	return close(fd);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -382,6 +444,14 @@ void http_free(struct http *h)
 	h->multi = NULL;
 	curl_share_cleanup(h->share);
 	h->share = NULL;
+	/* curl closed its sockets through on_curl_closesocket; anything left
+	 * (none expected) is closed here */
+	for (size_t i = 0; i < h->n_by_fd; i++) {
+		sock_forget(h, (curl_socket_t)i);
+	}
+	free(h->by_fd);
+	h->by_fd = NULL;
+	h->n_by_fd = 0;
 	uv_close((uv_handle_t *)&h->timer, on_uv_http_closed);
 }
 
@@ -419,6 +489,8 @@ int http_request_init(struct http_request *req, struct http *h)
 	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	(void)curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+	(void)curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
+	(void)curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
 	(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	if (log_would_log(LOG_DEBUG) && !isempty(getenv("JOBWATCH_HTTP_TRACE"))) {
 		(void)curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_curl_debug);

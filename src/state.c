@@ -69,13 +69,14 @@ struct pending_delete {
 struct state {
 	sqlite3 *db;
 	char *path;
-	sqlite3_stmt *upsert, *delete_job, *journaled, *hook, *endpoint;
+	sqlite3_stmt *upsert, *lazy, *delete_job, *journaled, *hook, *endpoint;
 	struct job **dirty; /* borrowed jobs; NULL slots were unmarked */
 	uint32_t n_dirty, allocated;
 	unsigned n_urgent, n_sync;
 	struct pending_delete *deletes;
 	size_t n_deletes;
-	usec_t last_flush_usec;
+	usec_t last_flush_usec; /* CLOCK_MONOTONIC of the last successful flush */
+	usec_t last_sync_usec; /* ... and of the last one synced to disk */
 	bool failing;
 	usec_t failing_since_usec, retry_at_usec;
 };
@@ -222,6 +223,10 @@ int state_open(const char *dir, struct state **ret)
 	}
 
 	if (prepare(s, upsert_sql, &s->upsert) < 0 ||
+	    prepare(s,
+		    "UPDATE jobs SET polls = ?4, last_status_usec = coalesce(?5, last_status_usec),"
+		    " updated_usec = ?6 WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+		    &s->lazy) < 0 ||
 	    prepare(s, "DELETE FROM jobs WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
 		    &s->delete_job) < 0 ||
 	    prepare(s,
@@ -265,6 +270,7 @@ void state_close(struct state *s)
 	}
 	free(s->deletes);
 	sqlite3_finalize(s->upsert);
+	sqlite3_finalize(s->lazy);
 	sqlite3_finalize(s->delete_job);
 	sqlite3_finalize(s->journaled);
 	sqlite3_finalize(s->hook);
@@ -518,30 +524,75 @@ static int write_delete(struct state *s, const char *endpoint, const char *actio
 	return step_reset(s->delete_job);
 }
 
+usec_t state_flush_due_usec(const struct state *s)
+{
+	if (s->n_dirty == 0 && s->n_deletes == 0) {
+		return USEC_INFINITY;
+	}
+	if (s->failing) {
+		return s->retry_at_usec;
+	}
+	if (s->n_sync > 0) {
+		/* group commit: one synced batch per STATE_SYNC_GAP_USEC at most */
+		return s->last_sync_usec + STATE_SYNC_GAP_USEC;
+	}
+	if (s->n_urgent > 0 || s->n_deletes > 0) {
+		return 0;
+	}
+	return s->last_flush_usec + STATE_LAZY_FLUSH_USEC;
+}
+
+/* Poll counts and last-seen times only: a narrow update of a row that exists. */
+static int write_job_lazy(struct state *s, const struct job *j, usec_t now_rt)
+{
+	sqlite3_stmt *st = s->lazy;
+	char ids[UUID_STRING_MAX];
+
+	bind_identity(st, j, ids);
+	(void)sqlite3_bind_int64(st, 4, j->polls);
+	if (j->track.has_status) {
+		(void)sqlite3_bind_int64(st, 5, (sqlite3_int64)j->last_alive_usec);
+	}
+	(void)sqlite3_bind_int64(st, 6, (sqlite3_int64)now_rt);
+	return step_reset(st);
+}
+
 int state_flush(struct state *s, bool force)
 {
 	usec_t now = now_monotonic_usec(), now_rt = now_realtime_usec();
-	bool sync = s->n_sync > 0;
+	uint32_t limit = force ? UINT32_MAX : STATE_FLUSH_ROWS, end = 0, taken = 0;
+	bool sync = false;
 	int rc = SQLITE_OK;
 
 	if (s->n_dirty == 0 && s->n_deletes == 0) {
 		return 0;
 	}
-	if (!force && !state_has_urgent(s) && now - s->last_flush_usec < STATE_LAZY_FLUSH_USEC) {
-		return 0;
-	}
 	if (s->failing && now < s->retry_at_usec) {
 		return -EAGAIN;
+	}
+	if (!force && state_flush_due_usec(s) > now) {
+		return 0;
+	}
+
+	/* This batch: the first `limit` rows in the order they were marked. */
+	for (end = 0; end < s->n_dirty && taken < limit; end++) {
+		if (s->dirty[end]) {
+			sync |= s->dirty[end]->dirty == STATE_DIRTY_SYNC;
+			taken++;
+		}
 	}
 
 	if (sync) {
 		(void)exec_sql(s->db, "PRAGMA synchronous = FULL;");
 	}
 	rc = exec_sql(s->db, "BEGIN IMMEDIATE;");
-	for (uint32_t i = 0; rc == SQLITE_OK && i < s->n_dirty; i++) {
-		if (s->dirty[i]) {
-			rc = write_job(s, s->dirty[i], now_rt);
+	for (uint32_t i = 0; rc == SQLITE_OK && i < end; i++) {
+		struct job *j = s->dirty[i];
+		if (!j) {
+			continue;
 		}
+		rc = j->dirty == STATE_DIRTY_LAZY ? write_job_lazy(s, j, now_rt)
+						  : write_job(s, j, now_rt);
 	}
 	for (size_t i = 0; rc == SQLITE_OK && i < s->n_deletes; i++) {
 		rc = write_delete(s, s->deletes[i].endpoint, s->deletes[i].action,
@@ -561,14 +612,24 @@ int state_flush(struct state *s, bool force)
 	}
 	if (sync) {
 		(void)exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
+		s->last_sync_usec = now;
 	}
 
-	for (uint32_t i = 0; i < s->n_dirty; i++) {
+	/* Drop the batch and move what is left to the front. */
+	for (uint32_t i = 0; i < end; i++) {
 		if (s->dirty[i]) {
 			drop_mark(s, s->dirty[i]);
 		}
 	}
-	s->n_dirty = 0;
+	uint32_t k = 0;
+	for (uint32_t i = end; i < s->n_dirty; i++) {
+		if (s->dirty[i]) {
+			s->dirty[k] = s->dirty[i];
+			s->dirty[k]->dirty_idx = k;
+			k++;
+		}
+	}
+	s->n_dirty = k;
 	for (size_t i = 0; i < s->n_deletes; i++) {
 		free(s->deletes[i].endpoint);
 		free(s->deletes[i].action);

@@ -6,10 +6,12 @@
  * job (keyed by endpoint, action, id) and one per endpoint in trouble.
  *
  * Writes from the daemon are batched: jobs are marked dirty, and
- * state_flush() writes them in one transaction per loop turn. A batch that
- * holds an outcome is committed with synchronous=FULL (on disk before the
- * hook starts); the rest with NORMAL (safe against kill -9, not power loss).
- * Mere poll counts are flushed at most once per STATE_LAZY_FLUSH_USEC.
+ * state_flush() writes them in one transaction (at most STATE_FLUSH_ROWS rows)
+ * per loop turn. A batch that holds an outcome is committed with
+ * synchronous=FULL (on disk before the job is reported and its hook starts),
+ * at most once per STATE_SYNC_GAP_USEC so that a burst of outcomes shares
+ * its fsyncs; the rest with NORMAL (safe against kill -9, not power loss).
+ * Mere poll counts are written at most once per STATE_LAZY_FLUSH_USEC.
  * Single-row marks that bound repeats after a crash (journaled, hook started,
  * hook done) are written at once.
  *
@@ -29,7 +31,9 @@
 #include "macro.h"
 
 #define STATE_DB_NAME "state.db"
-#define STATE_LAZY_FLUSH_USEC (1 * USEC_PER_SEC)
+#define STATE_LAZY_FLUSH_USEC (5 * USEC_PER_SEC) /* poll counts, last seen alive */
+#define STATE_SYNC_GAP_USEC (25 * USEC_PER_MSEC) /* group commit of outcomes */
+#define STATE_FLUSH_ROWS 4096 /* rows per transaction (loop stays responsive) */
 #define STATE_RETRY_USEC (2 * USEC_PER_SEC)
 
 enum state_dirty {
@@ -88,11 +92,15 @@ void state_mark(struct state *s, struct job *j, enum state_dirty d);
 void state_unmark(struct state *s, struct job *j);
 
 /*
- * Write what is due: urgent marks always, lazy ones when STATE_LAZY_FLUSH_USEC
- * passed or force is set. Returns 0 when everything due is stored, -EAGAIN
- * while waiting to retry after a failure, or the write error.
+ * Write what is due (see state_flush_due_usec()), one batch; force writes
+ * everything now (shutdown). Returns 0 when the batch (or nothing) was
+ * written, -EAGAIN while waiting to retry after a failure, or the write error.
  */
 int state_flush(struct state *s, bool force);
+
+/* When state_flush() has something to do (CLOCK_MONOTONIC): 0 for now,
+ * USEC_INFINITY for nothing. The daemon wakes up for it. */
+usec_t state_flush_due_usec(const struct state *s);
 
 /* True while there are urgent (or sync) marks not yet written. */
 bool state_has_urgent(const struct state *s);
