@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <strings.h>
 
@@ -34,6 +35,8 @@ struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct http *http; /* borrowed */
+	bool ours; /* opened by on_curl_opensocket: we see it close too */
+	bool idle; /* no transfer uses it: curl said CURL_POLL_REMOVE */
 };
 
 static void drain_completions(struct http *h);
@@ -63,6 +66,14 @@ static void on_uv_poll(uv_poll_t *p, int status, int events)
 	struct sock_ctx *ctx = container_of(p, struct sock_ctx, poll);
 	int flags = 0;
 
+	if (ctx->idle) {
+		/* An idle kept-alive connection became readable or failed: the
+		 * server closed it, most likely. Nothing to tell curl now (no
+		 * transfer owns the socket); curl finds the connection dead when
+		 * it next tries to reuse it. Stop watching until then. */
+		(void)uv_poll_stop(p);
+		return;
+	}
 	if (status < 0) {
 		/* hand socket errors to curl instead of dropping them */
 		flags = CURL_CSELECT_ERR;
@@ -141,12 +152,29 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 	if (!ctx) {
 		ctx = sock_lookup(h, fd);
+		if (ctx && !ctx->ours) {
+			/* not a connection we opened (the resolver's socketpair, say):
+			 * such a watch never outlives its REMOVE, so this one is
+			 * stale, left by an fd curl closed behind our back */
+			sock_forget(h, fd);
+			ctx = NULL;
+		}
+	}
+	if (what == CURL_POLL_REMOVE && ctx && !ctx->ours) {
+		(void)curl_multi_assign(h->multi, fd, NULL);
+		sock_forget(h, fd);
+		return 0;
 	}
 	if (what == CURL_POLL_REMOVE) {
 		/* No transfer needs the socket now, but the connection may be kept
-		 * for the next one: stop watching, keep the handle. */
-		if (ctx) {
-			(void)uv_poll_stop(&ctx->poll);
+		 * for the next one. It stays registered as it is, marked idle:
+		 * the next transfer on it then costs no epoll_ctl at all (stopping
+		 * and restarting a uv_poll does, twice). An event while idle only
+		 * stops the watch (on_uv_poll). */
+		if (ctx && !ctx->idle) {
+			ctx->idle = true;
+			/* an idle watch must not keep the loop running at shutdown */
+			uv_unref((uv_handle_t *)&ctx->poll);
 		}
 		(void)curl_multi_assign(h->multi, fd, NULL);
 		return 0;
@@ -158,6 +186,10 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 			log_error("Out of memory watching a socket");
 			return -1;
 		}
+	}
+	if (ctx->idle) {
+		ctx->idle = false;
+		uv_ref((uv_handle_t *)&ctx->poll);
 	}
 	if (!socketp) {
 		(void)curl_multi_assign(h->multi, fd, ctx);
@@ -174,6 +206,31 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		return -1;
 	}
 	return 0;
+}
+
+/* curl opens a connection (CURLOPT_OPENSOCKETFUNCTION): we own the watch of
+ * its socket from here until on_curl_closesocket, so it may stay registered
+ * while the connection idles between transfers. */
+static curl_socket_t on_curl_opensocket(void *clientp, curlsocktype purpose,
+					struct curl_sockaddr *addr)
+{
+	struct http *h = clientp;
+	struct sock_ctx *ctx;
+	int fd;
+
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd < 0) {
+		return CURL_SOCKET_BAD;
+	}
+	/* a watch left for this fd number by a socket closed behind our back */
+	sock_forget(h, fd);
+	ctx = sock_new(h, fd);
+	if (!ctx) {
+		close(fd);
+		return CURL_SOCKET_BAD;
+	}
+	ctx->ours = true;
+	return fd;
 }
 
 /* curl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): drop its watch first. */
@@ -489,6 +546,8 @@ int http_request_init(struct http_request *req, struct http *h)
 	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	(void)curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_curl_opensocket);
+	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
 	(void)curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
 	(void)curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
 	(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -551,7 +610,9 @@ int http_submit(struct http_request *req, const struct http_target *t)
 	}
 	bool forbid_reuse = t->version == HTTP_VERSION_2_PRIOR_KNOWLEDGE && h->h2c_reuse_broken;
 	if (forbid_reuse != req->forbid_reuse_set) {
+		/* neither reused afterwards nor joined while in use (multiplexed) */
 		(void)curl_easy_setopt(e, CURLOPT_FORBID_REUSE, forbid_reuse ? 1L : 0L);
+		(void)curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, forbid_reuse ? 1L : 0L);
 		req->forbid_reuse_set = forbid_reuse;
 	}
 	/* Waiting for a connection to find out whether it multiplexes only pays

@@ -74,6 +74,8 @@ enum {
 	JOB_FLAG_REPORT_QUEUED = 1U << 6, /* on the daemon's list of results to report */
 	JOB_FLAG_STALL_LOGGED = 1U << 7, /* why it cannot be polled was logged */
 	JOB_FLAG_FINAL_POLL = 1U << 8, /* past its deadline: one last poll, then timeout */
+	JOB_FLAG_ACK_LOGGED =
+		1U << 9, /* "journaled" is in the state's ack file, not yet in the db */
 };
 
 /* Set once a job has an outcome (kept until its hook has run). */

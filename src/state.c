@@ -69,6 +69,9 @@ struct pending_delete {
 struct state {
 	sqlite3 *db;
 	char *path;
+	char *acks_path; /* owned: STATE_DIR/journaled.log */
+	int acks_fd; /* owned, O_APPEND */
+	unsigned acks_pending; /* marks in the ack file not yet committed to the db */
 	sqlite3_stmt *upsert, *lazy, *delete_job, *journaled, *hook, *endpoint;
 	struct job **dirty; /* borrowed jobs; NULL slots were unmarked */
 	uint32_t n_dirty, allocated;
@@ -170,6 +173,80 @@ static int prepare(struct state *s, const char *sql, sqlite3_stmt **ret)
 	return 0;
 }
 
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Replay the "journaled" marks of the ack file into the database (a crash may
+ * have left marks that never reached it), empty the file, and open it for
+ * appending. */
+static int apply_acks(struct state *s, const char *dir)
+{
+	_cleanup_(freep) char *buf = NULL;
+	size_t len = 0;
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_OK, r;
+
+	s->acks_path = strjoin(dir, "/", STATE_ACKS_NAME);
+	if (!s->acks_path) {
+		return log_error_errno(-ENOMEM, "Out of memory");
+	}
+	r = read_file_capped(AT_FDCWD, s->acks_path, 64U * 1024U * 1024U, true, &buf, &len);
+	if (r < 0 && r != -ENOENT) {
+		log_warning_errno(r, "Failed to read '%s', ignoring: %m", s->acks_path);
+	}
+	if (r >= 0 && len > 0) {
+		rc = sqlite3_prepare_v2(s->db,
+					"UPDATE jobs SET journaled = 1"
+					" WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+					-1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = exec_sql(s->db, "BEGIN IMMEDIATE;");
+		}
+		/* lines "ENDPOINT ACTION JOB_ID"; a torn last line is skipped */
+		for (char *line = buf, *nl; rc == SQLITE_OK && (nl = strchr(line, '\n'));
+		     line = nl + 1) {
+			char *a, *b;
+			*nl = '\0';
+			a = strchr(line, ' ');
+			b = a ? strchr(a + 1, ' ') : NULL;
+			if (!b) {
+				continue;
+			}
+			*a = *b = '\0';
+			(void)sqlite3_bind_text(st, 1, line, -1, SQLITE_STATIC);
+			(void)sqlite3_bind_text(st, 2, a + 1, -1, SQLITE_STATIC);
+			(void)sqlite3_bind_text(st, 3, b + 1, -1, SQLITE_STATIC);
+			rc = step_reset(st);
+		}
+		if (rc == SQLITE_OK) {
+			rc = exec_sql(s->db, "COMMIT;");
+		} else {
+			(void)exec_sql(s->db, "ROLLBACK;");
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_OK) {
+			return log_error_errno(sqlite_errno(rc), "Failed to apply '%s' to '%s': %s",
+					       s->acks_path, s->path, sqlite3_errstr(rc));
+		}
+	}
+	s->acks_fd =
+		open(s->acks_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->acks_fd < 0) {
+		/* not fatal: the marks then go to the database one by one */
+		log_warning_errno(errno, "Failed to open '%s', ignoring: %m", s->acks_path);
+		return 0;
+	}
+	if (ftruncate(s->acks_fd, 0) < 0) {
+		log_warning_errno(errno, "Failed to empty '%s': %m", s->acks_path);
+	}
+	return 0;
+}
+
 int state_open(const char *dir, struct state **ret)
 {
 	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
@@ -184,6 +261,7 @@ int state_open(const char *dir, struct state **ret)
 	if (!s) {
 		return log_error_errno(-ENOMEM, "Out of memory");
 	}
+	s->acks_fd = -1;
 	s->path = TAKE_PTR(path);
 
 	rc = sqlite3_open_v2(s->path, &s->db,
@@ -222,10 +300,17 @@ int state_open(const char *dir, struct state **ret)
 		return r;
 	}
 
+	r = apply_acks(s, dir);
+	if (r < 0) {
+		state_close(s);
+		return r;
+	}
+
 	if (prepare(s, upsert_sql, &s->upsert) < 0 ||
 	    prepare(s,
 		    "UPDATE jobs SET polls = ?4, last_status_usec = coalesce(?5, last_status_usec),"
-		    " updated_usec = ?6 WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+		    " journaled = max(journaled, ?7), updated_usec = ?6"
+		    " WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
 		    &s->lazy) < 0 ||
 	    prepare(s, "DELETE FROM jobs WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
 		    &s->delete_job) < 0 ||
@@ -278,6 +363,8 @@ void state_close(struct state *s)
 	if (s->db) {
 		(void)sqlite3_close_v2(s->db);
 	}
+	closep(&s->acks_fd);
+	free(s->acks_path);
 	free(s->path);
 	free(s);
 }
@@ -439,6 +526,20 @@ static void drop_mark(struct state *s, struct job *j)
 	j->dirty_idx = UINT32_MAX;
 }
 
+/* j's "journaled" mark is in the database now (or no longer needed). */
+static void ack_settled(struct state *s, struct job *j)
+{
+	if (!(j->flags & JOB_FLAG_ACK_LOGGED)) {
+		return;
+	}
+	j->flags &= (uint16_t)~JOB_FLAG_ACK_LOGGED;
+	assert(s->acks_pending > 0);
+	if (--s->acks_pending == 0 && s->acks_fd >= 0) {
+		/* every mark in the file is in the database: start it afresh */
+		(void)!ftruncate(s->acks_fd, 0);
+	}
+}
+
 void state_unmark(struct state *s, struct job *j)
 {
 	if (j->dirty_idx == UINT32_MAX) {
@@ -447,6 +548,8 @@ void state_unmark(struct state *s, struct job *j)
 	assert(j->dirty_idx < s->n_dirty && s->dirty[j->dirty_idx] == j);
 	s->dirty[j->dirty_idx] = NULL;
 	drop_mark(s, j);
+	/* its row is deleted or current; a line left in the ack file is harmless */
+	ack_settled(s, j);
 }
 
 bool state_has_urgent(const struct state *s)
@@ -468,13 +571,6 @@ static void bind_identity(sqlite3_stmt *st, const struct job *j, char ids[static
 	(void)sqlite3_bind_text(st, 3, uuid_to_string(j->id, ids), -1, SQLITE_STATIC);
 }
 
-static int step_reset(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	(void)sqlite3_reset(st);
-	(void)sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
 
 static int write_job(struct state *s, const struct job *j, usec_t now_rt)
 {
@@ -542,7 +638,8 @@ usec_t state_flush_due_usec(const struct state *s)
 	return s->last_flush_usec + STATE_LAZY_FLUSH_USEC;
 }
 
-/* Poll counts and last-seen times only: a narrow update of a row that exists. */
+/* Poll counts, last-seen times and the journaled mark only: a narrow update
+ * of a row that exists. */
 static int write_job_lazy(struct state *s, const struct job *j, usec_t now_rt)
 {
 	sqlite3_stmt *st = s->lazy;
@@ -554,6 +651,7 @@ static int write_job_lazy(struct state *s, const struct job *j, usec_t now_rt)
 		(void)sqlite3_bind_int64(st, 5, (sqlite3_int64)j->last_alive_usec);
 	}
 	(void)sqlite3_bind_int64(st, 6, (sqlite3_int64)now_rt);
+	(void)sqlite3_bind_int(st, 7, (j->flags & JOB_FLAG_JOURNALED) ? 1 : 0);
 	return step_reset(st);
 }
 
@@ -619,6 +717,7 @@ int state_flush(struct state *s, bool force)
 	for (uint32_t i = 0; i < end; i++) {
 		if (s->dirty[i]) {
 			drop_mark(s, s->dirty[i]);
+			ack_settled(s, s->dirty[i]);
 		}
 	}
 	uint32_t k = 0;
@@ -643,9 +742,24 @@ int state_flush(struct state *s, bool force)
 
 int state_mark_journaled(struct state *s, struct job *j)
 {
-	char ids[UUID_STRING_MAX];
-	int rc;
+	char ids[UUID_STRING_MAX], line[160];
+	int rc, n;
 
+	/* One append, right after the journal entry: a crash between the two
+	 * repeats this one entry and no other. */
+	n = snprintf(line, sizeof(line), "%s %s %s\n", j->endpoint->name,
+		     job_action_to_string(j->action), uuid_to_string(j->id, ids));
+	if (s->acks_fd >= 0 && n > 0 && (size_t)n < sizeof(line) &&
+	    write(s->acks_fd, line, (size_t)n) == n) {
+		if (!(j->flags & JOB_FLAG_ACK_LOGGED)) {
+			j->flags |= JOB_FLAG_ACK_LOGGED;
+			s->acks_pending++;
+		}
+		state_mark(s, j, STATE_DIRTY_LAZY);
+		return 0;
+	}
+
+	/* the ack file cannot be written: a transaction of its own */
 	bind_identity(s->journaled, j, ids);
 	(void)sqlite3_bind_int64(s->journaled, 4, (sqlite3_int64)now_realtime_usec());
 	rc = step_reset(s->journaled);

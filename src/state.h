@@ -13,7 +13,10 @@
  * its fsyncs; the rest with NORMAL (safe against kill -9, not power loss).
  * Mere poll counts are written at most once per STATE_LAZY_FLUSH_USEC.
  * Single-row marks that bound repeats after a crash (journaled, hook started,
- * hook done) are written at once.
+ * hook done) are written at once: "journaled" as one line appended to
+ * STATE_ACKS_NAME (a write(), where a transaction costs ten system calls),
+ * which reaches the database with the job's next batch and is replayed into
+ * it at start-up; the hook marks as single-row transactions.
  *
  * When writing fails (disk full, read-only), the error is logged once, the
  * dirty set is kept in memory, and state_flush retries every
@@ -31,6 +34,8 @@
 #include "macro.h"
 
 #define STATE_DB_NAME "state.db"
+/* Append-only "journaled" marks, folded into the database (see state.c). */
+#define STATE_ACKS_NAME "journaled.log"
 #define STATE_LAZY_FLUSH_USEC (5 * USEC_PER_SEC) /* poll counts, last seen alive */
 #define STATE_SYNC_GAP_USEC (25 * USEC_PER_MSEC) /* group commit of outcomes */
 #define STATE_FLUSH_ROWS 4096 /* rows per transaction (loop stays responsive) */

@@ -80,17 +80,25 @@ def hook_runs(sb, name="record"):
     return runs
 
 
-# Put in front of the recording hook: notes what the state file says about the job when its hook
-# starts (the outcome must be stored before the hook runs), then becomes the recording hook.
+# Put in front of the recording hook: notes what the state directory says about the job when its
+# hook starts (the outcome must be stored before the hook runs, and that its result is journaled:
+# in state.db, or as a line of journaled.log, which a restart replays into state.db), then becomes
+# the recording hook.
 DBSNAP = r"""#!/usr/bin/python3
 import json, os, sqlite3, sys
 db, out = sys.argv[1], sys.argv[2]
 jid = os.environ.get("JOBWATCH_JOB_ID", "")
 try:
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
-    row = con.execute("SELECT outcome, journaled FROM jobs WHERE job_id = ?", (jid,)).fetchone()
+    row = con.execute("SELECT outcome, journaled, endpoint, action FROM jobs WHERE job_id = ?",
+                      (jid,)).fetchone()
     con.close()
-    snap = {"outcome": row[0], "journaled": row[1]} if row else {"missing": True}
+    acks = os.path.join(os.path.dirname(db), "journaled.log")
+    logged = False
+    if row and os.path.exists(acks):
+        with open(acks) as f:
+            logged = "%s %s %s" % (row[2], row[3], jid) in f.read().splitlines()
+    snap = {"outcome": row[0], "journaled": 1 if row[1] or logged else 0} if row else {"missing": True}
 except Exception as e:
     snap = {"error": str(e)}
 with open(os.path.join(out, "%s-%d.json" % (jid, os.getpid())), "w") as f:

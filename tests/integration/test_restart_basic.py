@@ -4,8 +4,9 @@
 
 A finished job survives a SIGTERM restart and a kill -9 restart without being polled, reported
 or hooked again; a pending job resumes (JOB_POLLS = the requests the mock saw, across a clean
-stop); a job file removed while the daemon is down is cancelled at start-up.  Every clean stop
-must exit 0 (under valgrind: no memory errors, no leaks).
+stop); a job file removed while the daemon is down is cancelled at start-up; a kill -9 right after
+a result entry, whose "journaled" mark is only in journaled.log yet, repeats neither the entry nor
+the hook.  Every clean stop must exit 0 (under valgrind: no memory errors, no leaks).
 """
 
 import os
@@ -61,6 +62,33 @@ def test():
     H.eq(len(d.results(job_id=R)), 1, "result entries of R")
     runs = sorted(r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records())
     H.eq(runs, sorted([F, P]), "hook runs")
+
+    # kill -9 right after a result entry, while its "journaled" mark is only in journaled.log
+    # (it reaches state.db with the next lazy batch): the restart replays the file, so the
+    # result is not journaled again and the hook does not run again.
+    acks = os.path.join(sb.state_dir, "journaled.log")
+    replayed = 0
+    for attempt in range(3):
+        Q = str(uuid.uuid4())
+        mock.add_job(Q, lifecycle=[["completed", None]])
+        sb.write_job("q%d" % attempt, Q)
+        d.wait_for_results(1, timeout=10 * K, job_id=Q)
+        sb.wait_for_hook_records(3 + attempt, timeout=10 * K)
+        in_log = os.path.exists(acks) and ("default enable %s" % Q) in open(acks).read().splitlines()
+        in_db = sb.state_query("SELECT journaled FROM jobs WHERE job_id = ?", (Q,))[0]["journaled"]
+        d.kill9()
+        d.start(timeout=20 * K)
+        time.sleep(1.0 * K)
+        H.eq(len(d.results(job_id=Q)), 1, "result entries of Q after a kill -9 (attempt %d)" % attempt)
+        after = sb.state_query("SELECT journaled FROM jobs WHERE job_id = ?", (Q,))[0]["journaled"]
+        H.eq(after, 1, "Q journaled in state.db after the restart")
+        H.note("attempt %d: mark in journaled.log %s, in state.db %s before the kill", attempt, in_log, in_db)
+        if in_log and not in_db:
+            replayed += 1
+            break
+    H.check(replayed == 1, "the kill never caught a mark that was only in journaled.log")
+    runs = sorted(r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records())
+    H.eq(len(runs), len(set(runs)), "no hook ran twice")
     d.stop(timeout=30 * K)
 
 
