@@ -6,16 +6,23 @@ One nginx (one worker, pinned to SERVER_CPU) serves Dify's job-status endpoint f
 files; every client (wrk, h2load, jobwatchd, the Node baseline) runs pinned to
 CLIENT_CPU, one at a time, interleaved within each repetition, so the ratios of
 one run compare like with like. Polls are counted by the server (nginx
-stub_status' request counter); CPU from /proc/PID/stat; memory from
-/proc/PID/status.
+stub_status' request counter), and so are the connections that carried them
+(its accepts counter); CPU from /proc/PID/stat; memory from /proc/PID/status.
+
+HTTP/2 runs twice: over TLS (ALPN, a self-signed certificate made at start), where
+libcurl multiplexes every poll on one connection, and in cleartext with prior
+knowledge (h2c), which libcurl before 8.0.0 cannot reuse (curl issue #10634):
+jobwatchd then opens a connection per request, and the report says so.
 """
 import argparse
+import ctypes
 import json
 import os
 import random
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -31,6 +38,8 @@ MESSAGE_ID_JOB_RESULT = "a39a5dfed5e2428daa11a29b4bba0de2"
 MESSAGE_ID_ENDPOINT_TROUBLE = "a7269768b97e425c852659c6811be1c2"
 STATUS_PREFIX = "v1/apps/annotation-reply/enable/status"
 MiB = 1024 * 1024
+# the W1 variants: protocol -> (name, --only key)
+W1_PROTOS = {"1.1": ("W1", "w1"), "h2": ("W1-h2", "w1h2"), "h2c": ("W1-h2c", "w1h2c")}
 
 
 def log(msg):
@@ -62,10 +71,21 @@ def proc_cpu(pid):
 
 
 def proc_schedstat(pid):
-    """(seconds on CPU, seconds runnable but waiting for a CPU) of the main thread."""
-    with open(f"/proc/{pid}/schedstat") as f:
-        run, wait, _ = f.read().split()
-    return int(run) / 1e9, int(wait) / 1e9
+    """Seconds each live thread spent runnable but waiting for a CPU, by thread id."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                out[tid] = int(f.read().split()[1]) / 1e9
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+    return out
+
+
+def cpu_wait(before, after):
+    """Waiting for a CPU between two proc_schedstat() readings: that of the thread that waited
+    most (wrk and h2load, for one, do their work in a thread of their own, not the main one)."""
+    return max((w - before.get(tid, 0.0) for tid, w in after.items()), default=0.0)
 
 
 def median(xs):
@@ -96,7 +116,10 @@ class Bench:
         self.key_file = os.path.join(self.work, "api-key")
         with open(os.open(self.key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(self.key)  # no trailing newline
-        self.port_h1, self.port_h2, self.port_status = free_port(), free_port(), free_port()
+        self.port_h1, self.port_h2, self.port_h2tls, self.port_status = (free_port(), free_port(), free_port(),
+                                                                          free_port())
+        self.cert, self.cert_key = os.path.join(self.work, "tls-cert.pem"), os.path.join(self.work, "tls-key.pem")
+        self.stub_calls = 0  # connections the driver itself opened to stub_status
         self.srv_status = os.path.join(self.work, "srv", STATUS_PREFIX)  # a symlink to one of:
         self.trees = {st: os.path.join(self.work, f"status-{st}") for st in ("processing", "completed")}
         self.state_dir = os.path.join(args.state_base or self.work, f"jobwatch-state.{os.getpid()}")
@@ -148,12 +171,25 @@ class Bench:
             f.write(self.status_body(jid, status))
         os.replace(tmp, path)
 
+    def make_cert(self):
+        """A self-signed certificate for IP:127.0.0.1: the server's, and the clients' CA."""
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", self.cert_key, "-out", self.cert, "-subj", "/CN=jobwatch bench",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def base_url(self, proto):
+        """Where a client of this protocol talks to: HTTP/1.1, HTTP/2 over TLS, h2c."""
+        return {"1.1": f"http://127.0.0.1:{self.port_h1}", "h2": f"https://127.0.0.1:{self.port_h2tls}",
+                "h2c": f"http://127.0.0.1:{self.port_h2}"}[proto]
+
     def start_nginx(self):
         os.makedirs(os.path.join(self.work, "nginx-tmp"))
+        self.make_cert()
         with open(os.path.join(HERE, "nginx.conf.in")) as f:
             conf = f.read()
         for k, v in {"@WORK@": self.work, "@PORT_H1@": self.port_h1, "@PORT_H2@": self.port_h2,
-                     "@PORT_STATUS@": self.port_status, "@KEY@": self.key}.items():
+                     "@PORT_H2TLS@": self.port_h2tls, "@PORT_STATUS@": self.port_status, "@KEY@": self.key}.items():
             conf = conf.replace(k, str(v))
         path = os.path.join(self.work, "nginx.conf")
         with open(path, "w") as f:
@@ -168,17 +204,20 @@ class Bench:
                 time.sleep(0.05)
         else:
             sys.exit(f"nginx did not start; see {self.work}/nginx-error.log")
-        # sanity: the three answers the daemon must understand
-        base = f"http://127.0.0.1:{self.port_h1}/{STATUS_PREFIX}/"
-        for jid, key, want in ((self.ids[0], self.key, 200), (str(uuid.uuid4()), self.key, 400), (self.ids[0], "wrong", 401)):
-            req = urllib.request.Request(base + jid, headers={"Authorization": f"Bearer {key}"})
-            try:
-                code = urllib.request.urlopen(req).status
-            except urllib.error.HTTPError as e:
-                code = e.code
-            if code != want:
-                sys.exit(f"nginx answers {code} instead of {want}")
-        log(f"nginx on CPU {self.args.server_cpu}: HTTP/1.1 :{self.port_h1}, h2c :{self.port_h2}, stub_status :{self.port_status}")
+        # sanity: the three answers the daemon must understand (and the certificate verifies)
+        tls = ssl.create_default_context(cafile=self.cert)
+        for base in (self.base_url("1.1"), self.base_url("h2")):
+            for jid, key, want in ((self.ids[0], self.key, 200), (str(uuid.uuid4()), self.key, 400),
+                                   (self.ids[0], "wrong", 401)):
+                req = urllib.request.Request(f"{base}/{STATUS_PREFIX}/{jid}", headers={"Authorization": f"Bearer {key}"})
+                try:
+                    code = urllib.request.urlopen(req, context=tls if base.startswith("https:") else None).status
+                except urllib.error.HTTPError as e:
+                    code = e.code
+                if code != want:
+                    sys.exit(f"nginx answers {code} instead of {want} on {base}")
+        log(f"nginx on CPU {self.args.server_cpu}: HTTP/1.1 :{self.port_h1}, HTTP/2 over TLS :{self.port_h2tls}, "
+            f"h2c :{self.port_h2}, stub_status :{self.port_status}")
 
     def spawn(self, argv, cpu, env=None, **kw):
         nice = self.args.nice
@@ -217,11 +256,18 @@ class Bench:
         else:
             log(f"work files kept in {self.work}")
 
-    def requests(self):
-        """nginx' request counter (the stub_status request itself excluded)."""
+    def stub(self):
+        """nginx' counters, the driver's own stub_status requests and connections excluded:
+        active connections, connections accepted so far, requests so far."""
+        self.stub_calls += 1  # a connection of its own each (urllib does not keep it)
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port_status}/stub_status", timeout=5) as r:
             lines = r.read().decode().splitlines()
-        return int(lines[2].split()[2]) - 1
+        accepts, _, reqs = (int(x) for x in lines[2].split())
+        return {"active": int(lines[0].split(":")[1]) - 1, "accepts": accepts - self.stub_calls, "requests": reqs - 1}
+
+    def requests(self):
+        """nginx' request counter (the stub_status request itself excluded)."""
+        return self.stub()["requests"]
 
     def wait_requests(self, target, proc, timeout):
         t_end = time.monotonic() + timeout
@@ -297,13 +343,13 @@ class Bench:
         except Exception:
             pass
 
-    def start_node(self, jobs_dir, interval_ms, http="1.1"):
-        port = self.port_h2 if http == "2" else self.port_h1
+    def start_node(self, jobs_dir, interval_ms, proto="1.1"):
         t0 = time.monotonic()
         p = self.spawn([self.args.node, os.path.join(HERE, "baseline", "poller.mjs"),
-                        "--base", f"http://127.0.0.1:{port}/v1", "--key-file", self.key_file,
+                        "--base", f"{self.base_url(proto)}/v1", "--key-file", self.key_file,
                         "--jobs-dir", jobs_dir, "--interval-ms", str(interval_ms),
-                        "--concurrency", "64", "--http", http],
+                        "--concurrency", "64", "--http", "1.1" if proto == "1.1" else "2"]
+                       + (["--ca", self.cert] if proto == "h2" else []),
                        self.args.client_cpu, stdout=subprocess.PIPE, text=True, bufsize=1)
         first = json.loads(p.stdout.readline() or "{}")
         if first.get("event") != "ready":
@@ -335,67 +381,80 @@ class Bench:
         machine shows here)."""
         time.sleep(warmup)
         w = self.server_worker()
-        r0, c0, t0 = self.requests(), proc_cpu(pid), time.monotonic()
-        s0, q0, sv0 = proc_cpu(w), proc_schedstat(pid)[1], proc_schedstat(w)[1]
+        st0, c0, t0 = self.stub(), proc_cpu(pid), time.monotonic()
+        s0, q0, sv0 = proc_cpu(w), proc_schedstat(pid), proc_schedstat(w)
         time.sleep(duration)
-        r1, c1, t1 = self.requests(), proc_cpu(pid), time.monotonic()
-        s1, q1, sv1 = proc_cpu(w), proc_schedstat(pid)[1], proc_schedstat(w)[1]
+        st1, c1, t1 = self.stub(), proc_cpu(pid), time.monotonic()
+        s1, q1, sv1 = proc_cpu(w), proc_schedstat(pid), proc_schedstat(w)
         hwm = proc_status(pid).get("VmHWM")
-        polls, dt = r1 - r0, t1 - t0
+        polls, dt = st1["requests"] - st0["requests"], t1 - t0
         return {"polls_s": polls / dt, "cpu_per_1k": (c1 - c0) / polls * 1000 if polls else None,
+                # connections: opened within the window, and open at its end
+                "conns_window": st1["accepts"] - st0["accepts"], "conns_open": st1["active"],
                 "cpu_util": (c1 - c0) / dt, "peak_rss": hwm,
                 "server_cpu_per_1k": (s1 - s0) / polls * 1000 if polls else None,
-                "server_util": (s1 - s0) / dt, "client_cpu_wait": (q1 - q0) / dt, "server_cpu_wait": (sv1 - sv0) / dt}
+                "server_util": (s1 - s0) / dt, "client_cpu_wait": cpu_wait(q0, q1) / dt, "server_cpu_wait": cpu_wait(sv0, sv1) / dt}
 
-    def w1_ceiling(self, http):
+    def w1_ceiling(self, proto):
         a = self.args
         dur = int(a.duration + a.warmup + 30)  # stopped once the window closes
-        jid = self.ids[0]
-        if http == "2":
+        url = f"{self.base_url(proto)}/{STATUS_PREFIX}/{self.ids[0]}"
+        if proto != "1.1":
             if not a.h2load:
                 return None
-            argv = [a.h2load, "-c1", "-m64", f"-D{dur}", "-H", f"authorization: Bearer {self.key}",
-                    f"http://127.0.0.1:{self.port_h2}/{STATUS_PREFIX}/{jid}"]
+            # h2load: ALPN h2 for https:// (it does not verify the certificate), prior knowledge for http://
+            argv = [a.h2load, "-c1", "-m64", f"-D{dur}", "-H", f"authorization: Bearer {self.key}", url]
         else:
-            argv = [a.wrk, "-t1", "-c64", f"-d{dur}s", "-H", f"Authorization: Bearer {self.key}",
-                    f"http://127.0.0.1:{self.port_h1}/{STATUS_PREFIX}/{jid}"]
+            argv = [a.wrk, "-t1", "-c64", f"-d{dur}s", "-H", f"Authorization: Bearer {self.key}", url]
+        a0 = self.stub()["accepts"]
         p = self.spawn(argv, a.client_cpu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         m = self.measure_window(p.pid, a.warmup, a.duration)
         # wrk ends on SIGINT; h2load ignores it
-        self.stop(p, signal.SIGTERM if http == "2" else signal.SIGINT, timeout=10)
+        self.stop(p, signal.SIGTERM if proto != "1.1" else signal.SIGINT, timeout=10)
+        m["conns"] = self.stub()["accepts"] - a0
         return m
 
-    def w1_jobwatchd(self, http):
+    def w1_jobwatchd(self, proto):
         a = self.args
-        ep = {"BaseURL": f"http://127.0.0.1:{self.port_h2 if http == '2' else self.port_h1}/v1",
-              "APIKeyFile": self.key_file, "MaxConcurrentRequests": "64"}
-        if http == "2":
+        ep = {"BaseURL": f"{self.base_url(proto)}/v1", "APIKeyFile": self.key_file, "MaxConcurrentRequests": "64"}
+        if proto == "h2":
+            ep["CAFile"] = self.cert  # HTTPVersion=auto: HTTP/2 by ALPN
+        elif proto == "h2c":
             ep["HTTPVersion"] = "2-prior-knowledge"
-        conf = self.jobwatchd_conf(f"w1-h{http}", self.jobs_dirs[a.jobs_w1],
+        conf = self.jobwatchd_conf(f"w1-{proto}", self.jobs_dirs[a.jobs_w1],
                                    {"InitialInterval": "1ms", "MaxInterval": "1ms", "Jitter": "0"}, ep)
+        a0 = self.stub()["accepts"]
         p, _, _ = self.start_jobwatchd(conf)
         m = self.measure_window(p.pid, a.warmup, a.duration)
         self.stop_jobwatchd(p, timeout=20)  # a sound one stops in a second or two
+        m["conns"] = self.stub()["accepts"] - a0
         trouble = self.journal(p.pid, MESSAGE_ID_ENDPOINT_TROUBLE, "MESSAGE")
         m["trouble"] = trouble[0]["MESSAGE"] if trouble else None
+        # the daemon's own word on h2c with this libcurl (a warning at start, once)
+        warn = [e["MESSAGE"] for e in self.journal(p.pid, None, "MESSAGE") if "#10634" in e.get("MESSAGE", "")]
+        m["h2c_warning"] = warn[0] if warn else None
         return m
 
-    def w1_node(self, http):
+    def w1_node(self, proto):
         a = self.args
-        p, _ = self.start_node(self.jobs_dirs[a.jobs_w1], 0, http)
+        a0 = self.stub()["accepts"]
+        p, _ = self.start_node(self.jobs_dirs[a.jobs_w1], 0, proto)
         m = self.measure_window(p.pid, a.warmup, a.duration)
         self.stop(p)
+        m["conns"] = self.stub()["accepts"] - a0
         return m
 
-    def run_w1(self, http):
-        name = "W1" if http == "1.1" else "W1-h2"
+    def run_w1(self, proto):
+        name = W1_PROTOS[proto][0]
         runs = {"ceiling": [], "jobwatchd": [], "node": []}
         for i in range(self.args.reps):
             for who, fn in (("ceiling", self.w1_ceiling), ("jobwatchd", self.w1_jobwatchd), ("node", self.w1_node)):
-                m = fn(http)
+                m = fn(proto)
                 runs[who].append(m)
                 if m:
                     log(f"{name} run {i + 1} {who}: {m['polls_s']:,.0f} polls/s, "
+                        f"connections {m['conns']:,} (opened in the window {m['conns_window']:,}, "
+                        f"open at its end {m['conns_open']:,}), "
                         f"{fmt_num(m['cpu_per_1k'], ' s', 3)} CPU/1k polls, CPU use {m['cpu_util']:.2f} "
                         f"(waiting for CPU {m['client_cpu_wait']:.2f}), peak RSS {m['peak_rss'] / MiB:.1f} MiB; "
                         f"server {fmt_num(m['server_cpu_per_1k'], ' s', 3)} CPU/1k, use {m['server_util']:.2f} "
@@ -481,8 +540,9 @@ class Bench:
         return t
 
     def journal(self, pid, message_id, fields):
-        out = subprocess.run(["journalctl", "--no-pager", "-o", "json", f"--output-fields={fields}",
-                              f"MESSAGE_ID={message_id}", f"_PID={pid}"],
+        """The journal entries of process pid (with that MESSAGE_ID, unless None)."""
+        out = subprocess.run(["journalctl", "--no-pager", "-o", "json", f"--output-fields={fields}"]
+                             + ([f"MESSAGE_ID={message_id}"] if message_id else []) + [f"_PID={pid}"],
                              capture_output=True, text=True).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
@@ -541,9 +601,11 @@ class Bench:
 
     def run_profile(self, http):
         a = self.args
-        ep = {"BaseURL": f"http://127.0.0.1:{self.port_h2 if http == '2' else self.port_h1}/v1",
-              "APIKeyFile": self.key_file, "MaxConcurrentRequests": "64"}
-        if http == "2":
+        proto = {"1.1": "1.1", "2": "h2", "h2c": "h2c"}[http]
+        ep = {"BaseURL": f"{self.base_url(proto)}/v1", "APIKeyFile": self.key_file, "MaxConcurrentRequests": "64"}
+        if proto == "h2":
+            ep["CAFile"] = self.cert
+        elif proto == "h2c":
             ep["HTTPVersion"] = "2-prior-knowledge"
         conf = self.jobwatchd_conf("profile", self.jobs_dirs[a.jobs_w1],
                                    {"InitialInterval": "1ms", "MaxInterval": "1ms", "Jitter": "0"}, ep)
@@ -552,7 +614,7 @@ class Bench:
         data = os.path.join(out_dir, "perf.data")
         p, _, _ = self.start_jobwatchd(conf)
         time.sleep(a.warmup)
-        report = [f"jobwatchd W1 profile (HTTP/{http}, {a.jobs_w1:,} jobs, 64 in flight), {time.strftime('%Y-%m-%d %H:%M')}", ""]
+        report = [f"jobwatchd W1 profile ({ {'1.1': 'HTTP/1.1', 'h2': 'HTTP/2 over TLS', 'h2c': 'h2c'}[proto]}, {a.jobs_w1:,} jobs, 64 in flight), {time.strftime('%Y-%m-%d %H:%M')}", ""]
 
         # 1. syscalls per poll (strace slows the daemon down; counts, not times, are the point)
         r0 = self.requests()
@@ -620,17 +682,24 @@ class Bench:
     def report(self):
         a, R = self.args, self.results
         lines, rows = [], []
-        verdicts, notes = [], []
+        verdicts, notes, md_notes = [], [], []
 
         def verdict(name, ok, text):
             verdicts.append(f"  {name}: {'met' if ok else 'MISSED'} ({text})")
 
-        for name, label in (("W1", "HTTP/1.1, 64 connections"), ("W1-h2", "HTTP/2, one connection")):
+        curl = libcurl_version()
+        h2c_broken = curl is not None and curl < (8, 0, 0)
+        curl_s = ".".join(map(str, curl)) if curl else "?"
+        labels = {"W1": "HTTP/1.1, 64 connections", "W1-h2": "HTTP/2 over TLS, one connection",
+                  "W1-h2c": ("HTTP/2 cleartext (h2c, prior knowledge); jobwatchd: a connection per request, "
+                             f"libcurl {curl_s}, curl #10634") if h2c_broken else "HTTP/2 cleartext (h2c), one connection"}
+        for name, _ in W1_PROTOS.values():
             r = R.get(name)
             if not r:
                 continue
+            label = labels[name]
             j, nd, c = r["jobwatchd"], r["node"], r["ceiling"]
-            ceiling_name = "h2load" if name == "W1-h2" else "wrk"
+            ceiling_name = "wrk" if name == "W1" else "h2load"
             lines.append(
                 f"{name} throughput ({label}, {a.jobs_w1:,} jobs, 64 in flight, {a.duration}s): "
                 f"jobwatchd {fmt_num(j['polls_s'])} polls/s = {fmt_ratio(ratio(j['polls_s'], nd['polls_s']))} node "
@@ -638,6 +707,28 @@ class Bench:
                 f"({fmt_num(c and c['polls_s'])}); CPU {fmt_num(j['cpu_per_1k'], ' s', 3)}/1k polls = "
                 f"{fmt_ratio(ratio(j['cpu_per_1k'], nd['cpu_per_1k']))} node ({fmt_num(nd['cpu_per_1k'], ' s', 3)}); "
                 f"peak RSS {j['peak_rss'] / MiB:.1f} MiB (node {nd['peak_rss'] / MiB:.1f} MiB)")
+
+            def conns(m):
+                if not m or m.get("conns") is None:
+                    return "n/a"
+                per = m["conns_window"] / (m["polls_s"] * a.duration) if m["polls_s"] else None
+                return (f"{m['conns']:,.0f}" + (f" ({per:.2f} per poll in the window)" if per and per >= 0.01 else ""))
+            lines.append(
+                f"  connections (nginx accepts over the client's run): jobwatchd {conns(j)}, node {conns(nd)}, "
+                f"{ceiling_name} {conns(c)}")
+            if name == "W1-h2c" and (h2c_broken or (j.get("conns") or 0) > 1):
+                why = (f"libcurl {curl_s} cannot reuse HTTP/2 prior-knowledge connections (curl issue #10634, fixed "
+                       "in 8.0.0), so jobwatchd opens a connection per request" if h2c_broken else
+                       f"jobwatchd used {j['conns']:,.0f} connections")
+                text = (f"W1-h2c is not a multiplexing figure for jobwatchd: {why}; node and h2load multiplex on one. "
+                        "jobwatchd's HTTP/2 multiplexing figure is W1-h2 (TLS)"
+                        + ("" if j.get("h2c_warning") or not h2c_broken else "; !! jobwatchd did not warn about it"))
+                lines.append(f"  {text}")
+                md_notes.append(text)
+            if name == "W1-h2":
+                ok = j.get("conns") == 1 and j.get("conns_window") == 0
+                verdict("W1-h2 jobwatchd polls on one connection (check, nginx accepts)", ok,
+                        f"{fmt_num(j.get('conns'))} over its run, {fmt_num(j.get('conns_window'))} opened in the window")
             # A busy machine: every process gets a share of a CPU, and polls/s follow CPU per poll.
             # What each would do on an idle machine, its own CPU each: min(client, server) capacity.
             def cap(m):
@@ -663,6 +754,7 @@ class Bench:
                          fmt_num(c and c["cpu_per_1k"], "", 3) + f" ({ceiling_name})",
                          fmt_ratio(ratio(j["cpu_per_1k"], nd["cpu_per_1k"])) + " node"))
             rows.append((f"{name} peak RSS", f"{j['peak_rss'] / MiB:.1f} MiB", f"{nd['peak_rss'] / MiB:.1f} MiB", "", ""))
+            rows.append((f"{name} connections (nginx accepts)", conns(j), conns(nd), conns(c), ""))
             if name == "W1":
                 rn, rc = ratio(j["polls_s"], nd["polls_s"]), ratio(j["polls_s"], c and c["polls_s"])
                 verdict("W1 ≥ 4× node polls/s", rn is not None and rn >= 4, fmt_ratio(rn))
@@ -761,10 +853,21 @@ class Bench:
         md.append(f"{head}.")
         md.append("")
         md += [f"- {x.strip()}" for x in verdicts]
-        md += [f"- note: {x}" for x in notes]
+        md += [f"- note: {x}" for x in md_notes + notes]
         with open(os.path.join(HERE, "results", "table.md"), "w") as f:
             f.write("\n".join(md) + "\n")
         log(f"written {HERE}/results/latest.txt and table.md")
+
+
+def libcurl_version():
+    """The system libcurl's version as a tuple (the one jobwatchd links), or None."""
+    try:
+        lib = ctypes.CDLL("libcurl.so.4")
+        lib.curl_version.restype = ctypes.c_char_p
+        v = lib.curl_version().decode().split()[0].split("/")[1]  # "libcurl/7.88.1 OpenSSL/..."
+        return tuple(int(x) for x in v.split(".")[:3])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def versions():
@@ -802,9 +905,11 @@ def main():
     ap.add_argument("--w3-timeout", type=float, default=30.0)
     ap.add_argument("--w2-timeout", type=float, default=60.0,
                     help="W2: longest wait for the first round; RSS is read then anyway, marked as cut off")
-    ap.add_argument("--only", default="w1,w1h2,w2,w3",
-                    help="comma list of w1,w1h2,w2,w3 (w2 includes W4), or profile (W1 under perf)")
-    ap.add_argument("--profile-http", default="1.1", choices=("1.1", "2"))
+    ap.add_argument("--only", default="w1,w1h2,w1h2c,w2,w3",
+                    help="comma list of w1 (HTTP/1.1), w1h2 (HTTP/2 over TLS), w1h2c (h2c), w2 (includes W4), w3; "
+                    "or profile (W1 under perf)")
+    ap.add_argument("--profile-http", default="1.1", choices=("1.1", "2", "h2c"),
+                    help="profile: HTTP/1.1, HTTP/2 over TLS, or h2c")
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument("--nice", type=int, default=0, help="niceness for server and clients (e.g. -10 on a busy machine)")
@@ -828,10 +933,9 @@ def main():
         if "profile" in only:
             b.run_profile(a.profile_http)
             return
-        if "w1" in only:
-            b.run_w1("1.1")
-        if "w1h2" in only:
-            b.run_w1("2")
+        for proto, (_, key) in W1_PROTOS.items():
+            if key in only:
+                b.run_w1(proto)
         if "w2" in only:
             b.run_w2()
         if "w3" in only:

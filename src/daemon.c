@@ -846,7 +846,7 @@ static void rescan(struct daemon *d)
 		log_error("Out of memory rescanning '%s'", d->jobs_dir);
 		return;
 	}
-	while ((j = registry_next(&d->registry, &i))) {
+	while (all && (j = registry_next(&d->registry, &i))) {
 		all[k++] = j;
 	}
 	for (size_t x = 0; x < k; x++) {
@@ -1589,6 +1589,7 @@ int daemon_check(const struct daemon_options *o)
 	print_diags(&diags, &ctx.errors, &ctx.warnings);
 	diag_list_clear(&diags);
 
+	assert(c); /* config_load() gives one whenever it returns >= 0 */
 	ctx.config = c;
 	ctx.dir = o->jobs_dir ? o->jobs_dir : c->jobs_dir;
 	ctx.dir_fd = open(ctx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -38,6 +38,7 @@ static int line_buf_append(struct line_buf *b, const char *p, size_t n)
 		b->s = s;
 		b->allocated = want;
 	}
+	assert(b->s); /* allocated > 0 from here on */
 	memcpy(b->s + b->len, p, n);
 	b->len += n;
 	b->s[b->len] = '\0';

@@ -194,6 +194,7 @@ static int load_config(bool warnings, struct config **ret)
 
 static const char *jobs_dir(const struct config *c)
 {
+	assert(c);
 	return arg_jobs_dir ? arg_jobs_dir : c->jobs_dir;
 }
 
@@ -205,6 +206,7 @@ static const struct endpoint_config *find_endpoint(const struct config *c, const
 	char list[1024];
 	size_t n = 0;
 
+	assert(c);
 	if (name && streq(name, ENDPOINT_DEFAULT_NAME)) {
 		name = NULL;
 	}
@@ -2047,6 +2049,7 @@ int main(int argc, char *argv[])
 	if (r <= 0) {
 		return r == 0 ? EXIT_SUCCESS : r == -EX_USAGE ? EXIT_USAGE : EXIT_FAILURE;
 	}
+	assert(v); /* parse_argv() found the verb when it returns > 0 */
 	if (v->run == verb_start && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		return fail(EXIT_FAILURE, "cannot initialise libcurl");
 	}

@@ -688,6 +688,7 @@ void poller_stop(struct poller *p)
 	while (p->busy) {
 		struct poll_request *pr = p->busy;
 		struct job *j = pr->job;
+		assert(j); /* a busy request always serves a job */
 		http_cancel(&pr->http);
 		j->request = NULL;
 		j->state = JOB_STATE_SCHEDULED;

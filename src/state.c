@@ -571,7 +571,6 @@ static void bind_identity(sqlite3_stmt *st, const struct job *j, char ids[static
 	(void)sqlite3_bind_text(st, 3, uuid_to_string(j->id, ids), -1, SQLITE_STATIC);
 }
 
-
 static int write_job(struct state *s, const struct job *j, usec_t now_rt)
 {
 	sqlite3_stmt *st = s->upsert;

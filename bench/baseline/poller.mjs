@@ -4,11 +4,13 @@
 // interval between poll starts), at most 64 requests in flight.
 //
 //   node poller.mjs --base URL --key-file FILE --jobs-dir DIR
-//                   [--interval-ms N] [--concurrency 64] [--http 1.1|2]
+//                   [--interval-ms N] [--concurrency 64] [--http 1.1|2] [--ca FILE]
 //
 // HTTP/1.1 uses the global fetch() (undici, keep-alive by default); HTTP/2
-// uses node:http2 on one cleartext session (prior knowledge), because fetch()
-// does not speak h2c. Output, one JSON object a line on stdout:
+// uses node:http2 on one session that carries every request: over TLS (ALPN)
+// for an https:// base, verified against --ca FILE if given, or cleartext with
+// prior knowledge (h2c) for http://, which fetch() does not speak. Output, one
+// JSON object a line on stdout:
 //   {"event":"ready","jobs":N}              job files read, polling starts
 //   {"event":"result","job":ID,"status":S,"t":EPOCH_MS}   a terminal status
 //   {"event":"all_done","t":EPOCH_MS}       every job has ended
@@ -17,7 +19,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 
 function parseArgs(argv) {
-  const a = { intervalMs: 0, concurrency: 64, http: '1.1' };
+  const a = { intervalMs: 0, concurrency: 64, http: '1.1', ca: null };
   for (let i = 2; i < argv.length; i += 2) {
     const k = argv[i], v = argv[i + 1];
     if (k === '--base') a.base = v.replace(/\/+$/, '');
@@ -26,6 +28,7 @@ function parseArgs(argv) {
     else if (k === '--interval-ms') a.intervalMs = Number(v);
     else if (k === '--concurrency') a.concurrency = Number(v);
     else if (k === '--http') a.http = v;
+    else if (k === '--ca') a.ca = v;
     else throw new Error(`unknown option ${k}`);
   }
   if (!a.base || !a.keyFile || !a.jobsDir) throw new Error('--base, --key-file and --jobs-dir are required');
@@ -51,7 +54,8 @@ const basePath = new URL(args.base).pathname.replace(/\/+$/, '');
 // --- one status request: resolves to {status, body} ---
 let getStatus;
 if (args.http === '2') {
-  const session = http2.connect(new URL(args.base).origin);
+  const origin = new URL(args.base).origin;
+  const session = http2.connect(origin, args.ca ? { ca: fs.readFileSync(args.ca) } : {});
   session.on('error', (e) => { console.error(`http2 session: ${e.message}`); process.exit(1); });
   getStatus = (job) => new Promise((resolve) => {
     const req = session.request({ ':path': basePath + job.path, ...headers });
