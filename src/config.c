@@ -62,6 +62,7 @@ struct config_item {
 	config_parse_fn parse;
 	size_t offset; /* into struct config, or struct endpoint_config for SECTION_ENDPOINT */
 	uint64_t min, max; /* bounds for numbers and time spans */
+	enum config_key_where where; /* remember FILE:LINE of the assignment, or WHERE_NONE */
 };
 
 /* An invalid value, reported at the assignment's FILE:LINE. */
@@ -335,16 +336,18 @@ static const struct config_item config_items[] = {
 	{ SECTION_DAEMON, "MaxJobs", parse_unsigned, offsetof(struct config, max_jobs), 1,
 	  UINT_MAX },
 	{ SECTION_POLL, "InitialInterval", parse_usec,
-	  offsetof(struct config, initial_interval_usec), 1, FINITE },
+	  offsetof(struct config, initial_interval_usec), 1, FINITE, WHERE_INITIAL_INTERVAL },
 	{ SECTION_POLL, "MaxInterval", parse_usec, offsetof(struct config, max_interval_usec), 1,
-	  FINITE },
+	  FINITE, WHERE_MAX_INTERVAL },
 	{ SECTION_POLL, "Multiplier", parse_multiplier, offsetof(struct config, multiplier) },
-	{ SECTION_POLL, "Jitter", parse_jitter, offsetof(struct config, jitter) },
+	{ SECTION_POLL, "Jitter", parse_jitter, offsetof(struct config, jitter), 0, 0,
+	  WHERE_JITTER },
 	{ SECTION_POLL, "JobTimeout", parse_usec, offsetof(struct config, job_timeout_usec), 1,
 	  FINITE },
 	{ SECTION_POLL, "RequestTimeout", parse_usec, offsetof(struct config, request_timeout_usec),
-	  USEC_PER_MSEC, FINITE },
-	{ SECTION_HOOK, "Exec", parse_exec, offsetof(struct config, hook_exec) },
+	  USEC_PER_MSEC, FINITE, WHERE_REQUEST_TIMEOUT },
+	{ SECTION_HOOK, "Exec", parse_exec, offsetof(struct config, hook_exec), 0, 0,
+	  WHERE_HOOK_EXEC },
 	{ SECTION_HOOK, "Timeout", parse_usec, offsetof(struct config, hook_timeout_usec), 1,
 	  FINITE },
 	{ SECTION_HOOK, "MaxParallel", parse_unsigned, offsetof(struct config, hook_max_parallel),
@@ -414,6 +417,9 @@ void config_free(struct config *c)
 	}
 	free(c->jobs_dir);
 	free(c->hook_exec);
+	for (size_t i = 0; i < ELEMENTSOF(c->where); i++) {
+		free(c->where[i].file);
+	}
 	for (size_t i = 0; i < c->n_endpoints; i++) {
 		endpoint_config_done(&c->endpoints[i]);
 	}
@@ -544,6 +550,15 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 		ctx.endpoint = &st->config->endpoints[st->endpoint];
 		base = ctx.endpoint;
 	}
+	if (item->where != WHERE_NONE) {
+		struct config_where *w = &st->config->where[item->where];
+		int r = replace_string(&w->file, file);
+
+		if (r < 0) {
+			return r;
+		}
+		w->line = line;
+	}
 	return item->parse(&ctx, item, value, (char *)base + item->offset);
 }
 
@@ -598,14 +613,35 @@ static void verify_endpoint(const struct endpoint_config *e, struct diag_list *d
 	}
 }
 
+/* The first of the keys given that was set in a file: where a problem that
+ * several keys make together is reported. NULL (no FILE:LINE) when all are
+ * defaults. */
+static const struct config_where *where_first_set(const struct config *c,
+						  const enum config_key_where *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c->where[keys[i]].file) {
+			return &c->where[keys[i]];
+		}
+	}
+	return NULL;
+}
+
+#define where_of(c, ...)                                                                           \
+	where_first_set(c, (const enum config_key_where[]){ __VA_ARGS__ },                         \
+			sizeof((const enum config_key_where[]){ __VA_ARGS__ }) /                   \
+				sizeof(enum config_key_where))
+
 static void verify_poll(const struct config *c, struct diag_list *diags)
 {
 	char a[TIMESPAN_MAX], b[TIMESPAN_MAX], d[TIMESPAN_MAX];
+	const struct config_where *w;
 	double worst;
 
 	if (c->max_interval_usec < c->initial_interval_usec) {
+		w = where_of(c, WHERE_MAX_INTERVAL, WHERE_INITIAL_INTERVAL);
 		diag_add(
-			diags, DIAG_ERROR, NULL, 0,
+			diags, DIAG_ERROR, w ? w->file : NULL, w ? w->line : 0,
 			"[Poll] MaxInterval= %s is shorter than InitialInterval= %s, expected at least as long",
 			timespan_format(a, sizeof(a), c->max_interval_usec),
 			timespan_format(b, sizeof(b), c->initial_interval_usec));
@@ -616,8 +652,9 @@ static void verify_poll(const struct config *c, struct diag_list *diags)
 	 * finishing right after a poll is only seen this much later. */
 	worst = (double)c->max_interval_usec * (1.0 + c->jitter) + (double)c->request_timeout_usec;
 	if (worst >= (double)DIFY_RESULT_WINDOW_USEC) {
+		w = where_of(c, WHERE_MAX_INTERVAL, WHERE_JITTER, WHERE_REQUEST_TIMEOUT);
 		diag_add(
-			diags, DIAG_WARNING, NULL, 0,
+			diags, DIAG_WARNING, w ? w->file : NULL, w ? w->line : 0,
 			"[Poll] MaxInterval= %s with Jitter= %g and RequestTimeout= %s may outlast Dify's 600 s result window; results can be lost",
 			timespan_format(a, sizeof(a), c->max_interval_usec), c->jitter,
 			timespan_format(d, sizeof(d), c->request_timeout_usec));
@@ -633,8 +670,10 @@ int config_verify(struct config *c, struct diag_list *diags)
 	if (c->hook_exec) {
 		why = check_command(c->hook_exec);
 		if (why) {
-			diag_add(diags, DIAG_ERROR, NULL, 0, "Invalid [Hook] Exec= value '%s': %s",
-				 c->hook_exec, why);
+			const struct config_where *x = &c->where[WHERE_HOOK_EXEC];
+
+			diag_add(diags, DIAG_ERROR, x->file, x->line,
+				 "Invalid [Hook] Exec= value '%s': %s", c->hook_exec, why);
 		}
 	}
 

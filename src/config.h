@@ -35,6 +35,22 @@ enum http_version {
 const char *http_version_to_string(enum http_version v);
 int http_version_from_string(const char *s); /* -EINVAL if unknown */
 
+/* Keys whose cross-field problems are reported where they were (last) set. */
+enum config_key_where {
+	WHERE_NONE, /* not tracked */
+	WHERE_INITIAL_INTERVAL,
+	WHERE_MAX_INTERVAL,
+	WHERE_JITTER,
+	WHERE_REQUEST_TIMEOUT,
+	WHERE_HOOK_EXEC,
+	_WHERE_MAX,
+};
+
+struct config_where {
+	char *file; /* owned, or NULL: the key was not set (a default) */
+	unsigned line;
+};
+
 struct endpoint_config {
 	char *name; /* owned; ENDPOINT_DEFAULT_NAME for [Endpoint] */
 	char *base_url; /* owned; http(s)://..., trailing '/' removed */
@@ -72,6 +88,9 @@ struct config {
 	/* [Endpoint], [Endpoint:NAME] in order of first appearance */
 	struct endpoint_config *endpoints; /* owned array */
 	size_t n_endpoints;
+
+	/* FILE:LINE of the tracked keys, for config_verify()'s messages */
+	struct config_where where[_WHERE_MAX];
 };
 
 /* A config with every default and no endpoint. NULL on OOM. */

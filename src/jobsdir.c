@@ -2,6 +2,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -153,10 +156,87 @@ fail:
 	return r;
 }
 
+/*
+ * The names are visited in inode order, not readdir's. On ext4 readdir gives
+ * hash order, which is random with respect to where inodes and data lie. With
+ * a cold page cache (a start at boot), reading a file waits for the disk
+ * twice, inode then data, one file at a time: 100,000 files took 9.5 s here.
+ * In inode order one inode table block serves 16 files and files written one
+ * after another are read one after another; and a helper thread walks the
+ * list ahead of the reader asking the kernel to fetch each file's data
+ * (POSIX_FADV_WILLNEED does not wait for it), so reads queue up and the block
+ * layer merges neighbours into larger requests: 4.5 s. When the files are
+ * cached, the helper's work is done on another CPU and the reader (the event
+ * loop) does not pay for it.
+ *
+ * The names are gathered first (one pool, one array, freed at the end), then
+ * sorted; without memory for that, they are visited in readdir's order.
+ */
+#define PREFETCH_MIN 256 /* fewer files: not worth a thread */
+
+struct scan_entry {
+	ino_t ino;
+	size_t name; /* offset into the names pool, which moves as it grows */
+};
+
+static int scan_entry_cmp(const void *a, const void *b)
+{
+	const struct scan_entry *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+struct prefetcher {
+	pthread_t thread;
+	int dir_fd;
+	const struct scan_entry *entries; /* sorted; read-only while the thread runs */
+	const char *pool;
+	size_t n;
+	atomic_bool stop;
+};
+
+static void *prefetch_run(void *userdata)
+{
+	struct prefetcher *pf = userdata;
+
+	for (size_t i = 0; i < pf->n && !atomic_load_explicit(&pf->stop, memory_order_relaxed);
+	     i++) {
+		/* O_NONBLOCK: a FIFO among the files must not stop us; fadvise
+		 * fails harmlessly on anything but a regular file */
+		int fd = openat(pf->dir_fd, pf->pool + pf->entries[i].name,
+				O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+
+		if (fd >= 0) {
+			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+			close(fd);
+		}
+	}
+	return NULL;
+}
+
+/* Start the helper with every signal blocked: signals are the loop's. */
+static bool prefetch_start(struct prefetcher *pf)
+{
+	sigset_t all, old;
+	bool ok;
+
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0) {
+		return false;
+	}
+	ok = pthread_create(&pf->thread, NULL, prefetch_run, pf) == 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ok;
+}
+
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
 		    void *userdata)
 {
-	int fd = dup(dir_fd), n = 0;
+	_cleanup_(freep) struct scan_entry *entries = NULL;
+	_cleanup_(freep) char *pool = NULL;
+	size_t n = 0, cap = 0, pool_len = 0, pool_cap = 0;
+	bool sorted = true, prefetching;
+	int fd = dup(dir_fd), count = 0;
 	DIR *dir;
 	struct dirent *de;
 
@@ -171,12 +251,49 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 	}
 	rewinddir(dir);
 	while ((de = readdir(dir))) {
+		size_t len;
+
 		if (de->d_type == DT_DIR || !jobfile_name_is_valid(de->d_name)) {
 			continue;
 		}
-		fn(userdata, de->d_name);
-		n++;
+		count++;
+		if (!sorted) {
+			fn(userdata, de->d_name);
+			continue;
+		}
+		len = strlen(de->d_name) + 1;
+		if (!grow_array((void **)&entries, &cap, sizeof(*entries), n + 1) ||
+		    !grow_array((void **)&pool, &pool_cap, 1, pool_len + len)) {
+			/* out of memory: visit what was gathered, then go on unsorted */
+			log_warning(
+				"Out of memory sorting '%s' by inode, reading it in directory order",
+				path);
+			sorted = false;
+			for (size_t i = 0; i < n; i++) {
+				fn(userdata, pool + entries[i].name);
+			}
+			n = 0;
+			fn(userdata, de->d_name);
+			continue;
+		}
+		entries[n++] = (struct scan_entry){ .ino = de->d_ino, .name = pool_len };
+		memcpy(pool + pool_len, de->d_name, len);
+		pool_len += len;
 	}
 	closedir(dir);
-	return n;
+	if (n == 0) {
+		return count;
+	}
+
+	qsort(entries, n, sizeof(*entries), scan_entry_cmp);
+	struct prefetcher pf = { .dir_fd = dir_fd, .entries = entries, .pool = pool, .n = n };
+	prefetching = n >= PREFETCH_MIN && prefetch_start(&pf);
+	for (size_t i = 0; i < n; i++) {
+		fn(userdata, pool + entries[i].name);
+	}
+	if (prefetching) {
+		atomic_store(&pf.stop, true);
+		pthread_join(pf.thread, NULL);
+	}
+	return count;
 }

@@ -47,8 +47,8 @@ int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops
 void jobsdir_free(struct jobsdir *d);
 
 /* Call fn for every valid job file name now in the directory dir_fd (path is
- * for messages), in no order. Returns the number of names, or a negative
- * errno (logged). */
+ * for messages), in inode order (fast on a cold cache; see jobsdir.c).
+ * Returns the number of names, or a negative errno (logged). */
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
 		    void *userdata);
 

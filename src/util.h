@@ -95,6 +95,11 @@ char *uuid_to_string(const uint8_t id[static 16], char buf[static UUID_STRING_MA
 int read_file_capped(int dirfd, const char *path, size_t max, bool nofollow, char **ret,
 		     size_t *ret_len);
 
+/* Make room for at least need elements of size elem in *p (capacity *cap,
+ * in elements), doubling: amortised O(1) appends. Returns false on overflow
+ * or out of memory, leaving *p and *cap as they were. */
+bool grow_array(void **p, size_t *cap, size_t elem, size_t need);
+
 /* fsync() the directory holding path ("." for a name without '/'). */
 int fsync_directory_of(const char *path);
 

@@ -486,9 +486,10 @@ static void test_verify_poll(void **state)
 	struct diag_list d = {};
 	struct config *c;
 
+	/* Reported where MaxInterval= was set (lines 1-3 are good_endpoint). */
 	c = parse_verify("[Poll]\nInitialInterval=10s\nMaxInterval=5s\n", &d);
 	assert_n_diags(&d, 1);
-	assert_diag(&d, 0, DIAG_ERROR, NULL, 0,
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 6,
 		    "[Poll] MaxInterval= 5s is shorter than InitialInterval= 10s");
 	config_free(c);
 	diag_list_clear(&d);
@@ -499,15 +500,32 @@ static void test_verify_poll(void **state)
 
 	c = parse_verify("[Poll]\nInitialInterval=1ms\nMaxInterval=999us\n", &d);
 	assert_n_diags(&d, 1);
-	assert_diag(&d, 0, DIAG_ERROR, NULL, 0,
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 6,
 		    "[Poll] MaxInterval= 999us is shorter than InitialInterval= 1ms");
+	config_free(c);
+	diag_list_clear(&d);
+
+	/* MaxInterval= left at its default (30s): where InitialInterval= was set. */
+	c = parse_verify("[Poll]\n\nInitialInterval=1min\n", &d);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 6,
+		    "[Poll] MaxInterval= 30s is shorter than InitialInterval= 1min");
+	config_free(c);
+	diag_list_clear(&d);
+
+	/* Set twice: the later assignment counts, and is named. */
+	c = parse_verify("[Poll]\nMaxInterval=1s\nInitialInterval=2s\n[Poll]\nMaxInterval=1500ms\n",
+			 &d);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 8,
+		    "[Poll] MaxInterval= 1s 500ms is shorter than InitialInterval= 2s");
 	config_free(c);
 	diag_list_clear(&d);
 
 	/* 8min * 1.2 + 30s = 606s. */
 	c = parse_verify("[Poll]\nMaxInterval=8min\n", &d);
 	assert_n_diags(&d, 1);
-	assert_diag(&d, 0, DIAG_WARNING, NULL, 0,
+	assert_diag(&d, 0, DIAG_WARNING, "test.conf", 5,
 		    "may outlast Dify's 600 s result window; results can be lost");
 	assert_int_equal(d.n_errors, 0);
 	config_free(c);
@@ -522,6 +540,13 @@ static void test_verify_poll(void **state)
 	c = parse_verify("[Poll]\nMaxInterval=7min\nRequestTimeout=3min\n", &d);
 	assert_n_diags(&d, 1);
 	assert_contains(d.items[0].message, "600 s result window");
+	config_free(c);
+	diag_list_clear(&d);
+
+	/* Only RequestTimeout= set (30s * 1.2 + 10min): named there. */
+	c = parse_verify("[Poll]\nRequestTimeout=10min\n", &d);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_WARNING, "test.conf", 5, "600 s result window");
 	config_free(c);
 	diag_list_clear(&d);
 }

@@ -50,6 +50,37 @@ static void write_file(const char *path, const char *data, size_t len)
 	assert_int_equal(close(fd), 0);
 }
 
+static void test_grow_array(void **state)
+{
+	uint32_t *a = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	/* nothing needed: no allocation */
+	assert_true(grow_array((void **)&a, &cap, sizeof(*a), 0));
+	assert_null(a);
+	assert_int_equal(cap, 0);
+	/* the first growth allocates at least 16 */
+	assert_true(grow_array((void **)&a, &cap, sizeof(*a), 1));
+	assert_non_null(a);
+	assert_int_equal(cap, 16);
+	/* appends keep what was there; capacity doubles */
+	for (uint32_t i = 0; i < 1000; i++) {
+		assert_true(grow_array((void **)&a, &cap, sizeof(*a), i + 1));
+		a[i] = i * 7;
+	}
+	assert_int_equal(cap, 1024);
+	for (uint32_t i = 0; i < 1000; i++) {
+		assert_int_equal(a[i], i * 7);
+	}
+	/* an overflowing need fails and leaves the array alone */
+	assert_false(grow_array((void **)&a, &cap, sizeof(*a), SIZE_MAX / 2 + 2));
+	assert_false(grow_array((void **)&a, &cap, sizeof(*a), SIZE_MAX / sizeof(*a) + 1));
+	assert_int_equal(cap, 1024);
+	assert_int_equal(a[999], 999 * 7);
+	free(a);
+}
+
 static void test_safe_atou(void **state)
 {
 	unsigned u = 7;
@@ -375,6 +406,7 @@ static void test_url_host_is_loopback(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_grow_array),
 		cmocka_unit_test(test_safe_atou),
 		cmocka_unit_test(test_safe_atou64),
 		cmocka_unit_test(test_safe_atod),
