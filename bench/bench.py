@@ -714,7 +714,9 @@ class Bench:
         report.append(f"perf data: {data} (perf report -i {data} --children)")
         text = "\n".join(report) + "\n"
         print(text)
-        with open(os.path.join(out_dir, "profile.txt"), "w") as f:
+        # one file per protocol: profile.txt (HTTP/1.1), profile-h2.txt, profile-h2c.txt
+        name = "profile.txt" if proto == "1.1" else f"profile-{proto}.txt"
+        with open(os.path.join(out_dir, name), "w") as f:
             f.write(text)
 
     # --- report ---

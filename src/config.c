@@ -528,6 +528,8 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 {
 	struct parse_state *st = userdata;
 	const struct config_item *item;
+	size_t errors;
+	int r;
 	struct item_ctx ctx = {
 		.file = file,
 		.line = line,
@@ -550,16 +552,22 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 		ctx.endpoint = &st->config->endpoints[st->endpoint];
 		base = ctx.endpoint;
 	}
-	if (item->where != WHERE_NONE) {
+	errors = st->diags ? st->diags->n_errors : 0;
+	r = item->parse(&ctx, item, value, (char *)base + item->offset);
+	if (r < 0) {
+		return r;
+	}
+	/* an invalid value was not stored: the earlier assignment still holds */
+	if (item->where != WHERE_NONE && (!st->diags || st->diags->n_errors == errors)) {
 		struct config_where *w = &st->config->where[item->where];
-		int r = replace_string(&w->file, file);
 
+		r = replace_string(&w->file, file);
 		if (r < 0) {
 			return r;
 		}
 		w->line = line;
 	}
-	return item->parse(&ctx, item, value, (char *)base + item->offset);
+	return 0;
 }
 
 int config_parse_buffer(struct config *c, const char *file, const char *buf, size_t len,

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "jobfile.h"
@@ -166,8 +167,7 @@ fail:
  * list ahead of the reader asking the kernel to fetch each file's data
  * (POSIX_FADV_WILLNEED does not wait for it), so reads queue up and the block
  * layer merges neighbours into larger requests: 4.5 s. When the files are
- * cached, the helper's work is done on another CPU and the reader (the event
- * loop) does not pay for it.
+ * cached (checked on a sample), there is no helper.
  *
  * The names are gathered first (one pool, one array, freed at the end), then
  * sorted; without memory for that, they are visited in readdir's order.
@@ -212,6 +212,37 @@ static void *prefetch_run(void *userdata)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Whether the files are worth prefetching: a sample of them, spread over the
+ * list, read with RWF_NOWAIT, which fails with EAGAIN instead of waiting for
+ * the disk. When most are cached (a restart, a SIGHUP), the helper would only
+ * spend CPU, and on a daemon pinned to one CPU it would be the loop's CPU.
+ */
+#define PREFETCH_SAMPLES 32
+
+static bool files_look_cold(int dir_fd, const char *pool, const struct scan_entry *entries,
+			    size_t n)
+{
+	size_t samples = MIN(n, (size_t)PREFETCH_SAMPLES), cold = 0;
+
+	for (size_t k = 0; k < samples; k++) {
+		const char *name = pool + entries[k * n / samples].name;
+		int fd = openat(dir_fd, name,
+				O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+		char c;
+		struct iovec v = { .iov_base = &c, .iov_len = 1 };
+
+		if (fd < 0) {
+			continue;
+		}
+		if (preadv2(fd, &v, 1, 0, RWF_NOWAIT) < 0 && errno == EAGAIN) {
+			cold++;
+		}
+		close(fd);
+	}
+	return cold * 4 >= samples && cold > 0;
 }
 
 /* Start the helper with every signal blocked: signals are the loop's. */
@@ -287,7 +318,8 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 
 	qsort(entries, n, sizeof(*entries), scan_entry_cmp);
 	struct prefetcher pf = { .dir_fd = dir_fd, .entries = entries, .pool = pool, .n = n };
-	prefetching = n >= PREFETCH_MIN && prefetch_start(&pf);
+	prefetching = n >= PREFETCH_MIN && files_look_cold(dir_fd, pool, entries, n) &&
+		      prefetch_start(&pf);
 	for (size_t i = 0; i < n; i++) {
 		fn(userdata, pool + entries[i].name);
 	}

@@ -513,6 +513,15 @@ static void test_verify_poll(void **state)
 	config_free(c);
 	diag_list_clear(&d);
 
+	/* An invalid later value is not stored: the valid assignment is named. */
+	c = parse_verify("[Poll]\nInitialInterval=2s\nMaxInterval=1s\nMaxInterval=soon\n", &d);
+	assert_n_diags(&d, 2);
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 7, "Invalid MaxInterval= value 'soon'");
+	assert_diag(&d, 1, DIAG_ERROR, "test.conf", 6,
+		    "[Poll] MaxInterval= 1s is shorter than InitialInterval= 2s");
+	config_free(c);
+	diag_list_clear(&d);
+
 	/* Set twice: the later assignment counts, and is named. */
 	c = parse_verify("[Poll]\nMaxInterval=1s\nInitialInterval=2s\n[Poll]\nMaxInterval=1500ms\n",
 			 &d);
