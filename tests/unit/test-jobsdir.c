@@ -52,7 +52,7 @@ static void on_name(void *userdata, const char *name)
 
 	assert_true(s->n < N_FILES + 16);
 	assert_true(strlen(name) < sizeof(s->names[0]));
-	strcpy(s->names[s->n], name);
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
 	assert_int_equal(fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
 	s->inodes[s->n] = st.st_ino;
 	s->n++;
