@@ -114,16 +114,11 @@ static void reports_push(struct daemon *d, struct job *j)
 	if (j->flags & JOB_FLAG_REPORT_QUEUED) {
 		return;
 	}
-	if (d->n_reports == d->reports_allocated) {
-		size_t a = d->reports_allocated ? d->reports_allocated * 2 : 64;
-		struct job **n = realloc(d->reports, a * sizeof(*n));
-		if (!n) {
-			log_job(LOG_ERR, j,
-				"Out of memory queueing the result, it is reported after a restart");
-			return;
-		}
-		d->reports = n;
-		d->reports_allocated = a;
+	if (!grow_array((void **)&d->reports, &d->reports_allocated, sizeof(*d->reports),
+			d->n_reports + 1)) {
+		log_job(LOG_ERR, j,
+			"Out of memory queueing the result, it is reported after a restart");
+		return;
 	}
 	j->flags |= JOB_FLAG_REPORT_QUEUED;
 	d->reports[d->n_reports++] = j;

@@ -176,7 +176,6 @@ size_t strv_length(char *const *l)
 	return n;
 }
 
-/* A growable string for split_words(). */
 bool grow_array(void **p, size_t *cap, size_t elem, size_t need)
 {
 	size_t n = *cap ? *cap : 16;
@@ -203,6 +202,7 @@ bool grow_array(void **p, size_t *cap, size_t elem, size_t need)
 	return true;
 }
 
+/* A growable string for split_words(). */
 struct word {
 	char *s;
 	size_t len, allocated;
@@ -457,11 +457,10 @@ char *uuid_to_string(const uint8_t id[static 16], char buf[static UUID_STRING_MA
 	return buf;
 }
 
-/* Read fd to EOF into a buffer sized from st_size; -EFBIG past max. */
-/* regular: fd is a regular file, where a read shorter than asked for means
- * the end was reached (saves a read() per file when scanning 100,000). */
-static int read_fd_capped(int fd, size_t size_hint, size_t max, bool regular, char **ret,
-			  size_t *ret_len)
+/* Read the regular file fd to its end into a buffer sized from st_size;
+ * -EFBIG past max. A read shorter than asked for is the end of a regular
+ * file (saves a read() per file when scanning 100,000). */
+static int read_fd_capped(int fd, size_t size_hint, size_t max, char **ret, size_t *ret_len)
 {
 	/* One byte more than we expect, to see EOF without a realloc (the
 	 * buffer may hold a secret), plus the NUL. */
@@ -512,7 +511,7 @@ static int read_fd_capped(int fd, size_t size_hint, size_t max, bool regular, ch
 			break;
 		}
 		n += (size_t)k;
-		if (regular && (size_t)k < want) {
+		if ((size_t)k < want) {
 			break;
 		}
 	}
@@ -552,7 +551,7 @@ int read_file_capped(int dirfd, const char *path, size_t max, bool nofollow, cha
 		return -EFBIG;
 	}
 
-	return read_fd_capped(fd, (size_t)st.st_size, max, true, ret, ret_len);
+	return read_fd_capped(fd, (size_t)st.st_size, max, ret, ret_len);
 }
 
 int fsync_directory_of(const char *path)
