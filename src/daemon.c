@@ -19,6 +19,7 @@
 #include "jobfile.h"
 #include "jobsdir.h"
 #include "journal.h"
+#include "lockfile.h"
 #include "notify.h"
 #include "poller.h"
 #include "registry.h"
@@ -44,6 +45,7 @@ struct daemon {
 	const struct daemon_options *opts;
 	char *jobs_dir; /* owned: the directory in use */
 	char *state_dir; /* owned */
+	int lock_fd; /* owned: holds LOCKFILE_NAME in state_dir for the daemon's life */
 	const char *credentials_dir; /* borrowed from the environment */
 
 	struct config *config; /* owned, current */
@@ -1347,6 +1349,28 @@ static int daemon_start(struct daemon *d)
 	if (r < 0) {
 		return r;
 	}
+	/* Before the database is opened: a second daemon on the same state
+	 * directory is refused here, never half-started ("database is locked"). */
+	pid_t holder;
+	d->lock_fd = lockfile_acquire(d->state_dir, &holder);
+	if (d->lock_fd == -EBUSY && holder > 0) {
+		return log_error_errno(
+			-EBUSY,
+			"Cannot start: another jobwatchd (PID %d) is running on the state directory '%s'.",
+			(int)holder, d->state_dir);
+	}
+	if (d->lock_fd == -EBUSY) {
+		return log_error_errno(
+			-EBUSY,
+			"Cannot start: another jobwatchd is running on the state directory '%s'.",
+			d->state_dir);
+	}
+	if (d->lock_fd < 0) {
+		return log_error_errno(
+			d->lock_fd,
+			"Cannot start: the state directory '%s' is not usable (its lock file %s: %m).",
+			d->state_dir, LOCKFILE_NAME);
+	}
 	r = state_open(d->state_dir, &d->state);
 	if (r < 0) {
 		return log_error_errno(r, "Cannot start: the state directory '%s' is not usable.",
@@ -1452,11 +1476,15 @@ static void daemon_free(struct daemon *d)
 	config_free(d->config);
 	free(d->jobs_dir);
 	free(d->state_dir);
+	/* last: the state directory is ours until everything is written */
+	if (d->lock_fd >= 0) {
+		close(d->lock_fd);
+	}
 }
 
 int daemon_run(const struct daemon_options *o)
 {
-	struct daemon d = { .opts = o };
+	struct daemon d = { .opts = o, .lock_fd = -1 };
 	int r;
 
 	r = uv_loop_init(&d.loop);
