@@ -26,6 +26,7 @@
 #include "state.h"
 #include "timespan.h"
 #include "util.h"
+#include "watchdog.h"
 
 /* Period of the housekeeping timer: lazy state writes, retries, STATUS=. */
 #define MAINTENANCE_PERIOD_MS 1000
@@ -33,6 +34,10 @@
 #define REFUSED_MAX 4096
 /* How often a hook left running by a previous daemon is checked for. */
 #define ORPHAN_CHECK_MS 1000
+/* A rescan (reload, inotify overflow) reads job files for at most this long
+ * per loop turn, so that polls, results, hooks and signals are served
+ * between its slices. */
+#define RESCAN_SLICE_USEC (5 * USEC_PER_MSEC)
 
 struct orphan_hook {
 	struct job *job; /* borrowed; the job waits for this process */
@@ -66,9 +71,21 @@ struct daemon {
 	uv_timer_t maintenance;
 	uv_timer_t flush_timer; /* wakes the loop when the state store has work due */
 	uv_timer_t orphan_timer;
+	/* Reloads and rescans, one step per loop turn: however many SIGHUPs
+	 * arrive, at most one reload runs at a time, and its rescan is read in
+	 * slices. Active only while there is such work. */
+	uv_idle_t reload_idle;
+	char **scan_names; /* owned: the files of the rescan in progress */
+	size_t n_scan_names, scan_names_allocated, scan_next;
+	bool scanning; /* a rescan is in progress */
+	bool scan_for_reload; /* it belongs to a reload: "Reloaded." and READY=1 at its end */
+	bool reload_pending; /* SIGHUP received since the last reload started */
+	bool rescan_pending; /* inotify overflowed since the last rescan started */
 
 	struct job **reports; /* borrowed: finished jobs waiting for their journal entry */
 	size_t n_reports, reports_allocated;
+	usec_t reports_since_usec; /* CLOCK_MONOTONIC: when the oldest of them was queued */
+	enum watchdog_verdict watchdog_verdict; /* the last one, to log changes only */
 
 	struct orphan_hook *orphans; /* owned array */
 	size_t n_orphans;
@@ -123,6 +140,9 @@ static void reports_push(struct daemon *d, struct job *j)
 		return;
 	}
 	j->flags |= JOB_FLAG_REPORT_QUEUED;
+	if (d->n_reports == 0) {
+		d->reports_since_usec = now_monotonic_usec();
+	}
 	d->reports[d->n_reports++] = j;
 }
 
@@ -379,6 +399,7 @@ static void process_reports(struct daemon *d)
 	size_t n = d->n_reports;
 	d->reports = NULL;
 	d->n_reports = d->reports_allocated = 0;
+	d->reports_since_usec = USEC_INFINITY;
 	for (size_t i = 0; i < n; i++) {
 		batch[i]->flags &= (uint16_t)~JOB_FLAG_REPORT_QUEUED;
 		report_one(d, batch[i]);
@@ -463,6 +484,39 @@ static void on_uv_turn_end(uv_prepare_t *c)
 static void on_uv_maintenance(uv_timer_t *t)
 {
 	turn_end(t->data);
+}
+
+/* Asked by the watchdog timer (notify.c): does the loop make progress? */
+static bool on_watchdog_progress(void *userdata, usec_t bound_usec)
+{
+	struct daemon *d = userdata;
+	const struct heap_node *top = d->poller.stopped ? NULL : heap_peek(&d->poller.heap);
+	struct watchdog_sample s = {
+		.now_usec = now_monotonic_usec(),
+		.oldest_due_usec = top ? top->key : USEC_INFINITY,
+		.oldest_report_usec = d->n_reports > 0 ? d->reports_since_usec : USEC_INFINITY,
+		.reports_held = d->state && state_failing(d->state),
+	};
+	enum watchdog_verdict v = watchdog_check(&s, bound_usec);
+	char span[TIMESPAN_MAX];
+
+	if (v != d->watchdog_verdict) {
+		if (v == WATCHDOG_POLLS_LATE) {
+			log_error(
+				"The event loop is not making progress: a job due %s ago has not been polled; not sending WATCHDOG=1.",
+				timespan_format(span, sizeof(span),
+						s.now_usec - s.oldest_due_usec));
+		} else if (v == WATCHDOG_RESULTS_LATE) {
+			log_error(
+				"The event loop is not making progress: a result has waited %s for its journal entry; not sending WATCHDOG=1.",
+				timespan_format(span, sizeof(span),
+						s.now_usec - s.oldest_report_usec));
+		} else {
+			log_notice("The event loop is making progress again; sending WATCHDOG=1.");
+		}
+		d->watchdog_verdict = v;
+	}
+	return v == WATCHDOG_PROGRESSING;
 }
 
 /* --- poller callbacks --- */
@@ -720,6 +774,11 @@ static void on_file_changed(void *userdata, const char *name)
 	old = registry_by_file(&d->registry, name);
 	if (old && old->endpoint == e && old->action == jf.action &&
 	    memcmp(old->id, jf.id, sizeof(jf.id)) == 0) {
+		if (streq_ptr(old->description, jf.description) && streq_ptr(old->hook, jf.hook) &&
+		    old->timeout_usec == (jf.has_timeout ? jf.timeout_usec : 0)) {
+			/* unchanged (a rescan reads every file): nothing to write */
+			goto out;
+		}
 		/* the same job: take the new description, hook and timeout */
 		free(old->description);
 		old->description = TAKE_PTR(jf.description);
@@ -827,21 +886,77 @@ static void on_file_removed(void *userdata, const char *name)
 static void scan_one(void *userdata, const char *name)
 {
 	struct daemon *d = userdata;
-	/* a scan of 100,000s of files must not look like a hung loop */
+	/* The start-up scan, before the loop runs: reading 100,000s of files is
+	 * progress, and must not look like a hung daemon. */
 	notify_watchdog_keepalive(&d->notify);
 	on_file_changed(d, name);
 }
 
-/* Re-read every file and cancel jobs whose file is gone. */
-static void rescan(struct daemon *d)
+static void collect_name(void *userdata, const char *name)
+{
+	struct daemon *d = userdata;
+	char *copy = strdup_or_null(name);
+
+	if (!copy || !grow_array((void **)&d->scan_names, &d->scan_names_allocated,
+				 sizeof(*d->scan_names), d->n_scan_names + 1)) {
+		log_error("Out of memory rescanning '%s', skipping '%s'", d->jobs_dir, name);
+		free(copy);
+		return;
+	}
+	d->scan_names[d->n_scan_names++] = copy;
+}
+
+static void rescan_end(struct daemon *d)
+{
+	for (size_t i = d->scan_next; i < d->n_scan_names; i++) {
+		free(d->scan_names[i]);
+	}
+	free(d->scan_names);
+	d->scan_names = NULL;
+	d->n_scan_names = d->scan_names_allocated = d->scan_next = 0;
+	d->scanning = false;
+	if (d->scan_for_reload && !d->stopping) {
+		d->scan_for_reload = false;
+		log_info("Reloaded.");
+		notify_ready(&d->notify);
+		update_status(d);
+	}
+	d->scan_for_reload = false;
+}
+
+/* Read the next slice of the rescan in progress. */
+static void rescan_step(struct daemon *d)
+{
+	usec_t start = now_monotonic_usec();
+
+	while (d->jobsdir && d->scan_next < d->n_scan_names) {
+		char *name = d->scan_names[d->scan_next];
+		d->scan_names[d->scan_next++] = NULL;
+		on_file_changed(d, name);
+		free(name);
+		if (now_monotonic_usec() - start >= RESCAN_SLICE_USEC) {
+			break;
+		}
+	}
+	/* done, or the directory was lost meanwhile */
+	if (!d->jobsdir || d->scan_next >= d->n_scan_names) {
+		rescan_end(d);
+	}
+}
+
+static void on_uv_reload_idle(uv_idle_t *h);
+
+/* Cancel jobs whose file is gone, then re-read every file, a slice per loop
+ * turn (rescan_step). for_reload: the rescan ends a reload. */
+static void rescan(struct daemon *d, bool for_reload)
 {
 	size_t n = registry_size(&d->registry), k = 0, i = 0;
 	struct job **all = n ? calloc(n, sizeof(*all)) : NULL;
 	struct job *j;
 
 	if (n && !all) {
-		log_error("Out of memory rescanning '%s'", d->jobs_dir);
-		return;
+		log_error("Out of memory rescanning '%s', not looking for removed files",
+			  d->jobs_dir);
 	}
 	while (all && (j = registry_next(&d->registry, &i))) {
 		all[k++] = j;
@@ -854,12 +969,17 @@ static void rescan(struct daemon *d)
 		}
 	}
 	free(all);
-	(void)jobsdir_scan(d->jobsdir, scan_one, d);
+	d->scanning = true;
+	d->scan_for_reload = for_reload;
+	(void)jobsdir_scan(d->jobsdir, collect_name, d);
+	(void)uv_idle_start(&d->reload_idle, on_uv_reload_idle);
 }
 
 static void on_dir_rescan(void *userdata)
 {
-	rescan(userdata);
+	struct daemon *d = userdata;
+	d->rescan_pending = true;
+	(void)uv_idle_start(&d->reload_idle, on_uv_reload_idle);
 }
 
 static void on_dir_lost(void *userdata)
@@ -1199,11 +1319,42 @@ static void daemon_reload(struct daemon *d)
 		poller_unstall(&d->poller, j);
 	}
 	if (d->jobsdir) {
-		rescan(d);
+		/* "Reloaded." and READY=1 when the rescan is done */
+		rescan(d, true);
+		return;
 	}
 	log_info("Reloaded.");
 	notify_ready(&d->notify);
 	update_status(d);
+}
+
+/*
+ * One step of reload work per loop turn, so that between two steps the loop
+ * serves I/O (polls), reports results, runs hooks and sees SIGTERM: a slice
+ * of the rescan in progress, else a reload asked for by SIGHUP (however many
+ * SIGHUPs came, one reload), else a rescan asked for by an inotify overflow.
+ * A SIGHUP during a reload's rescan means one more reload after it: the
+ * files read before the signal may have changed since.
+ */
+static void on_uv_reload_idle(uv_idle_t *h)
+{
+	struct daemon *d = h->data;
+
+	if (d->stopping) {
+		(void)uv_idle_stop(h);
+	} else if (d->scanning) {
+		rescan_step(d);
+	} else if (d->reload_pending) {
+		d->reload_pending = false;
+		d->rescan_pending = false; /* the reload rescans */
+		daemon_reload(d);
+	} else if (d->rescan_pending && d->jobsdir) {
+		d->rescan_pending = false;
+		rescan(d, false);
+	} else {
+		d->rescan_pending = false;
+		(void)uv_idle_stop(h);
+	}
 }
 
 static void close_handle(uv_handle_t *h)
@@ -1231,6 +1382,7 @@ static void daemon_shutdown(struct daemon *d)
 	close_handle((uv_handle_t *)&d->maintenance);
 	close_handle((uv_handle_t *)&d->flush_timer);
 	close_handle((uv_handle_t *)&d->orphan_timer);
+	close_handle((uv_handle_t *)&d->reload_idle);
 	close_handle((uv_handle_t *)&d->sig_term);
 	close_handle((uv_handle_t *)&d->sig_int);
 	close_handle((uv_handle_t *)&d->sig_hup);
@@ -1252,6 +1404,9 @@ static void daemon_stop(struct daemon *d)
 	notify_stopping(&d->notify);
 	log_info("Stopping: no more polls; waiting for %u running hook(s).", d->hooks.n_running);
 	poller_stop(&d->poller);
+	/* a reload or rescan in progress is dropped */
+	(void)uv_idle_stop(&d->reload_idle);
+	rescan_end(d);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
 	/* Results already known are reported; hooks not yet started run after
@@ -1266,8 +1421,11 @@ static void on_uv_signal(uv_signal_t *s, int signum)
 	struct daemon *d = s->data;
 
 	if (signum == SIGHUP) {
+		/* Coalesced: the reload runs from the loop (on_uv_reload_idle),
+		 * once for any number of SIGHUPs received meanwhile. */
 		if (!d->stopping) {
-			daemon_reload(d);
+			d->reload_pending = true;
+			(void)uv_idle_start(&d->reload_idle, on_uv_reload_idle);
 		}
 	} else {
 		daemon_stop(d);
@@ -1319,11 +1477,13 @@ static int init_handles(struct daemon *d)
 	r = r < 0 ? r : uv_timer_init(&d->loop, &d->maintenance);
 	r = r < 0 ? r : uv_timer_init(&d->loop, &d->flush_timer);
 	r = r < 0 ? r : uv_timer_init(&d->loop, &d->orphan_timer);
+	r = r < 0 ? r : uv_idle_init(&d->loop, &d->reload_idle);
 	if (r < 0) {
 		return log_error_errno(-EIO, "Failed to set up the event loop: %s", uv_strerror(r));
 	}
 	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
 	d->turn_end.data = d->maintenance.data = d->orphan_timer.data = d->flush_timer.data = d;
+	d->reload_idle.data = d;
 	r = uv_signal_start(&d->sig_term, on_uv_signal, SIGTERM);
 	r = r < 0 ? r : uv_signal_start(&d->sig_int, on_uv_signal, SIGINT);
 	r = r < 0 ? r : uv_signal_start(&d->sig_hup, on_uv_signal, SIGHUP);
@@ -1382,6 +1542,7 @@ static int daemon_start(struct daemon *d)
 	if (r < 0) {
 		return r;
 	}
+	notify_set_progress_check(&d->notify, on_watchdog_progress, d);
 	r = init_handles(d);
 	if (r < 0) {
 		return r;
@@ -1462,6 +1623,7 @@ static void daemon_free(struct daemon *d)
 		free(d->refused[i]);
 	}
 	free(d->refused);
+	rescan_end(d);
 	/* queued hooks may hold detached jobs: the runner hands them back */
 	hook_runner_finish(&d->hooks);
 
@@ -1484,7 +1646,7 @@ static void daemon_free(struct daemon *d)
 
 int daemon_run(const struct daemon_options *o)
 {
-	struct daemon d = { .opts = o, .lock_fd = -1 };
+	struct daemon d = { .opts = o, .lock_fd = -1, .reports_since_usec = USEC_INFINITY };
 	int r;
 
 	r = uv_loop_init(&d.loop);

@@ -15,7 +15,18 @@ static void ping(struct notify *n)
 
 static void on_uv_watchdog(uv_timer_t *t)
 {
-	ping(t->data);
+	struct notify *n = t->data;
+
+	if (n->progress && !n->progress(n->progress_userdata, n->watchdog_usec / 2)) {
+		return;
+	}
+	ping(n);
+}
+
+void notify_set_progress_check(struct notify *n, notify_progress_fn fn, void *userdata)
+{
+	n->progress = fn;
+	n->progress_userdata = userdata;
 }
 
 void notify_watchdog_keepalive(struct notify *n)
