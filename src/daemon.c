@@ -1386,6 +1386,11 @@ static void daemon_shutdown(struct daemon *d)
 	close_handle((uv_handle_t *)&d->sig_term);
 	close_handle((uv_handle_t *)&d->sig_int);
 	close_handle((uv_handle_t *)&d->sig_hup);
+	/* Closing the last handle of a signal gives it back its default action,
+	 * which for SIGHUP is to end the process: a reload asked for while we
+	 * stop (a burst of SIGHUPs around a SIGTERM) must not turn a clean exit
+	 * into death by signal. */
+	(void)signal(SIGHUP, SIG_IGN);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
 	poller_finish(&d->poller);
