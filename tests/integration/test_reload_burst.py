@@ -7,10 +7,11 @@ middle of a burst stops the daemon (exit 0) within a couple of seconds.
 
 N is 5,000 jobs, as in the issue: under ASan on the 2-CPU test machine the whole test takes
 20-30 s with the fix. A reload's rescan of 5,000 files then spans many loop turns, and that is
-what makes "far fewer reloads than signals" (at most one in 4; 12 to 35 in 800 here) a fair check: with a few hundred
-jobs a reload ends within 10 ms and nearly every SIGHUP may get its own, which is still one
-reload at a time but not what this test measures (JOBWATCH_BURST_JOBS overrides N). Also,
-SIGHUPs that keep coming after the SIGTERM must not kill the stopping daemon."""
+what makes "far fewer reloads than signals" (at most one in 4; 12 to 35 in 800 here) a fair
+check: with a few hundred jobs a reload ends within 10 ms and nearly every SIGHUP may get its
+own, which is still one reload at a time but not what this test measures (JOBWATCH_BURST_JOBS
+overrides N). Also, SIGHUPs that keep coming after the SIGTERM must not kill the stopping
+daemon."""
 
 import bisect
 import collections
