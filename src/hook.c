@@ -244,8 +244,8 @@ static bool group_alive(const struct hook_run *run)
  *  - main process running: SIGTERM to the group at its Timeout, SIGKILL 5 s
  *    later;
  *  - main process gone, processes left in its group: if it exited by itself,
- *    SIGTERM to the group after HOOK_LEFTOVER_GRACE_USEC, then (as after a
- *    timeout) SIGKILL 5 s after the SIGTERM;
+ *    SIGTERM to the group after HOOK_LEFTOVER_GRACE_USEC (at its Timeout at
+ *    the latest), then (as after a timeout) SIGKILL 5 s after the SIGTERM;
  *  - group empty or SIGKILLed: the run is over once both pipes ended, or
  *    HOOK_DRAIN_GRACE_USEC later if a process that left the group (its own
  *    setsid()) still holds them: then we stop reading and close our ends.
@@ -282,7 +282,12 @@ static void advance(struct hook_run *run)
 	}
 
 	if (!run->sent_kill && group_alive(run)) {
-		if (!run->sent_term && now >= run->exited_usec + HOOK_LEFTOVER_GRACE_USEC) {
+		/* within the Timeout= too, so that a run never lasts longer than
+		 * Timeout= + HOOK_KILL_DELAY_USEC + HOOK_DRAIN_GRACE_USEC */
+		usec_t term_usec =
+			MIN(run->exited_usec + HOOK_LEFTOVER_GRACE_USEC, run->timeout_usec);
+
+		if (!run->sent_term && now >= term_usec) {
 			run->sent_term = true;
 			run->kill_usec = now + HOOK_KILL_DELAY_USEC;
 			run_log(LOG_NOTICE, run,
@@ -297,8 +302,7 @@ static void advance(struct hook_run *run)
 			kill_group(run, SIGKILL);
 		}
 		if (!run->sent_kill) {
-			usec_t next = run->sent_term ? run->kill_usec
-						     : run->exited_usec + HOOK_LEFTOVER_GRACE_USEC;
+			usec_t next = run->sent_term ? run->kill_usec : term_usec;
 			arm_timer(run, MIN(next, now + HOOK_GROUP_CHECK_USEC), now);
 			return;
 		}
