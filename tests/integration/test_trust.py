@@ -16,7 +16,8 @@
 4. http_proxy, https_proxy, HTTP_PROXY and ALL_PROXY in the environment are ignored (a listener
    there gets no connection; the jobs complete directly), by the daemon and by jobwatchctl start;
    with ProxyFromEnvironment=yes they are used; with Proxy= every request goes through that
-   proxy."""
+   proxy: as is for an http:// BaseURL (the proxy sees the key; --check warns), through a CONNECT
+   tunnel for https:// (the proxy sees neither the key nor the path)."""
 
 import glob
 import os
@@ -264,6 +265,7 @@ class ForwardProxy:
         self.port = self.sock.getsockname()[1]
         self.url = "http://127.0.0.1:%d" % self.port
         self.requests = []
+        self.seen = bytearray()      # every byte clients sent through the proxy
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self):
@@ -274,13 +276,14 @@ class ForwardProxy:
                 return
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a, b):
+    def _pipe(self, a, b, record=False):
         try:
             while True:
                 data = a.recv(65536)
                 if not data:
                     break
+                if record:
+                    self.seen += data
                 b.sendall(data)
         except OSError:
             pass
@@ -298,6 +301,7 @@ class ForwardProxy:
                 if not data:
                     return
                 head += data
+            self.seen += head
             head, rest = head.split(b"\r\n\r\n", 1)
             lines = head.decode("latin-1").split("\r\n")
             method, target, version = lines[0].split(" ", 2)
@@ -309,7 +313,7 @@ class ForwardProxy:
                 if rest:
                     up.sendall(rest)
                 threading.Thread(target=self._pipe, args=(up, c), daemon=True).start()
-                self._pipe(c, up)
+                self._pipe(c, up, record=True)
                 return
             assert target.startswith("http://"), target
             hostport, _, path = target[len("http://"):].partition("/")
@@ -325,6 +329,7 @@ class ForwardProxy:
                 if not data:
                     break
                 rest += data
+                self.seen += data
             up = socket.create_connection((host, int(port or 80)), timeout=10)
             up.sendall(("%s /%s %s\r\n" % (method, path, version)).encode("latin-1")
                        + "".join(h + "\r\n" for h in headers).encode("latin-1")
@@ -341,9 +346,9 @@ class ForwardProxy:
 
 def part_proxy():
     sb = H.Sandbox(name="trust-proxy")
-    J = {k: uid() for k in ("direct", "envproxy", "viaproxy")}
+    J = {k: uid() for k in ("direct", "envproxy", "viaproxy", "tls")}
     W, done = {"job_status": "waiting"}, {"job_status": "completed"}
-    mock = sb.start_mock(jobs=[{"job_id": j, "responses": [W, W, done]} for j in J.values()])
+    mock = sb.start_mock(jobs=[{"job_id": J[k], "responses": [W, W, done]} for k in ("direct", "envproxy", "viaproxy")])
     trap = Listener()
     proxy = ForwardProxy()
     env = {"http_proxy": trap.url, "https_proxy": trap.url, "HTTP_PROXY": trap.url,
@@ -390,7 +395,31 @@ def part_proxy():
                 "polls of the job: %d at the mock, %d through the proxy (%s)", len(polls), len(via), via)
         H.check(all(t.startswith(mock.url + "/") for t in via), "proxy request targets: %s", via)
         H.eq(trap.connections, seen, "connections to the environment's proxy once Proxy= is set")
+        # plain http:// through a proxy: it sees the key (which --check warns about)
+        H.check(("Bearer " + H.KEY).encode() in proxy.seen, "the forward proxy did not see the requests")
+        p = check_run(sb)
+        H.check("uses plain http:// through Proxy=: the proxy sees every request, the API key included"
+                in p.stdout, "--check does not warn about http:// through Proxy=: %r", p.stdout)
         d.stop()
+
+        # https:// through the proxy: a CONNECT tunnel; the proxy never sees a request or the key
+        tls = sb.start_mock(tls=True, jobs=[{"job_id": J["tls"], "responses": [W, done]}])
+        n = len(proxy.requests)
+        proxy.seen.clear()
+        conf2 = sb.base_config(tls, extra={"Endpoint": {"CAFile": tls.cert, "Proxy": proxy.url}})
+        sb.write_config(conf2)
+        sb.write_job("tls", J["tls"])
+        d.restart()
+        [res] = C.wait_results(d, 1, timeout=10, job_id=J["tls"])
+        H.eq(res["JOB_STATUS"], "completed", "outcome over https:// through Proxy=")
+        host = tls.url.split("//", 1)[1].split("/", 1)[0]
+        H.check(proxy.requests[n:] and all(r == ("CONNECT", host) for r in proxy.requests[n:]),
+                "requests the proxy got for an https:// endpoint: %s", proxy.requests[n:])
+        H.check(H.KEY.encode() not in proxy.seen and J["tls"].encode() not in proxy.seen,
+                "the proxy saw the key or the job id through a CONNECT tunnel")
+        H.check(len(tls.status_requests(J["tls"])) >= 2, "the TLS mock saw no polls")
+        d.stop()
+        sb.write_config(conf)
 
         # jobwatchctl start follows Proxy= too
         n = len(proxy.requests)
