@@ -1449,6 +1449,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 		print_diags(&diags, false);
 		return r == -ENOMEM ? fail(r, "out of memory") : r;
 	}
+	print_diags(&diags, true); /* a key file others can read */
 	auth = dify_auth_header(key);
 	if (!auth) {
 		return fail(-ENOMEM, "out of memory");

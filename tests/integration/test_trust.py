@@ -213,6 +213,12 @@ def part_permissions():
     H.check(want in p.stdout, "--check does not warn %r: %r", want, p.stdout)
     H.check("1 warning" not in p.stdout and "2 warnings" in p.stdout, "--check summary: %r", p.stdout)
 
+    # jobwatchctl start, which reads the key too, warns as well
+    p = sb.run_ctl("start", "enable", *START_ARGS)
+    H.eq(p.returncode, 0, "jobwatchctl start with a key file of mode 0666 (stderr %r)" % p.stderr)
+    H.check("warning: %s:%d: API key file '%s' is readable or writable" % (sb.conf, key_line, key_file) in p.stderr,
+            "jobwatchctl start does not warn about the key file: %r", p.stderr)
+
     # the daemon says the same at start-up
     d = sb.start_daemon()
     C.wait_results(d, 1, timeout=10)
