@@ -142,7 +142,9 @@ def part_redaction():
 def part_job_hooks():
     sb = H.Sandbox(name="trust-hooks")
     J = {k: uid() for k in ("own", "plain", "none")}
-    mock = sb.start_mock(jobs=[{"job_id": j, "lifecycle": [["completed", None]]} for j in J.values()])
+    late = uid()
+    mock = sb.start_mock(jobs=[{"job_id": j, "lifecycle": [["completed", None]]} for j in J.values()]
+                         + [{"job_id": late, "lifecycle": [["processing", None]]}])
     main_hook = sb.recording_hook("main")
     own_hook = sb.recording_hook("own")
     conf = sb.base_config(mock, hook=main_hook)
@@ -180,6 +182,21 @@ def part_job_hooks():
     [r] = sb.wait_for_hook_records(1, timeout=C.t(10), name="own")
     H.eq(r["env"]["JOBWATCH_JOB_ID"], J["own"], "the job file's own hook ran for its job")
     H.eq(len(sb.hook_records("main")), 1, "main hook runs after the reload")
+
+    # taken while allowed, then a reload turns AllowJobHooks= off before the job ends: no hook
+    sb.write_job("late", late, hook=own_hook)
+    mock.wait_for_requests(1, job_id=late, kind="status")
+    conf["Hook"]["AllowJobHooks"] = "no"
+    sb.write_config(conf)
+    d.reload()
+    mock.set(late, status="completed")
+    C.wait_results(d, 1, timeout=10, job_id=late)
+    d.wait_for_journal(lambda e: "Not running the job file's Hook=" in e.get("MESSAGE", ""), 1,
+                       timeout=C.t(5), JOB_ID=late)
+    time.sleep(1.0)
+    H.eq([r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records("own")], [J["own"]],
+         "own hook runs after AllowJobHooks= was turned off")
+    H.eq(len(sb.hook_records("main")), 1, "main hook runs after AllowJobHooks= was turned off")
     d.stop()
 
 
