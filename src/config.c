@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config-paths.h"
 #include "config.h"
@@ -287,6 +288,65 @@ static int parse_http_version(const struct item_ctx *ctx, const struct config_it
 	return 0;
 }
 
+static int parse_bool(const struct item_ctx *ctx, const struct config_item *item, const char *value,
+		      void *data)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*(bool *)data = true;
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*(bool *)data = false;
+			return 0;
+		}
+	}
+	item_error(ctx, "Invalid %s= value '%s', expected 'yes' or 'no'", ctx->key, value);
+	return 0;
+}
+
+/* The schemes curl takes for CURLOPT_PROXY. */
+static bool proxy_scheme_ok(const char *s)
+{
+	static const char *const schemes[] = { "http://",    "https://",  "socks4://",
+					       "socks4a://", "socks5://", "socks5h://" };
+
+	for (size_t i = 0; i < ELEMENTSOF(schemes); i++) {
+		size_t n = strlen(schemes[i]);
+		if (strncasecmp(s, schemes[i], n) == 0) {
+			/* a host after any "user:password@" */
+			const char *auth = s + n, *end = auth + strcspn(auth, "/?#"), *host = auth;
+			for (const char *p = auth; p < end; p++) {
+				if (*p == '@') {
+					host = p + 1;
+				}
+			}
+			return host < end && *host != ':';
+		}
+	}
+	return false;
+}
+
+static int parse_proxy(const struct item_ctx *ctx, const struct config_item *item,
+		       const char *value, void *data)
+{
+	if (isempty(value)) {
+		return replace_string(data, NULL);
+	}
+	/* The value is not repeated: a proxy URL may carry a password. */
+	if (!proxy_scheme_ok(value) || has_blank_or_control(value)) {
+		item_error(
+			ctx,
+			"Invalid %s= value, expected a URL such as 'http://proxy.example:3128' (schemes http, https, socks4, socks4a, socks5, socks5h) without blanks",
+			ctx->key);
+		return 0;
+	}
+	return replace_string(data, value);
+}
+
 /* Remember where the key source was set: errors reading the key point there. */
 static int note_key_line(const struct item_ctx *ctx)
 {
@@ -352,6 +412,7 @@ static const struct config_item config_items[] = {
 	  FINITE },
 	{ SECTION_HOOK, "MaxParallel", parse_unsigned, offsetof(struct config, hook_max_parallel),
 	  1, 1024 },
+	{ SECTION_HOOK, "AllowJobHooks", parse_bool, offsetof(struct config, allow_job_hooks) },
 	{ SECTION_ENDPOINT, "BaseURL", parse_base_url, offsetof(struct endpoint_config, base_url) },
 	{ SECTION_ENDPOINT, "APIKeyFile", parse_api_key_file,
 	  offsetof(struct endpoint_config, api_key_file) },
@@ -363,6 +424,9 @@ static const struct config_item config_items[] = {
 	  offsetof(struct endpoint_config, max_concurrent), 1, 10000 },
 	{ SECTION_ENDPOINT, "HTTPVersion", parse_http_version,
 	  offsetof(struct endpoint_config, http_version) },
+	{ SECTION_ENDPOINT, "Proxy", parse_proxy, offsetof(struct endpoint_config, proxy) },
+	{ SECTION_ENDPOINT, "ProxyFromEnvironment", parse_bool,
+	  offsetof(struct endpoint_config, proxy_from_env) },
 };
 
 static const struct config_item *config_item_find(enum section_kind section, const char *key)
@@ -406,6 +470,7 @@ static void endpoint_config_done(struct endpoint_config *e)
 	free(e->api_key_file);
 	free(e->api_key_credential);
 	free(e->ca_file);
+	free(e->proxy);
 	free(e->file);
 	free(e->key_file);
 }
@@ -607,6 +672,13 @@ static void verify_endpoint(const struct endpoint_config *e, struct diag_list *d
 		diag_add(
 			diags, DIAG_WARNING, e->file, e->line,
 			"%s BaseURL= '%s' uses plain http:// to a host that is not loopback: the API key travels in clear text",
+			sec, e->base_url);
+	}
+
+	if (e->proxy && e->base_url && strncasecmp(e->base_url, "http://", 7) == 0) {
+		diag_add(
+			diags, DIAG_WARNING, e->file, e->line,
+			"%s BaseURL= '%s' uses plain http:// through Proxy=: the proxy sees every request, the API key included (with https:// it sees only the host name)",
 			sec, e->base_url);
 	}
 
@@ -867,6 +939,14 @@ int config_load(const char *path, bool required, struct config **ret, struct dia
 	return 0;
 }
 
+const char *config_endpoint_proxy(const struct endpoint_config *e)
+{
+	if (e->proxy) {
+		return e->proxy;
+	}
+	return e->proxy_from_env ? NULL : "";
+}
+
 /* Problems with the key are reported where its source was set. */
 static const char *key_where_file(const struct endpoint_config *e)
 {
@@ -897,6 +977,21 @@ static bool key_is_printable(const char *s, size_t len)
 		}
 	}
 	return true;
+}
+
+/* A key file others can read (or write) is a key others have: say so. */
+static void check_key_file_mode(const struct endpoint_config *e, const char *path,
+				struct diag_list *diags)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !(st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))) {
+		return;
+	}
+	diag_add(
+		diags, DIAG_WARNING, key_where_file(e), key_where_line(e),
+		"API key file '%s' is readable or writable by users other than its owner (mode %04o), expected mode 0600 or 0400 (chmod go= '%s')",
+		path, (unsigned)(st.st_mode & 07777), path);
 }
 
 int config_read_api_key(const struct endpoint_config *e, const char *credentials_dir, char **ret,
@@ -974,6 +1069,7 @@ int config_read_api_key(const struct endpoint_config *e, const char *credentials
 		return -EINVAL;
 	}
 
+	check_key_file_mode(e, path, diags);
 	buf[keylen] = '\0';
 	*ret = buf;
 	return 0;

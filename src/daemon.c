@@ -95,10 +95,17 @@ static char *job_path(const struct daemon *d, const struct job *j)
 	return strjoin(d->jobs_dir, "/", j->file);
 }
 
+/* A job file's own Hook= that the configuration no longer allows (it was
+ * allowed when the file was read) runs nothing. */
+static bool job_hook_refused(const struct daemon *d, const struct job *j)
+{
+	return j->hook && j->hook[0] && !d->config->allow_job_hooks;
+}
+
 static const char *hook_command(const struct daemon *d, const struct job *j)
 {
 	if (j->hook) {
-		return j->hook[0] ? j->hook : NULL;
+		return j->hook[0] && !job_hook_refused(d, j) ? j->hook : NULL;
 	}
 	return d->config->hook_exec;
 }
@@ -154,6 +161,10 @@ static void set_outcome(struct daemon *d, struct job *j, enum job_outcome o, con
 	if (!(j->flags & JOB_DETACHED)) {
 		d->registry.n_finished++;
 	}
+	if (job_outcome_runs_hook(o) && job_hook_refused(d, j)) {
+		log_job(LOG_WARNING, j,
+			"Not running the job file's Hook=: [Hook] AllowJobHooks= is no longer set.");
+	}
 	if (!job_outcome_runs_hook(o) || !hook_command(d, j)) {
 		j->flags |= JOB_FLAG_HOOK_DONE;
 	}
@@ -186,6 +197,10 @@ static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 	int r;
 
 	*spec = (struct hook_spec){ 0 };
+	if (!cmd) {
+		/* due from before a restart, but refused or unset now */
+		return -EPERM;
+	}
 	r = split_words(cmd, &spec->argv);
 	if (r < 0 || !spec->argv[0]) {
 		hook_spec_done(spec);
@@ -552,6 +567,7 @@ static void apply_endpoints(struct daemon *d, const struct config *c)
 			diag_list_clear(&diags);
 			continue;
 		}
+		log_diags(&diags, NULL); /* warnings: a key file others can read */
 		diag_list_clear(&diags);
 		auth = dify_auth_header(key);
 		e->headers = auth ? http_headers_new(auth) : NULL;
@@ -1114,6 +1130,19 @@ static void resume_jobs(struct daemon *d)
 	}
 }
 
+/* Warn about a jobs directory others can write to (start-up and reload). */
+static void check_jobs_dir_access(struct daemon *d)
+{
+	struct diag_list diags = { 0 };
+
+	if (!d->jobsdir) {
+		return;
+	}
+	jobsdir_check_access(d->jobsdir->dir_fd, d->jobs_dir, &diags);
+	log_diags(&diags, NULL);
+	diag_list_clear(&diags);
+}
+
 /* --- signals, reload, stop --- */
 
 /* Load the configuration. why prefixes the one line that sums up a failure
@@ -1197,6 +1226,7 @@ static void daemon_reload(struct daemon *d)
 		poller_unstall(&d->poller, j);
 	}
 	if (d->jobsdir) {
+		check_jobs_dir_access(d);
 		rescan(d);
 	}
 	log_info("Reloaded.");
@@ -1383,6 +1413,7 @@ static int daemon_start(struct daemon *d)
 		return log_error_errno(r, "Cannot start: the jobs directory '%s' is not usable.",
 				       d->jobs_dir);
 	}
+	check_jobs_dir_access(d);
 
 	/* Watch first, then scan: a file added meanwhile is seen twice at worst. */
 	d->starting = true;
@@ -1592,6 +1623,9 @@ int daemon_check(const struct daemon_options *o)
 		printf("%s: cannot open the jobs directory: %s\n", ctx.dir, strerror(errno));
 		ctx.errors++;
 	} else {
+		jobsdir_check_access(ctx.dir_fd, ctx.dir, &diags);
+		print_diags(&diags, &ctx.errors, &ctx.warnings);
+		diag_list_clear(&diags);
 		(void)jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx);
 		close(ctx.dir_fd);
 	}

@@ -353,7 +353,13 @@ int jobfile_check_refs(const char *file, const struct jobfile *j, const struct c
 		r = -EINVAL;
 	}
 
-	if (!isempty(j->hook)) {
+	if (!isempty(j->hook) && !c->allow_job_hooks) {
+		/* Whoever may write a job file would run code as the service. */
+		diag_add(
+			diags, DIAG_ERROR, file, j->line_hook,
+			"Hook= is not allowed in job files: the configuration does not set [Hook] AllowJobHooks=yes (an empty Hook= to disable the hook is always allowed)");
+		r = -EINVAL;
+	} else if (!isempty(j->hook)) {
 		if (split_words(j->hook, &argv) < 0 || !argv[0] || argv[0][0] != '/') {
 			diag_add(diags, DIAG_ERROR, file, j->line_hook,
 				 "Invalid Hook= value '%s', expected an absolute path first",

@@ -33,6 +33,7 @@
 #include "jobfile.h"
 #include "journal.h"
 #include "log.h"
+#include "redact.h"
 #include "response.h"
 #include "state.h"
 #include "timespan.h"
@@ -1448,6 +1449,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 		print_diags(&diags, false);
 		return r == -ENOMEM ? fail(r, "out of memory") : r;
 	}
+	print_diags(&diags, true); /* a key file others can read */
 	auth = dify_auth_header(key);
 	if (!auth) {
 		return fail(-ENOMEM, "out of memory");
@@ -1486,6 +1488,8 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	if (e->ca_file) {
 		(void)curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
 	}
+	/* Proxy= and ProxyFromEnvironment=, as the daemon does */
+	curl_set_proxy(c, config_endpoint_proxy(e));
 	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_curl_write);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
 	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->error);
@@ -1495,6 +1499,19 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_erase_and_free(headers);
 
+	/* A server that echoes the request puts the key into its answer, which
+	 * is printed: replace it before anything reads the answer. */
+	if (redact_needed(a->body, a->len, key)) {
+		size_t n;
+		char *clean = redact(a->body, a->len, key, &n);
+		if (!clean) {
+			return fail(-ENOMEM, "out of memory");
+		}
+		explicit_bzero(a->body, a->len);
+		free(a->body);
+		a->body = clean;
+		a->len = n;
+	}
 	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->code);
 	if (cc == CURLE_WRITE_ERROR && a->too_large) {
 		return 0; /* an answer, with a body we refuse to read */
@@ -1505,7 +1522,8 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	}
 	(void)curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &a->retry_after);
 	if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
-		a->redirect = strdup_or_null(loc);
+		size_t n;
+		a->redirect = redact(loc, strlen(loc), key, &n);
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "journal.h"
 #include "log.h"
 #include "poller.h"
+#include "redact.h"
 #include "response.h"
 #include "timespan.h"
 #include "util.h"
@@ -240,6 +241,8 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 	if (r >= 0) {
 		r = response_parser_begin(&pr->parser);
 		pr->parsed = 0;
+		/* The key lives in e->headers, which the request holds a reference to. */
+		pr->parser.secret = dify_auth_header_key(http_headers_auth_line(e->headers));
 	}
 	if (r >= 0) {
 		struct http_target t = {
@@ -248,6 +251,8 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 			.timeout_usec = p->config->request_timeout_usec,
 			.version = e->conf->http_version,
 			.ca_file = e->conf->ca_file,
+			.proxy = config_endpoint_proxy(e->conf),
+			.secret = pr->parser.secret,
 		};
 		r = http_submit(&pr->http, &t);
 	}
@@ -452,6 +457,19 @@ static void on_poll_done(struct http_request *req)
 		feed_parser(pr);
 		body_ok = response_parser_finish(&pr->parser) >= 0;
 	}
+	/* The answer goes to the state file and the hook: a key the server
+	 * echoed goes no further (the parsed strings were cleaned while parsing). */
+	const char *body = req->body;
+	size_t body_len = req->body_len;
+	_cleanup_(freep) char *clean_body = NULL;
+	if (redact_needed(body, body_len, pr->parser.secret)) {
+		clean_body = redact(body, body_len, pr->parser.secret, &body_len);
+		body = clean_body;
+		if (!clean_body) {
+			body_len = 0; /* no memory: no body rather than the key */
+		}
+	}
+
 	char ids[UUID_STRING_MAX];
 	dify_classify(req->error, req->http_code, &pr->parser.result, body_ok, req->retry_after_s,
 		      uuid_to_string(j->id, ids), &r);
@@ -483,7 +501,7 @@ static void on_poll_done(struct http_request *req)
 
 	if (o != JOB_OUTCOME_NONE) {
 		j->state = JOB_STATE_FINISHED;
-		p->ops->finished(p->userdata, j, o, r.error_msg, req->body, req->body_len);
+		p->ops->finished(p->userdata, j, o, r.error_msg, body, body_len);
 	} else {
 		bool urgent = old_alive != j->track.seen_alive || old_has != j->track.has_status ||
 			      old_status != j->track.last_status || old_gone != j->track.gone_count;
@@ -495,8 +513,7 @@ static void on_poll_done(struct http_request *req)
 			bool about_job = r.kind == POLL_STATUS || r.kind == POLL_GONE;
 			j->state = JOB_STATE_FINISHED;
 			p->ops->finished(p->userdata, j, JOB_OUTCOME_TIMEOUT, "",
-					 about_job ? req->body : NULL,
-					 about_job ? req->body_len : 0);
+					 about_job ? body : NULL, about_job ? body_len : 0);
 		} else if (!p->stopped) {
 			schedule_next(p, j, now);
 		}

@@ -20,13 +20,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                                                  \
 	} while (0)
 
-/* A fixed config for jobfile_check_refs(), built in memory. */
+/* A fixed config for jobfile_check_refs(), built in memory; it allows job-file
+ * Hook= so that the checks of its value are reached. */
 static const char config_text[] = "[Endpoint]\n"
 				  "BaseURL=https://api.dify.ai/v1\n"
 				  "APIKeyFile=/etc/jobwatch/api-key\n"
 				  "[Endpoint:support-bot]\n"
 				  "BaseURL=https://dify.example.com/v1\n"
-				  "APIKeyCredential=support-bot\n";
+				  "APIKeyCredential=support-bot\n"
+				  "[Hook]\n"
+				  "AllowJobHooks=yes\n";
 
 /* What jobfile_format() writes must read back as the same job. */
 static void check_round_trip(const struct jobfile *j)

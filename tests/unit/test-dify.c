@@ -504,7 +504,16 @@ static void test_auth_header(void **state)
 	h = dify_auth_header("");
 	assert_non_null(h);
 	assert_string_equal(h, "Authorization: Bearer ");
+	assert_null(dify_auth_header_key(h));
 	erase_and_free(h);
+
+	/* the key inside the line, for redaction */
+	h = dify_auth_header("app-abc");
+	assert_ptr_equal(dify_auth_header_key(h), h + strlen("Authorization: Bearer "));
+	assert_string_equal(dify_auth_header_key(h), "app-abc");
+	erase_and_free(h);
+	assert_null(dify_auth_header_key(NULL));
+	assert_null(dify_auth_header_key("Accept: application/json"));
 }
 
 /* --- start body --- */
