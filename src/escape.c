@@ -174,3 +174,51 @@ char *escape_quote(char *buf, size_t size, const char *s)
 	buf[out] = '\0';
 	return buf;
 }
+
+char *escape_json(const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	/* at most 6 bytes out for each byte in ("\ufffd", "\u001b") */
+	char *buf, *out;
+	size_t n;
+	bool esc;
+
+	if (len > (SIZE_MAX - 3) / 6) {
+		return NULL;
+	}
+	buf = malloc(len * 6 + 3);
+	if (!buf) {
+		return NULL;
+	}
+	out = buf;
+	*out++ = '"';
+	for (size_t i = 0; i < len; i += n) {
+		n = next_unit(u, len, i, &esc);
+		if (!esc) {
+			if (u[i] == '"' || u[i] == '\\') {
+				*out++ = '\\';
+			}
+			memcpy(out, u + i, n);
+			out += n;
+			continue;
+		}
+		uint32_t cp;
+		if (n == 2) {
+			cp = ((uint32_t)(u[i] & 0x1f) << 6) | (u[i + 1] & 0x3f); /* a C1 control */
+		} else if (u[i] < 0x80) {
+			cp = u[i]; /* C0 or DEL */
+		} else {
+			cp = 0xfffd; /* not UTF-8 */
+		}
+		memcpy(out, "\\u", 2);
+		out[2] = hex[(cp >> 12) & 0xf];
+		out[3] = hex[(cp >> 8) & 0xf];
+		out[4] = hex[(cp >> 4) & 0xf];
+		out[5] = hex[cp & 0xf];
+		out += 6;
+	}
+	*out++ = '"';
+	*out = '\0';
+	return buf;
+}

@@ -58,3 +58,12 @@ char *escape_quote(char *buf, size_t size, const char *s);
 /* escape_quote() into a temporary that lives until the end of the enclosing
  * full expression's block: diag_add(..., "Bad '%s'", QUOTE(value)). */
 #define QUOTE(s) escape_quote((char[ESCAPE_QUOTE_SIZE]){ 0 }, ESCAPE_QUOTE_SIZE, (s))
+
+/*
+ * s[0..len) as a JSON string, quotes included, into a new string (the
+ * caller frees it; NULL on OOM only). Valid UTF-8 text is kept; '"' and '\\'
+ * are escaped as JSON requires; every C0 control, DEL and C1 control becomes
+ * "\u00NN"; a byte that is not part of valid UTF-8 becomes "\ufffd". The
+ * result is valid JSON and safe to print on a terminal.
+ */
+char *escape_json(const char *s, size_t len);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "escape.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,6 +68,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(strncmp(small, out, k - e) == 0);
 		}
 		free(out);
+	}
+
+	/* JSON: valid (yajl parses it back), one string, and safe */
+	char *json = escape_json(in, size);
+	if (json) {
+		check_safe(json);
+		yajl_val v = yajl_tree_parse(json, NULL, 0);
+		CHECK(v && YAJL_IS_STRING(v));
+		yajl_tree_free(v);
+		free(json);
 	}
 
 	escape_quote(quote, sizeof(quote), in);

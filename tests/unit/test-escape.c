@@ -152,12 +152,32 @@ static void test_quote(void **state)
 	assert_string_equal(QUOTE("a\nb"), "a\\x0ab");
 }
 
+static void check_json(const char *s, size_t n, const char *want)
+{
+	char *j = escape_json(s, n);
+
+	assert_non_null(j);
+	assert_string_equal(j, want);
+	free(j);
+}
+
+static void test_json(void **state)
+{
+	check_json("", 0, "\"\"");
+	check_json("café 中文", strlen("café 中文"), "\"café 中文\"");
+	check_json("a\"b\\c", 5, "\"a\\\"b\\\\c\"");
+	check_json("\x1b[2J\r\n\x7f", 7, "\"\\u001b[2J\\u000d\\u000a\\u007f\"");
+	check_json("\xc2\x9b\xc2\x85", 4, "\"\\u009b\\u0085\"");
+	check_json("\x9b\xff", 2, "\"\\ufffd\\ufffd\"");
+	check_json("nul\0", 4, "\"nul\\u0000\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_c0_and_del), cmocka_unit_test(test_c1),
 		cmocka_unit_test(test_utf8),	   cmocka_unit_test(test_cut),
-		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_quote),	   cmocka_unit_test(test_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
