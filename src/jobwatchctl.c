@@ -89,7 +89,8 @@ static void state_row_donep(struct state_row *r)
 
 /* --- messages --- */
 
-/* "jobwatchctl: message" on stderr; returns code, so "return fail(1, ...)". */
+/* "jobwatchctl: message" on stderr, escaped (escape.h), so one line; returns
+ * code, so "return fail(1, ...)". */
 static int fail(int code, const char *fmt, ...) _printf_(2, 3);
 static int fail(int code, const char *fmt, ...)
 {
@@ -1565,9 +1566,11 @@ static int verb_start(char **args, size_t n)
 		return EXIT_FAILURE;
 	}
 	if (!arg_score_threshold || !arg_provider || !arg_model) {
-		return fail(
-			EXIT_USAGE,
-			"start needs --score-threshold, --embedding-provider and --embedding-model\nTry 'jobwatchctl start --help'.");
+		/* fail() escapes a newline: the second line goes on its own */
+		fail(EXIT_USAGE,
+		     "start needs --score-threshold, --embedding-provider and --embedding-model");
+		fputs("Try 'jobwatchctl start --help'.\n", stderr);
+		return EXIT_USAGE;
 	}
 	if (safe_atod(arg_score_threshold, &score) < 0 || !(score >= 0.0 && score <= 1.0)) {
 		return fail(EXIT_USAGE,
@@ -1677,8 +1680,9 @@ static int verb_start(char **args, size_t n)
 	already = !streq(resp.job_status, "waiting");
 	if (already) {
 		/* "processing": Dify hands out the job that is already running */
+		char st[RESPONSE_SHORT_MAX * 4];
 		printf("a job of this action is already running on this app: %s (%s)\n", ids,
-		       resp.job_status);
+		       escape_text_buf(st, sizeof(st), resp.job_status, strlen(resp.job_status)));
 	}
 	r = job_add(c, id, action, e->name, arg_description, &path);
 	if (r == -EEXIST) {

@@ -171,6 +171,26 @@ def part_journal():
     H.check(J["E"] in p.stdout, "wait does not print the result of E: %r", p.stdout)
     check_clean("jobwatchctl wait", p.stdout)
     check_clean("jobwatchctl wait (stderr)", p.stderr)
+
+    # jobwatchctl start: a server's job_status and a 5xx message, shown escaped
+    start = ["start", "enable", "--score-threshold", "0.9", "--embedding-provider", "p",
+             "--embedding-model", "m"]
+    mock.add_override({"status": 200, "body": {"job_id": uid(), "job_status": STATUS}},
+                      match={"kind": "start"}, count=1)
+    p = sb.run_ctl(*start)
+    H.note("start: rc %d, %r / %r", p.returncode, p.stdout, p.stderr)
+    check_clean("jobwatchctl start", p.stdout)
+    check_clean("jobwatchctl start (stderr)", p.stderr)
+    H.check("weird\\x1b[5m\\xc2\\x9b" in p.stdout, "start does not show the status escaped: %r",
+            p.stdout)
+    mock.add_override({"status": 500, "body": {"message": SERVER_MSG, "code": "unknown", "status": 500}},
+                      match={"kind": "start"}, count=1)
+    p = sb.run_ctl(*start)
+    H.note("start (500): rc %d, %r / %r", p.returncode, p.stdout, p.stderr)
+    H.check(p.returncode != 0, "start succeeded on HTTP 500")
+    check_clean("jobwatchctl start (stderr, HTTP 500)", p.stderr)
+    H.check("Internal \\x1b]0;owned\\x07 Error\\x0d\\x0aFORGED\\xc2\\x85" in p.stderr,
+            "start does not show the 500 message escaped: %r", p.stderr)
     d.stop()
 
 
