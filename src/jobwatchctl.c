@@ -1686,8 +1686,11 @@ static int verb_start(char **args, size_t n)
 	}
 	r = job_add(c, id, action, e->name, arg_description, &path);
 	if (r == -EEXIST) {
+		/* another file's name: escaped */
+		char p[PATH_MAX];
 		printf("job %s (%s) on endpoint '%s' is already watched in %s\n", ids,
-		       job_action_to_string(action), e->name, path);
+		       job_action_to_string(action), e->name,
+		       escape_text_buf(p, sizeof(p), path, strlen(path)));
 	} else if (r < 0) {
 		return fail(
 			EXIT_FAILURE,
