@@ -15,7 +15,9 @@ a hook prints the hostile text.  Then:
     JOBWATCH_JOB_FILE;
   - the "Missing '='" error quotes at most 32 bytes of the bad line, "…" marking the cut;
   - `jobwatchctl list` is clean; `list --json` is valid JSON, clean on a terminal (controls
-    \\u-escaped), and decodes to the exact text; `jobwatchctl wait` prints a clean line.
+    \\u-escaped), and decodes to the exact text; `jobwatchctl wait` prints a clean line, also
+    for a result entry whose MESSAGE holds raw controls (written here through journald's
+    native protocol); `jobwatchctl start` shows a server's job_status and 5xx message escaped.
 """
 
 import json
@@ -97,6 +99,22 @@ def check_bad_line_quote(what, text):
         H.eq(m.group(1), want, "%s: the quote of the bad line" % what)
 
 
+def journal_send(**fields):
+    """One entry through journald's native protocol, binary-safe (a value with a newline
+    goes as KEY, a 64-bit length and the bytes)."""
+    import socket
+    import struct
+    out = b""
+    for k, v in fields.items():
+        v = v.encode() if isinstance(v, str) else v
+        if b"\n" in v:
+            out += k.encode() + b"\n" + struct.pack("<Q", len(v)) + v + b"\n"
+        else:
+            out += k.encode() + b"=" + v + b"\n"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as so:
+        so.sendto(out, "/run/systemd/journal/socket")
+
+
 def run_check(sb):
     argv = H.shlex.split(os.environ.get("JOBWATCHD_WRAPPER", "")) + [
         H.find_jobwatchd(), "--check", "--config", sb.conf, "--jobs-dir", sb.jobs_dir,
@@ -171,6 +189,18 @@ def part_journal():
     H.check(J["E"] in p.stdout, "wait does not print the result of E: %r", p.stdout)
     check_clean("jobwatchctl wait", p.stdout)
     check_clean("jobwatchctl wait (stderr)", p.stderr)
+
+    # jobwatchctl wait on its own: a result entry whose MESSAGE is raw (as another writer,
+    # or an older jobwatchd, may have left it) is printed escaped
+    X = uid()
+    journal_send(MESSAGE="Job %s ended: " % X + HOSTILE, MESSAGE_ID=RESULT, JOB_ID=X,
+                 JOB_STATUS="error", JOB_ACTION="enable", JOB_ENDPOINT="default",
+                 SYSLOG_IDENTIFIER="jobwatchd", PRIORITY="3")
+    p = sb.run_ctl("wait", "--timeout=10s", X, timeout=30)
+    H.note("wait (raw entry): rc %d, %r / %r", p.returncode, p.stdout, p.stderr)
+    check_clean("jobwatchctl wait, raw entry", p.stdout)
+    H.check("FORGED line\\xc2\\x9b31m\\x07\\x7f end" in p.stdout and "café 中文" in p.stdout,
+            "wait does not print the raw entry escaped: %r", p.stdout)
 
     # jobwatchctl start: a server's job_status and a 5xx message, shown escaped
     start = ["start", "enable", "--score-threshold", "0.9", "--embedding-provider", "p",
