@@ -8,6 +8,7 @@
 
 #include "config-paths.h"
 #include "config.h"
+#include "escape.h"
 #include "ini.h"
 #include "timespan.h"
 #include "util.h"
@@ -95,7 +96,7 @@ static int parse_path(const struct item_ctx *ctx, const struct config_item *item
 {
 	if (!path_is_absolute(value)) {
 		item_error(ctx, "Invalid %s= value '%s', expected an absolute path", ctx->key,
-			   value);
+			   QUOTE(value));
 		return 0;
 	}
 	return replace_string(data, value);
@@ -118,7 +119,7 @@ static int parse_unsigned(const struct item_ctx *ctx, const struct config_item *
 
 	if (safe_atou(value, &v) < 0 || v < item->min || v > item->max) {
 		item_error(ctx, "Invalid %s= value '%s', expected an integer from %llu to %llu",
-			   ctx->key, value, (unsigned long long)item->min,
+			   ctx->key, QUOTE(value), (unsigned long long)item->min,
 			   (unsigned long long)item->max);
 		return 0;
 	}
@@ -134,21 +135,21 @@ static int parse_usec(const struct item_ctx *ctx, const struct config_item *item
 
 	if (timespan_parse(value, &v) < 0) {
 		item_error(ctx, "Invalid %s= value '%s', expected a time span " TIMESPAN_EXAMPLES,
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	if (v == USEC_INFINITY || v > item->max) {
 		item_error(ctx, "Invalid %s= value '%s', expected a finite time span", ctx->key,
-			   value);
+			   QUOTE(value));
 		return 0;
 	}
 	if (v < item->min) {
 		if (item->min == 1) {
 			item_error(ctx, "Invalid %s= value '%s', expected a time span above 0",
-				   ctx->key, value);
+				   ctx->key, QUOTE(value));
 		} else {
 			item_error(ctx, "Invalid %s= value '%s', expected at least %s", ctx->key,
-				   value, timespan_format(min, sizeof(min), item->min));
+				   QUOTE(value), timespan_format(min, sizeof(min), item->min));
 		}
 		return 0;
 	}
@@ -163,7 +164,7 @@ static int parse_multiplier(const struct item_ctx *ctx, const struct config_item
 
 	if (safe_atod(value, &v) < 0 || !(v >= 1.0 && v <= 100.0)) {
 		item_error(ctx, "Invalid %s= value '%s', expected a number from 1.0 to 100",
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	*(double *)data = v;
@@ -177,7 +178,7 @@ static int parse_jitter(const struct item_ctx *ctx, const struct config_item *it
 
 	if (safe_atod(value, &v) < 0 || !(v >= 0.0 && v < 1.0)) {
 		item_error(ctx, "Invalid %s= value '%s', expected a number from 0 up to below 1",
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	*(double *)data = v;
@@ -216,7 +217,7 @@ static int parse_exec(const struct item_ctx *ctx, const struct config_item *item
 	}
 	why = check_command(value);
 	if (why) {
-		item_error(ctx, "Invalid %s= value '%s': %s", ctx->key, value, why);
+		item_error(ctx, "Invalid %s= value '%s': %s", ctx->key, QUOTE(value), why);
 		return 0;
 	}
 	return replace_string(data, value);
@@ -243,18 +244,19 @@ static int parse_base_url(const struct item_ctx *ctx, const struct config_item *
 		item_error(
 			ctx,
 			"Invalid %s= value '%s', expected a URL starting with https:// or http://",
-			ctx->key, value);
+			ctx->key, QUOTE(value));
 		return 0;
 	}
 	if (host_len == 0) {
-		item_error(ctx, "Invalid %s= value '%s', the URL has no host", ctx->key, value);
+		item_error(ctx, "Invalid %s= value '%s', the URL has no host", ctx->key,
+			   QUOTE(value));
 		return 0;
 	}
 	if (has_blank_or_control(value) || strpbrk(value, "?#")) {
 		item_error(
 			ctx,
 			"Invalid %s= value '%s', expected a URL without blanks, query or fragment",
-			ctx->key, value);
+			ctx->key, QUOTE(value));
 		return 0;
 	}
 
@@ -281,7 +283,7 @@ static int parse_http_version(const struct item_ctx *ctx, const struct config_it
 	if (v < 0) {
 		item_error(ctx,
 			   "Invalid %s= value '%s', expected 'auto', '1.1' or '2-prior-knowledge'",
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	*(enum http_version *)data = (enum http_version)v;
@@ -364,7 +366,7 @@ static int parse_api_key_file(const struct item_ctx *ctx, const struct config_it
 {
 	if (!isempty(value) && !path_is_absolute(value)) {
 		item_error(ctx, "Invalid %s= value '%s', expected an absolute path", ctx->key,
-			   value);
+			   QUOTE(value));
 		return 0;
 	}
 	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
@@ -380,7 +382,7 @@ static int parse_api_key_credential(const struct item_ctx *ctx, const struct con
 		item_error(
 			ctx,
 			"Invalid %s= value '%s', expected a credential name of 1-64 characters from A-Z a-z 0-9 _ . -",
-			ctx->key, value);
+			ctx->key, QUOTE(value));
 		return 0;
 	}
 	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
@@ -569,21 +571,21 @@ static int on_config_section(void *userdata, const char *file, unsigned line, co
 		if (streq(name, ENDPOINT_DEFAULT_NAME)) {
 			diag_add(st->diags, DIAG_ERROR, file, line,
 				 "Invalid section [%s]: '%s' is the name of the unnamed [Endpoint]",
-				 section, ENDPOINT_DEFAULT_NAME);
+				 QUOTE(section), ENDPOINT_DEFAULT_NAME);
 			return 0;
 		}
 		if (!name_is_valid(name)) {
 			diag_add(
 				st->diags, DIAG_ERROR, file, line,
 				"Invalid endpoint name '%s' in [%s], expected 1-64 characters from A-Z a-z 0-9 _ . -",
-				name, section);
+				QUOTE(name), QUOTE(section));
 			return 0;
 		}
 		st->kind = SECTION_ENDPOINT;
 		return endpoint_get(st->config, name, file, line, &st->endpoint);
 	} else {
 		diag_add(st->diags, DIAG_WARNING, file, line, "Unknown section [%s], ignoring",
-			 section);
+			 QUOTE(section));
 	}
 	return 0;
 }
@@ -609,7 +611,7 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 	item = config_item_find(st->kind, key);
 	if (!item) {
 		diag_add(st->diags, DIAG_WARNING, file, line,
-			 "Unknown key '%s' in section [%s], ignoring", key, section);
+			 "Unknown key '%s' in section [%s], ignoring", QUOTE(key), QUOTE(section));
 		return 0;
 	}
 	if (st->kind == SECTION_ENDPOINT) {
@@ -753,7 +755,7 @@ int config_verify(struct config *c, struct diag_list *diags)
 			const struct config_where *x = &c->where[WHERE_HOOK_EXEC];
 
 			diag_add(diags, DIAG_ERROR, x->file, x->line,
-				 "Invalid [Hook] Exec= value '%s': %s", c->hook_exec, why);
+				 "Invalid [Hook] Exec= value '%s': %s", QUOTE(c->hook_exec), why);
 		}
 	}
 

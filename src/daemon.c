@@ -14,6 +14,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "dify.h"
+#include "escape.h"
 #include "hook.h"
 #include "http.h"
 #include "jobfile.h"
@@ -1530,14 +1531,18 @@ static void print_diags(const struct diag_list *l, unsigned *errors, unsigned *w
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct diag *x = &l->items[i];
-		/* FILE:LINE: message, warnings marked the way compilers do */
+		/* FILE:LINE: message, warnings marked the way compilers do; file
+		 * names and messages quote text from outside, so escaped */
 		const char *w = x->level == DIAG_WARNING ? "warning: " : "";
+		char file[PATH_MAX], msg[2048];
+		escape_text_buf(file, sizeof(file), strempty(x->file), strlen(strempty(x->file)));
+		escape_text_buf(msg, sizeof(msg), x->message, strlen(x->message));
 		if (x->file && x->line > 0) {
-			printf("%s:%u: %s%s\n", x->file, x->line, w, x->message);
+			printf("%s:%u: %s%s\n", file, x->line, w, msg);
 		} else if (x->file) {
-			printf("%s: %s%s\n", x->file, w, x->message);
+			printf("%s: %s%s\n", file, w, msg);
 		} else {
-			printf("%s%s\n", w, x->message);
+			printf("%s%s\n", w, msg);
 		}
 		if (x->level == DIAG_ERROR) {
 			(*errors)++;
@@ -1590,7 +1595,8 @@ int daemon_check(const struct daemon_options *o)
 	r = config_load(path, o->config_path != NULL, &c, &diags);
 	if (r < 0 && !c) {
 		print_diags(&diags, &ctx.errors, &ctx.warnings);
-		printf("%s: cannot be loaded\n", path);
+		char p[PATH_MAX];
+		printf("%s: cannot be loaded\n", escape_text_buf(p, sizeof(p), path, strlen(path)));
 		diag_list_clear(&diags);
 		return 1;
 	}
@@ -1620,7 +1626,10 @@ int daemon_check(const struct daemon_options *o)
 	ctx.dir = o->jobs_dir ? o->jobs_dir : c->jobs_dir;
 	ctx.dir_fd = open(ctx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dir_fd < 0) {
-		printf("%s: cannot open the jobs directory: %s\n", ctx.dir, strerror(errno));
+		char dir[PATH_MAX];
+		printf("%s: cannot open the jobs directory: %s\n",
+		       escape_text_buf(dir, sizeof(dir), ctx.dir, strlen(ctx.dir)),
+		       strerror(errno));
 		ctx.errors++;
 	} else {
 		jobsdir_check_access(ctx.dir_fd, ctx.dir, &diags);

@@ -49,8 +49,10 @@ struct journal_result {
  * Write a job's result entry. Fields: MESSAGE_ID, MESSAGE (one sentence),
  * PRIORITY, SYSLOG_IDENTIFIER, JOB_ID, JOB_ACTION, JOB_STATUS, JOB_ERROR
  * (when non-empty), JOB_ENDPOINT, JOB_FILE, JOB_POLLS, JOB_DURATION_USEC,
- * plus JOB_DESCRIPTION and JOB_LAST_STATUS when known. Returns 0, or a
- * negative errno when the journal refused it (it is printed to stderr then).
+ * plus JOB_DESCRIPTION and JOB_LAST_STATUS when known. MESSAGE is escaped
+ * (escape.h); JOB_ERROR, JOB_FILE, JOB_DESCRIPTION and JOB_LAST_STATUS keep
+ * the exact bytes for scripts. Returns 0, or a negative errno when the
+ * journal refused it (it is printed to stderr then).
  */
 int journal_job_result(const struct journal_result *r);
 
@@ -68,7 +70,8 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 int journal_hook_exit(const char *job_id, const char *file, int exit_status, int signal,
 		      int spawn_error, usec_t duration_usec, bool timed_out);
 
-/* One line of hook output, with JOB_ID; stderr lines at warning priority. */
+/* One line of hook output, with JOB_ID; stderr lines at warning priority.
+ * The line is escaped (escape.h) in MESSAGE. */
 void journal_hook_line(const char *job_id, bool is_stderr, const char *line, size_t len);
 
 /* "SIGTERM" for SIGTERM etc.; "SIG<n>" style for unknown numbers, into buf. */

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ini.h"
+#include "escape.h"
 #include "jobfile.h"
 #include "util.h"
 
@@ -213,6 +214,37 @@ static void test_warnings_only(void **state)
 					      &j, NULL),
 			 0);
 	jobfile_done(&j);
+}
+
+/* Unknown keys and invalid values are quoted escaped, at most 32 bytes. */
+static void test_hostile_text(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\n"
+			       "K\x1b[2J"
+			       "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkSECRET=v\n"
+			       "[Sec\xc2\x85tion]\nX=1\n",
+			       &j, &d),
+			 0);
+	assert_n_diags(&d, 2);
+	assert_diag(&d, 0, DIAG_WARNING, "test.job", 4,
+		    "Unknown key 'K\\x1b[2Jkkkkkkkkkkkkkkkkkkkkkkkkkkk" ESCAPE_ELLIPSIS
+		    "' in section [Job], ignoring");
+	assert_diag(&d, 1, DIAG_WARNING, "test.job", 5,
+		    "Unknown section [Sec\\xc2\\x85tion], ignoring");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+
+	assert_int_equal(
+		parse("[Job]\nJobID=" ID "\nAction=en\x1b[2Jable-and-a-long-tail-SECRET\n", &j, &d),
+		-EINVAL);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", 3,
+		    "Invalid Action= value 'en\\x1b[2Jable-and-a-long-tail-SECRE" ESCAPE_ELLIPSIS
+		    "'");
+	jobfile_done(&j);
+	diag_list_clear(&d);
 }
 
 static void test_missing_keys(void **state)
@@ -612,9 +644,10 @@ int main(void)
 		cmocka_unit_test(test_minimal),	       cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_special_values), cmocka_unit_test(test_later_wins),
 		cmocka_unit_test(test_warnings_only),  cmocka_unit_test(test_missing_keys),
-		cmocka_unit_test(test_invalid_values), cmocka_unit_test(test_several_errors),
-		cmocka_unit_test(test_name_is_valid),  cmocka_unit_test(test_action_strings),
-		cmocka_unit_test(test_check_refs),     cmocka_unit_test(test_check_refs_job_hooks),
+		cmocka_unit_test(test_hostile_text), cmocka_unit_test(test_invalid_values),
+		cmocka_unit_test(test_several_errors), cmocka_unit_test(test_name_is_valid),
+		cmocka_unit_test(test_action_strings), cmocka_unit_test(test_check_refs),
+		cmocka_unit_test(test_check_refs_job_hooks),
 		cmocka_unit_test(test_load),	       cmocka_unit_test(test_load_refused),
 		cmocka_unit_test(test_load_sizes),     cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_refused),
