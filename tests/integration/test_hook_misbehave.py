@@ -157,7 +157,7 @@ def scenario_timeout_stray(soft):
         {"job_id": a2, "lifecycle": [["waiting", 0.4], ["completed", None]]},
         {"job_id": b, "lifecycle": [["waiting", 0.8], ["completed", None]]}])
     conf = sb.base_config(mock, hook=sb.recording_hook("b"), initial="100ms", max_interval="200ms")
-    conf["Hook"].update({"Timeout": "1s", "MaxParallel": 1})
+    conf["Hook"].update({"Timeout": "1s", "MaxParallel": 1, "AllowJobHooks": "yes"})
     sb.write_config(conf)
     sb.write_job("a", a, hook=st.hook("a", "child-ignore-term"))
     sb.write_job("a2", a2, hook=st.hook("a2", "parent-ignore-term", "child-setsid"))
@@ -210,7 +210,7 @@ def scenario_stop_during(soft):
     j = str(uuid.uuid4())
     mock = sb.start_mock(jobs=[{"job_id": j, "responses": [{"job_status": "completed"}]}])
     conf = sb.base_config(mock, initial="100ms", max_interval="200ms")
-    conf["Hook"] = {"Timeout": "%gs" % timeout}
+    conf["Hook"] = {"Timeout": "%gs" % timeout, "AllowJobHooks": "yes"}
     sb.write_config(conf)
     sb.write_job("d", j, hook=st.hook("d", "child-ignore-term"))
     d = sb.start_daemon()
@@ -238,7 +238,7 @@ def scenario_leftovers(soft):
     l1, l2 = str(uuid.uuid4()), str(uuid.uuid4())
     mock = sb.start_mock(jobs=[{"job_id": x, "responses": [{"job_status": "completed"}]} for x in (l1, l2)])
     conf = sb.base_config(mock, initial="100ms", max_interval="200ms")
-    conf["Hook"] = {"Timeout": "30s"}
+    conf["Hook"] = {"Timeout": "30s", "AllowJobHooks": "yes"}
     sb.write_config(conf)
     sb.write_job("l1", l1, hook=st.hook("l1", "parent-exit", "child-devnull"))
     sb.write_job("l2", l2, hook=st.hook("l2", "parent-exit", "child-ignore-term"))
