@@ -140,7 +140,7 @@ def test():
     span = sb.path("span.conf")
     for value, ok in (("+2s", True), ("+1.5s", True), ("1min +30s", True), ("1.", False),
                       ("2. ms", False), ("5.s", False), ("-1s", False)):
-        H.write_file(span, "[Poll]\nInitialInterval=%s\nMaxInterval=1h\n[Endpoint]\nBaseURL=%s\n"
+        H.write_file(span, "[Poll]\nInitialInterval=%s\nMaxInterval=2min\n[Endpoint]\nBaseURL=%s\n"
                      "APIKeyFile=%s\n" % (value, mock.url, key))
         argv = H.shlex.split(os.environ.get("JOBWATCHD_WRAPPER", "")) + [
             H.find_jobwatchd(), "--config", span, "--jobs-dir", empty_jobs, "--state-dir", sb.state_dir,
