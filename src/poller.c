@@ -399,8 +399,9 @@ static void job_recovered(struct job *j)
 /*
  * Whose trouble r is. A good answer (a status, or "does not exist") ends the
  * endpoint's trouble and j's. A fault of j's own answer (r->job_fault) is
- * j's trouble, unless ENDPOINT_FAULT_JOBS different jobs had such faults
- * with no good answer from the endpoint in between: then it hits every job
+ * j's trouble, unless ENDPOINT_FAULT_JOBS different jobs (not counting those
+ * in their own trouble already) had such faults with no good answer from the
+ * endpoint in between: then it hits every job
  * (a proxy answering garbage, Dify failing on everything) and is the
  * endpoint's. Every other fault (auth, 429/503, other HTTP codes, a 5xx
  * without Dify's JSON body, transfer errors) is the endpoint's.
@@ -418,7 +419,9 @@ static void trouble_update(struct poller *p, struct endpoint *e, struct job *j,
 		if (e->fault_epoch == 0) {
 			e->fault_epoch = 1;
 		}
-		if (j->fault_epoch != e->fault_epoch) {
+		/* A job whose own trouble is logged already does not count: with
+		 * many bad jobs and one good one, the endpoint would flap. */
+		if (!(j->flags & JOB_FLAG_TROUBLE) && j->fault_epoch != e->fault_epoch) {
 			j->fault_epoch = e->fault_epoch;
 			e->fault_jobs++;
 		}

@@ -39,7 +39,8 @@ struct endpoint {
 	char *trouble_text; /* owned short text for STATUS= and `jobwatchctl list` */
 
 	/* Faults of single jobs' answers (poll_result.job_fault) since the last
-	 * good answer: from how many different jobs. Enough of them make endpoint
+	 * good answer: from how many different jobs (not already in their own
+	 * trouble). Enough of them make endpoint
 	 * trouble (poller.c). fault_epoch changes with every good answer (never
 	 * 0 once used), so a job counts once per streak (job->fault_epoch). */
 	uint16_t fault_epoch;
