@@ -29,6 +29,11 @@
 #define MESSAGE_ID_STATE_TROUBLE "0ddf7c7028c0409082cd02ab5a8d4c87"
 /* A job was accepted and is now watched. */
 #define MESSAGE_ID_JOB_ACCEPTED "e0c42d637b604df4b9b3a834559c8124"
+/* One job's own answers started failing (its 5xx with Dify's JSON body, its
+ * malformed or oversized 200s) while other jobs of the endpoint are fine. */
+#define MESSAGE_ID_JOB_TROUBLE "2f0be04248444af5afa460af86fdf961"
+/* That job answers properly again. */
+#define MESSAGE_ID_JOB_RECOVERED "27aa5e1c9a5449d5bd5d9547d1b0c15d"
 
 struct journal_result {
 	const char *job_id; /* lower-case UUID */
