@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config-paths.h"
 #include "config.h"
+#include "escape.h"
 #include "ini.h"
 #include "timespan.h"
 #include "util.h"
@@ -94,7 +96,7 @@ static int parse_path(const struct item_ctx *ctx, const struct config_item *item
 {
 	if (!path_is_absolute(value)) {
 		item_error(ctx, "Invalid %s= value '%s', expected an absolute path", ctx->key,
-			   value);
+			   QUOTE(value));
 		return 0;
 	}
 	return replace_string(data, value);
@@ -117,7 +119,7 @@ static int parse_unsigned(const struct item_ctx *ctx, const struct config_item *
 
 	if (safe_atou(value, &v) < 0 || v < item->min || v > item->max) {
 		item_error(ctx, "Invalid %s= value '%s', expected an integer from %llu to %llu",
-			   ctx->key, value, (unsigned long long)item->min,
+			   ctx->key, QUOTE(value), (unsigned long long)item->min,
 			   (unsigned long long)item->max);
 		return 0;
 	}
@@ -133,21 +135,21 @@ static int parse_usec(const struct item_ctx *ctx, const struct config_item *item
 
 	if (timespan_parse(value, &v) < 0) {
 		item_error(ctx, "Invalid %s= value '%s', expected a time span " TIMESPAN_EXAMPLES,
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	if (v == USEC_INFINITY || v > item->max) {
 		item_error(ctx, "Invalid %s= value '%s', expected a finite time span", ctx->key,
-			   value);
+			   QUOTE(value));
 		return 0;
 	}
 	if (v < item->min) {
 		if (item->min == 1) {
 			item_error(ctx, "Invalid %s= value '%s', expected a time span above 0",
-				   ctx->key, value);
+				   ctx->key, QUOTE(value));
 		} else {
 			item_error(ctx, "Invalid %s= value '%s', expected at least %s", ctx->key,
-				   value, timespan_format(min, sizeof(min), item->min));
+				   QUOTE(value), timespan_format(min, sizeof(min), item->min));
 		}
 		return 0;
 	}
@@ -162,7 +164,7 @@ static int parse_multiplier(const struct item_ctx *ctx, const struct config_item
 
 	if (safe_atod(value, &v) < 0 || !(v >= 1.0 && v <= 100.0)) {
 		item_error(ctx, "Invalid %s= value '%s', expected a number from 1.0 to 100",
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	*(double *)data = v;
@@ -176,7 +178,7 @@ static int parse_jitter(const struct item_ctx *ctx, const struct config_item *it
 
 	if (safe_atod(value, &v) < 0 || !(v >= 0.0 && v < 1.0)) {
 		item_error(ctx, "Invalid %s= value '%s', expected a number from 0 up to below 1",
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	*(double *)data = v;
@@ -215,7 +217,7 @@ static int parse_exec(const struct item_ctx *ctx, const struct config_item *item
 	}
 	why = check_command(value);
 	if (why) {
-		item_error(ctx, "Invalid %s= value '%s': %s", ctx->key, value, why);
+		item_error(ctx, "Invalid %s= value '%s': %s", ctx->key, QUOTE(value), why);
 		return 0;
 	}
 	return replace_string(data, value);
@@ -242,18 +244,19 @@ static int parse_base_url(const struct item_ctx *ctx, const struct config_item *
 		item_error(
 			ctx,
 			"Invalid %s= value '%s', expected a URL starting with https:// or http://",
-			ctx->key, value);
+			ctx->key, QUOTE(value));
 		return 0;
 	}
 	if (host_len == 0) {
-		item_error(ctx, "Invalid %s= value '%s', the URL has no host", ctx->key, value);
+		item_error(ctx, "Invalid %s= value '%s', the URL has no host", ctx->key,
+			   QUOTE(value));
 		return 0;
 	}
 	if (has_blank_or_control(value) || strpbrk(value, "?#")) {
 		item_error(
 			ctx,
 			"Invalid %s= value '%s', expected a URL without blanks, query or fragment",
-			ctx->key, value);
+			ctx->key, QUOTE(value));
 		return 0;
 	}
 
@@ -280,11 +283,70 @@ static int parse_http_version(const struct item_ctx *ctx, const struct config_it
 	if (v < 0) {
 		item_error(ctx,
 			   "Invalid %s= value '%s', expected 'auto', '1.1' or '2-prior-knowledge'",
-			   ctx->key, value);
+			   ctx->key, QUOTE(value));
 		return 0;
 	}
 	*(enum http_version *)data = (enum http_version)v;
 	return 0;
+}
+
+static int parse_bool(const struct item_ctx *ctx, const struct config_item *item, const char *value,
+		      void *data)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*(bool *)data = true;
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*(bool *)data = false;
+			return 0;
+		}
+	}
+	item_error(ctx, "Invalid %s= value '%s', expected 'yes' or 'no'", ctx->key, value);
+	return 0;
+}
+
+/* The schemes curl takes for CURLOPT_PROXY. */
+static bool proxy_scheme_ok(const char *s)
+{
+	static const char *const schemes[] = { "http://",    "https://",  "socks4://",
+					       "socks4a://", "socks5://", "socks5h://" };
+
+	for (size_t i = 0; i < ELEMENTSOF(schemes); i++) {
+		size_t n = strlen(schemes[i]);
+		if (strncasecmp(s, schemes[i], n) == 0) {
+			/* a host after any "user:password@" */
+			const char *auth = s + n, *end = auth + strcspn(auth, "/?#"), *host = auth;
+			for (const char *p = auth; p < end; p++) {
+				if (*p == '@') {
+					host = p + 1;
+				}
+			}
+			return host < end && *host != ':';
+		}
+	}
+	return false;
+}
+
+static int parse_proxy(const struct item_ctx *ctx, const struct config_item *item,
+		       const char *value, void *data)
+{
+	if (isempty(value)) {
+		return replace_string(data, NULL);
+	}
+	/* The value is not repeated: a proxy URL may carry a password. */
+	if (!proxy_scheme_ok(value) || has_blank_or_control(value)) {
+		item_error(
+			ctx,
+			"Invalid %s= value, expected a URL such as 'http://proxy.example:3128' (schemes http, https, socks4, socks4a, socks5, socks5h) without blanks",
+			ctx->key);
+		return 0;
+	}
+	return replace_string(data, value);
 }
 
 /* Remember where the key source was set: errors reading the key point there. */
@@ -304,7 +366,7 @@ static int parse_api_key_file(const struct item_ctx *ctx, const struct config_it
 {
 	if (!isempty(value) && !path_is_absolute(value)) {
 		item_error(ctx, "Invalid %s= value '%s', expected an absolute path", ctx->key,
-			   value);
+			   QUOTE(value));
 		return 0;
 	}
 	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
@@ -320,7 +382,7 @@ static int parse_api_key_credential(const struct item_ctx *ctx, const struct con
 		item_error(
 			ctx,
 			"Invalid %s= value '%s', expected a credential name of 1-64 characters from A-Z a-z 0-9 _ . -",
-			ctx->key, value);
+			ctx->key, QUOTE(value));
 		return 0;
 	}
 	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
@@ -352,6 +414,7 @@ static const struct config_item config_items[] = {
 	  FINITE },
 	{ SECTION_HOOK, "MaxParallel", parse_unsigned, offsetof(struct config, hook_max_parallel),
 	  1, 1024 },
+	{ SECTION_HOOK, "AllowJobHooks", parse_bool, offsetof(struct config, allow_job_hooks) },
 	{ SECTION_ENDPOINT, "BaseURL", parse_base_url, offsetof(struct endpoint_config, base_url) },
 	{ SECTION_ENDPOINT, "APIKeyFile", parse_api_key_file,
 	  offsetof(struct endpoint_config, api_key_file) },
@@ -363,6 +426,9 @@ static const struct config_item config_items[] = {
 	  offsetof(struct endpoint_config, max_concurrent), 1, 10000 },
 	{ SECTION_ENDPOINT, "HTTPVersion", parse_http_version,
 	  offsetof(struct endpoint_config, http_version) },
+	{ SECTION_ENDPOINT, "Proxy", parse_proxy, offsetof(struct endpoint_config, proxy) },
+	{ SECTION_ENDPOINT, "ProxyFromEnvironment", parse_bool,
+	  offsetof(struct endpoint_config, proxy_from_env) },
 };
 
 static const struct config_item *config_item_find(enum section_kind section, const char *key)
@@ -406,6 +472,7 @@ static void endpoint_config_done(struct endpoint_config *e)
 	free(e->api_key_file);
 	free(e->api_key_credential);
 	free(e->ca_file);
+	free(e->proxy);
 	free(e->file);
 	free(e->key_file);
 }
@@ -504,21 +571,21 @@ static int on_config_section(void *userdata, const char *file, unsigned line, co
 		if (streq(name, ENDPOINT_DEFAULT_NAME)) {
 			diag_add(st->diags, DIAG_ERROR, file, line,
 				 "Invalid section [%s]: '%s' is the name of the unnamed [Endpoint]",
-				 section, ENDPOINT_DEFAULT_NAME);
+				 QUOTE(section), ENDPOINT_DEFAULT_NAME);
 			return 0;
 		}
 		if (!name_is_valid(name)) {
 			diag_add(
 				st->diags, DIAG_ERROR, file, line,
 				"Invalid endpoint name '%s' in [%s], expected 1-64 characters from A-Z a-z 0-9 _ . -",
-				name, section);
+				QUOTE(name), QUOTE(section));
 			return 0;
 		}
 		st->kind = SECTION_ENDPOINT;
 		return endpoint_get(st->config, name, file, line, &st->endpoint);
 	} else {
 		diag_add(st->diags, DIAG_WARNING, file, line, "Unknown section [%s], ignoring",
-			 section);
+			 QUOTE(section));
 	}
 	return 0;
 }
@@ -544,7 +611,7 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 	item = config_item_find(st->kind, key);
 	if (!item) {
 		diag_add(st->diags, DIAG_WARNING, file, line,
-			 "Unknown key '%s' in section [%s], ignoring", key, section);
+			 "Unknown key '%s' in section [%s], ignoring", QUOTE(key), QUOTE(section));
 		return 0;
 	}
 	if (st->kind == SECTION_ENDPOINT) {
@@ -607,6 +674,13 @@ static void verify_endpoint(const struct endpoint_config *e, struct diag_list *d
 		diag_add(
 			diags, DIAG_WARNING, e->file, e->line,
 			"%s BaseURL= '%s' uses plain http:// to a host that is not loopback: the API key travels in clear text",
+			sec, e->base_url);
+	}
+
+	if (e->proxy && e->base_url && strncasecmp(e->base_url, "http://", 7) == 0) {
+		diag_add(
+			diags, DIAG_WARNING, e->file, e->line,
+			"%s BaseURL= '%s' uses plain http:// through Proxy=: the proxy sees every request, the API key included (with https:// it sees only the host name)",
 			sec, e->base_url);
 	}
 
@@ -681,7 +755,7 @@ int config_verify(struct config *c, struct diag_list *diags)
 			const struct config_where *x = &c->where[WHERE_HOOK_EXEC];
 
 			diag_add(diags, DIAG_ERROR, x->file, x->line,
-				 "Invalid [Hook] Exec= value '%s': %s", c->hook_exec, why);
+				 "Invalid [Hook] Exec= value '%s': %s", QUOTE(c->hook_exec), why);
 		}
 	}
 
@@ -867,6 +941,14 @@ int config_load(const char *path, bool required, struct config **ret, struct dia
 	return 0;
 }
 
+const char *config_endpoint_proxy(const struct endpoint_config *e)
+{
+	if (e->proxy) {
+		return e->proxy;
+	}
+	return e->proxy_from_env ? NULL : "";
+}
+
 /* Problems with the key are reported where its source was set. */
 static const char *key_where_file(const struct endpoint_config *e)
 {
@@ -897,6 +979,21 @@ static bool key_is_printable(const char *s, size_t len)
 		}
 	}
 	return true;
+}
+
+/* A key file others can read (or write) is a key others have: say so. */
+static void check_key_file_mode(const struct endpoint_config *e, const char *path,
+				struct diag_list *diags)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !(st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))) {
+		return;
+	}
+	diag_add(
+		diags, DIAG_WARNING, key_where_file(e), key_where_line(e),
+		"API key file '%s' is readable or writable by users other than its owner (mode %04o), expected mode 0600 or 0400 (chmod go= '%s')",
+		path, (unsigned)(st.st_mode & 07777), path);
 }
 
 int config_read_api_key(const struct endpoint_config *e, const char *credentials_dir, char **ret,
@@ -974,6 +1071,7 @@ int config_read_api_key(const struct endpoint_config *e, const char *credentials
 		return -EINVAL;
 	}
 
+	check_key_file_mode(e, path, diags);
 	buf[keylen] = '\0';
 	*ret = buf;
 	return 0;

@@ -59,6 +59,8 @@ struct endpoint_config {
 	char *ca_file; /* owned CAFile=, or NULL for the system store */
 	unsigned max_concurrent; /* MaxConcurrentRequests=, default 32, 1..10000 */
 	enum http_version http_version; /* HTTPVersion=, default auto */
+	char *proxy; /* owned Proxy= URL, or NULL: no proxy */
+	bool proxy_from_env; /* ProxyFromEnvironment=, default no; ignored when proxy is set */
 
 	/* Where the section and the key setting lines are, for messages. */
 	char *file; /* owned */
@@ -84,6 +86,7 @@ struct config {
 	char *hook_exec; /* owned; Exec=, NULL when unset or empty */
 	usec_t hook_timeout_usec; /* Timeout=, default 60s, > 0 */
 	unsigned hook_max_parallel; /* MaxParallel=, default 16, >= 1 */
+	bool allow_job_hooks; /* AllowJobHooks=, default no: a job file's non-empty Hook= is refused */
 
 	/* [Endpoint], [Endpoint:NAME] in order of first appearance */
 	struct endpoint_config *endpoints; /* owned array */
@@ -128,6 +131,14 @@ int config_load(const char *path, bool required, struct config **ret, struct dia
 
 /* The endpoint called name (NULL: the unnamed [Endpoint]), or NULL. */
 const struct endpoint_config *config_find_endpoint(const struct config *c, const char *name);
+
+/*
+ * The proxy requests to e go through, for curl_set_proxy(): e->proxy when
+ * Proxy= is set; NULL (the environment's http_proxy, https_proxy, ALL_PROXY,
+ * NO_PROXY) with ProxyFromEnvironment=yes; else "" (none, whatever the
+ * environment says). Borrowed from e.
+ */
+const char *config_endpoint_proxy(const struct endpoint_config *e);
 
 /*
  * Read the API key of e: from e->api_key_file, or from

@@ -24,6 +24,18 @@ static inline long curl_http_version_of(enum http_version v)
 	}
 }
 
+/*
+ * CURLOPT_PROXY and CURLOPT_NOPROXY for what config_endpoint_proxy() says:
+ * NULL: curl's default, the environment's http_proxy, https_proxy, ALL_PROXY
+ * and NO_PROXY; "": no proxy, whatever the environment says; else that proxy
+ * for every host (the environment's NO_PROXY does not apply).
+ */
+static inline void curl_set_proxy(CURL *e, const char *proxy)
+{
+	(void)curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+	(void)curl_easy_setopt(e, CURLOPT_NOPROXY, proxy && *proxy ? "" : NULL);
+}
+
 /* Free a header list that holds a secret, wiping every line first. */
 static inline void curl_slist_erase_and_free(struct curl_slist *l)
 {

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "dify.h"
+#include "escape.h"
 #include "hook.h"
 #include "http.h"
 #include "jobfile.h"
@@ -114,10 +115,17 @@ static char *job_path(const struct daemon *d, const struct job *j)
 	return strjoin(d->jobs_dir, "/", j->file);
 }
 
+/* A job file's own Hook= that the configuration no longer allows (it was
+ * allowed when the file was read) runs nothing. */
+static bool job_hook_refused(const struct daemon *d, const struct job *j)
+{
+	return j->hook && j->hook[0] && !d->config->allow_job_hooks;
+}
+
 static const char *hook_command(const struct daemon *d, const struct job *j)
 {
 	if (j->hook) {
-		return j->hook[0] ? j->hook : NULL;
+		return j->hook[0] && !job_hook_refused(d, j) ? j->hook : NULL;
 	}
 	return d->config->hook_exec;
 }
@@ -176,6 +184,10 @@ static void set_outcome(struct daemon *d, struct job *j, enum job_outcome o, con
 	if (!(j->flags & JOB_DETACHED)) {
 		d->registry.n_finished++;
 	}
+	if (job_outcome_runs_hook(o) && job_hook_refused(d, j)) {
+		log_job(LOG_WARNING, j,
+			"Not running the job file's Hook=: [Hook] AllowJobHooks= is no longer set.");
+	}
 	if (!job_outcome_runs_hook(o) || !hook_command(d, j)) {
 		j->flags |= JOB_FLAG_HOOK_DONE;
 	}
@@ -208,6 +220,10 @@ static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 	int r;
 
 	*spec = (struct hook_spec){ 0 };
+	if (!cmd) {
+		/* due from before a restart, but refused or unset now */
+		return -EPERM;
+	}
 	r = split_words(cmd, &spec->argv);
 	if (r < 0 || !spec->argv[0]) {
 		hook_spec_done(spec);
@@ -608,6 +624,7 @@ static void apply_endpoints(struct daemon *d, const struct config *c)
 			diag_list_clear(&diags);
 			continue;
 		}
+		log_diags(&diags, NULL); /* warnings: a key file others can read */
 		diag_list_clear(&diags);
 		auth = dify_auth_header(key);
 		e->headers = auth ? http_headers_new(auth) : NULL;
@@ -1236,6 +1253,19 @@ static void resume_jobs(struct daemon *d)
 	}
 }
 
+/* Warn about a jobs directory others can write to (start-up and reload). */
+static void check_jobs_dir_access(struct daemon *d)
+{
+	struct diag_list diags = { 0 };
+
+	if (!d->jobsdir) {
+		return;
+	}
+	jobsdir_check_access(d->jobsdir->dir_fd, d->jobs_dir, &diags);
+	log_diags(&diags, NULL);
+	diag_list_clear(&diags);
+}
+
 /* --- signals, reload, stop --- */
 
 /* Load the configuration. why prefixes the one line that sums up a failure
@@ -1319,6 +1349,7 @@ static void daemon_reload(struct daemon *d)
 		poller_unstall(&d->poller, j);
 	}
 	if (d->jobsdir) {
+		check_jobs_dir_access(d);
 		/* "Reloaded." and READY=1 when the rescan is done */
 		rescan(d, true);
 		return;
@@ -1573,6 +1604,7 @@ static int daemon_start(struct daemon *d)
 		return log_error_errno(r, "Cannot start: the jobs directory '%s' is not usable.",
 				       d->jobs_dir);
 	}
+	check_jobs_dir_access(d);
 
 	/* Watch first, then scan: a file added meanwhile is seen twice at worst. */
 	d->starting = true;
@@ -1694,14 +1726,18 @@ static void print_diags(const struct diag_list *l, unsigned *errors, unsigned *w
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct diag *x = &l->items[i];
-		/* FILE:LINE: message, warnings marked the way compilers do */
+		/* FILE:LINE: message, warnings marked the way compilers do; file
+		 * names and messages quote text from outside, so escaped */
 		const char *w = x->level == DIAG_WARNING ? "warning: " : "";
+		char file[PATH_MAX], msg[2048];
+		escape_text_buf(file, sizeof(file), strempty(x->file), strlen(strempty(x->file)));
+		escape_text_buf(msg, sizeof(msg), x->message, strlen(x->message));
 		if (x->file && x->line > 0) {
-			printf("%s:%u: %s%s\n", x->file, x->line, w, x->message);
+			printf("%s:%u: %s%s\n", file, x->line, w, msg);
 		} else if (x->file) {
-			printf("%s: %s%s\n", x->file, w, x->message);
+			printf("%s: %s%s\n", file, w, msg);
 		} else {
-			printf("%s%s\n", w, x->message);
+			printf("%s%s\n", w, msg);
 		}
 		if (x->level == DIAG_ERROR) {
 			(*errors)++;
@@ -1754,7 +1790,8 @@ int daemon_check(const struct daemon_options *o)
 	r = config_load(path, o->config_path != NULL, &c, &diags);
 	if (r < 0 && !c) {
 		print_diags(&diags, &ctx.errors, &ctx.warnings);
-		printf("%s: cannot be loaded\n", path);
+		char p[PATH_MAX];
+		printf("%s: cannot be loaded\n", escape_text_buf(p, sizeof(p), path, strlen(path)));
 		diag_list_clear(&diags);
 		return 1;
 	}
@@ -1784,9 +1821,15 @@ int daemon_check(const struct daemon_options *o)
 	ctx.dir = o->jobs_dir ? o->jobs_dir : c->jobs_dir;
 	ctx.dir_fd = open(ctx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dir_fd < 0) {
-		printf("%s: cannot open the jobs directory: %s\n", ctx.dir, strerror(errno));
+		char dir[PATH_MAX];
+		printf("%s: cannot open the jobs directory: %s\n",
+		       escape_text_buf(dir, sizeof(dir), ctx.dir, strlen(ctx.dir)),
+		       strerror(errno));
 		ctx.errors++;
 	} else {
+		jobsdir_check_access(ctx.dir_fd, ctx.dir, &diags);
+		print_diags(&diags, &ctx.errors, &ctx.warnings);
+		diag_list_clear(&diags);
 		(void)jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx);
 		close(ctx.dir_fd);
 	}

@@ -2,8 +2,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "diag.h"
+#include "escape.h"
 #include "util.h"
 
 _printf_(1, 0) static char *vformat(const char *fmt, va_list ap)
@@ -75,15 +77,25 @@ void diag_add(struct diag_list *l, enum diag_level level, const char *file, unsi
 
 char *diag_format(const struct diag *d, char *buf, size_t size)
 {
+	size_t n = 0;
+
 	if (size == 0) {
 		return buf;
 	}
-	if (d->file && d->line > 0) {
-		(void)snprintf(buf, size, "%s:%u: %s", d->file, d->line, d->message);
-	} else if (d->file) {
-		(void)snprintf(buf, size, "%s: %s", d->file, d->message);
-	} else {
-		(void)snprintf(buf, size, "%s", d->message);
+	buf[0] = '\0';
+	/* File names and messages quote text from outside: escaped (escape.h). */
+	if (d->file) {
+		escape_text_buf(buf, size, d->file, strlen(d->file));
+		n = strlen(buf);
+		if (d->line > 0) {
+			(void)snprintf(buf + n, size - n, ":%u: ", d->line);
+		} else {
+			(void)snprintf(buf + n, size - n, ": ");
+		}
+		n = strlen(buf);
+	}
+	if (n + 1 < size) {
+		escape_text_buf(buf + n, size - n, d->message, strlen(d->message));
 	}
 	return buf;
 }

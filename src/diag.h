@@ -41,7 +41,8 @@ static inline bool diag_has_errors(const struct diag_list *l)
 }
 
 /* Format entry i as "FILE:LINE: message" ("FILE: message" without a line,
- * "message" without a file) into buf; returns buf. */
+ * "message" without a file) into buf, the file name and the message escaped
+ * for a terminal (escape.h); returns buf. */
 char *diag_format(const struct diag *d, char *buf, size_t size);
 
 /* Move every entry of src to the end of dst; src is left empty. */

@@ -73,6 +73,7 @@ void dify_classify(enum transfer_error transfer, long http_code, const struct re
 
 	if (transfer == TRANSFER_TOO_LARGE && http_code == 200) {
 		ret->kind = POLL_BAD_BODY;
+		ret->job_fault = true;
 		return;
 	}
 	if (transfer != TRANSFER_OK || http_code == 0) {
@@ -83,12 +84,14 @@ void dify_classify(enum transfer_error transfer, long http_code, const struct re
 	if (http_code == 200) {
 		if (!r || !r->is_object || r->bad_shape || !r->has_job_status) {
 			ret->kind = POLL_BAD_BODY;
+			ret->job_fault = true;
 			return;
 		}
 		/* an answer about another job (a mixed-up cache or proxy) says
 		 * nothing about ours */
 		if (expected_id && r->has_job_id && strcasecmp(r->job_id, expected_id) != 0) {
 			ret->kind = POLL_BAD_BODY;
+			ret->job_fault = true;
 			return;
 		}
 		ret->kind = POLL_STATUS;
@@ -108,6 +111,9 @@ void dify_classify(enum transfer_error transfer, long http_code, const struct re
 		ret->kind = POLL_UNAVAILABLE;
 	} else if (http_code >= 500 && http_code <= 599) {
 		ret->kind = POLL_SERVER_ERROR;
+		/* Dify's own JSON error: it failed on this job. An HTML or empty
+		 * 5xx is a proxy or gateway: the endpoint's. */
+		ret->job_fault = r && r->is_object && r->has_message;
 	} else {
 		ret->kind = POLL_HTTP_ERROR;
 	}
@@ -138,9 +144,20 @@ int dify_start_url(char *buf, size_t size, const char *base, enum job_action act
 	return n;
 }
 
+#define AUTH_PREFIX "Authorization: Bearer "
+
 char *dify_auth_header(const char *key)
 {
-	return strjoin("Authorization: Bearer ", key);
+	return strjoin(AUTH_PREFIX, key);
+}
+
+const char *dify_auth_header_key(const char *line)
+{
+	if (!line || strncmp(line, AUTH_PREFIX, strlen(AUTH_PREFIX)) != 0) {
+		return NULL;
+	}
+	line += strlen(AUTH_PREFIX);
+	return *line ? line : NULL;
 }
 
 /* Append s as a JSON string to out (which has room: caller sized it). */

@@ -60,6 +60,11 @@ struct poll_result {
 	const char *status_text; /* borrowed from the response: the raw job_status */
 	const char *error_msg; /* borrowed; "" when absent */
 	usec_t retry_after_usec; /* Retry-After on 429/503, capped; 0 when none */
+	/* A fault of this job's own answer, not of the endpoint as a whole: a
+	 * 200 that is no usable status (POLL_BAD_BODY), or a 5xx other than 503
+	 * that carries Dify's JSON error body (Dify itself failed on this job,
+	 * no proxy in between). See poll_kind_is_trouble(). */
+	bool job_fault;
 };
 
 /*
@@ -73,8 +78,9 @@ void dify_classify(enum transfer_error transfer, long http_code, const struct re
 		   bool body_ok, uint64_t retry_after_s, const char *expected_id,
 		   struct poll_result *ret);
 
-/* True for a poll result that counts as trouble with the endpoint (not a
- * statement about the job): everything but POLL_STATUS and POLL_GONE. */
+/* True for a poll result that is trouble (not a statement about the job):
+ * everything but POLL_STATUS and POLL_GONE. Whose trouble it is, the job's
+ * (job_fault) or the endpoint's, is decided by the poller (jobwatchd(8)). */
 static inline bool poll_kind_is_trouble(enum poll_kind k)
 {
 	return k != POLL_STATUS && k != POLL_GONE;
@@ -95,6 +101,13 @@ int dify_start_url(char *buf, size_t size, const char *base, enum job_action act
  * holds the secret: free it with erase_and_free(). NULL on OOM.
  */
 char *dify_auth_header(const char *key);
+
+/*
+ * The key inside a line made by dify_auth_header() (borrowed: it points into
+ * line), or NULL when line is NULL or not such a line. Used to redact the key
+ * from what a server answers.
+ */
+const char *dify_auth_header_key(const char *line);
 
 /*
  * The JSON body of a start request. score_threshold must be finite and in

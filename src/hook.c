@@ -7,9 +7,8 @@
 #include "journal.h"
 #include "log.h"
 
-/* After the hook exits, how long its pipes may stay open (a grandchild
- * holding them) before we stop reading. */
-#define HOOK_DRAIN_GRACE_MS 1000
+/* How often a process group that outlived its hook is looked at. */
+#define HOOK_GROUP_CHECK_USEC (100 * USEC_PER_MSEC)
 
 struct line_buffer {
 	char data[HOOK_LINE_MAX];
@@ -23,13 +22,18 @@ struct hook_run {
 
 	uv_process_t process;
 	uv_pipe_t in, out, err;
-	uv_timer_t timer; /* timeout, then kill delay, then drain grace */
+	uv_timer_t timer; /* the next deadline below, or a look at the group */
 	uv_write_t write_req;
 	unsigned open_handles; /* initialised handles not yet closed */
 	bool spawned, exited, out_eof, err_eof, finished;
 	bool sent_term, sent_kill, timed_out;
 	int exit_status, term_signal, spawn_error;
+	pid_t pgid; /* the hook's process group (its pid: it leads a new session) */
 	usec_t started_usec;
+	usec_t timeout_usec; /* monotonic: SIGTERM to the group */
+	usec_t exited_usec; /* when the main process ended */
+	usec_t kill_usec; /* SIGKILL to the group, once SIGTERM was sent */
+	usec_t drain_usec; /* stop reading pipes held outside the group */
 	unsigned lines, dropped_lines;
 	struct line_buffer out_buf, err_buf;
 	char read_buf[4096];
@@ -149,7 +153,9 @@ static void finish_run(struct hook_run *run)
 		.exit_status = -1,
 		.spawn_error = run->spawn_error,
 		.timed_out = run->timed_out,
-		.duration_usec = now_monotonic_usec() - run->started_usec,
+		/* the main process's run: what it left behind may have taken longer */
+		.duration_usec = (run->exited_usec > 0 ? run->exited_usec : now_monotonic_usec()) -
+				 run->started_usec,
 	};
 
 	if (run->finished) {
@@ -206,56 +212,126 @@ static void run_log(int level, const struct hook_run *run, const char *fmt, ...)
 	log_fields_internal(level, 0, fields, "%s", msg);
 }
 
-static void maybe_finish(struct hook_run *run)
+static void arm_timer(struct hook_run *run, usec_t at_usec, usec_t now_usec)
 {
-	if (!run->exited) {
-		return;
-	}
-	if (run->out_eof && run->err_eof) {
-		finish_run(run);
-		return;
-	}
-	/* Exited, but something it started still holds the pipes: wait a
-	 * moment for the rest of the output, then stop reading. */
-	if (!run->sent_kill && !run->timed_out) {
-		(void)uv_timer_start(&run->timer, on_uv_hook_timer, HOOK_DRAIN_GRACE_MS, 0);
-	}
+	usec_t ms =
+		at_usec > now_usec ? (at_usec - now_usec + USEC_PER_MSEC - 1) / USEC_PER_MSEC : 0;
+	(void)uv_timer_start(&run->timer, on_uv_hook_timer, ms, 0);
 }
 
-/* --- callbacks --- */
-
+/*
+ * The hook leads its own session and process group (UV_PROCESS_DETACHED), so
+ * this reaches its children too, also after the main process is gone: a pid
+ * is not handed out again while a process group of that id has members.
+ */
 static void kill_group(struct hook_run *run, int sig)
 {
-	/* The hook leads its own process group (UV_PROCESS_DETACHED), so its
-	 * children are signalled too. */
-	if (run->process.pid > 0 && kill(-run->process.pid, sig) < 0) {
+	if (kill(-run->pgid, sig) < 0 && !run->exited) {
+		/* it left its group (setpgid): the main process at least */
 		(void)uv_process_kill(&run->process, sig);
 	}
 }
 
-static void on_uv_hook_timer(uv_timer_t *t)
+/* Is a process (zombies included) left in the hook's group? */
+static bool group_alive(const struct hook_run *run)
 {
-	struct hook_run *run = t->data;
+	return run->pgid > 0 && kill(-run->pgid, 0) == 0;
+}
 
-	if (run->exited) {
-		finish_run(run); /* drain grace over */
+/*
+ * Moves a started run on; called when the timer fires, the main process
+ * exits or an output pipe ends. In order:
+ *  - main process running: SIGTERM to the group at its Timeout, SIGKILL 5 s
+ *    later;
+ *  - main process gone, processes left in its group: if it exited by itself,
+ *    SIGTERM to the group after HOOK_LEFTOVER_GRACE_USEC (at its Timeout at
+ *    the latest), then (as after a timeout) SIGKILL 5 s after the SIGTERM;
+ *  - group empty or SIGKILLed: the run is over once both pipes ended, or
+ *    HOOK_DRAIN_GRACE_USEC later if a process that left the group (its own
+ *    setsid()) still holds them: then we stop reading and close our ends.
+ * So a run always ends, and frees its MaxParallel slot, at most Timeout +
+ * 5 s + the drain grace after its start.
+ */
+static void advance(struct hook_run *run)
+{
+	usec_t now = now_monotonic_usec();
+
+	if (run->finished) {
 		return;
 	}
-	if (!run->sent_term) {
-		run->sent_term = true;
-		run->timed_out = true;
-		run_log(LOG_WARNING, run, "Hook for job %s ran past its Timeout=, sending SIGTERM.",
-			run->spec.job_id);
-		kill_group(run, SIGTERM);
-		(void)uv_timer_start(&run->timer, on_uv_hook_timer,
-				     HOOK_KILL_DELAY_USEC / USEC_PER_MSEC, 0);
-	} else if (!run->sent_kill) {
-		run->sent_kill = true;
-		run_log(LOG_WARNING, run,
-			"Hook for job %s did not stop after SIGTERM, sending SIGKILL.",
-			run->spec.job_id);
-		kill_group(run, SIGKILL);
+	if (!run->exited) {
+		if (!run->sent_term && now >= run->timeout_usec) {
+			run->sent_term = run->timed_out = true;
+			run->kill_usec = now + HOOK_KILL_DELAY_USEC;
+			run_log(LOG_WARNING, run,
+				"Hook for job %s ran past its Timeout=, sending SIGTERM to its process group.",
+				run->spec.job_id);
+			kill_group(run, SIGTERM);
+		}
+		if (run->sent_term && !run->sent_kill && now >= run->kill_usec) {
+			run->sent_kill = true;
+			run_log(LOG_WARNING, run,
+				"Hook for job %s did not stop after SIGTERM, sending SIGKILL to its process group.",
+				run->spec.job_id);
+			kill_group(run, SIGKILL);
+		}
+		if (!run->sent_kill) {
+			arm_timer(run, run->sent_term ? run->kill_usec : run->timeout_usec, now);
+		}
+		return; /* its exit callback comes */
 	}
+
+	if (!run->sent_kill && group_alive(run)) {
+		/* within the Timeout= too, so that a run never lasts longer than
+		 * Timeout= + HOOK_KILL_DELAY_USEC + HOOK_DRAIN_GRACE_USEC */
+		usec_t term_usec =
+			MIN(run->exited_usec + HOOK_LEFTOVER_GRACE_USEC, run->timeout_usec);
+
+		if (!run->sent_term && now >= term_usec) {
+			run->sent_term = true;
+			run->kill_usec = now + HOOK_KILL_DELAY_USEC;
+			run_log(LOG_NOTICE, run,
+				"Hook for job %s exited but left processes running, sending SIGTERM to its process group.",
+				run->spec.job_id);
+			kill_group(run, SIGTERM);
+		} else if (run->sent_term && now >= run->kill_usec) {
+			run->sent_kill = true;
+			run_log(LOG_WARNING, run,
+				"Processes of the hook for job %s did not stop after SIGTERM, sending SIGKILL to its process group.",
+				run->spec.job_id);
+			kill_group(run, SIGKILL);
+		}
+		if (!run->sent_kill) {
+			usec_t next = run->sent_term ? run->kill_usec : term_usec;
+			arm_timer(run, MIN(next, now + HOOK_GROUP_CHECK_USEC), now);
+			return;
+		}
+	}
+
+	if (run->out_eof && run->err_eof) {
+		finish_run(run);
+		return;
+	}
+	/* What holds the pipes now left the group, or was just killed and its
+	 * end of the pipes is about to close. */
+	if (run->drain_usec == 0) {
+		run->drain_usec = now + HOOK_DRAIN_GRACE_USEC;
+	}
+	if (now >= run->drain_usec) {
+		run_log(LOG_NOTICE, run,
+			"A process outside the process group of the hook for job %s still holds its output, closing it.",
+			run->spec.job_id);
+		finish_run(run);
+		return;
+	}
+	arm_timer(run, run->drain_usec, now);
+}
+
+/* --- callbacks --- */
+
+static void on_uv_hook_timer(uv_timer_t *t)
+{
+	advance(t->data);
 }
 
 static void on_uv_hook_exit(uv_process_t *p, int64_t exit_status, int term_signal)
@@ -263,10 +339,10 @@ static void on_uv_hook_exit(uv_process_t *p, int64_t exit_status, int term_signa
 	struct hook_run *run = p->data;
 
 	run->exited = true;
+	run->exited_usec = now_monotonic_usec();
 	run->exit_status = (int)exit_status;
 	run->term_signal = term_signal;
-	(void)uv_timer_stop(&run->timer);
-	maybe_finish(run);
+	advance(run);
 }
 
 static void on_uv_hook_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -293,7 +369,7 @@ static void on_uv_hook_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	} else {
 		run->out_eof = true;
 	}
-	maybe_finish(run);
+	advance(run);
 }
 
 static void on_uv_hook_written(uv_write_t *req, int status)
@@ -364,8 +440,24 @@ static void start_run(struct hook_runner *h, struct hook_run *run)
 	opts.exit_cb = on_uv_hook_exit;
 	opts.stdio = stdio;
 	opts.stdio_count = 3;
-	/* its own session and process group, so a timeout kills what it started */
+	/* its own session and process group, so that a timeout, or the end of
+	 * the hook, can reach what it started */
 	opts.flags = UV_PROCESS_DETACHED;
+
+	/* libuv closes nothing in the child but the pipes it made: every other
+	 * fd must be close-on-exec, whoever opened it (libcurl 7.88's
+	 * socketpair, an fd the daemon inherited, ...), so that the hook gets
+	 * 0, 1 and 2 only. Done right before each spawn, as new fds appear all
+	 * the time. Only this thread opens fds while hooks start: the jobsdir
+	 * prefetch thread is joined before its scan returns, and libcurl's
+	 * resolver threads only run getaddrinfo(), whose files and sockets
+	 * glibc opens with O_CLOEXEC. */
+	r = fd_cloexec_from(3);
+	if (r < 0) {
+		run_log(LOG_WARNING, run,
+			"Failed to mark the daemon's files close-on-exec before running the hook for job %s, it may inherit some: %s",
+			run->spec.job_id, strerror(-r));
+	}
 
 	r = uv_spawn(h->loop, &run->process, &opts);
 	/* uv_spawn initialises the handle even when it fails: it must be closed */
@@ -382,6 +474,7 @@ static void start_run(struct hook_runner *h, struct hook_run *run)
 	}
 	run->spawned = true;
 	run->process.data = run;
+	run->pgid = run->process.pid;
 	h->ops->started(h->userdata, run->spec.userdata, run->process.pid);
 
 	(void)uv_read_start((uv_stream_t *)&run->out, on_uv_hook_alloc, on_uv_hook_read);
@@ -398,8 +491,8 @@ static void start_run(struct hook_runner *h, struct hook_run *run)
 		close_handle(run, (uv_handle_t *)&run->in);
 	}
 
-	uint64_t ms = MAX((usec_t)1, run->spec.timeout_usec / USEC_PER_MSEC);
-	(void)uv_timer_start(&run->timer, on_uv_hook_timer, ms, 0);
+	run->timeout_usec = run->started_usec + MAX(run->spec.timeout_usec, USEC_PER_MSEC);
+	advance(run);
 }
 
 static void on_uv_hook_kick(uv_timer_t *t)

@@ -5,9 +5,14 @@
  * Runs hooks with uv_spawn: directly, never through a shell, with the
  * environment it is given and nothing else. stdin gets the job's last answer
  * body; every line the hook prints on stdout or stderr becomes a journal entry
- * with JOB_ID. Past its timeout the hook's process group gets SIGTERM, and
- * SIGKILL 5 s later. At most max_parallel hooks run at once; the rest wait in
- * FIFO order.
+ * with JOB_ID. It gets fds 0, 1 and 2 and no other. It runs in its own
+ * session and process group. Past its timeout that group gets SIGTERM, and
+ * SIGKILL 5 s later, whatever the main process did meanwhile. Processes a
+ * hook that exited by itself left in its group get SIGTERM 1 s later, and
+ * SIGKILL 5 s after that. A run is over (journaled, its slot free) once its
+ * group is empty or SIGKILLed and its pipes ended, or 1 s after that if a
+ * process that left the group still holds them. At most max_parallel hooks
+ * run at once; the rest wait in FIFO order.
  */
 
 #include <stdbool.h>
@@ -18,6 +23,8 @@
 #include "util.h"
 
 #define HOOK_KILL_DELAY_USEC (5 * USEC_PER_SEC) /* SIGTERM -> SIGKILL */
+#define HOOK_LEFTOVER_GRACE_USEC (1 * USEC_PER_SEC) /* hook exited -> SIGTERM to its group */
+#define HOOK_DRAIN_GRACE_USEC (1 * USEC_PER_SEC) /* group over -> close pipes held elsewhere */
 #define HOOK_LINE_MAX 4096 /* longer output lines are split */
 #define HOOK_LINES_MAX 1000 /* lines journaled per run; the rest are counted */
 /* Hooks started per loop turn. uv_spawn (libuv 1.44 on Linux) forks the whole

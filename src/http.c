@@ -314,6 +314,8 @@ static int on_curl_debug(CURL *easy, curl_infotype type, char *data, size_t size
 	if (type != CURLINFO_TEXT && type != CURLINFO_HEADER_IN && type != CURLINFO_HEADER_OUT) {
 		return 0;
 	}
+	struct http_request *req = NULL;
+	(void)curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&req);
 	const char *p = data, *end = data + size;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -326,6 +328,9 @@ static int on_curl_debug(CURL *easy, curl_infotype type, char *data, size_t size
 		if (memmem(p, len, "uthorization", 12) || memmem(p, len, "UTHORIZATION", 12)) {
 			log_debug("http %s (a line with the Authorization header, redacted)",
 				  prefix[type]);
+		} else if (req && req->secret && memmem(p, len, req->secret, strlen(req->secret))) {
+			/* a server echoing the key in a response header */
+			log_debug("http %s (a line with the API key, redacted)", prefix[type]);
 		} else if (len > 0) {
 			log_debug("http %s %.*s", prefix[type], (int)MIN(len, (size_t)512), p);
 		}
@@ -575,6 +580,8 @@ void http_request_finish(struct http_request *req)
 	req->body_len = req->body_allocated = 0;
 	free(req->ca_file_set);
 	req->ca_file_set = NULL;
+	free(req->proxy_set);
+	req->proxy_set = NULL;
 }
 
 int http_submit(struct http_request *req, const struct http_target *t)
@@ -640,6 +647,20 @@ int http_submit(struct http_request *req, const struct http_target *t)
 		req->ca_file_set = copy;
 	}
 
+	if (!streq_ptr(t->proxy, req->proxy_set)) {
+		char *copy = NULL;
+		if (t->proxy) {
+			copy = strdup_or_null(t->proxy);
+			if (!copy) {
+				return -ENOMEM;
+			}
+		}
+		curl_set_proxy(e, t->proxy);
+		free(req->proxy_set);
+		req->proxy_set = copy;
+	}
+	req->secret = t->secret;
+
 	mc = curl_multi_add_handle(h->multi, e);
 	if (mc != CURLM_OK) {
 		log_warning("curl_multi_add_handle() failed: %s", curl_multi_strerror(mc));
@@ -691,6 +712,11 @@ struct http_headers *http_headers_ref(struct http_headers *h)
 		h->refs++;
 	}
 	return h;
+}
+
+const char *http_headers_auth_line(const struct http_headers *h)
+{
+	return h && h->list ? h->list->data : NULL;
 }
 
 void http_headers_unref(struct http_headers *h)

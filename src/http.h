@@ -40,6 +40,8 @@ struct http_target {
 	usec_t timeout_usec; /* whole transfer, RequestTimeout= */
 	enum http_version version;
 	const char *ca_file; /* NULL: the system's CA store */
+	const char *proxy; /* config_endpoint_proxy(): NULL the environment's, "" none */
+	const char *secret; /* borrowed, or NULL: a trace line holding it is not logged */
 };
 
 struct http_request {
@@ -69,6 +71,8 @@ struct http_request {
 	bool pipewait_set;
 	bool forbid_reuse_set;
 	char *ca_file_set; /* owned: the CAINFO currently set on easy */
+	char *proxy_set; /* owned: the CURLOPT_PROXY set on easy; NULL curl's default */
+	const char *secret; /* borrowed from the target while active */
 };
 
 /* Create the engine on loop. Returns 0 or a negative errno (logged). */
@@ -113,6 +117,8 @@ struct http_headers {
  * "Accept: application/json"; NULL on OOM. refs = 1. */
 struct http_headers *http_headers_new(const char *auth_line);
 struct http_headers *http_headers_ref(struct http_headers *h);
+/* The auth_line h was made with (borrowed, lives as long as h), or NULL. */
+const char *http_headers_auth_line(const struct http_headers *h);
 /* Drop a reference; the last one erases the secret and frees. Accepts NULL. */
 void http_headers_unref(struct http_headers *h);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "escape.h"
 #include "ini.h"
 #include "util.h"
 
@@ -89,12 +90,12 @@ static int parse_section(struct ini_state *st, unsigned line, char *s)
 
 	if (!close) {
 		diag_add(st->diags, DIAG_ERROR, st->file, line,
-			 "Invalid section header '%.64s', missing ']'", s);
+			 "Invalid section header '%s', missing ']'", QUOTE(s));
 		return 0;
 	}
 	if (close[1 + strspn(close + 1, BLANKS)] != '\0') {
 		diag_add(st->diags, DIAG_ERROR, st->file, line,
-			 "Unexpected text '%.64s' after section header", close + 1);
+			 "Unexpected text '%s' after section header", QUOTE(close + 1));
 		return 0;
 	}
 	*close = '\0';
@@ -121,7 +122,8 @@ static int parse_assignment(struct ini_state *st, unsigned line, char *s)
 
 	if (!eq) {
 		diag_add(st->diags, DIAG_ERROR, st->file, line,
-			 "Missing '=' in '%.64s', expected Key=Value, a [Section] or a comment", s);
+			 "Missing '=' in '%s', expected Key=Value, a [Section] or a comment",
+			 QUOTE(s));
 		return 0;
 	}
 	*eq = '\0';
@@ -134,10 +136,9 @@ static int parse_assignment(struct ini_state *st, unsigned line, char *s)
 		return 0; /* already reported at the header */
 	}
 	if (!st->section) {
-		diag_add(
-			st->diags, DIAG_ERROR, st->file, line,
-			"Key '%.64s' outside of any section, expected a [Section] header before it",
-			key);
+		diag_add(st->diags, DIAG_ERROR, st->file, line,
+			 "Key '%s' outside of any section, expected a [Section] header before it",
+			 QUOTE(key));
 		return 0;
 	}
 	return st->on_key(st->userdata, st->file, line, st->section, key, strip(eq + 1));

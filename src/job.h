@@ -76,6 +76,7 @@ enum {
 	JOB_FLAG_FINAL_POLL = 1U << 8, /* past its deadline: one last poll, then timeout */
 	JOB_FLAG_ACK_LOGGED =
 		1U << 9, /* "journaled" is in the state's ack file, not yet in the db */
+	JOB_FLAG_TROUBLE = 1U << 10, /* its own answers fail: logged, recovery not yet */
 };
 
 /* Set once a job has an outcome (kept until its hook has run). */
@@ -96,7 +97,7 @@ struct job {
 	uint32_t polls; /* status requests sent, over the job's whole life */
 	uint32_t dirty_idx; /* slot in the state's dirty list, or UINT32_MAX */
 	uint16_t flags; /* JOB_FLAG_* */
-	uint8_t pad_[2];
+	uint16_t fault_epoch; /* endpoint->fault_epoch when this job's fault was last counted */
 
 	struct heap_node timer; /* key: when to poll next or time out (monotonic) */
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "escape.h"
 #include "ini.h"
 #include "jobfile.h"
 #include "timespan.h"
@@ -148,7 +149,7 @@ static int parse_job_id(struct job_ctx *ctx, const char *value)
 	if (uuid_from_string(value, ctx->st->job->id) < 0) {
 		job_error(ctx,
 			  "Invalid JobID= value '%s', expected a UUID such as '" UUID_EXAMPLE "'",
-			  value);
+			  QUOTE(value));
 	}
 	return 0;
 }
@@ -159,7 +160,8 @@ static int parse_action(struct job_ctx *ctx, const char *value)
 
 	ctx->st->line_action = ctx->line;
 	if (a < 0) {
-		job_error(ctx, "Invalid Action= value '%s', expected 'enable' or 'disable'", value);
+		job_error(ctx, "Invalid Action= value '%s', expected 'enable' or 'disable'",
+			  QUOTE(value));
 		return 0;
 	}
 	ctx->st->job->action = (enum job_action)a;
@@ -180,7 +182,7 @@ static int parse_endpoint(struct job_ctx *ctx, const char *value)
 		job_error(
 			ctx,
 			"Invalid Endpoint= value '%s', expected an endpoint name of 1-64 characters from A-Z a-z 0-9 _ . -",
-			value);
+			QUOTE(value));
 		return 0;
 	}
 	j->line_endpoint = ctx->line;
@@ -218,7 +220,7 @@ static int parse_hook(struct job_ctx *ctx, const char *value)
 			job_error(
 				ctx,
 				"Invalid Hook= value '%s': unbalanced quotes or an invalid escape",
-				value);
+				QUOTE(value));
 			return 0;
 		}
 	}
@@ -234,7 +236,7 @@ static int parse_timeout(struct job_ctx *ctx, const char *value)
 		job_error(
 			ctx,
 			"Invalid Timeout= value '%s', expected a finite time span above 0 such as '30min' or '2h'",
-			value);
+			QUOTE(value));
 		return 0;
 	}
 	ctx->st->job->has_timeout = true;
@@ -261,7 +263,7 @@ static int on_job_section(void *userdata, const char *file, unsigned line, const
 	st->in_job = streq(section, "Job");
 	if (!st->in_job) {
 		diag_add(st->diags, DIAG_WARNING, file, line, "Unknown section [%s], ignoring",
-			 section);
+			 QUOTE(section));
 	} else if (st->line_job == 0) {
 		st->line_job = line;
 	}
@@ -283,7 +285,7 @@ static int on_job_key(void *userdata, const char *file, unsigned line, const cha
 		}
 	}
 	diag_add(st->diags, DIAG_WARNING, file, line, "Unknown key '%s' in section [%s], ignoring",
-		 key, section);
+		 QUOTE(key), QUOTE(section));
 	return 0;
 }
 
@@ -353,11 +355,17 @@ int jobfile_check_refs(const char *file, const struct jobfile *j, const struct c
 		r = -EINVAL;
 	}
 
-	if (!isempty(j->hook)) {
+	if (!isempty(j->hook) && !c->allow_job_hooks) {
+		/* Whoever may write a job file would run code as the service. */
+		diag_add(
+			diags, DIAG_ERROR, file, j->line_hook,
+			"Hook= is not allowed in job files: the configuration does not set [Hook] AllowJobHooks=yes (an empty Hook= to disable the hook is always allowed)");
+		r = -EINVAL;
+	} else if (!isempty(j->hook)) {
 		if (split_words(j->hook, &argv) < 0 || !argv[0] || argv[0][0] != '/') {
 			diag_add(diags, DIAG_ERROR, file, j->line_hook,
 				 "Invalid Hook= value '%s', expected an absolute path first",
-				 j->hook);
+				 QUOTE(j->hook));
 			r = -EINVAL;
 		}
 	}

@@ -10,7 +10,8 @@
  *   Action=enable|disable    required
  *   Endpoint=NAME            optional; the default endpoint otherwise
  *   Description=TEXT         optional, at most JOBFILE_DESCRIPTION_MAX bytes
- *   Hook=/path args...       optional override of [Hook] Exec=; empty = no hook
+ *   Hook=/path args...       optional override of [Hook] Exec= (only with
+ *                            [Hook] AllowJobHooks=yes); empty = no hook
  *   Timeout=2h               optional override of [Poll] JobTimeout=
  *
  * Unknown keys and sections: warnings. A missing required key or an invalid
@@ -68,8 +69,9 @@ int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct j
 
 /*
  * Check the references of a parsed job against a loaded config: the endpoint
- * exists (or a default endpoint exists when none is named) and a Hook= splits
- * into words whose first is an absolute path. Errors at the key's line.
+ * exists (or a default endpoint exists when none is named) and a non-empty
+ * Hook= is allowed ([Hook] AllowJobHooks=yes) and splits into words whose
+ * first is an absolute path. Errors at the key's line.
  * Returns 0 or -EINVAL.
  */
 int jobfile_check_refs(const char *file, const struct jobfile *j, const struct config *c,

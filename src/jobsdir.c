@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "jobfile.h"
 #include "jobsdir.h"
 #include "log.h"
@@ -328,4 +329,25 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 		pthread_join(pf.thread, NULL);
 	}
 	return count;
+}
+
+void jobsdir_check_access(int dir_fd, const char *path, struct diag_list *diags)
+{
+	struct stat st;
+
+	if (fstat(dir_fd, &st) < 0) {
+		return;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		diag_add(
+			diags, DIAG_WARNING, path, 0,
+			"The jobs directory is writable by users other than its owner (mode %04o): they can add job files, which are polled with the API key (chmod go-w '%s')",
+			(unsigned)(st.st_mode & 07777), path);
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		diag_add(
+			diags, DIAG_WARNING, path, 0,
+			"The jobs directory is owned by uid %u, neither root nor the user jobwatchd runs as (uid %u): that user can add job files, which are polled with the API key",
+			(unsigned)st.st_uid, (unsigned)geteuid());
+	}
 }

@@ -57,3 +57,14 @@ static inline int jobsdir_scan(struct jobsdir *d, void (*fn)(void *userdata, con
 {
 	return jobsdir_scan_fd(d->dir_fd, d->path, fn, userdata);
 }
+
+struct diag_list;
+
+/*
+ * Warn (into diags, naming path) when the directory dir_fd lets others plant
+ * job files: writable by its group or by others, or owned by a user other
+ * than root or the one we run as. Whoever writes a job file chooses what is
+ * polled with the key and, with [Hook] AllowJobHooks=yes, what runs as the
+ * service.
+ */
+void jobsdir_check_access(int dir_fd, const char *path, struct diag_list *diags);

@@ -30,9 +30,11 @@
 #include "config.h"
 #include "curl-util.h"
 #include "dify.h"
+#include "escape.h"
 #include "jobfile.h"
 #include "journal.h"
 #include "log.h"
+#include "redact.h"
 #include "response.h"
 #include "state.h"
 #include "timespan.h"
@@ -88,17 +90,19 @@ static void state_row_donep(struct state_row *r)
 
 /* --- messages --- */
 
-/* "jobwatchctl: message" on stderr; returns code, so "return fail(1, ...)". */
+/* "jobwatchctl: message" on stderr, escaped (escape.h), so one line; returns
+ * code, so "return fail(1, ...)". */
 static int fail(int code, const char *fmt, ...) _printf_(2, 3);
 static int fail(int code, const char *fmt, ...)
 {
+	char msg[4096], safe[4096];
 	va_list ap;
 
-	fputs("jobwatchctl: ", stderr);
+	/* messages quote file names and servers' text: escaped (escape.h) */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "jobwatchctl: %s\n", escape_text_buf(safe, sizeof(safe), msg, strlen(msg)));
 	return code;
 }
 
@@ -121,23 +125,21 @@ static void print_diags(const struct diag_list *l, bool warnings)
 
 /*
  * Text from a server or the journal as one line in buf (cut to size - 1
- * bytes, "..." marking a cut): control characters become blanks, so nothing
- * a server sends can move the cursor. Returns buf.
+ * bytes, "…" marking a cut): C0, DEL, C1 and bytes that are not UTF-8 are
+ * escaped (escape.h), so nothing a server sends can move the cursor or
+ * start a terminal command. Returns buf.
  */
 static char *snippet(char *buf, size_t size, const char *s, size_t len)
 {
-	size_t n = 0, i;
+	size_t n;
 
 	assert(size > 4);
-	for (i = 0; i < len && s[i] != '\0' && n + 1 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	len = strnlen(s, len);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\r')) {
+		len--;
 	}
-	if (i < len && s[i] != '\0') {
-		n -= 3;
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
+	escape_text_buf(buf, size, s, len);
+	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == ' ') {
 		n--;
 	}
@@ -623,30 +625,23 @@ static char *format_age(char *buf, size_t size, usec_t t)
 	return timespan_format(buf, size, t);
 }
 
-/* yajl: a string or null; text that is not UTF-8 is sent with '?' for the
- * bad bytes rather than making the document invalid. */
+/* yajl: a string or null. The string is encoded by escape_json(): valid
+ * JSON whose controls (C0, DEL, C1) are \u-escaped and whose bytes that are
+ * not UTF-8 become U+FFFD, so the document is safe on a terminal too. yajl's
+ * own string encoder leaves DEL and C1 raw, so the encoded string goes in
+ * through yajl_gen_number(), which writes its text as it is. */
 static yajl_gen_status gen_str(yajl_gen g, const char *s)
 {
-	yajl_gen_status st;
-	_cleanup_(freep) char *copy = NULL;
+	_cleanup_(freep) char *json = NULL;
 
 	if (!s) {
 		return yajl_gen_null(g);
 	}
-	st = yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-	if (st != yajl_gen_invalid_string) {
-		return st;
-	}
-	copy = strdup_or_null(s);
-	if (!copy) {
+	json = escape_json(s, strlen(s));
+	if (!json) {
 		return yajl_gen_in_error_state;
 	}
-	for (char *p = copy; *p; p++) {
-		if ((unsigned char)*p >= 0x80) {
-			*p = '?';
-		}
-	}
-	return yajl_gen_string(g, (const unsigned char *)copy, strlen(copy));
+	return yajl_gen_number(g, json, strlen(json));
 }
 
 static yajl_gen_status gen_key(yajl_gen g, const char *k)
@@ -792,6 +787,21 @@ static void list_cells(const struct list_ctx *ctx, const struct state_row *row,
 		ptrs[COL_TROUBLE] = cells[COL_TROUBLE];
 	}
 	ptrs[COL_DESCRIPTION] = strempty(row->description);
+	/* text from the state file (a server's status, a job file's text):
+	 * escaped when it would not print as it is */
+	for (unsigned i = 0; i < _COL_MAX; i++) {
+		if (!escape_is_clean(ptrs[i], strlen(ptrs[i]))) {
+			if (ptrs[i] != cells[i]) {
+				escape_text_buf(cells[i], sizeof(cells[0]), ptrs[i],
+						strlen(ptrs[i]));
+			} else {
+				char copy[CELL_MAX];
+				memcpy(copy, cells[i], sizeof(copy));
+				escape_text_buf(cells[i], sizeof(cells[0]), copy, strlen(copy));
+			}
+			ptrs[i] = cells[i];
+		}
+	}
 }
 
 /* One table line: each cell padded to its width (POLLS right-aligned),
@@ -1237,6 +1247,10 @@ static void waiter_poll_state(struct waiter *w, usec_t now)
 		snprintf(line, sizeof(line), "waiting for %s%s: not known to jobwatchd yet, %s",
 			 first->ids, more, format_age(el, sizeof(el), now - w->started_usec));
 	}
+	/* the state's text (a server's job_status, trouble) is escaped */
+	char safe[sizeof(line)];
+	escape_text_buf(safe, sizeof(safe), line, strlen(line));
+	memcpy(line, safe, sizeof(line));
 	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1) {
 		cols = ws.ws_col;
 	}
@@ -1448,6 +1462,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 		print_diags(&diags, false);
 		return r == -ENOMEM ? fail(r, "out of memory") : r;
 	}
+	print_diags(&diags, true); /* a key file others can read */
 	auth = dify_auth_header(key);
 	if (!auth) {
 		return fail(-ENOMEM, "out of memory");
@@ -1486,6 +1501,8 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	if (e->ca_file) {
 		(void)curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
 	}
+	/* Proxy= and ProxyFromEnvironment=, as the daemon does */
+	curl_set_proxy(c, config_endpoint_proxy(e));
 	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_curl_write);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
 	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->error);
@@ -1495,6 +1512,19 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_erase_and_free(headers);
 
+	/* A server that echoes the request puts the key into its answer, which
+	 * is printed: replace it before anything reads the answer. */
+	if (redact_needed(a->body, a->len, key)) {
+		size_t n;
+		char *clean = redact(a->body, a->len, key, &n);
+		if (!clean) {
+			return fail(-ENOMEM, "out of memory");
+		}
+		explicit_bzero(a->body, a->len);
+		free(a->body);
+		a->body = clean;
+		a->len = n;
+	}
 	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->code);
 	if (cc == CURLE_WRITE_ERROR && a->too_large) {
 		return 0; /* an answer, with a body we refuse to read */
@@ -1505,7 +1535,8 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	}
 	(void)curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &a->retry_after);
 	if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
-		a->redirect = strdup_or_null(loc);
+		size_t n;
+		a->redirect = redact(loc, strlen(loc), key, &n);
 	}
 	return 0;
 }
@@ -1553,9 +1584,11 @@ static int verb_start(char **args, size_t n)
 		return EXIT_FAILURE;
 	}
 	if (!arg_score_threshold || !arg_provider || !arg_model) {
-		return fail(
-			EXIT_USAGE,
-			"start needs --score-threshold, --embedding-provider and --embedding-model\nTry 'jobwatchctl start --help'.");
+		/* fail() escapes a newline: the second line goes on its own */
+		fail(EXIT_USAGE,
+		     "start needs --score-threshold, --embedding-provider and --embedding-model");
+		fputs("Try 'jobwatchctl start --help'.\n", stderr);
+		return EXIT_USAGE;
 	}
 	if (safe_atod(arg_score_threshold, &score) < 0 || !(score >= 0.0 && score <= 1.0)) {
 		return fail(EXIT_USAGE,
@@ -1665,13 +1698,17 @@ static int verb_start(char **args, size_t n)
 	already = !streq(resp.job_status, "waiting");
 	if (already) {
 		/* "processing": Dify hands out the job that is already running */
+		char st[RESPONSE_SHORT_MAX * 4];
 		printf("a job of this action is already running on this app: %s (%s)\n", ids,
-		       resp.job_status);
+		       escape_text_buf(st, sizeof(st), resp.job_status, strlen(resp.job_status)));
 	}
 	r = job_add(c, id, action, e->name, arg_description, &path);
 	if (r == -EEXIST) {
+		/* another file's name: escaped */
+		char p[PATH_MAX];
 		printf("job %s (%s) on endpoint '%s' is already watched in %s\n", ids,
-		       job_action_to_string(action), e->name, path);
+		       job_action_to_string(action), e->name,
+		       escape_text_buf(p, sizeof(p), path, strlen(path)));
 	} else if (r < 0) {
 		return fail(
 			EXIT_FAILURE,

@@ -9,6 +9,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "journal.h"
 #include "log.h"
 #include "timespan.h"
@@ -124,11 +125,14 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 int journal_job_result(const struct journal_result *r)
 {
 	struct fields f = { 0 };
-	char msg[2048];
+	char msg[2048], safe[2048];
 	int ret;
 
+	/* MESSAGE is for reading: escaped. JOB_ERROR, JOB_FILE, JOB_DESCRIPTION
+	 * and JOB_LAST_STATUS keep the exact bytes for scripts. */
 	journal_format_result(r, msg, sizeof(msg));
-	fields_add(&f, "MESSAGE", msg);
+	escape_text_buf(safe, sizeof(safe), msg, strlen(msg));
+	fields_add(&f, "MESSAGE", safe);
 	fields_add(&f, "MESSAGE_ID", MESSAGE_ID_JOB_RESULT);
 	fields_addf(&f, "PRIORITY", "%d", r->priority);
 	fields_add(&f, "SYSLOG_IDENTIFIER", "jobwatchd");
@@ -148,7 +152,7 @@ int journal_job_result(const struct journal_result *r)
 	if (!isempty(r->last_status)) {
 		fields_add(&f, "JOB_LAST_STATUS", r->last_status);
 	}
-	ret = fields_send(&f, r->priority, msg);
+	ret = fields_send(&f, r->priority, safe);
 	fields_free(&f);
 	return ret;
 }
@@ -227,8 +231,11 @@ void journal_hook_line(const char *job_id, bool is_stderr, const char *line, siz
 	struct iovec iov[6];
 	char prio[16], *msg, *jid;
 	int priority = is_stderr ? LOG_WARNING : LOG_INFO;
+	size_t n;
 
-	msg = malloc(len + sizeof("MESSAGE="));
+	/* A hook's output is text from outside: MESSAGE gets it escaped. */
+	n = escape_length(line, len);
+	msg = malloc(n + sizeof("MESSAGE="));
 	jid = strjoin("JOB_ID=", job_id);
 	if (!msg || !jid) {
 		free(msg);
@@ -236,8 +243,8 @@ void journal_hook_line(const char *job_id, bool is_stderr, const char *line, siz
 		return;
 	}
 	memcpy(msg, "MESSAGE=", 8);
-	memcpy(msg + 8, line, len);
-	msg[8 + len] = '\0';
+	escape_text_buf(msg + 8, n + 1, line, len);
+	len = n;
 
 	if (log_get_target() != LOG_TARGET_JOURNAL) {
 		log_full(priority, "hook %s: %s", job_id, msg + 8);

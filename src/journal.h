@@ -29,6 +29,11 @@
 #define MESSAGE_ID_STATE_TROUBLE "0ddf7c7028c0409082cd02ab5a8d4c87"
 /* A job was accepted and is now watched. */
 #define MESSAGE_ID_JOB_ACCEPTED "e0c42d637b604df4b9b3a834559c8124"
+/* One job's own answers started failing (its 5xx with Dify's JSON body, its
+ * malformed or oversized 200s) while other jobs of the endpoint are fine. */
+#define MESSAGE_ID_JOB_TROUBLE "2f0be04248444af5afa460af86fdf961"
+/* That job answers properly again. */
+#define MESSAGE_ID_JOB_RECOVERED "27aa5e1c9a5449d5bd5d9547d1b0c15d"
 
 struct journal_result {
 	const char *job_id; /* lower-case UUID */
@@ -49,8 +54,10 @@ struct journal_result {
  * Write a job's result entry. Fields: MESSAGE_ID, MESSAGE (one sentence),
  * PRIORITY, SYSLOG_IDENTIFIER, JOB_ID, JOB_ACTION, JOB_STATUS, JOB_ERROR
  * (when non-empty), JOB_ENDPOINT, JOB_FILE, JOB_POLLS, JOB_DURATION_USEC,
- * plus JOB_DESCRIPTION and JOB_LAST_STATUS when known. Returns 0, or a
- * negative errno when the journal refused it (it is printed to stderr then).
+ * plus JOB_DESCRIPTION and JOB_LAST_STATUS when known. MESSAGE is escaped
+ * (escape.h); JOB_ERROR, JOB_FILE, JOB_DESCRIPTION and JOB_LAST_STATUS keep
+ * the exact bytes for scripts. Returns 0, or a negative errno when the
+ * journal refused it (it is printed to stderr then).
  */
 int journal_job_result(const struct journal_result *r);
 
@@ -68,7 +75,8 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 int journal_hook_exit(const char *job_id, const char *file, int exit_status, int signal,
 		      int spawn_error, usec_t duration_usec, bool timed_out);
 
-/* One line of hook output, with JOB_ID; stderr lines at warning priority. */
+/* One line of hook output, with JOB_ID; stderr lines at warning priority.
+ * The line is escaped (escape.h) in MESSAGE. */
 void journal_hook_line(const char *job_id, bool is_stderr, const char *line, size_t len);
 
 /* "SIGTERM" for SIGTERM etc.; "SIG<n>" style for unknown numbers, into buf. */

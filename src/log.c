@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
 #include "util.h"
 
@@ -161,12 +163,20 @@ static void write_journal(int level, const char *msg, const char *const *fields)
 	free(m);
 }
 
+/*
+ * Every message passes here, whatever put it together: text from a server, a
+ * file name or a file's content is escaped (escape.h) before it reaches a
+ * terminal or MESSAGE=. Extra fields keep their exact bytes.
+ */
 static void log_dispatch(int level, const char *msg, const char *const *fields)
 {
+	char safe[LOG_LINE_MAX];
+
+	escape_text_buf(safe, sizeof(safe), msg, strlen(msg));
 	if (log_target == LOG_TARGET_JOURNAL) {
-		write_journal(level, msg, fields);
+		write_journal(level, safe, fields);
 	} else {
-		write_console(level, msg);
+		write_console(level, safe);
 	}
 }
 

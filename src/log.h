@@ -3,7 +3,9 @@
 
 /*
  * Logging with systemd's levels to the journal (structured, with extra
- * fields) or to stderr (readable lines). The target is chosen once at start
+ * fields) or to stderr (readable lines). Every message is escaped
+ * (escape.h) before it is written, on both targets, so callers may quote text
+ * from outside in it; extra fields are written as given (exact bytes). The target is chosen once at start
  * (log_setup). log_*_errno() return the negative errno they were given, so
  * "return log_error_errno(r, ...)" logs and fails in one step; "%m" in the
  * format prints strerror of that error.

@@ -8,6 +8,7 @@
 #include "journal.h"
 #include "log.h"
 #include "poller.h"
+#include "redact.h"
 #include "response.h"
 #include "timespan.h"
 #include "util.h"
@@ -240,6 +241,8 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 	if (r >= 0) {
 		r = response_parser_begin(&pr->parser);
 		pr->parsed = 0;
+		/* The key lives in e->headers, which the request holds a reference to. */
+		pr->parser.secret = dify_auth_header_key(http_headers_auth_line(e->headers));
 	}
 	if (r >= 0) {
 		struct http_target t = {
@@ -248,6 +251,8 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 			.timeout_usec = p->config->request_timeout_usec,
 			.version = e->conf->http_version,
 			.ca_file = e->conf->ca_file,
+			.proxy = config_endpoint_proxy(e->conf),
+			.secret = pr->parser.secret,
 		};
 		r = http_submit(&pr->http, &t);
 	}
@@ -272,6 +277,10 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 }
 
 /* --- endpoint trouble --- */
+
+/* Faults of single jobs' answers from this many different jobs in a row, with
+ * no good answer in between, are the endpoint's trouble (jobwatchd(8)). */
+#define ENDPOINT_FAULT_JOBS 3
 
 static void endpoint_log(int level, const struct endpoint *e, const char *message_id,
 			 const char *fmt, ...) _printf_(4, 5);
@@ -358,9 +367,75 @@ static void describe_trouble(const struct poll_result *r, const struct poll_requ
 	}
 }
 
-static void trouble_update(struct poller *p, struct endpoint *e, const struct poll_result *r,
-			   const struct poll_request *pr)
+/* One job's own answers fail (r->job_fault): said once, when it starts. */
+static void job_trouble(struct job *j, const struct poll_result *r, const struct poll_request *pr)
 {
+	char text[512], brief[64], fm[64], fe[160];
+	const char *fields[] = { fm, fe, NULL };
+
+	if (j->flags & JOB_FLAG_TROUBLE) {
+		return;
+	}
+	j->flags |= JOB_FLAG_TROUBLE;
+	describe_trouble(r, pr, text, sizeof(text), brief, sizeof(brief));
+	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", MESSAGE_ID_JOB_TROUBLE);
+	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
+	log_job_internal(
+		LOG_WARNING, 0, j->id, j->file, fields,
+		"Endpoint '%s' answers about this job badly: %s; the job keeps being polled, its endpoint's other jobs are not affected.",
+		j->endpoint->name, text);
+}
+
+static void job_recovered(struct job *j)
+{
+	char fm[64], fe[160];
+	const char *fields[] = { fm, fe, NULL };
+
+	if (!(j->flags & JOB_FLAG_TROUBLE)) {
+		return;
+	}
+	j->flags &= (uint16_t)~JOB_FLAG_TROUBLE;
+	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", MESSAGE_ID_JOB_RECOVERED);
+	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
+	log_job_internal(LOG_NOTICE, 0, j->id, j->file, fields,
+			 "Endpoint '%s' answers about this job properly again.", j->endpoint->name);
+}
+
+/*
+ * Whose trouble r is. A good answer (a status, or "does not exist") ends the
+ * endpoint's trouble and j's. A fault of j's own answer (r->job_fault) is
+ * j's trouble, unless ENDPOINT_FAULT_JOBS different jobs (not counting those
+ * in their own trouble already) had such faults with no good answer from the
+ * endpoint in between: then it hits every job
+ * (a proxy answering garbage, Dify failing on everything) and is the
+ * endpoint's. Every other fault (auth, 429/503, other HTTP codes, a 5xx
+ * without Dify's JSON body, transfer errors) is the endpoint's.
+ */
+static void trouble_update(struct poller *p, struct endpoint *e, struct job *j,
+			   const struct poll_result *r, const struct poll_request *pr)
+{
+	if (!poll_kind_is_trouble(r->kind)) {
+		e->fault_jobs = 0;
+		if (++e->fault_epoch == 0) {
+			e->fault_epoch = 1;
+		}
+		job_recovered(j);
+	} else if (r->job_fault) {
+		if (e->fault_epoch == 0) {
+			e->fault_epoch = 1;
+		}
+		/* A job whose own trouble is logged already does not count: with
+		 * many bad jobs and one good one, the endpoint would flap. */
+		if (!(j->flags & JOB_FLAG_TROUBLE) && j->fault_epoch != e->fault_epoch) {
+			j->fault_epoch = e->fault_epoch;
+			e->fault_jobs++;
+		}
+		if (e->fault_jobs < ENDPOINT_FAULT_JOBS) {
+			job_trouble(j, r, pr);
+			return;
+		}
+	}
+
 	if (poll_kind_is_trouble(r->kind)) {
 		e->trouble_polls++;
 		if (e->in_trouble && e->trouble_kind == r->kind &&
@@ -452,10 +527,23 @@ static void on_poll_done(struct http_request *req)
 		feed_parser(pr);
 		body_ok = response_parser_finish(&pr->parser) >= 0;
 	}
+	/* The answer goes to the state file and the hook: a key the server
+	 * echoed goes no further (the parsed strings were cleaned while parsing). */
+	const char *body = req->body;
+	size_t body_len = req->body_len;
+	_cleanup_(freep) char *clean_body = NULL;
+	if (redact_needed(body, body_len, pr->parser.secret)) {
+		clean_body = redact(body, body_len, pr->parser.secret, &body_len);
+		body = clean_body;
+		if (!clean_body) {
+			body_len = 0; /* no memory: no body rather than the key */
+		}
+	}
+
 	char ids[UUID_STRING_MAX];
 	dify_classify(req->error, req->http_code, &pr->parser.result, body_ok, req->retry_after_s,
 		      uuid_to_string(j->id, ids), &r);
-	trouble_update(p, e, &r, pr);
+	trouble_update(p, e, j, &r, pr);
 
 	if (r.retry_after_usec > 0) {
 		usec_t until = now + r.retry_after_usec;
@@ -483,7 +571,7 @@ static void on_poll_done(struct http_request *req)
 
 	if (o != JOB_OUTCOME_NONE) {
 		j->state = JOB_STATE_FINISHED;
-		p->ops->finished(p->userdata, j, o, r.error_msg, req->body, req->body_len);
+		p->ops->finished(p->userdata, j, o, r.error_msg, body, body_len);
 	} else {
 		bool urgent = old_alive != j->track.seen_alive || old_has != j->track.has_status ||
 			      old_status != j->track.last_status || old_gone != j->track.gone_count;
@@ -495,8 +583,7 @@ static void on_poll_done(struct http_request *req)
 			bool about_job = r.kind == POLL_STATUS || r.kind == POLL_GONE;
 			j->state = JOB_STATE_FINISHED;
 			p->ops->finished(p->userdata, j, JOB_OUTCOME_TIMEOUT, "",
-					 about_job ? req->body : NULL,
-					 about_job ? req->body_len : 0);
+					 about_job ? body : NULL, about_job ? body_len : 0);
 		} else if (!p->stopped) {
 			schedule_next(p, j, now);
 		}

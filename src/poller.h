@@ -10,7 +10,9 @@
  * the endpoint's FIFO otherwise. A poll's answer is parsed as it streams in,
  * classified (dify.c), applied (job.c), and either ends the job (ops.finished)
  * or schedules the next poll with backoff. Retry-After on 429/503 holds every
- * job of the endpoint. Endpoint trouble is logged when it starts and ends.
+ * job of the endpoint. Trouble is logged when it starts and ends: a fault of
+ * one job's own answers as that job's, any other as its endpoint's (see
+ * trouble_update() in poller.c and jobwatchd(8)).
  */
 
 #include <stdbool.h>

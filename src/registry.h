@@ -38,6 +38,14 @@ struct endpoint {
 	unsigned trouble_polls; /* failed polls in this trouble */
 	char *trouble_text; /* owned short text for STATUS= and `jobwatchctl list` */
 
+	/* Faults of single jobs' answers (poll_result.job_fault) since the last
+	 * good answer: from how many different jobs (not already in their own
+	 * trouble). Enough of them make endpoint
+	 * trouble (poller.c). fault_epoch changes with every good answer (never
+	 * 0 once used), so a job counts once per streak (job->fault_epoch). */
+	uint16_t fault_epoch;
+	unsigned fault_jobs;
+
 	unsigned n_jobs; /* jobs naming this endpoint, finished or not */
 };
 

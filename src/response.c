@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <yajl/yajl_parse.h>
 
+#include "redact.h"
 #include "response.h"
 #include "util.h"
 
@@ -138,9 +139,22 @@ static int on_yajl_string(void *ctx, const unsigned char *s, size_t len)
 {
 	struct response_parser *p = ctx;
 	struct response *r = &p->result;
+	_cleanup_(freep) char *clean = NULL;
 
 	if (!at_top_level_value(p)) {
 		return 1;
+	}
+	/* yajl hands over the whole unescaped string, however the body was cut
+	 * into chunks: the one place a key echoed by the server is surely seen
+	 * before the copy is cut to its field. */
+	if (redact_needed((const char *)s, len, p->secret)) {
+		clean = redact((const char *)s, len, p->secret, &len);
+		if (clean) {
+			s = (const unsigned char *)clean;
+		} else {
+			s = (const unsigned char *)REDACTED;
+			len = strlen(REDACTED);
+		}
 	}
 	switch (p->key) {
 	case KEY_JOB_ID:

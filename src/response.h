@@ -47,6 +47,9 @@ struct response_parser {
 	int key; /* which recognised key the next top-level value belongs to */
 	bool failed; /* a syntax error was seen; further input is ignored */
 	char error[160]; /* yajl's message for the failure, single line */
+	const char *secret; /* borrowed, or NULL: the endpoint's API key, replaced by
+			     * REDACTED (redact.h) in every string kept; set it after
+			     * response_parser_begin() */
 	size_t arena_used;
 	_Alignas(16) unsigned char arena[RESPONSE_ARENA_SIZE];
 };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,62 +70,111 @@ static bool is_digit(char c)
 }
 
 /*
- * One component: digits, an optional fraction, an optional unit (seconds if
- * none). Advances *p past it and stores its value in *ret.
+ * What strtoll with base 10 does, without its locale or errno: skips
+ * isspace() in the C locale (which includes \v and \f, unlike BLANKS), takes
+ * a sign, then digits. With no digit *ret_end is p, as strtoll leaves it.
+ * -ERANGE when the number does not fit in a long long (either sign).
  */
-static int parse_component(const char **p, usec_t *ret)
+static int parse_integer(const char *p, long long *ret, const char **ret_end)
 {
-	const char *s = *p, *frac, *u;
-	const struct unit *unit;
-	uint64_t whole = 0;
-	usec_t mult, v;
-	bool has_digits = false;
+	const char *s = p + strspn(p, BLANKS "\v\f");
+	bool negative = false;
+	uint64_t v = 0, limit;
 
+	if (*s == '+' || *s == '-') {
+		negative = *s == '-';
+		s++;
+	}
+	if (!is_digit(*s)) {
+		*ret = 0;
+		*ret_end = p;
+		return 0;
+	}
+	limit = negative ? (uint64_t)LLONG_MAX + 1 : (uint64_t)LLONG_MAX;
 	for (; is_digit(*s); s++) {
-		if (__builtin_mul_overflow(whole, 10, &whole) ||
-		    __builtin_add_overflow(whole, (uint64_t)(*s - '0'), &whole)) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v) || v > limit) {
 			return -ERANGE;
 		}
-		has_digits = true;
 	}
-	frac = NULL;
-	if (*s == '.') {
-		frac = ++s;
-		while (is_digit(*s)) {
-			s++;
-			has_digits = true;
-		}
+	*ret = negative ? (long long)(0 - v) : (long long)v;
+	*ret_end = s;
+	return 0;
+}
+
+/*
+ * One component, as systemd's parse_time(): an integer (sign and leading
+ * \v\f allowed, as strtoll takes them), an optional '.' and fraction, then,
+ * after optional blanks, an optional unit (seconds if none). Advances *p past
+ * it and adds its value to *total. The order of the checks is systemd's, so
+ * that the error codes are too.
+ */
+static int parse_component(const char **p, usec_t *total)
+{
+	const char *s, *e, *u;
+	const struct unit *unit;
+	usec_t mult = USEC_PER_SEC, usec = *total, k;
+	long long l;
+	int r;
+
+	if (**p == '-') {
+		return -ERANGE; /* not even "-0" */
 	}
-	if (!has_digits) {
-		return -EINVAL; /* also a sign, garbage or a lone '.' */
+	r = parse_integer(*p, &l, &e);
+	if (r < 0) {
+		return r;
+	}
+	if (l < 0) {
+		return -ERANGE;
+	}
+	if (*e == '.') {
+		s = e + 1;
+		s += strspn(s, "0123456789");
+	} else if (e == *p) {
+		return -EINVAL; /* no number at all: a unit, garbage, "+.5" */
+	} else {
+		s = e;
 	}
 
-	/* "5 s" is one component, as in systemd. */
+	/* "5 s" is one component; "12.34.56" and "1x" are errors, "1s.5" is 1.5s. */
 	u = s + strspn(s, BLANKS);
 	unit = unit_at(u);
 	if (unit) {
 		mult = unit->usec;
-		*p = u + strlen(unit->suffix);
+		u += strlen(unit->suffix);
 	} else if (u == s && *u != '\0') {
-		/* Neither a unit nor a blank: "1x", "12.34.56". */
 		return -EINVAL;
-	} else {
-		mult = USEC_PER_SEC;
-		*p = s;
 	}
+	*p = u;
 
-	if (__builtin_mul_overflow(whole, mult, &v)) {
+	/* No finite sum may reach USEC_INFINITY, which means "infinity". */
+	if ((usec_t)l >= USEC_INFINITY / mult) {
 		return -ERANGE;
 	}
-	/* Fraction digit by digit: exact for what a config can express. */
-	for (const char *d = frac; d && is_digit(*d); d++) {
-		mult /= 10;
-		if (__builtin_add_overflow(v, (usec_t)(*d - '0') * mult, &v)) {
-			return -ERANGE;
+	k = (usec_t)l * mult;
+	if (k >= USEC_INFINITY - usec) {
+		return -ERANGE;
+	}
+	usec += k;
+
+	if (*e == '.') {
+		const char *d;
+		usec_t m = mult / 10;
+
+		/* Digit by digit, as systemd: exact, and below 1us dropped. */
+		for (d = e + 1; is_digit(*d); d++, m /= 10) {
+			k = (usec_t)(*d - '0') * m;
+			if (k >= USEC_INFINITY - usec) {
+				return -ERANGE;
+			}
+			usec += k;
+		}
+		if (d == e + 1) {
+			return -EINVAL; /* "1.", "2. ms", "3.s", "0.-0" */
 		}
 	}
 
-	*ret = v;
+	*total = usec;
 	return 0;
 }
 
@@ -144,35 +194,30 @@ int timespan_parse(const char *s, usec_t *ret)
 	bool any = false;
 
 	p += strspn(p, BLANKS);
-	if (is_infinity(p)) {
+	if (strncmp(p, "infinity", 8) == 0) {
+		if (!is_infinity(p)) {
+			return -EINVAL; /* "infinity5", "infinity 1s" */
+		}
 		*ret = USEC_INFINITY;
 		return 0;
 	}
 
 	for (;;) {
-		usec_t v;
 		int r;
 
 		p += strspn(p, BLANKS);
 		if (*p == '\0') {
 			break;
 		}
-		r = parse_component(&p, &v);
+		r = parse_component(&p, &total);
 		if (r < 0) {
 			return r;
-		}
-		if (__builtin_add_overflow(total, v, &total)) {
-			return -ERANGE;
 		}
 		any = true;
 	}
 
 	if (!any) {
 		return -EINVAL;
-	}
-	/* USEC_INFINITY means "infinity"; no finite sum may reach it. */
-	if (total == USEC_INFINITY) {
-		return -ERANGE;
 	}
 	*ret = total;
 	return 0;

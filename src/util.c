@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,10 +11,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 int close_nointr(int fd)
 {
@@ -586,6 +592,53 @@ int fsync_directory_of(const char *path)
 		return -errno;
 	}
 	return 0;
+}
+
+int fd_cloexec_from_proc(int first)
+{
+	_cleanup_(closep) int dfd = -1;
+	DIR *dir;
+	struct dirent *de;
+	int r = 0;
+
+	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		return -errno;
+	}
+	dir = fdopendir(dfd);
+	if (!dir) {
+		return -errno;
+	}
+	dfd = -1; /* the DIR owns it now */
+	while ((de = readdir(dir))) {
+		unsigned fd;
+		int flags;
+
+		if (safe_atou(de->d_name, &fd) < 0 || fd < (unsigned)first || fd > INT_MAX ||
+		    (int)fd == dirfd(dir)) {
+			continue;
+		}
+		flags = fcntl((int)fd, F_GETFD);
+		if (flags < 0) {
+			continue; /* closed since the listing was read */
+		}
+		if (!(flags & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
+			r = -errno;
+		}
+	}
+	closedir(dir);
+	return r;
+}
+
+int fd_cloexec_from(int first)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+		return 0;
+	}
+	/* ENOSYS before Linux 5.11, EINVAL for CLOSE_RANGE_CLOEXEC before 5.11 too */
+#endif
+	return fd_cloexec_from_proc(first);
 }
 
 static usec_t now_usec(clockid_t clock)

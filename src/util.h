@@ -103,6 +103,13 @@ bool grow_array(void **p, size_t *cap, size_t elem, size_t need);
 /* fsync() the directory holding path ("." for a name without '/'). */
 int fsync_directory_of(const char *path);
 
+/* Set close-on-exec on every open fd >= first, so that a child exec'd
+ * afterwards inherits none of them: close_range(CLOSE_RANGE_CLOEXEC), or
+ * walking /proc/self/fd where that is unavailable (Linux < 5.11).
+ * fd_cloexec_from_proc() is that fallback alone. 0 or a negative errno. */
+int fd_cloexec_from(int first);
+int fd_cloexec_from_proc(int first);
+
 /* CLOCK_REALTIME / CLOCK_MONOTONIC in microseconds. */
 usec_t now_realtime_usec(void);
 usec_t now_monotonic_usec(void);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "escape.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t i = 0; i < diags.n; i++) {
 		(void)diag_format(&diags.items[i], msg, sizeof(msg));
+		/* safe for a terminal and MESSAGE=, whatever the input */
+		CHECK(escape_is_clean(msg, strlen(msg)));
 	}
 	diag_list_clear(&diags);
 	free(buf);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ini.h"
+#include "escape.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -70,6 +71,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < diags.n; i++) {
 		CHECK(diags.items[i].line <= seen.n_lines);
 		(void)diag_format(&diags.items[i], msg, sizeof(msg));
+		/* safe for a terminal and MESSAGE=, whatever the input */
+		CHECK(escape_is_clean(msg, strlen(msg)));
+		/* file content is quoted escaped and short: the message is clean and
+		 * bounded by its fixed text and two quotes */
+		CHECK(escape_is_clean(diags.items[i].message, strlen(diags.items[i].message)));
+		CHECK(strlen(diags.items[i].message) < 200 + 2 * ESCAPE_QUOTE_SIZE);
 	}
 
 	diag_list_clear(&diags);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "escape.h"
 #include "jobfile.h"
 #include "util.h"
 
@@ -20,13 +21,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                                                  \
 	} while (0)
 
-/* A fixed config for jobfile_check_refs(), built in memory. */
+/* A fixed config for jobfile_check_refs(), built in memory; it allows job-file
+ * Hook= so that the checks of its value are reached. */
 static const char config_text[] = "[Endpoint]\n"
 				  "BaseURL=https://api.dify.ai/v1\n"
 				  "APIKeyFile=/etc/jobwatch/api-key\n"
 				  "[Endpoint:support-bot]\n"
 				  "BaseURL=https://dify.example.com/v1\n"
-				  "APIKeyCredential=support-bot\n";
+				  "APIKeyCredential=support-bot\n"
+				  "[Hook]\n"
+				  "AllowJobHooks=yes\n";
 
 /* What jobfile_format() writes must read back as the same job. */
 static void check_round_trip(const struct jobfile *j)
@@ -87,6 +91,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t i = 0; i < diags.n; i++) {
 		(void)diag_format(&diags.items[i], msg, sizeof(msg));
+		/* safe for a terminal and MESSAGE=, whatever the input */
+		CHECK(escape_is_clean(msg, strlen(msg)));
+		/* file content is quoted escaped and short: the message is clean and
+		 * bounded by its fixed text and two quotes */
+		CHECK(escape_is_clean(diags.items[i].message, strlen(diags.items[i].message)));
+		CHECK(strlen(diags.items[i].message) < 200 + 2 * ESCAPE_QUOTE_SIZE);
 	}
 	diag_list_clear(&diags);
 	free(buf);

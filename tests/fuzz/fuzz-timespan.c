@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,14 @@ static void check_format(usec_t t)
 
 	(void)timespan_format(buf, sizeof(buf), t);
 	CHECK(strlen(buf) < sizeof(buf));
-	CHECK(timespan_parse(buf, &back) == 0);
-	CHECK(back == expected_round_trip(t));
+	if (t != USEC_INFINITY && t / USEC_PER_DAY >= USEC_INFINITY / USEC_PER_DAY) {
+		/* "213503982d ...": as in systemd, a component of UINT64_MAX
+		 * divided by its unit or more is out of range. */
+		CHECK(timespan_parse(buf, &back) == -ERANGE);
+	} else {
+		CHECK(timespan_parse(buf, &back) == 0);
+		CHECK(back == expected_round_trip(t));
+	}
 
 	/* Short buffers are truncated but stay NUL-terminated. */
 	(void)timespan_format(small, sizeof(small), t);

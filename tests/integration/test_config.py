@@ -4,7 +4,8 @@
 daemon runs; drop-ins in jobwatch.conf.d/*.conf override the main file in lexical order (later
 wins; other names ignored); a missing -c file, or an invalid value, stops the start with a
 non-zero exit and a one-line reason (FILE:LINE for the value); an http:// BaseURL to a host that
-is not loopback gets a warning in --check output; [Endpoint:default] is refused."""
+is not loopback gets a warning in --check output; [Endpoint:default] is refused; time spans
+are read as systemd reads them (+2s is taken, 1. and 2. ms are not)."""
 
 import os
 import re
@@ -131,6 +132,26 @@ def test():
     H.note("[Endpoint:default]: rc %d, %r", p.returncode, p.stdout + p.stderr)
     soft.eq(p.returncode, 1, "--check exit status with [Endpoint:default]")
     soft.check("%s:1: " % dflt in p.stdout + p.stderr, "[Endpoint:default] not reported at %s:1", dflt)
+
+    # time spans parse exactly as systemd parses them (`systemd-analyze timespan`): a leading
+    # '+' is taken, a dot needs a digit after it, a minus sign is refused
+    empty_jobs = sb.path("no-jobs.d")
+    os.makedirs(empty_jobs, exist_ok=True)
+    span = sb.path("span.conf")
+    for value, ok in (("+2s", True), ("+1.5s", True), ("1min +30s", True), ("1.", False),
+                      ("2. ms", False), ("5.s", False), ("-1s", False)):
+        H.write_file(span, "[Poll]\nInitialInterval=%s\nMaxInterval=2min\n[Endpoint]\nBaseURL=%s\n"
+                     "APIKeyFile=%s\n" % (value, mock.url, key))
+        argv = H.shlex.split(os.environ.get("JOBWATCHD_WRAPPER", "")) + [
+            H.find_jobwatchd(), "--config", span, "--jobs-dir", empty_jobs, "--state-dir", sb.state_dir,
+            "--check"]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=C.t(30), env=H._clean_env(),
+                           stdin=subprocess.DEVNULL)
+        soft.eq(p.returncode, 0 if ok else 1, "--check exit status with InitialInterval=%s (%r)"
+                % (value, p.stdout + p.stderr))
+        if not ok:
+            soft.check(re.search(r"^%s:2: .*InitialInterval" % re.escape(span), p.stdout, re.M),
+                       "--check: no line %s:2: for InitialInterval=%s: %r", span, value, p.stdout)
 
     soft.done()
 

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Every fault, followed by a normal lifecycle: the job completes, and the endpoint's trouble
-is logged once when it starts and once when it ends (ENDPOINT_TROUBLE / ENDPOINT_RECOVERED),
-not once per poll.  Each fault has an endpoint of its own (same mock), so that the entries can
+"""Every fault, followed by a normal lifecycle: the job completes, and the trouble is logged
+once when it starts and once when it ends, not once per poll: the endpoint's
+(ENDPOINT_TROUBLE / ENDPOINT_RECOVERED) for a fault of the endpoint as a whole, the job's
+(JOB_TROUBLE / JOB_RECOVERED, with JOB_ID) for a fault of the job's own answer (JOB_FAULTS:
+Dify's JSON 500, a bad 200 body), which, on an endpoint with one job, is never endpoint
+trouble (jobwatchd(8) "TROUBLE"; test_job_trouble covers several jobs).  Each fault has an endpoint of its own (same mock), so that the entries can
 be counted per JOB_ENDPOINT.  An unknown job_status ('paused') is logged once per job and is
 not terminal."""
 
@@ -36,6 +39,12 @@ FAULTS = {
     "shape-nested": {"fault": "wrong_shape", "variant": "nested"},
     "shape-missing": {"fault": "wrong_shape", "variant": "missing"},
 }
+
+
+# The faults of one job's own answer; every other one is the endpoint's.
+JOB_FAULTS = {"e500", "malformed-garbage", "malformed-cut-json", "malformed-html-200",
+              "malformed-empty", "oversized", "oversized-65k", "shape-array", "shape-number",
+              "shape-nested", "shape-missing"}
 
 
 def st(s):
@@ -80,6 +89,12 @@ def test():
             problems.append("%s: %s after %s polls (mock saw %d), expected completed after 5"
                             % (n, e["JOB_STATUS"], e.get("JOB_POLLS"), seen))
         t, r = tr.get(n, []), rc.get(n, [])
+        if n in JOB_FAULTS:
+            if t or r:
+                problems.append("%s: a fault of the job's own answer is endpoint trouble: %s"
+                                % (n, [x["MESSAGE"] for x in t + r]))
+            t = d.journal(MESSAGE_ID=C.MID["JOB_TROUBLE"], JOB_ID=jobs[n])
+            r = d.journal(MESSAGE_ID=C.MID["JOB_RECOVERED"], JOB_ID=jobs[n])
         if len(t) != 1 or len(r) != 1:
             problems.append("%s: %d trouble and %d recovered entries, expected 1 and 1: %s"
                             % (n, len(t), len(r), [x["MESSAGE"] for x in t + r]))

@@ -48,6 +48,7 @@ def test():
                                   stderr_lines=["a warning line"]) + " " + EXTRA_WORDS
     other_hook = sb.recording_hook("other")
     conf = sb.base_config(mock, hook=main_hook, initial="100ms", max_interval="300ms")
+    conf["Hook"]["AllowJobHooks"] = "yes"   # job files here may set Hook=
     conf["Endpoint:other"] = {"BaseURL": mock.url, "APIKeyFile": sb.write_key("key2", H.KEY2)}
     conf["Endpoint:dead"] = {"BaseURL": "http://127.0.0.1:9/v1", "APIKeyFile": conf["Endpoint"]["APIKeyFile"]}
     sb.write_config(conf)

@@ -34,6 +34,7 @@ def test():
     done = [{"job_status": "completed"}]
     mock = sb.start_mock(jobs=[{"job_id": j, "responses": done} for j in [term, kill] + par])
     conf = sb.base_config(mock, hook=sb.recording_hook("par", sleep=0.3), initial="100ms", max_interval="300ms")
+    conf["Hook"]["AllowJobHooks"] = "yes"   # job files here may set Hook=
     conf["Hook"].update({"Timeout": "%dms" % (TIMEOUT * 1000), "MaxParallel": MAX_PARALLEL})
     sb.write_config(conf)
     sb.write_job("term", term, hook=sb.recording_hook("term", sleep=30))

@@ -16,7 +16,8 @@ all along, and each must finish promptly (the daemon stays responsive).
             server never gets an HTTP request; after a reload with CAFile= -> completion
   dns       a BaseURL under .invalid -> one fault entry (not one per poll); after a reload with
             a good BaseURL -> completion
-Every fault is logged as trouble (priority warning) when it starts and as recovered when it ends;
+Every fault is logged as trouble (priority warning) when it starts and as recovered when it ends
+(the endless 200 body as the job's trouble: an oversized answer is the job's own fault);
 jobwatchd never crashes and exits 0 on SIGTERM.
 """
 
@@ -29,6 +30,9 @@ import harness as H
 
 TROUBLE = "a7269768b97e425c852659c6811be1c2"
 RECOVERED = "d170ee79643644feb29c8a43a496bc0e"
+# An endless body answering 200 is the job's own answer, too large: job trouble (jobwatchd(8)).
+JOB_TROUBLE = "2f0be04248444af5afa460af86fdf961"
+JOB_RECOVERED = "27aa5e1c9a5449d5bd5d9547d1b0c15d"
 REQUEST_TIMEOUT = 3.0
 
 
@@ -86,8 +90,8 @@ class Healthy(threading.Thread):
         H.check(not late, "healthy jobs took long while other endpoints misbehaved: %s", late)
 
 
-def trouble(d, endpoint):
-    return d.journal(MESSAGE_ID=TROUBLE, JOB_ENDPOINT=endpoint)
+def trouble(d, endpoint, mid=TROUBLE):
+    return d.journal(MESSAGE_ID=mid, JOB_ENDPOINT=endpoint)
 
 
 def test():
@@ -150,8 +154,8 @@ def test():
     H.check(rss_max - rss0 < 48 * 1024, "VmRSS grew by %d KiB while bodies were streamed endlessly",
             rss_max - rss0)
 
-    def one_trouble(name, words):
-        ents = trouble(d, name)
+    def one_trouble(name, words, mid=TROUBLE):
+        ents = trouble(d, name, mid)
         H.check(ents, "no trouble entry for endpoint '%s'", name)
         msgs = [e["MESSAGE"] for e in ents]
         H.note("endpoint %s: %s", name, msgs)
@@ -162,9 +166,11 @@ def test():
 
     one_trouble("trickle", ["timeout", "timed out"])
     one_trouble("headers", ["too large", "header"])
-    one_trouble("chunked", ["too large"])
+    H.eq(len(one_trouble("chunked", ["too large"], JOB_TROUBLE)), 1, "job trouble entries on 'chunked'")
+    H.eq(trouble(d, "chunked"), [], "endpoint trouble entries on 'chunked' (one job's answers)")
+    H.check(d.journal(MESSAGE_ID=JOB_RECOVERED, JOB_ID=EC), "no job recovery entry on 'chunked'")
     one_trouble("redirect", ["redirect"])
-    for name in ("trickle", "headers", "chunked", "redirect"):
+    for name in ("trickle", "headers", "redirect"):
         H.check(d.journal(MESSAGE_ID=RECOVERED, JOB_ENDPOINT=name), "no recovery entry for endpoint '%s'", name)
 
     # (the mock sees the request only once it is sent: its clock starts later than curl's)

@@ -289,7 +289,8 @@ def part2():
     mock = sb.start_mock(jobs=[{"job_id": j, "lifecycle": [["completed", None]]} for j in H1 + [H5]])
     hook = sb.recording_hook(sleep=1.0)
     slow = sb.recording_hook(name="slow", sleep=3.0)
-    sb.write_config(sb.base_config(mock, hook=hook, extra={"Hook": {"MaxParallel": 1, "Timeout": "30s"}}))
+    sb.write_config(sb.base_config(mock, hook=hook, extra={"Hook": {"MaxParallel": 1, "Timeout": "30s",
+                                                                     "AllowJobHooks": "yes"}}))
     for i, j in enumerate(H1):
         sb.write_job("h%d" % i, j)
     d = sb.start_daemon()

@@ -98,6 +98,7 @@ FAULTS = {
     "huge_headers", "endless_chunked", "wrong_shape", "html_502", "html_503", "html_504",
     "nginx", "500", "server_error", "429", "too_many_requests", "503", "redirect",
     "401", "unauthorized", "403", "forbidden", "gone", "html_404",
+    "echo_auth",
 }
 SPEC_KEYS = {
     "fault", "status", "headers", "body", "body_raw", "body_b64", "content_type",
@@ -122,6 +123,8 @@ def check_spec(spec, where):
         raise ScenarioError("%s: unknown fault %r (known: %s)" % (where, f, ", ".join(sorted(FAULTS))))
     if f == "malformed" and spec.get("variant", "truncated") not in MALFORMED_VARIANTS:
         raise ScenarioError("%s: malformed variant must be one of %s" % (where, MALFORMED_VARIANTS))
+    if f == "echo_auth" and spec.get("variant", "message") not in ("message", "error_msg"):
+        raise ScenarioError("%s: echo_auth variant must be 'message' or 'error_msg'" % where)
     if f == "wrong_shape" and spec.get("variant", "array") not in WRONG_SHAPE_VARIANTS:
         raise ScenarioError("%s: wrong_shape variant must be one of %s" % (where, WRONG_SHAPE_VARIANTS))
     for k in ("delay", "trickle", "seconds", "interval"):
@@ -1072,6 +1075,20 @@ class MockDify:
             p = self.gone_plan(spec.get("dify_version") or (job.version if job else None) or self.version)
         elif fault == "html_404":
             p = Plan(404, WERKZEUG_404.encode(), HTML_CT)
+        elif fault == "echo_auth":
+            # Not Dify: a misconfigured proxy or debug server that echoes the request headers
+            # back, Authorization included.  variant "message" (default): an error answer whose
+            # message holds them (status, default 500); "error_msg": a 200 saying the job ended
+            # in error, with them in error_msg.  The header also comes back as X-Echoed-Credentials.
+            auth = req.headers.get("authorization", "")
+            echoed = "request headers: Authorization: %s; Host: %s" % (auth, req.headers.get("host", ""))
+            if spec.get("variant", "message") == "error_msg":
+                jid, _, _ = self.job_body_fields(req, route, now, spec)
+                p = self.json_plan(200, {"job_id": jid, "job_status": "error", "error_msg": echoed})
+            else:
+                code = int(spec.get("status", 500))
+                p = self.json_plan(code, {"code": "echo", "message": echoed, "status": code})
+            p.set_header("X-Echoed-Credentials", auth)
         else:  # pragma: no cover - check_spec() rejects unknown names
             raise ScenarioError("unknown fault %r" % fault)
 

@@ -751,6 +751,26 @@ def t_fault_gateway_pages(env):
 
 
 @test
+def t_fault_echo_auth(env):
+    # not Dify: a server that echoes the request headers (the client's key) back
+    m = env.old
+    jid = new_id()
+    m.add({"job_id": jid, "responses": [{"fault": "echo_auth"},
+                                        {"fault": "echo_auth", "status": 502},
+                                        {"fault": "echo_auth", "variant": "error_msg"}]})
+    st, hd, body = m.get(m.status_path(jid))
+    doc = json.loads(body)
+    eq((st, doc["code"], doc["status"]), (500, "echo", 500), "echo_auth message")
+    ok("Authorization: Bearer " + K1 in doc["message"], "the key is echoed in message: %r" % doc)
+    eq(hd["x-echoed-credentials"], "Bearer " + K1, "X-Echoed-Credentials")
+    eq(m.get(m.status_path(jid))[0], 502, "echo_auth status")
+    st, hd, body = m.get(m.status_path(jid))
+    doc = json.loads(body)
+    eq((st, doc["job_id"], doc["job_status"]), (200, jid, "error"), "echo_auth error_msg")
+    ok("Bearer " + K1 in doc["error_msg"], "the key is echoed in error_msg: %r" % doc)
+
+
+@test
 def t_fault_redirect(env):
     m = env.old
     jid = new_id()

@@ -255,6 +255,7 @@ InitialInterval=200ms
 MaxInterval=1s
 [Hook]
 Exec=/usr/bin/python3 /usr/local/libexec/jobwatch-test/hook-net.py http://localhost:$MOCK_PORT/_mock/health
+AllowJobHooks=yes
 [Endpoint]
 BaseURL=$BASE/v1
 EOF
@@ -445,6 +446,7 @@ Jitter=0.2
 [Hook]
 Exec=
 MaxParallel=16
+AllowJobHooks=yes
 [Endpoint]
 BaseURL=$BURL/v1
 MaxConcurrentRequests=64

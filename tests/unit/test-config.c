@@ -126,6 +126,7 @@ static void assert_defaults(const struct config *c)
 	assert_null(c->hook_exec);
 	assert_int_equal(c->hook_timeout_usec, 60 * USEC_PER_SEC);
 	assert_int_equal(c->hook_max_parallel, 16);
+	assert_false(c->allow_job_hooks);
 }
 
 static void test_defaults(void **state)
@@ -883,6 +884,157 @@ static void test_api_key_from_parsed_config(void **state)
 	diag_list_clear(&d);
 }
 
+/* [Hook] AllowJobHooks=: a boolean, default no. */
+static void test_allow_job_hooks(void **state)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", "YES" };
+	static const char *const no[] = { "no", "false", "off", "0", "No" };
+	char text[128];
+
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		struct diag_list d = {};
+		snprintf(text, sizeof(text), "[Hook]\nAllowJobHooks=no\nAllowJobHooks=%s\n",
+			 yes[i]);
+		_cleanup_(config_freep) struct config *c = parse(text, &d);
+		assert_n_diags(&d, 0);
+		assert_true(c->allow_job_hooks);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(no); i++) {
+		struct diag_list d = {};
+		snprintf(text, sizeof(text), "[Hook]\nAllowJobHooks=yes\nAllowJobHooks=%s\n",
+			 no[i]);
+		_cleanup_(config_freep) struct config *c = parse(text, &d);
+		assert_n_diags(&d, 0);
+		assert_false(c->allow_job_hooks);
+	}
+
+	struct diag_list d = {};
+	_cleanup_(config_freep) struct config *c =
+		parse("[Hook]\nAllowJobHooks=yes\nAllowJobHooks=maybe\n", &d);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3,
+		    "Invalid AllowJobHooks= value 'maybe', expected 'yes' or 'no'");
+	assert_true(c->allow_job_hooks); /* the earlier assignment holds */
+	diag_list_clear(&d);
+}
+
+/* Proxy= and ProxyFromEnvironment=: what curl is told. */
+static void test_proxy(void **state)
+{
+	struct diag_list d = {};
+	_cleanup_(config_freep) struct config *c = parse(
+		"[Endpoint]\nBaseURL=https://a/v1\nAPIKeyFile=/k\n"
+		"[Endpoint:env]\nBaseURL=https://b/v1\nAPIKeyFile=/k\nProxyFromEnvironment=yes\n"
+		"[Endpoint:px]\nBaseURL=https://c/v1\nAPIKeyFile=/k\n"
+		"Proxy=http://user:pw@proxy.example:3128\nProxyFromEnvironment=yes\n"
+		"[Endpoint:socks]\nBaseURL=https://d/v1\nAPIKeyFile=/k\n"
+		"Proxy=socks5h://127.0.0.1:1080\n"
+		"[Endpoint:reset]\nBaseURL=https://e/v1\nAPIKeyFile=/k\n"
+		"Proxy=http://p:1\nProxy=\n",
+		&d);
+
+	assert_int_equal(config_verify(c, &d), 0);
+	assert_n_diags(&d, 0);
+	/* default: no proxy, whatever the environment says */
+	assert_null(config_find_endpoint(c, NULL)->proxy);
+	assert_false(config_find_endpoint(c, NULL)->proxy_from_env);
+	assert_string_equal(config_endpoint_proxy(config_find_endpoint(c, NULL)), "");
+	/* the environment's, when asked for */
+	assert_null(config_endpoint_proxy(config_find_endpoint(c, "env")));
+	/* Proxy= wins over the environment */
+	assert_string_equal(config_endpoint_proxy(config_find_endpoint(c, "px")),
+			    "http://user:pw@proxy.example:3128");
+	assert_string_equal(config_endpoint_proxy(config_find_endpoint(c, "socks")),
+			    "socks5h://127.0.0.1:1080");
+	assert_string_equal(config_endpoint_proxy(config_find_endpoint(c, "reset")), "");
+}
+
+static void test_proxy_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"proxy.example:3128", "ftp://proxy.example", "http://",
+		"http:///x",	      "http://pro xy:1",     "http://user:s3cret@"
+	};
+	char text[256];
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct diag_list d = {};
+		snprintf(text, sizeof(text),
+			 "[Endpoint]\nBaseURL=https://a/v1\nProxy=http://ok:1\nProxy=%s\n", bad[i]);
+		_cleanup_(config_freep) struct config *c = parse(text, &d);
+		assert_n_diags(&d, 1);
+		assert_diag(&d, 0, DIAG_ERROR, "test.conf", 4,
+			    "Invalid Proxy= value, expected a URL");
+		/* a proxy URL may hold a password: the value is not repeated */
+		if (strstr(bad[i], "s3cret")) {
+			assert_null(strstr(d.items[0].message, "s3cret"));
+		}
+		assert_string_equal(config_find_endpoint(c, NULL)->proxy, "http://ok:1");
+		diag_list_clear(&d);
+	}
+
+	struct diag_list d = {};
+	_cleanup_(config_freep) struct config *c =
+		parse("[Endpoint]\nBaseURL=https://a/v1\nProxyFromEnvironment=sometimes\n", &d);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "Invalid ProxyFromEnvironment= value");
+	diag_list_clear(&d);
+}
+
+/* Plain http:// through a proxy: the proxy sees the key. */
+static void test_proxy_plain_http_warning(void **state)
+{
+	struct diag_list d = {};
+	_cleanup_(config_freep) struct config *c =
+		parse("[Endpoint]\nBaseURL=http://127.0.0.1:8080/v1\nAPIKeyFile=/k\n"
+		      "Proxy=http://proxy:3128\n",
+		      &d);
+
+	assert_int_equal(config_verify(c, &d), 0);
+	assert_n_diags(&d, 1);
+	assert_diag(
+		&d, 0, DIAG_WARNING, "test.conf", 1,
+		"uses plain http:// through Proxy=: the proxy sees every request, the API key included");
+	diag_list_clear(&d);
+}
+
+/* A key file others may read works, with a warning naming it. */
+static void test_api_key_file_mode(void **state)
+{
+	static const mode_t modes[] = { 0644, 0666, 0640, 0604, 0620 };
+	_cleanup_(freep) char *path = write_tmp("key-mode", "app-abc123\n", 11);
+	struct endpoint_config e = key_endpoint(path, NULL);
+
+	for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+		struct diag_list d = {};
+		char *key = NULL, want[32];
+
+		assert_int_equal(chmod(path, modes[i]), 0);
+		assert_int_equal(config_read_api_key(&e, NULL, &key, &d), 0);
+		assert_string_equal(key, "app-abc123");
+		erase_and_free(key);
+		assert_n_diags(&d, 1);
+		assert_diag(&d, 0, DIAG_WARNING, "test.conf", 3,
+			    "is readable or writable by users other than its owner");
+		assert_contains(d.items[0].message, path);
+		snprintf(want, sizeof(want), "(mode %04o)", (unsigned)modes[i]);
+		assert_contains(d.items[0].message, want);
+		assert_null(strstr(d.items[0].message, "app-abc123"));
+		diag_list_clear(&d);
+	}
+	/* owner-only modes are quiet */
+	static const mode_t quiet[] = { 0600, 0400, 0700 };
+	for (size_t i = 0; i < ELEMENTSOF(quiet); i++) {
+		struct diag_list d = {};
+		char *key = NULL;
+
+		assert_int_equal(chmod(path, quiet[i]), 0);
+		assert_int_equal(config_read_api_key(&e, NULL, &key, &d), 0);
+		erase_and_free(key);
+		assert_n_diags(&d, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -907,6 +1059,11 @@ int main(void)
 		cmocka_unit_test(test_api_key_errors),
 		cmocka_unit_test(test_api_key_credential),
 		cmocka_unit_test(test_api_key_from_parsed_config),
+		cmocka_unit_test(test_allow_job_hooks),
+		cmocka_unit_test(test_proxy),
+		cmocka_unit_test(test_proxy_invalid),
+		cmocka_unit_test(test_proxy_plain_http_warning),
+		cmocka_unit_test(test_api_key_file_mode),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);

@@ -218,6 +218,48 @@ static void test_classify_bad_body(void **state)
 	check_cases(cases, ELEMENTSOF(cases));
 }
 
+/* Whose fault: the job's own answer, or the endpoint as a whole. */
+static void test_classify_job_fault(void **state)
+{
+	static const struct {
+		const char *name;
+		enum transfer_error transfer;
+		long code;
+		const char *body;
+		bool job_fault;
+	} cases[] = {
+		{ "500 Dify JSON", TRANSFER_OK, 500, ERR_500, true },
+		{ "504 Dify JSON", TRANSFER_OK, 504, ERR_500, true },
+		{ "502 nginx page", TRANSFER_OK, 502, HTML_502, false },
+		{ "500 empty", TRANSFER_OK, 500, NULL, false },
+		{ "500 JSON without message", TRANSFER_OK, 500, "{\"error\": \"x\"}", false },
+		{ "503 Dify JSON", TRANSFER_OK, 503, ERR_500, false },
+		{ "200 garbage", TRANSFER_OK, 200, "garbage", true },
+		{ "200 no job_status", TRANSFER_OK, 200, "{}", true },
+		{ "200 too large", TRANSFER_TOO_LARGE, 200, "{\"job_status\": \"completed\"}",
+		  true },
+		{ "200 status", TRANSFER_OK, 200, "{\"job_status\": \"waiting\"}", false },
+		{ "401", TRANSFER_OK, 401, ERR_500, false },
+		{ "429", TRANSFER_OK, 429, ERR_500, false },
+		{ "404 html", TRANSFER_OK, 404, HTML_502, false },
+		{ "302", TRANSFER_OK, 302, NULL, false },
+		{ "gone", TRANSFER_OK, 404, GONE_404, false },
+		{ "timeout", TRANSFER_TIMEOUT, 0, NULL, false },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct response resp;
+		struct poll_result r;
+
+		classify(cases[i].transfer, cases[i].code, cases[i].body, 0, &resp, &r);
+		if (r.job_fault != cases[i].job_fault) {
+			print_error("case '%s': job_fault %d, expected %d\n", cases[i].name,
+				    r.job_fault, cases[i].job_fault);
+			fail();
+		}
+	}
+}
+
 static void test_classify_gone(void **state)
 {
 	static const struct case_ cases[] = {
@@ -504,7 +546,16 @@ static void test_auth_header(void **state)
 	h = dify_auth_header("");
 	assert_non_null(h);
 	assert_string_equal(h, "Authorization: Bearer ");
+	assert_null(dify_auth_header_key(h));
 	erase_and_free(h);
+
+	/* the key inside the line, for redaction */
+	h = dify_auth_header("app-abc");
+	assert_ptr_equal(dify_auth_header_key(h), h + strlen("Authorization: Bearer "));
+	assert_string_equal(dify_auth_header_key(h), "app-abc");
+	erase_and_free(h);
+	assert_null(dify_auth_header_key(NULL));
+	assert_null(dify_auth_header_key("Accept: application/json"));
 }
 
 /* --- start body --- */
@@ -658,6 +709,7 @@ int main(void)
 		cmocka_unit_test(test_start_body_exact),
 		cmocka_unit_test(test_start_body_round_trip),
 		cmocka_unit_test(test_start_body_invalid),
+		cmocka_unit_test(test_classify_job_fault),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

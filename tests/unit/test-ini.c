@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "escape.h"
 #include "ini.h"
 #include "util.h"
 
@@ -216,6 +217,32 @@ static void test_bad_lines(void **state)
 	diag_list_clear(&d);
 }
 
+/* A bad line is quoted escaped and short: a file hard-linked into the jobs
+ * directory does not have its content echoed, nor its escapes run. */
+static void test_hostile_lines(void **state)
+{
+	struct diag_list d = {};
+
+	assert_int_equal(
+		PARSE("[Poll]\n\x1b]0;pwned\x07xxxxxxxxxxyyyyyyyyyyyyTAILSECRETTAILSECRET\n"
+		      "[S\xc2\x9b\x1b[2J"
+		      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+		      "[T] \x1b[2Jtrailing\n",
+		      &d, "1 [Poll]"),
+		0);
+	assert_int_equal(d.n_errors, 3);
+	assert_diag(&d, 0, DIAG_ERROR, 2,
+		    "Missing '=' in '\\x1b]0;pwned\\x07xxxxxxxxxxyyyyyyyyyyyy" ESCAPE_ELLIPSIS "'");
+	assert_null(strstr(d.items[0].message, "TAIL"));
+	assert_diag(
+		&d, 1, DIAG_ERROR, 3,
+		"Invalid section header '[S\\xc2\\x9b\\x1b[2JAAAAAAAAAAAAAAAAAAAAAAAA" ESCAPE_ELLIPSIS
+		"', missing ']'");
+	assert_diag(&d, 2, DIAG_ERROR, 4,
+		    "Unexpected text ' \\x1b[2Jtrailing' after section header");
+	diag_list_clear(&d);
+}
+
 static void test_nul_byte(void **state)
 {
 	static const char text[] = "[Job]\nA=1\nB=\0x\nC=3\n";
@@ -380,7 +407,7 @@ int main(void)
 		cmocka_unit_test(test_continuation),   cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_bad_lines),      cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_callback_stops), cmocka_unit_test(test_parse_file),
-		cmocka_unit_test(test_diag),
+		cmocka_unit_test(test_diag),	       cmocka_unit_test(test_hostile_lines),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ini.h"
+#include "escape.h"
 #include "jobfile.h"
 #include "util.h"
 
@@ -215,6 +216,37 @@ static void test_warnings_only(void **state)
 	jobfile_done(&j);
 }
 
+/* Unknown keys and invalid values are quoted escaped, at most 32 bytes. */
+static void test_hostile_text(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\n"
+			       "K\x1b[2J"
+			       "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkSECRET=v\n"
+			       "[Sec\xc2\x85tion]\nX=1\n",
+			       &j, &d),
+			 0);
+	assert_n_diags(&d, 2);
+	assert_diag(&d, 0, DIAG_WARNING, "test.job", 4,
+		    "Unknown key 'K\\x1b[2Jkkkkkkkkkkkkkkkkkkkkkkkkkkk" ESCAPE_ELLIPSIS
+		    "' in section [Job], ignoring");
+	assert_diag(&d, 1, DIAG_WARNING, "test.job", 5,
+		    "Unknown section [Sec\\xc2\\x85tion], ignoring");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+
+	assert_int_equal(
+		parse("[Job]\nJobID=" ID "\nAction=en\x1b[2Jable-and-a-long-tail-SECRET\n", &j, &d),
+		-EINVAL);
+	assert_diag(&d, 0, DIAG_ERROR, "test.job", 3,
+		    "Invalid Action= value 'en\\x1b[2Jable-and-a-long-tail-SECRE" ESCAPE_ELLIPSIS
+		    "'");
+	jobfile_done(&j);
+	diag_list_clear(&d);
+}
+
 static void test_missing_keys(void **state)
 {
 	struct jobfile j = {};
@@ -347,9 +379,10 @@ static struct config *make_config(const char *text)
 static void test_check_refs(void **state)
 {
 	_cleanup_(config_freep) struct config *both = make_config(
-		"[Endpoint]\nBaseURL=https://a\n[Endpoint:support-bot]\nBaseURL=https://b\n");
-	_cleanup_(config_freep) struct config *named_only =
-		make_config("[Endpoint:support-bot]\nBaseURL=https://b\n");
+		"[Endpoint]\nBaseURL=https://a\n[Endpoint:support-bot]\nBaseURL=https://b\n"
+		"[Hook]\nAllowJobHooks=yes\n");
+	_cleanup_(config_freep) struct config *named_only = make_config(
+		"[Endpoint:support-bot]\nBaseURL=https://b\n[Hook]\nAllowJobHooks=yes\n");
 	struct jobfile j = {};
 	struct diag_list d = {};
 
@@ -396,6 +429,43 @@ static void test_check_refs(void **state)
 	/* An empty Hook= disables the hook; nothing to check. */
 	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nHook=\n", &j, NULL), 0);
 	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), 0);
+	assert_n_diags(&d, 0);
+	jobfile_done(&j);
+}
+
+/* A job file's own Hook= runs code as the service: only when the
+ * configuration says so. An empty Hook= (no hook) is always fine. */
+static void test_check_refs_job_hooks(void **state)
+{
+	_cleanup_(config_freep) struct config *deflt =
+		make_config("[Endpoint]\nBaseURL=https://a\n");
+	_cleanup_(config_freep) struct config *off =
+		make_config("[Endpoint]\nBaseURL=https://a\n[Hook]\nAllowJobHooks=no\n");
+	_cleanup_(config_freep) struct config *on =
+		make_config("[Endpoint]\nBaseURL=https://a\n[Hook]\nAllowJobHooks=yes\n");
+	struct jobfile j = {};
+	struct diag_list d = {};
+
+	assert_false(deflt->allow_job_hooks);
+	assert_false(off->allow_job_hooks);
+	assert_true(on->allow_job_hooks);
+
+	assert_int_equal(
+		parse("[Job]\nJobID=" ID "\nAction=enable\nHook=/bin/hook --x\n", &j, NULL), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, deflt, &d), -EINVAL);
+	assert_int_equal(jobfile_check_refs("test.job", &j, off, &d), -EINVAL);
+	assert_n_diags(&d, 2);
+	assert_diag(
+		&d, 0, DIAG_ERROR, "test.job", 4,
+		"Hook= is not allowed in job files: the configuration does not set [Hook] AllowJobHooks=yes");
+	assert_diag(&d, 1, DIAG_ERROR, "test.job", 4, "AllowJobHooks=yes");
+	diag_list_clear(&d);
+	assert_int_equal(jobfile_check_refs("test.job", &j, on, &d), 0);
+	assert_n_diags(&d, 0);
+	jobfile_done(&j);
+
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nHook=\n", &j, NULL), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, deflt, &d), 0);
 	assert_n_diags(&d, 0);
 	jobfile_done(&j);
 }
@@ -574,11 +644,13 @@ int main(void)
 		cmocka_unit_test(test_minimal),	       cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_special_values), cmocka_unit_test(test_later_wins),
 		cmocka_unit_test(test_warnings_only),  cmocka_unit_test(test_missing_keys),
-		cmocka_unit_test(test_invalid_values), cmocka_unit_test(test_several_errors),
-		cmocka_unit_test(test_name_is_valid),  cmocka_unit_test(test_action_strings),
-		cmocka_unit_test(test_check_refs),     cmocka_unit_test(test_load),
-		cmocka_unit_test(test_load_refused),   cmocka_unit_test(test_load_sizes),
-		cmocka_unit_test(test_format),	       cmocka_unit_test(test_format_refused),
+		cmocka_unit_test(test_hostile_text), cmocka_unit_test(test_invalid_values),
+		cmocka_unit_test(test_several_errors), cmocka_unit_test(test_name_is_valid),
+		cmocka_unit_test(test_action_strings), cmocka_unit_test(test_check_refs),
+		cmocka_unit_test(test_check_refs_job_hooks),
+		cmocka_unit_test(test_load),	       cmocka_unit_test(test_load_refused),
+		cmocka_unit_test(test_load_sizes),     cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);

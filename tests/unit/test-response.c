@@ -1078,6 +1078,57 @@ static void test_parse_null_outputs(void **state)
 	assert_string_equal(err, "");
 }
 
+/* A key the server echoes is gone from every string kept, however the body
+ * is cut into chunks; the parse itself is unchanged. */
+static void test_secret_redacted(void **state)
+{
+	static const char key[] = "app-S3cr3tK3yF0rJ0bw4tchT3st";
+	static const char body[] =
+		"{\"job_id\": \"x\", \"job_status\": \"error\", \"error_msg\": \"got "
+		"Authorization: Bearer app-S3cr3tK3yF0rJ0bw4tchT3st; twice: "
+		"app-S3cr3tK3yF0rJ0bw4tchT3st\", \"message\": \"Bearer "
+		"app-S3cr3tK3yF0rJ0bw4tchT3st\", \"code\": \"app-S3cr3tK3yF0rJ0bw4tchT3st\"}";
+	const size_t len = sizeof(body) - 1;
+
+	for (size_t chunk = 1; chunk <= len; chunk += (chunk < 40 ? 1 : 37)) {
+		struct response_parser p = {};
+		assert_int_equal(response_parser_begin(&p), 0);
+		p.secret = key;
+		for (size_t off = 0; off < len; off += chunk) {
+			assert_int_equal(
+				response_parser_feed(&p, body + off, MIN(chunk, len - off)), 0);
+		}
+		assert_int_equal(response_parser_finish(&p), 0);
+		assert_string_equal(p.result.job_status, "error");
+		assert_string_equal(p.result.error_msg,
+				    "got Authorization: Bearer [redacted]; twice: [redacted]");
+		assert_string_equal(p.result.message, "Bearer [redacted]");
+		assert_string_equal(p.result.code, "[redacted]");
+		response_parser_end(&p);
+	}
+}
+
+/* A key past a field's cap: cut after redaction, so no piece of it stays. */
+static void test_secret_redacted_before_cut(void **state)
+{
+	static const char key[] = "app-S3cr3tK3yF0rJ0bw4tchT3st";
+	char body[600];
+	char pad[RESPONSE_MESSAGE_MAX];
+	struct response_parser p = {};
+
+	/* the key starts 10 bytes before the message's cap */
+	memset(pad, 'x', RESPONSE_MESSAGE_MAX - 11);
+	pad[RESPONSE_MESSAGE_MAX - 11] = '\0';
+	snprintf(body, sizeof(body), "{\"message\": \"%s%s and more\"}", pad, key);
+	assert_int_equal(response_parser_begin(&p), 0);
+	p.secret = key;
+	assert_int_equal(response_parser_feed(&p, body, strlen(body)), 0);
+	assert_int_equal(response_parser_finish(&p), 0);
+	assert_null(strstr(p.result.message, "app-S3"));
+	assert_non_null(strstr(p.result.message, "[redacted"));
+	response_parser_end(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1091,6 +1142,8 @@ int main(void)
 		cmocka_unit_test(test_status_numbers),
 		cmocka_unit_test(test_escapes_decoded),
 		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_secret_redacted),
+		cmocka_unit_test(test_secret_redacted_before_cut),
 		cmocka_unit_test(test_short_field_caps),
 		cmocka_unit_test(test_message_cap),
 		cmocka_unit_test(test_error_msg_cap),

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -48,7 +51,6 @@ static void test_parse(void **state)
 	check_parse("1.5s", 1500 * USEC_PER_MSEC);
 	check_parse("1.5", 1500 * USEC_PER_MSEC);
 	check_parse(".5s", 500 * USEC_PER_MSEC);
-	check_parse("5.s", 5 * USEC_PER_SEC);
 	check_parse("0.001s", USEC_PER_MSEC);
 	check_parse("1.25h", 75 * USEC_PER_MINUTE);
 	check_parse("1d", USEC_PER_DAY);
@@ -84,23 +86,37 @@ static void test_parse(void **state)
 	check_parse("1.5us", 1); /* below 1us is dropped */
 	check_parse("infinity", USEC_INFINITY);
 	check_parse(" infinity ", USEC_INFINITY);
-	check_parse("18446744073709551614us", UINT64_MAX - 1);
+	check_parse("9223372036854775807us", 9223372036854775807ULL); /* LLONG_MAX */
+	/* A leading '+' is taken, as systemd takes it (strtoll does). */
+	check_parse("+5s", 5 * USEC_PER_SEC);
+	check_parse("+1.5s", 1500 * USEC_PER_MSEC);
+	check_parse("1h +30min", 90 * USEC_PER_MINUTE);
+	/* "12.34 .56" and "1s.5" are two components, as in systemd. */
+	check_parse("1s.5", 1500 * USEC_PER_MSEC);
+	check_parse("\v5s", 5 * USEC_PER_SEC);
 }
 
 static void test_parse_invalid(void **state)
 {
 	check_parse_fails("", -EINVAL);
 	check_parse_fails("   ", -EINVAL);
-	check_parse_fails("-1", -EINVAL);
-	check_parse_fails("-1s", -EINVAL);
-	check_parse_fails("+1s", -EINVAL);
+	/* A fraction needs a digit after the dot: systemd refuses these. */
+	check_parse_fails("1.", -EINVAL);
+	check_parse_fails("2. ms", -EINVAL);
+	check_parse_fails("5.s", -EINVAL);
+	check_parse_fails("1. 5", -EINVAL);
+	check_parse_fails("+.5s", -EINVAL);
+	check_parse_fails("++1s", -EINVAL);
+	check_parse_fails("+ 1s", -EINVAL);
+	check_parse_fails("+infinity", -EINVAL);
+	check_parse_fails("1s\v", -EINVAL);
 	check_parse_fails("1x", -EINVAL);
 	check_parse_fails("1 x", -EINVAL);
 	check_parse_fails("abc", -EINVAL);
 	check_parse_fails("1.2.3", -EINVAL);
 	check_parse_fails(".", -EINVAL);
 	check_parse_fails("s", -EINVAL);
-	check_parse_fails("1s-", -EINVAL);
+	check_parse_fails("1s-", -ERANGE); /* a second component "-" */
 	check_parse_fails("1S", -EINVAL);
 	check_parse_fails("1H", -EINVAL);
 	check_parse_fails("1mins", -EINVAL);
@@ -114,7 +130,20 @@ static void test_parse_invalid(void **state)
 
 static void test_parse_range(void **state)
 {
+	/* A minus sign is out of range, as in systemd, even "-0". */
+	check_parse_fails("-1", -ERANGE);
+	check_parse_fails("-1s", -ERANGE);
+	check_parse_fails("-0", -ERANGE);
+	check_parse_fails("1s -1s", -ERANGE);
 	check_parse_fails("18446744073709551616us", -ERANGE);
+	/* Past LLONG_MAX a component is out of range, whatever its unit. */
+	check_parse_fails("9223372036854775808us", -ERANGE);
+	check_parse_fails("18446744073709551614us", -ERANGE);
+	/* A component of UINT64_MAX / unit or more is, even if it would fit. */
+	check_parse_fails("213503982d", -ERANGE);
+	check_parse("213503981d", 213503981ULL * USEC_PER_DAY);
+	/* Out of range wins over a later syntax error, as in systemd. */
+	check_parse_fails("99999999999999999999.", -ERANGE);
 	check_parse_fails("99999999999999999999", -ERANGE);
 	/* UINT64_MAX itself means infinity; no finite sum may reach it. */
 	check_parse_fails("18446744073709551615us", -ERANGE);
@@ -123,6 +152,92 @@ static void test_parse_range(void **state)
 	check_parse_fails("18446744073709551615us 1us", -ERANGE);
 	check_parse_fails("300000y 300000y", -ERANGE);
 	check_parse_fails("18446744073709s 0.9999999s", -ERANGE);
+}
+
+/* The table timespan-systemd.py wrote from `systemd-analyze timespan`. */
+static const char *systemd_table;
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	return -1;
+}
+
+/* "x6162" → "ab", in place; false if malformed. */
+static bool decode_input(char *s)
+{
+	size_t n = strlen(s), o = 0;
+
+	if (n == 0 || s[0] != 'x' || n % 2 != 1) {
+		return false;
+	}
+	for (size_t i = 1; i < n; i += 2) {
+		int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			return false;
+		}
+		s[o++] = (char)(hi * 16 + lo);
+	}
+	s[o] = '\0';
+	return true;
+}
+
+/* Every row of the table: timespan_parse() gives what systemd gave. */
+static void test_systemd_table(void **state)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0, rows = 0, wrong = 0;
+
+	assert_non_null(systemd_table);
+	f = fopen(systemd_table, "re");
+	if (!f) {
+		print_error("cannot open %s\n", systemd_table);
+		fail();
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		char *input = line, *want, *rest, got[32];
+		usec_t t = 0;
+		int r;
+
+		if (line[0] == '#') {
+			continue;
+		}
+		want = strchr(input, '\t');
+		assert_non_null(want);
+		*want++ = '\0';
+		rest = strchr(want, '\t');
+		assert_non_null(rest);
+		*rest++ = '\0';
+		rest[strcspn(rest, "\n")] = '\0';
+		assert_true(decode_input(input));
+
+		r = timespan_parse(input, &t);
+		if (r == 0) {
+			(void)snprintf(got, sizeof(got), "%llu", (unsigned long long)t);
+		} else {
+			(void)snprintf(got, sizeof(got), "%s",
+				       r == -EINVAL   ? "EINVAL"
+				       : r == -ERANGE ? "ERANGE"
+						      : "other");
+		}
+		if (strcmp(got, want) != 0) {
+			print_error("timespan_parse(%s) = %s; systemd gives %s\n", rest, got, want);
+			wrong++;
+		}
+		rows++;
+	}
+	free(line);
+	(void)fclose(f);
+	/* A truncated or misplaced table must not pass. */
+	assert_true(rows > 3000);
+	assert_int_equal(wrong, 0);
 }
 
 static void check_format(usec_t t, const char *expected)
@@ -176,7 +291,8 @@ static void test_round_trip(void **state)
 		59 * USEC_PER_SEC,
 		USEC_PER_HOUR + 1,
 		7 * USEC_PER_DAY + 3 * USEC_PER_MSEC,
-		UINT64_MAX - 1,
+		/* The largest that parses back: systemd refuses 213503982d. */
+		213503982ULL * USEC_PER_DAY - 1,
 		USEC_INFINITY,
 	};
 
@@ -190,7 +306,7 @@ static void test_round_trip(void **state)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
@@ -199,7 +315,10 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_truncated),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_systemd_table),
 	};
+
+	systemd_table = argc > 1 ? argv[1] : NULL;
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

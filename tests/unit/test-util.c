@@ -331,6 +331,48 @@ static void test_fsync_directory_of(void **state)
 	assert_int_equal(fsync_directory_of(""), -EINVAL);
 }
 
+static bool has_cloexec(int fd)
+{
+	int flags = fcntl(fd, F_GETFD);
+	assert_true(flags >= 0);
+	return flags & FD_CLOEXEC;
+}
+
+/* fds without close-on-exec (as libcurl's socketpair, or one inherited) get
+ * it; fds below first are left alone. */
+static void check_cloexec_from(int (*fn)(int first))
+{
+	int p[2], q[2];
+	int in_flags = fcntl(0, F_GETFD);
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	assert_false(has_cloexec(p[0]));
+	assert_false(has_cloexec(q[1]));
+	/* first above p's fds: q only */
+	assert_int_equal(fn(MAX(p[0], p[1]) + 1), 0);
+	assert_true(has_cloexec(q[0]));
+	assert_true(has_cloexec(q[1]));
+	assert_false(has_cloexec(p[0]));
+	assert_false(has_cloexec(p[1]));
+	assert_int_equal(fn(3), 0);
+	assert_true(has_cloexec(p[0]));
+	assert_true(has_cloexec(p[1]));
+	assert_true(has_cloexec(q[0]));
+	assert_true(has_cloexec(q[1]));
+	assert_int_equal(fcntl(0, F_GETFD), in_flags);
+	for (int i = 0; i < 2; i++) {
+		close(p[i]);
+		close(q[i]);
+	}
+}
+
+static void test_fd_cloexec_from(void **state)
+{
+	check_cloexec_from(fd_cloexec_from);
+	check_cloexec_from(fd_cloexec_from_proc);
+}
+
 static void test_clocks(void **state)
 {
 	usec_t a = now_monotonic_usec(), b = now_monotonic_usec();
@@ -416,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_read_file_capped),
 		cmocka_unit_test(test_fsync_directory_of),
+		cmocka_unit_test(test_fd_cloexec_from),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_erase_and_free),
 		cmocka_unit_test(test_name_is_valid),
