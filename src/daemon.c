@@ -33,6 +33,16 @@
 /* How often a hook left running by a previous daemon is checked for. */
 #define ORPHAN_CHECK_MS 1000
 
+/* A job file refused for now. A duplicate (a file naming a job another file
+ * holds) keeps the identity it names: it takes the job over when the job's
+ * own file goes (see settle_removals()). */
+struct refused_file {
+	char *name; /* owned */
+	struct endpoint *endpoint; /* the job named, for a duplicate; NULL for MaxJobs= */
+	uint8_t action;
+	uint8_t id[16];
+};
+
 struct orphan_hook {
 	struct job *job; /* borrowed; the job waits for this process */
 	pid_t pid;
@@ -71,8 +81,13 @@ struct daemon {
 	struct orphan_hook *orphans; /* owned array */
 	size_t n_orphans;
 
-	char **refused; /* owned names of job files refused for now (duplicate, MaxJobs=) */
+	struct refused_file *refused; /* owned: job files refused for now (duplicate, MaxJobs=) */
 	size_t n_refused;
+
+	/* borrowed: jobs whose file was removed this loop turn (JOB_FLAG_FILE_GONE);
+	 * renamed or cancelled at its end, by settle_removals() */
+	struct job **unfiled;
+	size_t n_unfiled, unfiled_allocated;
 
 	bool starting; /* the initial scan is running */
 	bool stopping;
@@ -87,6 +102,7 @@ struct daemon {
 #define JOB_DETACHED JOB_FLAG_CANCELLED
 
 static void daemon_report_ready(struct daemon *d);
+static void settle_removals(struct daemon *d);
 
 /* --- small helpers --- */
 
@@ -435,6 +451,7 @@ static void on_uv_flush_timer(uv_timer_t *t)
 
 static void turn_end(struct daemon *d)
 {
+	settle_removals(d);
 	(void)state_flush(d->state, false);
 	process_reports(d);
 	update_status(d);
@@ -594,34 +611,45 @@ static void job_file_refused(const char *path, int level, const char *fmt, ...)
 	diag_list_clear(&l);
 }
 
-/* Files refused while another file holds their job, or while MaxJobs= is
- * reached: looked at again whenever a job goes away. */
-static void remember_refused(struct daemon *d, const char *name)
+/* Files refused while another file holds their job (e: the job's endpoint,
+ * with action and id), or while MaxJobs= is reached (e NULL): looked at again
+ * whenever a job goes away. */
+static void remember_refused(struct daemon *d, const char *name, struct endpoint *e,
+			     enum job_action action, const uint8_t id[static 16])
 {
-	for (size_t i = 0; i < d->n_refused; i++) {
-		if (streq(d->refused[i], name)) {
-			return;
+	struct refused_file *f = NULL;
+
+	for (size_t i = 0; i < d->n_refused && !f; i++) {
+		if (streq(d->refused[i].name, name)) {
+			f = &d->refused[i];
 		}
 	}
-	if (d->n_refused >= REFUSED_MAX) {
-		return; /* still re-read when it changes, or on reload */
-	}
-	char **n = realloc(d->refused, (d->n_refused + 1) * sizeof(*n));
-	if (!n) {
-		return;
-	}
-	d->refused = n;
-	d->refused[d->n_refused] = strdup_or_null(name);
-	if (d->refused[d->n_refused]) {
+	if (!f) {
+		if (d->n_refused >= REFUSED_MAX) {
+			return; /* still re-read when it changes, or on reload */
+		}
+		struct refused_file *n = realloc(d->refused, (d->n_refused + 1) * sizeof(*n));
+		if (!n) {
+			return;
+		}
+		d->refused = n;
+		f = &d->refused[d->n_refused];
+		*f = (struct refused_file){ .name = strdup_or_null(name) };
+		if (!f->name) {
+			return;
+		}
 		d->n_refused++;
 	}
+	f->endpoint = e;
+	f->action = (uint8_t)action;
+	memcpy(f->id, id, sizeof(f->id));
 }
 
 static void forget_refused(struct daemon *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_refused; i++) {
-		if (streq(d->refused[i], name)) {
-			free(d->refused[i]);
+		if (streq(d->refused[i].name, name)) {
+			free(d->refused[i].name);
 			d->refused[i] = d->refused[--d->n_refused];
 			return;
 		}
@@ -667,6 +695,40 @@ static void schedule_new(struct daemon *d, struct job *j)
 	poller_schedule(&d->poller, j, now_monotonic_usec());
 }
 
+static void on_file_removed(void *userdata, const char *name);
+
+/* The settings a job file may change without naming another job. jf gives
+ * up what j takes. */
+static void take_file_settings(struct daemon *d, struct job *j, struct jobfile *jf)
+{
+	free(j->description);
+	j->description = TAKE_PTR(jf->description);
+	free(j->hook);
+	j->hook = TAKE_PTR(jf->hook);
+	j->timeout_usec = jf->has_timeout ? jf->timeout_usec : 0;
+	if (!job_is_finished(j)) {
+		poller_set_deadline(&d->poller, j, job_deadline(d, j));
+	}
+	state_mark(d->state, j, STATE_DIRTY_URGENT);
+}
+
+/* j, whose file was removed this turn, is named by the file name now: the
+ * same job (a rename), with its history and its result. */
+static void refile_job(struct daemon *d, struct job *j, const char *name, struct jobfile *jf)
+{
+	_cleanup_(freep) char *was = strdup_or_null(j->file);
+	int r = registry_set_file(&d->registry, j, name);
+
+	if (r < 0) {
+		log_job_errno(LOG_ERR, r, j, "Cannot follow its job file to '%s': %m", name);
+		return; /* still unfiled: cancelled at the end of the turn */
+	}
+	j->flags &= (uint16_t)~JOB_FLAG_FILE_GONE;
+	log_job(LOG_INFO, j, "Its job file is now '%s' (was '%s'); the same job.", name,
+		was ? was : "?");
+	take_file_settings(d, j, jf); /* also writes the new name to the state */
+}
+
 static void on_file_changed(void *userdata, const char *name)
 {
 	struct daemon *d = userdata;
@@ -685,10 +747,7 @@ static void on_file_changed(void *userdata, const char *name)
 	if (r == -ENOENT) {
 		/* gone again before we could read it */
 		diag_list_clear(&diags);
-		old = registry_by_file(&d->registry, name);
-		if (old) {
-			cancel_job(d, old, "Its job file was removed");
-		}
+		on_file_removed(d, name);
 		return;
 	}
 	if (r >= 0) {
@@ -716,43 +775,39 @@ static void on_file_changed(void *userdata, const char *name)
 		goto out;
 	}
 	old = registry_by_file(&d->registry, name);
-	if (old && old->endpoint == e && old->action == jf.action &&
-	    memcmp(old->id, jf.id, sizeof(jf.id)) == 0) {
+	dup = registry_by_identity(&d->registry, e, jf.action, jf.id);
+	if (old && dup == old) {
 		/* the same job: take the new description, hook and timeout */
-		free(old->description);
-		old->description = TAKE_PTR(jf.description);
-		free(old->hook);
-		old->hook = TAKE_PTR(jf.hook);
-		old->timeout_usec = jf.has_timeout ? jf.timeout_usec : 0;
-		if (!job_is_finished(old)) {
-			poller_set_deadline(&d->poller, old, job_deadline(d, old));
-		}
-		state_mark(d->state, old, STATE_DIRTY_URGENT);
+		take_file_settings(d, old, &jf);
 		goto out;
 	}
 
-	dup = registry_by_identity(&d->registry, e, jf.action, jf.id);
-	if (dup && dup != old) {
+	if (dup && !(dup->flags & JOB_FLAG_FILE_GONE)) {
 		char ids[UUID_STRING_MAX];
 		job_file_refused(
 			path, LOG_ERR,
 			"Job %s (%s, endpoint '%s') is already watched through '%s', ignoring this file.",
 			uuid_to_string(jf.id, ids), job_action_to_string(jf.action), e->name,
 			dup->file);
-		remember_refused(d, name);
+		remember_refused(d, name, e, jf.action, jf.id);
 		goto out;
 	}
-	if (!old && registry_size(&d->registry) >= d->config->max_jobs) {
+	if (!old && !dup && registry_size(&d->registry) >= d->config->max_jobs) {
 		job_file_refused(
 			path, LOG_ERR,
 			"Refusing the job: MaxJobs=%u jobs are held already. Remove finished job files or raise MaxJobs=.",
 			d->config->max_jobs);
-		remember_refused(d, name);
+		remember_refused(d, name, NULL, jf.action, jf.id);
 		goto out;
 	}
 	forget_refused(d, name);
 	if (old) {
 		cancel_job(d, old, "Its job file now names another job");
+	}
+	if (dup) {
+		/* its file was removed this loop turn: renamed (or copied) here */
+		refile_job(d, dup, name, &jf);
+		goto out;
 	}
 
 	j = job_new();
@@ -796,19 +851,38 @@ out:
 /* A job went away: files refused because of it (or of MaxJobs=) may fit now. */
 static void retry_refused(struct daemon *d)
 {
-	char **names = d->refused;
+	struct refused_file *files = d->refused;
 	size_t n = d->n_refused;
 
-	if (n == 0 || d->starting) {
+	if (n == 0 || d->starting || !d->jobsdir) {
 		return;
 	}
 	d->refused = NULL;
 	d->n_refused = 0;
 	for (size_t i = 0; i < n; i++) {
-		on_file_changed(d, names[i]);
-		free(names[i]);
+		on_file_changed(d, files[i].name);
+		free(files[i].name);
 	}
-	free(names);
+	free(files);
+}
+
+/* j's file was removed. It is not cancelled yet: a file naming it may appear
+ * in the same loop turn (a rename), or be waiting as a refused duplicate.
+ * settle_removals() decides at the end of the turn. */
+static void unfile_job(struct daemon *d, struct job *j)
+{
+	registry_unfile(&d->registry, j);
+	if (j->flags & JOB_FLAG_FILE_GONE) {
+		return; /* already on the list */
+	}
+	if (!grow_array((void **)&d->unfiled, &d->unfiled_allocated, sizeof(*d->unfiled),
+			d->n_unfiled + 1)) {
+		cancel_job(d, j, "Its job file was removed");
+		retry_refused(d);
+		return;
+	}
+	j->flags |= JOB_FLAG_FILE_GONE;
+	d->unfiled[d->n_unfiled++] = j;
 }
 
 static void on_file_removed(void *userdata, const char *name)
@@ -817,8 +891,52 @@ static void on_file_removed(void *userdata, const char *name)
 	struct job *j = registry_by_file(&d->registry, name);
 	forget_refused(d, name);
 	if (j) {
-		cancel_job(d, j, "Its job file was removed");
-		retry_refused(d);
+		unfile_job(d, j);
+	}
+}
+
+/* A refused duplicate of j takes it over, if there is one and it still names
+ * j. Returns whether j has a file again. */
+static bool adopt_duplicate(struct daemon *d, struct job *j)
+{
+	for (size_t i = 0; i < d->n_refused && (j->flags & JOB_FLAG_FILE_GONE) && d->jobsdir;) {
+		struct refused_file *f = &d->refused[i];
+		if (!f->endpoint ||
+		    registry_by_identity(&d->registry, f->endpoint, f->action, f->id) != j) {
+			i++;
+			continue;
+		}
+		_cleanup_(freep) char *name = f->name;
+		*f = d->refused[--d->n_refused];
+		on_file_changed(d, name); /* re-read: it may name another job by now */
+	}
+	return !(j->flags & JOB_FLAG_FILE_GONE);
+}
+
+/* End of a loop turn: a job whose file was removed and that no file names
+ * now is cancelled; refused files may then fit. */
+static void settle_removals(struct daemon *d)
+{
+	while (d->n_unfiled > 0) {
+		struct job **batch = d->unfiled;
+		size_t n = d->n_unfiled;
+		bool cancelled = false;
+
+		d->unfiled = NULL;
+		d->n_unfiled = d->unfiled_allocated = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct job *j = batch[i];
+			if (!(j->flags & JOB_FLAG_FILE_GONE) || adopt_duplicate(d, j)) {
+				continue;
+			}
+			j->flags &= (uint16_t)~JOB_FLAG_FILE_GONE;
+			cancel_job(d, j, "Its job file was removed");
+			cancelled = true;
+		}
+		free(batch);
+		if (cancelled) {
+			retry_refused(d);
+		}
 	}
 }
 
@@ -830,7 +948,8 @@ static void scan_one(void *userdata, const char *name)
 	on_file_changed(d, name);
 }
 
-/* Re-read every file and cancel jobs whose file is gone. */
+/* Re-read every file; jobs whose file is gone are cancelled at the end of
+ * the turn unless the scan finds them under another name. */
 static void rescan(struct daemon *d)
 {
 	size_t n = registry_size(&d->registry), k = 0, i = 0;
@@ -846,9 +965,10 @@ static void rescan(struct daemon *d)
 	}
 	for (size_t x = 0; x < k; x++) {
 		struct stat st;
-		if (fstatat(d->jobsdir->dir_fd, all[x]->file, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		if (!(all[x]->flags & JOB_FLAG_FILE_GONE) &&
+		    fstatat(d->jobsdir->dir_fd, all[x]->file, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    errno == ENOENT) {
-			cancel_job(d, all[x], "Its job file was removed");
+			unfile_job(d, all[x]); /* the scan may find it renamed */
 		}
 	}
 	free(all);
@@ -1250,6 +1370,7 @@ static void daemon_stop(struct daemon *d)
 	notify_stopping(&d->notify);
 	log_info("Stopping: no more polls; waiting for %u running hook(s).", d->hooks.n_running);
 	poller_stop(&d->poller);
+	settle_removals(d);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
 	/* Results already known are reported; hooks not yet started run after
@@ -1435,9 +1556,10 @@ static void daemon_free(struct daemon *d)
 	}
 	free(d->orphans);
 	for (size_t i = 0; i < d->n_refused; i++) {
-		free(d->refused[i]);
+		free(d->refused[i].name);
 	}
 	free(d->refused);
+	free(d->unfiled);
 	/* queued hooks may hold detached jobs: the runner hands them back */
 	hook_runner_finish(&d->hooks);
 

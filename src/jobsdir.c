@@ -50,6 +50,9 @@ static void handle_event(struct jobsdir *d, const struct inotify_event *ev)
 	}
 }
 
+/* Reads after one that ended in the first half of a rename (see below). */
+#define MOVE_REREADS_MAX 4
+
 static void on_uv_inotify(uv_poll_t *p, int status, int events)
 {
 	struct jobsdir *d = p->data;
@@ -62,21 +65,36 @@ static void on_uv_inotify(uv_poll_t *p, int status, int events)
 		log_warning("Watching '%s' failed: %s", d->path, uv_strerror(status));
 		return;
 	}
-	n = read(d->inotify_fd, buf, sizeof(buf));
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR) {
-			log_warning_errno(errno, "Failed to read inotify events for '%s': %m",
-					  d->path);
+	for (unsigned round = 0; round <= MOVE_REREADS_MAX; round++) {
+		bool move_open = false;
+
+		n = read(d->inotify_fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				log_warning_errno(errno,
+						  "Failed to read inotify events for '%s': %m",
+						  d->path);
+			}
+			return;
 		}
-		return;
-	}
-	for (char *c = buf; c < buf + n;) {
-		const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
-		handle_event(d, ev);
-		if (d->inotify_fd < 0) {
-			return; /* closed by a callback */
+		for (char *c = buf; c < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
+			handle_event(d, ev);
+			if (d->inotify_fd < 0) {
+				return; /* closed by a callback */
+			}
+			move_open = (ev->mask & IN_MOVED_FROM) && ev->len > 0 &&
+				    jobfile_name_is_valid(ev->name);
+			c += sizeof(*ev) + ev->len;
 		}
-		c += sizeof(*ev) + ev->len;
+		/* A rename is IN_MOVED_FROM then IN_MOVED_TO: when the buffer
+		 * ended between the two, read the second half now, so that both
+		 * reach the daemon in the same loop turn (it settles removals at
+		 * the end of the turn). Nothing more to read: a move out of the
+		 * directory. */
+		if (!move_open) {
+			return;
+		}
 	}
 }
 

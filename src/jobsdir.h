@@ -13,7 +13,10 @@
  *   IN_DELETE, IN_MOVED_FROM                -> removed(name)
  *   IN_Q_OVERFLOW                           -> rescan()
  *   the directory itself deleted or moved   -> lost()
- * Only names that pass jobfile_name_is_valid() are reported.
+ * Only names that pass jobfile_name_is_valid() are reported. The two halves
+ * of a rename inside the directory (IN_MOVED_FROM, IN_MOVED_TO) are reported
+ * in the same callback, one after the other, so that the daemon, which
+ * settles removals at the end of the loop turn, sees a rename as one.
  */
 
 #include <stdbool.h>
