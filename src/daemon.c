@@ -33,12 +33,11 @@
 /* How often a hook left running by a previous daemon is checked for. */
 #define ORPHAN_CHECK_MS 1000
 
-/* A job file refused for now. A duplicate (a file naming a job another file
- * holds) keeps the identity it names: it takes the job over when the job's
- * own file goes (see settle_removals()). */
+/* A job file refused for now, with the identity it names: when it names a
+ * job whose own file goes, it takes the job over (see settle_removals()). */
 struct refused_file {
 	char *name; /* owned */
-	struct endpoint *endpoint; /* the job named, for a duplicate; NULL for MaxJobs= */
+	struct endpoint *endpoint; /* identity: endpoint, action, id */
 	uint8_t action;
 	uint8_t id[16];
 };
@@ -84,8 +83,9 @@ struct daemon {
 	struct refused_file *refused; /* owned: job files refused for now (duplicate, MaxJobs=) */
 	size_t n_refused;
 
-	/* borrowed: jobs whose file was removed this loop turn (JOB_FLAG_FILE_GONE);
-	 * renamed or cancelled at its end, by settle_removals() */
+	/* borrowed: jobs whose file was removed in the batch of directory changes
+	 * being handled (JOB_FLAG_FILE_GONE); renamed or cancelled at its end, by
+	 * settle_removals() */
 	struct job **unfiled;
 	size_t n_unfiled, unfiled_allocated;
 
@@ -102,7 +102,6 @@ struct daemon {
 #define JOB_DETACHED JOB_FLAG_CANCELLED
 
 static void daemon_report_ready(struct daemon *d);
-static void settle_removals(struct daemon *d);
 
 /* --- small helpers --- */
 
@@ -451,7 +450,6 @@ static void on_uv_flush_timer(uv_timer_t *t)
 
 static void turn_end(struct daemon *d)
 {
-	settle_removals(d);
 	(void)state_flush(d->state, false);
 	process_reports(d);
 	update_status(d);
@@ -611,9 +609,9 @@ static void job_file_refused(const char *path, int level, const char *fmt, ...)
 	diag_list_clear(&l);
 }
 
-/* Files refused while another file holds their job (e: the job's endpoint,
- * with action and id), or while MaxJobs= is reached (e NULL): looked at again
- * whenever a job goes away. */
+/* Files refused while another file holds their job (e, action, id: the job
+ * they name), or while MaxJobs= is reached: looked at again whenever a job
+ * goes away. */
 static void remember_refused(struct daemon *d, const char *name, struct endpoint *e,
 			     enum job_action action, const uint8_t id[static 16])
 {
@@ -712,8 +710,8 @@ static void take_file_settings(struct daemon *d, struct job *j, struct jobfile *
 	state_mark(d->state, j, STATE_DIRTY_URGENT);
 }
 
-/* j, whose file was removed this turn, is named by the file name now: the
- * same job (a rename), with its history and its result. */
+/* j, whose file was removed in this batch of changes, is named by the file
+ * name now: the same job (a rename), with its history and its result. */
 static void refile_job(struct daemon *d, struct job *j, const char *name, struct jobfile *jf)
 {
 	_cleanup_(freep) char *was = strdup_or_null(j->file);
@@ -721,7 +719,7 @@ static void refile_job(struct daemon *d, struct job *j, const char *name, struct
 
 	if (r < 0) {
 		log_job_errno(LOG_ERR, r, j, "Cannot follow its job file to '%s': %m", name);
-		return; /* still unfiled: cancelled at the end of the turn */
+		return; /* still unfiled: cancelled at the end of the batch */
 	}
 	j->flags &= (uint16_t)~JOB_FLAG_FILE_GONE;
 	log_job(LOG_INFO, j, "Its job file is now '%s' (was '%s'); the same job.", name,
@@ -797,7 +795,7 @@ static void on_file_changed(void *userdata, const char *name)
 			path, LOG_ERR,
 			"Refusing the job: MaxJobs=%u jobs are held already. Remove finished job files or raise MaxJobs=.",
 			d->config->max_jobs);
-		remember_refused(d, name, NULL, jf.action, jf.id);
+		remember_refused(d, name, e, jf.action, jf.id);
 		goto out;
 	}
 	forget_refused(d, name);
@@ -805,7 +803,7 @@ static void on_file_changed(void *userdata, const char *name)
 		cancel_job(d, old, "Its job file now names another job");
 	}
 	if (dup) {
-		/* its file was removed this loop turn: renamed (or copied) here */
+		/* its file was removed in this batch: renamed (or copied) here */
 		refile_job(d, dup, name, &jf);
 		goto out;
 	}
@@ -867,8 +865,8 @@ static void retry_refused(struct daemon *d)
 }
 
 /* j's file was removed. It is not cancelled yet: a file naming it may appear
- * in the same loop turn (a rename), or be waiting as a refused duplicate.
- * settle_removals() decides at the end of the turn. */
+ * in the same batch of changes (a rename), or be waiting as a refused
+ * duplicate. settle_removals() decides at the end of the batch. */
 static void unfile_job(struct daemon *d, struct job *j)
 {
 	registry_unfile(&d->registry, j);
@@ -901,8 +899,7 @@ static bool adopt_duplicate(struct daemon *d, struct job *j)
 {
 	for (size_t i = 0; i < d->n_refused && (j->flags & JOB_FLAG_FILE_GONE) && d->jobsdir;) {
 		struct refused_file *f = &d->refused[i];
-		if (!f->endpoint ||
-		    registry_by_identity(&d->registry, f->endpoint, f->action, f->id) != j) {
+		if (registry_by_identity(&d->registry, f->endpoint, f->action, f->id) != j) {
 			i++;
 			continue;
 		}
@@ -913,8 +910,11 @@ static bool adopt_duplicate(struct daemon *d, struct job *j)
 	return !(j->flags & JOB_FLAG_FILE_GONE);
 }
 
-/* End of a loop turn: a job whose file was removed and that no file names
- * now is cancelled; refused files may then fit. */
+/* After a batch of changes in the jobs directory (inotify events, a rescan):
+ * a job whose file was removed and that no file names now is cancelled;
+ * refused files may then fit. Called from I/O callbacks, never from the
+ * prepare or timer phase: a cancelled poll there could close a socket whose
+ * watch libuv has yet to add. */
 static void settle_removals(struct daemon *d)
 {
 	while (d->n_unfiled > 0) {
@@ -973,6 +973,7 @@ static void rescan(struct daemon *d)
 	}
 	free(all);
 	(void)jobsdir_scan(d->jobsdir, scan_one, d);
+	settle_removals(d);
 }
 
 static void on_dir_rescan(void *userdata)
@@ -988,6 +989,12 @@ static void on_dir_lost(void *userdata)
 		d->jobs_dir);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
+	settle_removals(d); /* files removed before the directory went */
+}
+
+static void on_dir_settled(void *userdata)
+{
+	settle_removals(userdata);
 }
 
 static const struct jobsdir_ops jobsdir_ops = {
@@ -995,6 +1002,7 @@ static const struct jobsdir_ops jobsdir_ops = {
 	.removed = on_file_removed,
 	.rescan = on_dir_rescan,
 	.lost = on_dir_lost,
+	.settled = on_dir_settled,
 };
 
 /* --- start-up: restoring state --- */
@@ -1369,8 +1377,8 @@ static void daemon_stop(struct daemon *d)
 	d->stopping = true;
 	notify_stopping(&d->notify);
 	log_info("Stopping: no more polls; waiting for %u running hook(s).", d->hooks.n_running);
+	settle_removals(d); /* files just removed: their jobs are cancelled */
 	poller_stop(&d->poller);
-	settle_removals(d);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
 	/* Results already known are reported; hooks not yet started run after

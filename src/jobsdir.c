@@ -75,7 +75,7 @@ static void on_uv_inotify(uv_poll_t *p, int status, int events)
 						  "Failed to read inotify events for '%s': %m",
 						  d->path);
 			}
-			return;
+			break;
 		}
 		for (char *c = buf; c < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
@@ -89,12 +89,14 @@ static void on_uv_inotify(uv_poll_t *p, int status, int events)
 		}
 		/* A rename is IN_MOVED_FROM then IN_MOVED_TO: when the buffer
 		 * ended between the two, read the second half now, so that both
-		 * reach the daemon in the same loop turn (it settles removals at
-		 * the end of the turn). Nothing more to read: a move out of the
-		 * directory. */
+		 * are reported before settled(). Nothing more to read: a move
+		 * out of the directory. */
 		if (!move_open) {
-			return;
+			break;
 		}
+	}
+	if (d->ops->settled) {
+		d->ops->settled(d->userdata);
 	}
 }
 

@@ -13,10 +13,11 @@
  *   IN_DELETE, IN_MOVED_FROM                -> removed(name)
  *   IN_Q_OVERFLOW                           -> rescan()
  *   the directory itself deleted or moved   -> lost()
- * Only names that pass jobfile_name_is_valid() are reported. The two halves
- * of a rename inside the directory (IN_MOVED_FROM, IN_MOVED_TO) are reported
- * in the same callback, one after the other, so that the daemon, which
- * settles removals at the end of the loop turn, sees a rename as one.
+ * Only names that pass jobfile_name_is_valid() are reported. After each
+ * batch of events, settled() says that what was read is reported: a removal
+ * not followed by a name for the same job within the batch is one for good.
+ * The two halves of a rename inside the directory (IN_MOVED_FROM, then
+ * IN_MOVED_TO) are always in the same batch.
  */
 
 #include <stdbool.h>
@@ -27,6 +28,7 @@ struct jobsdir_ops {
 	void (*removed)(void *userdata, const char *name);
 	void (*rescan)(void *userdata);
 	void (*lost)(void *userdata);
+	void (*settled)(void *userdata); /* optional: the end of a batch of events */
 };
 
 struct jobsdir {
