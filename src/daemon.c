@@ -84,8 +84,8 @@ struct daemon {
 	size_t n_refused;
 
 	/* borrowed: jobs whose file was removed in the batch of directory changes
-	 * being handled (JOB_FLAG_FILE_GONE); renamed or cancelled at its end, by
-	 * settle_removals() */
+	 * being handled (JOB_FLAG_UNSETTLED); kept if a file names them again by
+	 * its end, cancelled otherwise, by settle_removals() */
 	struct job **unfiled;
 	size_t n_unfiled, unfiled_allocated;
 
@@ -257,7 +257,7 @@ static void job_pipeline_done(struct daemon *d, struct job *j)
 		j->result->body = NULL;
 		j->result->body_len = 0;
 	}
-	if (j->flags & JOB_DETACHED) {
+	if ((j->flags & JOB_DETACHED) && !(j->flags & JOB_FLAG_UNSETTLED)) {
 		(void)state_forget(d->state, j);
 		free_detached(d, j);
 	}
@@ -660,7 +660,7 @@ static void cancel_job(struct daemon *d, struct job *j, const char *why)
 	j->flags |= JOB_DETACHED;
 	if (job_is_finished(j)) {
 		if ((j->flags & JOB_FLAG_JOURNALED) && (j->flags & JOB_FLAG_HOOK_DONE) &&
-		    !(j->flags & JOB_FLAG_REPORT_QUEUED)) {
+		    !(j->flags & JOB_FLAG_REPORT_QUEUED) && !(j->flags & JOB_FLAG_UNSETTLED)) {
 			(void)state_forget(d->state, j);
 			free_detached(d, j);
 		}
@@ -721,7 +721,6 @@ static void refile_job(struct daemon *d, struct job *j, const char *name, struct
 		log_job_errno(LOG_ERR, r, j, "Cannot follow its job file to '%s': %m", name);
 		return; /* still unfiled: cancelled at the end of the batch */
 	}
-	j->flags &= (uint16_t)~JOB_FLAG_FILE_GONE;
 	log_job(LOG_INFO, j, "Its job file is now '%s' (was '%s'); the same job.", name,
 		was ? was : "?");
 	take_file_settings(d, j, jf); /* also writes the new name to the state */
@@ -780,7 +779,7 @@ static void on_file_changed(void *userdata, const char *name)
 		goto out;
 	}
 
-	if (dup && !(dup->flags & JOB_FLAG_FILE_GONE)) {
+	if (dup && registry_has_file(&d->registry, dup)) {
 		char ids[UUID_STRING_MAX];
 		job_file_refused(
 			path, LOG_ERR,
@@ -870,8 +869,8 @@ static void retry_refused(struct daemon *d)
 static void unfile_job(struct daemon *d, struct job *j)
 {
 	registry_unfile(&d->registry, j);
-	if (j->flags & JOB_FLAG_FILE_GONE) {
-		return; /* already on the list */
+	if (j->flags & JOB_FLAG_UNSETTLED) {
+		return; /* already on the list (renamed, then removed again) */
 	}
 	if (!grow_array((void **)&d->unfiled, &d->unfiled_allocated, sizeof(*d->unfiled),
 			d->n_unfiled + 1)) {
@@ -879,7 +878,7 @@ static void unfile_job(struct daemon *d, struct job *j)
 		retry_refused(d);
 		return;
 	}
-	j->flags |= JOB_FLAG_FILE_GONE;
+	j->flags |= JOB_FLAG_UNSETTLED;
 	d->unfiled[d->n_unfiled++] = j;
 }
 
@@ -893,13 +892,15 @@ static void on_file_removed(void *userdata, const char *name)
 	}
 }
 
-/* A refused duplicate of j takes it over, if there is one and it still names
- * j. Returns whether j has a file again. */
-static bool adopt_duplicate(struct daemon *d, struct job *j)
+/* Refused files naming a job whose file was removed (a duplicate, or one
+ * refused for MaxJobs=) are read again: the first that still names it takes
+ * it over. One pass over the refused files, whatever the number of jobs. */
+static void adopt_duplicates(struct daemon *d)
 {
-	for (size_t i = 0; i < d->n_refused && (j->flags & JOB_FLAG_FILE_GONE) && d->jobsdir;) {
+	for (size_t i = 0; i < d->n_refused && d->jobsdir;) {
 		struct refused_file *f = &d->refused[i];
-		if (registry_by_identity(&d->registry, f->endpoint, f->action, f->id) != j) {
+		struct job *j = registry_by_identity(&d->registry, f->endpoint, f->action, f->id);
+		if (!j || registry_has_file(&d->registry, j)) {
 			i++;
 			continue;
 		}
@@ -907,7 +908,6 @@ static bool adopt_duplicate(struct daemon *d, struct job *j)
 		*f = d->refused[--d->n_refused];
 		on_file_changed(d, name); /* re-read: it may name another job by now */
 	}
-	return !(j->flags & JOB_FLAG_FILE_GONE);
 }
 
 /* After a batch of changes in the jobs directory (inotify events, a rescan):
@@ -918,18 +918,32 @@ static bool adopt_duplicate(struct daemon *d, struct job *j)
 static void settle_removals(struct daemon *d)
 {
 	while (d->n_unfiled > 0) {
-		struct job **batch = d->unfiled;
-		size_t n = d->n_unfiled;
 		bool cancelled = false;
 
+		adopt_duplicates(d);
+		/* A job on the list is never freed by anyone else (JOB_FLAG_UNSETTLED
+		 * keeps cancel_job() and the pipeline from it), even when it was
+		 * renamed and then cancelled because its new file names another job. */
+		struct job **batch = d->unfiled;
+		size_t n = d->n_unfiled;
 		d->unfiled = NULL;
 		d->n_unfiled = d->unfiled_allocated = 0;
 		for (size_t i = 0; i < n; i++) {
 			struct job *j = batch[i];
-			if (!(j->flags & JOB_FLAG_FILE_GONE) || adopt_duplicate(d, j)) {
-				continue;
+			j->flags &= (uint16_t)~JOB_FLAG_UNSETTLED;
+			if (j->flags & JOB_DETACHED) {
+				if (job_is_finished(j) && (j->flags & JOB_FLAG_JOURNALED) &&
+				    (j->flags & JOB_FLAG_HOOK_DONE) &&
+				    !(j->flags &
+				      (JOB_FLAG_REPORT_QUEUED | JOB_FLAG_HOOK_RUNNING))) {
+					(void)state_forget(d->state, j);
+					free_detached(d, j);
+				}
+				continue; /* otherwise the pipeline frees it */
 			}
-			j->flags &= (uint16_t)~JOB_FLAG_FILE_GONE;
+			if (registry_has_file(&d->registry, j)) {
+				continue; /* renamed */
+			}
 			cancel_job(d, j, "Its job file was removed");
 			cancelled = true;
 		}
@@ -965,7 +979,7 @@ static void rescan(struct daemon *d)
 	}
 	for (size_t x = 0; x < k; x++) {
 		struct stat st;
-		if (!(all[x]->flags & JOB_FLAG_FILE_GONE) &&
+		if (registry_has_file(&d->registry, all[x]) &&
 		    fstatat(d->jobsdir->dir_fd, all[x]->file, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    errno == ENOENT) {
 			unfile_job(d, all[x]); /* the scan may find it renamed */

@@ -76,7 +76,7 @@ enum {
 	JOB_FLAG_FINAL_POLL = 1U << 8, /* past its deadline: one last poll, then timeout */
 	JOB_FLAG_ACK_LOGGED =
 		1U << 9, /* "journaled" is in the state's ack file, not yet in the db */
-	JOB_FLAG_FILE_GONE = 1U << 10, /* its file was removed: renamed, or cancelled soon */
+	JOB_FLAG_UNSETTLED = 1U << 10, /* its file was removed: on the daemon's list to settle */
 };
 
 /* Set once a job has an outcome (kept until its hook has run). */

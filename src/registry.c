@@ -198,3 +198,8 @@ int registry_set_file(struct registry *r, struct job *j, const char *name)
 	ret = hashmap_put(&r->by_file, j);
 	return ret < 0 ? ret : 0;
 }
+
+bool registry_has_file(const struct registry *r, const struct job *j)
+{
+	return hashmap_get(&r->by_file, j->file) == j;
+}

@@ -77,6 +77,8 @@ void registry_unfile(struct registry *r, struct job *j);
 /* Give the unfiled job j the file name (copied). -EEXIST when another job
  * holds the name, -ENOMEM. */
 int registry_set_file(struct registry *r, struct job *j, const char *name);
+/* Whether j is filed: registered under its file name. */
+bool registry_has_file(const struct registry *r, const struct job *j);
 
 static inline size_t registry_size(const struct registry *r)
 {

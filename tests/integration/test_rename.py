@@ -15,6 +15,9 @@
    state file records the new name.
 5. Still a removal: renamed to a dotfile, or out of the directory: cancelled (JOB_FILE = the old
    path), no hook.
+6. A finished job renamed, then another job renamed over the new name, back to back: the
+   finished one is not reported again, the other goes on under the name (run under ASan, this
+   also checks that a job renamed and then dropped within one batch is freed once, and late).
 """
 
 import os
@@ -40,9 +43,10 @@ def test():
     running, onto, victim = (str(uuid.uuid4()) for _ in range(3))
     fin_mv, fin_cp, dup = (str(uuid.uuid4()) for _ in range(3))
     to_dot, to_out = (str(uuid.uuid4()) for _ in range(2))
-    for j in (running, onto, victim, dup, to_dot, to_out):
+    chain_x, chain_y = (str(uuid.uuid4()) for _ in range(2))
+    for j in (running, onto, victim, dup, to_dot, to_out, chain_y):
         mock.add_job(j, lifecycle=[["waiting", None]])
-    for j in (fin_mv, fin_cp):
+    for j in (fin_mv, fin_cp, chain_x):
         mock.add_job(j, lifecycle=[["completed", None]])
 
     t_first = time.monotonic()
@@ -54,11 +58,14 @@ def test():
     f_dup_a = sb.write_job("dup-a", dup)
     f_to_dot = sb.write_job("to-dot", to_dot)
     f_to_out = sb.write_job("to-out", to_out)
-    for j in (running, onto, victim, dup, to_dot, to_out):
+    f_chain_x = sb.write_job("chain-x", chain_x)
+    f_chain_y = sb.write_job("chain-y", chain_y)
+    for j in (running, onto, victim, dup, to_dot, to_out, chain_y):
         mock.wait_for_requests(3, timeout=C.t(10), job_id=j)
     C.wait_results(d, 1, job_id=fin_mv, timeout=10)
     C.wait_results(d, 1, job_id=fin_cp, timeout=10)
-    sb.wait_for_hook_records(2, timeout=C.t(10))
+    C.wait_results(d, 1, job_id=chain_x, timeout=10)
+    sb.wait_for_hook_records(3, timeout=C.t(10))
 
     # a second file naming `dup`: refused as a duplicate
     f_dup_b = sb.write_job("dup-b", dup)
@@ -83,22 +90,27 @@ def test():
     # 5: renames that are removals
     os.rename(f_to_dot, sb.job_path(".to-dot"))
     os.rename(f_to_out, os.path.join(outside, "to-out.job"))
+    # a finished job renamed, then another job renamed over its new name, at once: the
+    # first is forgotten (no file names it), the second goes on under the name
+    f_chain_n = sb.job_path("chain-n")
+    os.rename(f_chain_x, f_chain_n)
+    os.rename(f_chain_y, f_chain_n)
 
     C.wait_results(d, 1, job_id=victim, timeout=5)
     C.wait_results(d, 1, job_id=to_dot, timeout=5)
     C.wait_results(d, 1, job_id=to_out, timeout=5)
     # the renamed running jobs go on being polled
-    for j in (running, onto, dup):
+    for j in (running, onto, dup, chain_y):
         mock.wait_for_requests(3, timeout=C.t(5), job_id=j, predicate=lambda x: x["seq"] > seen)
     time.sleep(C.t(1.5))        # several poll intervals: a re-polled finished job would show
     soft = C.Soft()             # every scenario checked, all failures reported
-    for j in (fin_mv, fin_cp):
+    for j in (fin_mv, fin_cp, chain_x):
         soft.eq([x["seq"] for x in mock.status_requests(j) if x["seq"] > seen], [],
                 "status requests for finished job %s after its file was renamed" % j)
 
     t_set = time.monotonic()
-    mock.set([running, onto, dup], status="completed")
-    for j in (running, onto, dup):
+    mock.set([running, onto, dup, chain_y], status="completed")
+    for j in (running, onto, dup, chain_y):
         H.wait_until(lambda: [e for e in C.results(d, j) if e.get("JOB_STATUS") == "completed"],
                      C.t(10), what="a completed result of %s" % j)
     time.sleep(0.5)
@@ -106,7 +118,8 @@ def test():
     def polls(j):
         return len(mock.status_requests(j))
     got = C.by_job(C.results(d))
-    soft.eq(sorted(got), sorted([running, onto, victim, fin_mv, fin_cp, dup, to_dot, to_out]),
+    soft.eq(sorted(got), sorted([running, onto, victim, fin_mv, fin_cp, dup, to_dot, to_out, chain_x,
+                                 chain_y]),
             "jobs with a result entry")
     for j, status, f, p in ((running, "completed", f_running_b, polls(running)),
                             (onto, "completed", f_victim, polls(onto)),
@@ -115,7 +128,9 @@ def test():
                             (fin_cp, "completed", f_fin_cp, polls(fin_cp)),
                             (victim, "cancelled", f_victim, None),
                             (to_dot, "cancelled", f_to_dot, None),
-                            (to_out, "cancelled", f_to_out, None)):
+                            (to_out, "cancelled", f_to_out, None),
+                            (chain_x, "completed", f_chain_x, polls(chain_x)),
+                            (chain_y, "completed", f_chain_n, polls(chain_y))):
         es = got.get(j, [])
         if not soft.eq(["%s %s" % (e.get("JOB_STATUS"), e.get("JOB_FILE")) for e in es],
                        ["%s %s" % (status, f)], "result entries (JOB_STATUS JOB_FILE) of %s" % j):
@@ -128,7 +143,7 @@ def test():
         except H.Failure as ex:
             soft.check(False, "%s", ex)
     # accepted once each, not again under the new name
-    for j in (running, onto, dup, fin_mv, fin_cp):
+    for j in (running, onto, dup, fin_mv, fin_cp, chain_y):
         soft.eq(len(d.journal(MESSAGE_ID=ACCEPTED, JOB_ID=j)), 1, "acceptance entries of %s" % j)
 
     # jobwatchctl wait: the one result, completed
@@ -137,7 +152,7 @@ def test():
             % (p.stdout, p.stderr))
 
     # hooks: once for each ended job, with the file it ended under
-    want = sorted([fin_mv, fin_cp, running, onto, dup])
+    want = sorted([fin_mv, fin_cp, running, onto, dup, chain_x, chain_y])
     sb.wait_for_hook_records(len(want), timeout=C.t(10))
     time.sleep(C.t(0.5))
     recs = sb.hook_records()
