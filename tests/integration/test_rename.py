@@ -18,9 +18,15 @@
 6. A finished job renamed, then another job renamed over the new name, back to back: the
    finished one is not reported again, the other goes on under the name (run under ASan, this
    also checks that a job renamed and then dropped within one batch is freed once, and late).
+7. Chains of 40 renames back to back (a running job and a finished one), faster than the daemon
+   reads them: still the same job, one result, no cancel.
+8. A stress of 300 random renames (see stress()), which split renames into a cancel and a new job
+   before the daemon waited for a quiet directory to settle removals.
 """
 
+import collections
 import os
+import random
 import shutil
 import time
 import uuid
@@ -44,9 +50,10 @@ def test():
     fin_mv, fin_cp, dup = (str(uuid.uuid4()) for _ in range(3))
     to_dot, to_out = (str(uuid.uuid4()) for _ in range(2))
     chain_x, chain_y = (str(uuid.uuid4()) for _ in range(2))
-    for j in (running, onto, victim, dup, to_dot, to_out, chain_y):
+    fast_run, fast_fin = (str(uuid.uuid4()) for _ in range(2))
+    for j in (running, onto, victim, dup, to_dot, to_out, chain_y, fast_run):
         mock.add_job(j, lifecycle=[["waiting", None]])
-    for j in (fin_mv, fin_cp, chain_x):
+    for j in (fin_mv, fin_cp, chain_x, fast_fin):
         mock.add_job(j, lifecycle=[["completed", None]])
 
     t_first = time.monotonic()
@@ -60,12 +67,15 @@ def test():
     f_to_out = sb.write_job("to-out", to_out)
     f_chain_x = sb.write_job("chain-x", chain_x)
     f_chain_y = sb.write_job("chain-y", chain_y)
-    for j in (running, onto, victim, dup, to_dot, to_out, chain_y):
+    sb.write_job("fast-run-0", fast_run)
+    sb.write_job("fast-fin-0", fast_fin)
+    for j in (running, onto, victim, dup, to_dot, to_out, chain_y, fast_run):
         mock.wait_for_requests(3, timeout=C.t(10), job_id=j)
     C.wait_results(d, 1, job_id=fin_mv, timeout=10)
     C.wait_results(d, 1, job_id=fin_cp, timeout=10)
     C.wait_results(d, 1, job_id=chain_x, timeout=10)
-    sb.wait_for_hook_records(3, timeout=C.t(10))
+    C.wait_results(d, 1, job_id=fast_fin, timeout=10)
+    sb.wait_for_hook_records(4, timeout=C.t(10))
 
     # a second file naming `dup`: refused as a duplicate
     f_dup_b = sb.write_job("dup-b", dup)
@@ -95,22 +105,28 @@ def test():
     f_chain_n = sb.job_path("chain-n")
     os.rename(f_chain_x, f_chain_n)
     os.rename(f_chain_y, f_chain_n)
+    # 7: chains of renames faster than the daemon reads (a -> b -> c ...): the daemon reads a
+    # middle name after it was renamed on; still the same job
+    for j, stem in ((fast_run, "fast-run-"), (fast_fin, "fast-fin-")):
+        for k in range(40):
+            os.rename(sb.job_path(stem + str(k)), sb.job_path(stem + str(k + 1)))
+    f_fast_run, f_fast_fin = sb.job_path("fast-run-40"), sb.job_path("fast-fin-40")
 
     C.wait_results(d, 1, job_id=victim, timeout=5)
     C.wait_results(d, 1, job_id=to_dot, timeout=5)
     C.wait_results(d, 1, job_id=to_out, timeout=5)
     # the renamed running jobs go on being polled
-    for j in (running, onto, dup, chain_y):
+    for j in (running, onto, dup, chain_y, fast_run):
         mock.wait_for_requests(3, timeout=C.t(5), job_id=j, predicate=lambda x: x["seq"] > seen)
     time.sleep(C.t(1.5))        # several poll intervals: a re-polled finished job would show
     soft = C.Soft()             # every scenario checked, all failures reported
-    for j in (fin_mv, fin_cp, chain_x):
+    for j in (fin_mv, fin_cp, chain_x, fast_fin):
         soft.eq([x["seq"] for x in mock.status_requests(j) if x["seq"] > seen], [],
                 "status requests for finished job %s after its file was renamed" % j)
 
     t_set = time.monotonic()
-    mock.set([running, onto, dup, chain_y], status="completed")
-    for j in (running, onto, dup, chain_y):
+    mock.set([running, onto, dup, chain_y, fast_run], status="completed")
+    for j in (running, onto, dup, chain_y, fast_run):
         H.wait_until(lambda: [e for e in C.results(d, j) if e.get("JOB_STATUS") == "completed"],
                      C.t(10), what="a completed result of %s" % j)
     time.sleep(0.5)
@@ -119,7 +135,7 @@ def test():
         return len(mock.status_requests(j))
     got = C.by_job(C.results(d))
     soft.eq(sorted(got), sorted([running, onto, victim, fin_mv, fin_cp, dup, to_dot, to_out, chain_x,
-                                 chain_y]),
+                                 chain_y, fast_run, fast_fin]),
             "jobs with a result entry")
     for j, status, f, p in ((running, "completed", f_running_b, polls(running)),
                             (onto, "completed", f_victim, polls(onto)),
@@ -130,7 +146,9 @@ def test():
                             (to_dot, "cancelled", f_to_dot, None),
                             (to_out, "cancelled", f_to_out, None),
                             (chain_x, "completed", f_chain_x, polls(chain_x)),
-                            (chain_y, "completed", f_chain_n, polls(chain_y))):
+                            (chain_y, "completed", f_chain_n, polls(chain_y)),
+                            (fast_run, "completed", f_fast_run, polls(fast_run)),
+                            (fast_fin, "completed", sb.job_path("fast-fin-0"), polls(fast_fin))):
         es = got.get(j, [])
         if not soft.eq(["%s %s" % (e.get("JOB_STATUS"), e.get("JOB_FILE")) for e in es],
                        ["%s %s" % (status, f)], "result entries (JOB_STATUS JOB_FILE) of %s" % j):
@@ -143,7 +161,7 @@ def test():
         except H.Failure as ex:
             soft.check(False, "%s", ex)
     # accepted once each, not again under the new name
-    for j in (running, onto, dup, fin_mv, fin_cp, chain_y):
+    for j in (running, onto, dup, fin_mv, fin_cp, chain_y, fast_run, fast_fin):
         soft.eq(len(d.journal(MESSAGE_ID=ACCEPTED, JOB_ID=j)), 1, "acceptance entries of %s" % j)
 
     # jobwatchctl wait: the one result, completed
@@ -152,7 +170,7 @@ def test():
             % (p.stdout, p.stderr))
 
     # hooks: once for each ended job, with the file it ended under
-    want = sorted([fin_mv, fin_cp, running, onto, dup, chain_x, chain_y])
+    want = sorted([fin_mv, fin_cp, running, onto, dup, chain_x, chain_y, fast_run, fast_fin])
     sb.wait_for_hook_records(len(want), timeout=C.t(10))
     time.sleep(C.t(0.5))
     recs = sb.hook_records()
@@ -204,8 +222,65 @@ def test():
     time.sleep(C.t(0.5))
     runs = sorted(r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records())
     soft.eq(runs, sorted(want + [P, G]), "hook runs after the restart")
+
+    stress(sb, mock, d, soft)
     d.stop()
     soft.done()
+
+
+def stress(sb, mock, d, soft):
+    """8: 300 random renames, renames over other jobs' files, and copy-then-remove, back to back
+    over 40 jobs (half finished first): a job whose file is still there at the end has exactly
+    one result, under its last name if it ended after; a job whose file was overwritten has
+    exactly one (cancelled if it had not ended); no hook runs twice."""
+    rnd = random.Random(8)
+    ids = [str(uuid.uuid4()) for _ in range(40)]
+    for i, j in enumerate(ids):
+        mock.add_job(j, lifecycle=[["completed" if i % 2 else "waiting", None]])
+    path = {j: sb.write_job("s%d" % i, j) for i, j in enumerate(ids)}
+    for i, j in enumerate(ids):
+        if i % 2:
+            C.wait_results(d, 1, job_id=j, timeout=10)
+        else:
+            mock.wait_for_requests(1, timeout=C.t(10), job_id=j)
+    for k in range(300):
+        j = rnd.choice(ids)
+        if path[j] is None:
+            continue
+        op = rnd.random()
+        if op < 0.6:
+            dst = sb.job_path("s-mv%d" % k)
+            os.rename(path[j], dst)
+        elif op < 0.8:
+            o = rnd.choice(ids)
+            if o == j or path[o] is None:
+                continue
+            dst = path[o]
+            os.rename(path[j], dst)
+            path[o] = None
+        else:
+            dst = sb.job_path("s-cp%d" % k)
+            with open(path[j]) as f:
+                H.write_file(dst, f.read())
+            os.unlink(path[j])
+        path[j] = dst
+        if k % 25 == 0:
+            time.sleep(0.02)
+    time.sleep(C.t(1.5))
+    live = [j for j in ids if path[j] is not None]
+    mock.set(live, status="completed")
+    for j in live:
+        H.wait_until(lambda: C.results(d, j), C.t(10), what="a result of %s" % j)
+    time.sleep(C.t(1.0))
+    got = C.by_job(C.results(d))
+    for i, j in enumerate(ids):
+        es = ["%s %s" % (e.get("JOB_STATUS"), os.path.basename(e.get("JOB_FILE", ""))) for e in got.get(j, [])]
+        if path[j] is not None and i % 2 == 0:
+            soft.eq(es, ["completed %s" % os.path.basename(path[j])], "stress: results of running job %s" % j)
+        else:
+            soft.eq(len(es), 1, "stress: number of results of %s (%s)" % (j, es))
+    runs = collections.Counter(r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records())
+    soft.eq({j: runs[j] for j in ids if runs[j] > 1}, {}, "stress: jobs whose hook ran more than once")
 
 
 H.main(test, needs_journal=True)
