@@ -40,6 +40,15 @@
  * between its slices. */
 #define RESCAN_SLICE_USEC (5 * USEC_PER_MSEC)
 
+/* A job file refused for now, with the identity it names: when it names a
+ * job whose own file goes, it takes the job over (see settle_removals()). */
+struct refused_file {
+	char *name; /* owned */
+	struct endpoint *endpoint; /* identity: endpoint, action, id */
+	uint8_t action;
+	uint8_t id[16];
+};
+
 struct orphan_hook {
 	struct job *job; /* borrowed; the job waits for this process */
 	pid_t pid;
@@ -91,8 +100,14 @@ struct daemon {
 	struct orphan_hook *orphans; /* owned array */
 	size_t n_orphans;
 
-	char **refused; /* owned names of job files refused for now (duplicate, MaxJobs=) */
+	struct refused_file *refused; /* owned: job files refused for now (duplicate, MaxJobs=) */
 	size_t n_refused;
+
+	/* borrowed: jobs whose file was removed in the batch of directory changes
+	 * being handled (JOB_FLAG_UNSETTLED); kept if a file names them again by
+	 * its end, cancelled otherwise, by settle_removals() */
+	struct job **unfiled;
+	size_t n_unfiled, unfiled_allocated;
 
 	bool starting; /* the initial scan is running */
 	bool stopping;
@@ -280,7 +295,7 @@ static void job_pipeline_done(struct daemon *d, struct job *j)
 		j->result->body = NULL;
 		j->result->body_len = 0;
 	}
-	if (j->flags & JOB_DETACHED) {
+	if ((j->flags & JOB_DETACHED) && !(j->flags & JOB_FLAG_UNSETTLED)) {
 		(void)state_forget(d->state, j);
 		free_detached(d, j);
 	}
@@ -667,34 +682,45 @@ static void job_file_refused(const char *path, int level, const char *fmt, ...)
 	diag_list_clear(&l);
 }
 
-/* Files refused while another file holds their job, or while MaxJobs= is
- * reached: looked at again whenever a job goes away. */
-static void remember_refused(struct daemon *d, const char *name)
+/* Files refused while another file holds their job (e, action, id: the job
+ * they name), or while MaxJobs= is reached: looked at again whenever a job
+ * goes away. */
+static void remember_refused(struct daemon *d, const char *name, struct endpoint *e,
+			     enum job_action action, const uint8_t id[static 16])
 {
-	for (size_t i = 0; i < d->n_refused; i++) {
-		if (streq(d->refused[i], name)) {
-			return;
+	struct refused_file *f = NULL;
+
+	for (size_t i = 0; i < d->n_refused && !f; i++) {
+		if (streq(d->refused[i].name, name)) {
+			f = &d->refused[i];
 		}
 	}
-	if (d->n_refused >= REFUSED_MAX) {
-		return; /* still re-read when it changes, or on reload */
-	}
-	char **n = realloc(d->refused, (d->n_refused + 1) * sizeof(*n));
-	if (!n) {
-		return;
-	}
-	d->refused = n;
-	d->refused[d->n_refused] = strdup_or_null(name);
-	if (d->refused[d->n_refused]) {
+	if (!f) {
+		if (d->n_refused >= REFUSED_MAX) {
+			return; /* still re-read when it changes, or on reload */
+		}
+		struct refused_file *n = realloc(d->refused, (d->n_refused + 1) * sizeof(*n));
+		if (!n) {
+			return;
+		}
+		d->refused = n;
+		f = &d->refused[d->n_refused];
+		*f = (struct refused_file){ .name = strdup_or_null(name) };
+		if (!f->name) {
+			return;
+		}
 		d->n_refused++;
 	}
+	f->endpoint = e;
+	f->action = (uint8_t)action;
+	memcpy(f->id, id, sizeof(f->id));
 }
 
 static void forget_refused(struct daemon *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_refused; i++) {
-		if (streq(d->refused[i], name)) {
-			free(d->refused[i]);
+		if (streq(d->refused[i].name, name)) {
+			free(d->refused[i].name);
 			d->refused[i] = d->refused[--d->n_refused];
 			return;
 		}
@@ -707,7 +733,7 @@ static void cancel_job(struct daemon *d, struct job *j, const char *why)
 	j->flags |= JOB_DETACHED;
 	if (job_is_finished(j)) {
 		if ((j->flags & JOB_FLAG_JOURNALED) && (j->flags & JOB_FLAG_HOOK_DONE) &&
-		    !(j->flags & JOB_FLAG_REPORT_QUEUED)) {
+		    !(j->flags & JOB_FLAG_REPORT_QUEUED) && !(j->flags & JOB_FLAG_UNSETTLED)) {
 			(void)state_forget(d->state, j);
 			free_detached(d, j);
 		}
@@ -740,6 +766,39 @@ static void schedule_new(struct daemon *d, struct job *j)
 	poller_schedule(&d->poller, j, now_monotonic_usec());
 }
 
+static void on_file_removed(void *userdata, const char *name);
+
+/* The settings a job file may change without naming another job. jf gives
+ * up what j takes. */
+static void take_file_settings(struct daemon *d, struct job *j, struct jobfile *jf)
+{
+	free(j->description);
+	j->description = TAKE_PTR(jf->description);
+	free(j->hook);
+	j->hook = TAKE_PTR(jf->hook);
+	j->timeout_usec = jf->has_timeout ? jf->timeout_usec : 0;
+	if (!job_is_finished(j)) {
+		poller_set_deadline(&d->poller, j, job_deadline(d, j));
+	}
+	state_mark(d->state, j, STATE_DIRTY_URGENT);
+}
+
+/* j, whose file was removed in this batch of changes, is named by the file
+ * name now: the same job (a rename), with its history and its result. */
+static void refile_job(struct daemon *d, struct job *j, const char *name, struct jobfile *jf)
+{
+	_cleanup_(freep) char *was = strdup_or_null(j->file);
+	int r = registry_set_file(&d->registry, j, name);
+
+	if (r < 0) {
+		log_job_errno(LOG_ERR, r, j, "Cannot follow its job file to '%s': %m", name);
+		return; /* still unfiled: cancelled at the end of the batch */
+	}
+	log_job(LOG_INFO, j, "Its job file is now '%s' (was '%s'); the same job.", name,
+		was ? was : "?");
+	take_file_settings(d, j, jf); /* also writes the new name to the state */
+}
+
 static void on_file_changed(void *userdata, const char *name)
 {
 	struct daemon *d = userdata;
@@ -758,10 +817,7 @@ static void on_file_changed(void *userdata, const char *name)
 	if (r == -ENOENT) {
 		/* gone again before we could read it */
 		diag_list_clear(&diags);
-		old = registry_by_file(&d->registry, name);
-		if (old) {
-			cancel_job(d, old, "Its job file was removed");
-		}
+		on_file_removed(d, name);
 		return;
 	}
 	if (r >= 0) {
@@ -789,48 +845,44 @@ static void on_file_changed(void *userdata, const char *name)
 		goto out;
 	}
 	old = registry_by_file(&d->registry, name);
-	if (old && old->endpoint == e && old->action == jf.action &&
-	    memcmp(old->id, jf.id, sizeof(jf.id)) == 0) {
+	dup = registry_by_identity(&d->registry, e, jf.action, jf.id);
+	if (old && dup == old) {
 		if (streq_ptr(old->description, jf.description) && streq_ptr(old->hook, jf.hook) &&
 		    old->timeout_usec == (jf.has_timeout ? jf.timeout_usec : 0)) {
 			/* unchanged (a rescan reads every file): nothing to write */
 			goto out;
 		}
 		/* the same job: take the new description, hook and timeout */
-		free(old->description);
-		old->description = TAKE_PTR(jf.description);
-		free(old->hook);
-		old->hook = TAKE_PTR(jf.hook);
-		old->timeout_usec = jf.has_timeout ? jf.timeout_usec : 0;
-		if (!job_is_finished(old)) {
-			poller_set_deadline(&d->poller, old, job_deadline(d, old));
-		}
-		state_mark(d->state, old, STATE_DIRTY_URGENT);
+		take_file_settings(d, old, &jf);
 		goto out;
 	}
 
-	dup = registry_by_identity(&d->registry, e, jf.action, jf.id);
-	if (dup && dup != old) {
+	if (dup && registry_has_file(&d->registry, dup)) {
 		char ids[UUID_STRING_MAX];
 		job_file_refused(
 			path, LOG_ERR,
 			"Job %s (%s, endpoint '%s') is already watched through '%s', ignoring this file.",
 			uuid_to_string(jf.id, ids), job_action_to_string(jf.action), e->name,
 			dup->file);
-		remember_refused(d, name);
+		remember_refused(d, name, e, jf.action, jf.id);
 		goto out;
 	}
-	if (!old && registry_size(&d->registry) >= d->config->max_jobs) {
+	if (!old && !dup && registry_size(&d->registry) >= d->config->max_jobs) {
 		job_file_refused(
 			path, LOG_ERR,
 			"Refusing the job: MaxJobs=%u jobs are held already. Remove finished job files or raise MaxJobs=.",
 			d->config->max_jobs);
-		remember_refused(d, name);
+		remember_refused(d, name, e, jf.action, jf.id);
 		goto out;
 	}
 	forget_refused(d, name);
 	if (old) {
 		cancel_job(d, old, "Its job file now names another job");
+	}
+	if (dup) {
+		/* its file was removed in this batch: renamed (or copied) here */
+		refile_job(d, dup, name, &jf);
+		goto out;
 	}
 
 	j = job_new();
@@ -874,19 +926,38 @@ out:
 /* A job went away: files refused because of it (or of MaxJobs=) may fit now. */
 static void retry_refused(struct daemon *d)
 {
-	char **names = d->refused;
+	struct refused_file *files = d->refused;
 	size_t n = d->n_refused;
 
-	if (n == 0 || d->starting) {
+	if (n == 0 || d->starting || !d->jobsdir) {
 		return;
 	}
 	d->refused = NULL;
 	d->n_refused = 0;
 	for (size_t i = 0; i < n; i++) {
-		on_file_changed(d, names[i]);
-		free(names[i]);
+		on_file_changed(d, files[i].name);
+		free(files[i].name);
 	}
-	free(names);
+	free(files);
+}
+
+/* j's file was removed. It is not cancelled yet: a file naming it may appear
+ * in the same batch of changes (a rename), or be waiting as a refused
+ * duplicate. settle_removals() decides at the end of the batch. */
+static void unfile_job(struct daemon *d, struct job *j)
+{
+	registry_unfile(&d->registry, j);
+	if (j->flags & JOB_FLAG_UNSETTLED) {
+		return; /* already on the list (renamed, then removed again) */
+	}
+	if (!grow_array((void **)&d->unfiled, &d->unfiled_allocated, sizeof(*d->unfiled),
+			d->n_unfiled + 1)) {
+		cancel_job(d, j, "Its job file was removed");
+		retry_refused(d);
+		return;
+	}
+	j->flags |= JOB_FLAG_UNSETTLED;
+	d->unfiled[d->n_unfiled++] = j;
 }
 
 static void on_file_removed(void *userdata, const char *name)
@@ -895,8 +966,69 @@ static void on_file_removed(void *userdata, const char *name)
 	struct job *j = registry_by_file(&d->registry, name);
 	forget_refused(d, name);
 	if (j) {
-		cancel_job(d, j, "Its job file was removed");
-		retry_refused(d);
+		unfile_job(d, j);
+	}
+}
+
+/* Refused files naming a job whose file was removed (a duplicate, or one
+ * refused for MaxJobs=) are read again: the first that still names it takes
+ * it over. One pass over the refused files, whatever the number of jobs. */
+static void adopt_duplicates(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_refused && d->jobsdir;) {
+		struct refused_file *f = &d->refused[i];
+		struct job *j = registry_by_identity(&d->registry, f->endpoint, f->action, f->id);
+		if (!j || registry_has_file(&d->registry, j)) {
+			i++;
+			continue;
+		}
+		_cleanup_(freep) char *name = f->name;
+		*f = d->refused[--d->n_refused];
+		on_file_changed(d, name); /* re-read: it may name another job by now */
+	}
+}
+
+/* After a batch of changes in the jobs directory (inotify events, a rescan):
+ * a job whose file was removed and that no file names now is cancelled;
+ * refused files may then fit. Called from I/O callbacks, never from the
+ * prepare or timer phase: a cancelled poll there could close a socket whose
+ * watch libuv has yet to add. */
+static void settle_removals(struct daemon *d)
+{
+	while (d->n_unfiled > 0) {
+		bool cancelled = false;
+
+		adopt_duplicates(d);
+		/* A job on the list is never freed by anyone else (JOB_FLAG_UNSETTLED
+		 * keeps cancel_job() and the pipeline from it), even when it was
+		 * renamed and then cancelled because its new file names another job. */
+		struct job **batch = d->unfiled;
+		size_t n = d->n_unfiled;
+		d->unfiled = NULL;
+		d->n_unfiled = d->unfiled_allocated = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct job *j = batch[i];
+			j->flags &= (uint16_t)~JOB_FLAG_UNSETTLED;
+			if (j->flags & JOB_DETACHED) {
+				if (job_is_finished(j) && (j->flags & JOB_FLAG_JOURNALED) &&
+				    (j->flags & JOB_FLAG_HOOK_DONE) &&
+				    !(j->flags &
+				      (JOB_FLAG_REPORT_QUEUED | JOB_FLAG_HOOK_RUNNING))) {
+					(void)state_forget(d->state, j);
+					free_detached(d, j);
+				}
+				continue; /* otherwise the pipeline frees it */
+			}
+			if (registry_has_file(&d->registry, j)) {
+				continue; /* renamed */
+			}
+			cancel_job(d, j, "Its job file was removed");
+			cancelled = true;
+		}
+		free(batch);
+		if (cancelled) {
+			retry_refused(d);
+		}
 	}
 }
 
@@ -923,7 +1055,7 @@ static void collect_name(void *userdata, const char *name)
 	d->scan_names[d->n_scan_names++] = copy;
 }
 
-static void rescan_end(struct daemon *d)
+static void scan_names_free(struct daemon *d)
 {
 	for (size_t i = d->scan_next; i < d->n_scan_names; i++) {
 		free(d->scan_names[i]);
@@ -931,7 +1063,15 @@ static void rescan_end(struct daemon *d)
 	free(d->scan_names);
 	d->scan_names = NULL;
 	d->n_scan_names = d->scan_names_allocated = d->scan_next = 0;
+}
+
+static void rescan_end(struct daemon *d)
+{
+	scan_names_free(d);
 	d->scanning = false;
+	/* jobs whose file was gone when the rescan began and that no file
+	 * read since names: cancelled now, not mid-scan */
+	settle_removals(d);
 	if (d->scan_for_reload && !d->stopping) {
 		d->scan_for_reload = false;
 		log_info("Reloaded.");
@@ -963,8 +1103,9 @@ static void rescan_step(struct daemon *d)
 
 static void on_uv_reload_idle(uv_idle_t *h);
 
-/* Cancel jobs whose file is gone, then re-read every file, a slice per loop
- * turn (rescan_step). for_reload: the rescan ends a reload. */
+/* Re-read every file, a slice per loop turn (rescan_step); jobs whose file
+ * is gone are cancelled when the rescan ends (rescan_end) unless it finds
+ * them under another name. for_reload: the rescan ends a reload. */
 static void rescan(struct daemon *d, bool for_reload)
 {
 	size_t n = registry_size(&d->registry), k = 0, i = 0;
@@ -980,9 +1121,10 @@ static void rescan(struct daemon *d, bool for_reload)
 	}
 	for (size_t x = 0; x < k; x++) {
 		struct stat st;
-		if (fstatat(d->jobsdir->dir_fd, all[x]->file, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		if (registry_has_file(&d->registry, all[x]) &&
+		    fstatat(d->jobsdir->dir_fd, all[x]->file, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    errno == ENOENT) {
-			cancel_job(d, all[x], "Its job file was removed");
+			unfile_job(d, all[x]); /* the scan may find it renamed */
 		}
 	}
 	free(all);
@@ -1007,6 +1149,17 @@ static void on_dir_lost(void *userdata)
 		d->jobs_dir);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
+	settle_removals(d); /* files removed before the directory went */
+}
+
+static void on_dir_settled(void *userdata)
+{
+	struct daemon *d = userdata;
+	/* a rescan in progress may still find a removed job's file under
+	 * another name: rescan_end() settles */
+	if (!d->scanning) {
+		settle_removals(d);
+	}
 }
 
 static const struct jobsdir_ops jobsdir_ops = {
@@ -1014,6 +1167,7 @@ static const struct jobsdir_ops jobsdir_ops = {
 	.removed = on_file_removed,
 	.rescan = on_dir_rescan,
 	.lost = on_dir_lost,
+	.settled = on_dir_settled,
 };
 
 /* --- start-up: restoring state --- */
@@ -1439,10 +1593,15 @@ static void daemon_stop(struct daemon *d)
 	d->stopping = true;
 	notify_stopping(&d->notify);
 	log_info("Stopping: no more polls; waiting for %u running hook(s).", d->hooks.n_running);
+	if (!d->scanning) {
+		settle_removals(d); /* files just removed: their jobs are cancelled */
+	}
 	poller_stop(&d->poller);
-	/* a reload or rescan in progress is dropped */
+	/* A reload or rescan in progress is dropped. The jobs it had not found
+	 * a file for yet are settled by identity at the next start. */
 	(void)uv_idle_stop(&d->reload_idle);
-	rescan_end(d);
+	scan_names_free(d);
+	d->scanning = d->scan_for_reload = false;
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
 	/* Results already known are reported; hooks not yet started run after
@@ -1657,10 +1816,11 @@ static void daemon_free(struct daemon *d)
 	}
 	free(d->orphans);
 	for (size_t i = 0; i < d->n_refused; i++) {
-		free(d->refused[i]);
+		free(d->refused[i].name);
 	}
 	free(d->refused);
-	rescan_end(d);
+	scan_names_free(d);
+	free(d->unfiled);
 	/* queued hooks may hold detached jobs: the runner hands them back */
 	hook_runner_finish(&d->hooks);
 

@@ -77,6 +77,7 @@ enum {
 	JOB_FLAG_ACK_LOGGED =
 		1U << 9, /* "journaled" is in the state's ack file, not yet in the db */
 	JOB_FLAG_TROUBLE = 1U << 10, /* its own answers fail: logged, recovery not yet */
+	JOB_FLAG_UNSETTLED = 1U << 11, /* its file was removed: on the daemon's list to settle */
 };
 
 /* Set once a job has an outcome (kept until its hook has run). */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -51,33 +52,121 @@ static void handle_event(struct jobsdir *d, const struct inotify_event *ev)
 	}
 }
 
+/* Reads in one callback while what was read ends in the first half of a
+ * rename (see below); then the fd is left to the loop. */
+#define MOVE_REREADS_MAX 8
+/* How long to wait for the second half of a rename when it is not queued yet. */
+#define MOVE_WAIT_MS 50
+/* How long settled() waits for the queue to run dry, at most. */
+#define SETTLE_DEFER_MAX_MS 1000
+
+static bool fd_readable(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return poll(&pfd, 1, timeout_ms) > 0;
+}
+
+/* Report the removal held back by the last read, if any. */
+static void deliver_held(struct jobsdir *d)
+{
+	if (d->has_held) {
+		d->has_held = false;
+		d->ops->removed(d->userdata, d->held);
+	}
+}
+
+/*
+ * A rename inside the directory is IN_MOVED_FROM then IN_MOVED_TO, queued one
+ * after the other; the daemon must see both before settled(), or it would
+ * cancel the job and then accept it anew. A read can end between the two: the
+ * buffer was full, or the renaming process was preempted between queueing the
+ * two (this happens on a loaded machine). So an IN_MOVED_FROM that ends what
+ * was read is held back: it is reported right before the next event, in this
+ * callback (reading on, and waiting up to MOVE_WAIT_MS for the queue to fill)
+ * or, after MOVE_REREADS_MAX reads that all ended so, in the next one, which
+ * then settles. When nothing comes within MOVE_WAIT_MS, it was a move out of
+ * the directory: a removal (the loop waited that long for it, only then).
+ */
 static void on_uv_inotify(uv_poll_t *p, int status, int events)
 {
 	struct jobsdir *d = p->data;
-	/* One buffer per callback: a burst of thousands of events is spread over
+	/* One buffer per read: a burst of thousands of events is spread over
 	 * loop turns, so polls and timers keep running meanwhile. */
 	_Alignas(struct inotify_event) char buf[64 * 1024];
+	unsigned rounds = 0;
+	bool waited = false;
 	ssize_t n;
 
 	if (status < 0) {
 		log_warning("Watching '%s' failed: %s", d->path, uv_strerror(status));
 		return;
 	}
-	n = read(d->inotify_fd, buf, sizeof(buf));
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR) {
-			log_warning_errno(errno, "Failed to read inotify events for '%s': %m",
-					  d->path);
+	for (;;) {
+		n = read(d->inotify_fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EAGAIN && d->has_held && !waited) {
+				waited = true;
+				if (fd_readable(d->inotify_fd, MOVE_WAIT_MS)) {
+					continue;
+				}
+			} else if (errno != EAGAIN && errno != EINTR) {
+				log_warning_errno(errno,
+						  "Failed to read inotify events for '%s': %m",
+						  d->path);
+			}
+			break;
 		}
+		waited = false;
+		for (char *c = buf; c < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
+			c += sizeof(*ev) + ev->len;
+			deliver_held(d);
+			if (d->inotify_fd < 0) {
+				return; /* closed by a callback */
+			}
+			size_t len = ev->len > 0 ? strnlen(ev->name, ev->len) : 0;
+			if (c >= buf + n && (ev->mask & IN_MOVED_FROM) && !(ev->mask & IN_ISDIR) &&
+			    len > 0 && len < sizeof(d->held) && jobfile_name_is_valid(ev->name)) {
+				memcpy(d->held, ev->name, len + 1);
+				d->has_held = true;
+				break;
+			}
+			handle_event(d, ev);
+			if (d->inotify_fd < 0) {
+				return;
+			}
+		}
+		if (!d->has_held) {
+			break;
+		}
+		if (++rounds >= MOVE_REREADS_MAX) {
+			if (fd_readable(d->inotify_fd, MOVE_WAIT_MS)) {
+				return; /* more is queued: the next callback goes on, and settles */
+			}
+			break;
+		}
+	}
+	deliver_held(d);
+	if (d->inotify_fd < 0) {
 		return;
 	}
-	for (char *c = buf; c < buf + n;) {
-		const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
-		handle_event(d, ev);
-		if (d->inotify_fd < 0) {
-			return; /* closed by a callback */
+	/* More events already queued may continue what was read: a file that
+	 * was gone when the daemon read it has been renamed on (or removed), and
+	 * that is in the queue. Settle after them, unless the queue has not run
+	 * dry for SETTLE_DEFER_MAX_MS. */
+	if (fd_readable(d->inotify_fd, 0)) {
+		uint64_t now = uv_now(p->loop);
+		if (!d->unsettled) {
+			d->unsettled = true;
+			d->unsettled_since_ms = now;
 		}
-		c += sizeof(*ev) + ev->len;
+		if (now - d->unsettled_since_ms < SETTLE_DEFER_MAX_MS) {
+			return;
+		}
+	}
+	d->unsettled = false;
+	if (d->ops->settled) {
+		d->ops->settled(d->userdata);
 	}
 }
 

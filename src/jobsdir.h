@@ -13,10 +13,20 @@
  *   IN_DELETE, IN_MOVED_FROM                -> removed(name)
  *   IN_Q_OVERFLOW                           -> rescan()
  *   the directory itself deleted or moved   -> lost()
- * Only names that pass jobfile_name_is_valid() are reported.
+ * Only names that pass jobfile_name_is_valid() are reported. After each
+ * batch of events, settled() says that what was read is reported: a removal
+ * not followed by a name for the same job within the batch is one for good.
+ * The two halves of a rename inside the directory (IN_MOVED_FROM, then
+ * IN_MOVED_TO) are always in the same batch: a read that ends between them
+ * holds the first back; and a batch only ends when the queue is empty (or
+ * after a second of constant changes), so that a chain of renames faster than
+ * the daemon reads (a.job -> b.job -> c.job) is one batch too. See
+ * on_uv_inotify().
  */
 
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct jobsdir_ops {
@@ -24,6 +34,7 @@ struct jobsdir_ops {
 	void (*removed)(void *userdata, const char *name);
 	void (*rescan)(void *userdata);
 	void (*lost)(void *userdata);
+	void (*settled)(void *userdata); /* optional: the end of a batch of events */
 };
 
 struct jobsdir {
@@ -33,6 +44,10 @@ struct jobsdir {
 	int wd;
 	uv_poll_t poll; /* on inotify_fd; the struct is freed from its close callback */
 	bool poll_active;
+	bool has_held; /* held is a removal not reported yet (see jobsdir.c) */
+	char held[NAME_MAX + 1];
+	bool unsettled; /* events were reported since the last settled() */
+	uint64_t unsettled_since_ms; /* uv_now() when that began */
 	const struct jobsdir_ops *ops;
 	void *userdata;
 };

@@ -76,9 +76,9 @@ void registry_finish(struct registry *r)
 		return;
 	}
 	/* Collect first: the maps must not change while iterating. */
-	size_t n = hashmap_size(&r->by_file), k = 0;
+	size_t n = hashmap_size(&r->by_identity), k = 0;
 	struct job **all = n ? calloc(n, sizeof(*all)) : NULL;
-	while (all && (j = hashmap_next(&r->by_file, &i))) {
+	while (all && (j = hashmap_next(&r->by_identity, &i))) {
 		all[k++] = j;
 	}
 	hashmap_finish(&r->by_file);
@@ -161,12 +161,45 @@ int registry_add(struct registry *r, struct job *j)
 
 void registry_remove(struct registry *r, struct job *j)
 {
-	if (hashmap_remove(&r->by_file, j->file) != j) {
+	if (hashmap_get(&r->by_identity, j) != j) {
 		return;
 	}
+	registry_unfile(r, j);
 	(void)hashmap_remove(&r->by_identity, j);
 	j->endpoint->n_jobs--;
 	if (job_is_finished(j)) {
 		r->n_finished--;
 	}
+}
+
+void registry_unfile(struct registry *r, struct job *j)
+{
+	if (hashmap_get(&r->by_file, j->file) == j) {
+		(void)hashmap_remove(&r->by_file, j->file);
+	}
+}
+
+int registry_set_file(struct registry *r, struct job *j, const char *name)
+{
+	char *copy;
+	int ret;
+
+	assert(hashmap_get(&r->by_identity, j) == j);
+	if (hashmap_get(&r->by_file, name)) {
+		return -EEXIST;
+	}
+	copy = strdup_or_null(name);
+	if (!copy) {
+		return -ENOMEM;
+	}
+	registry_unfile(r, j);
+	free(j->file);
+	j->file = copy;
+	ret = hashmap_put(&r->by_file, j);
+	return ret < 0 ? ret : 0;
+}
+
+bool registry_has_file(const struct registry *r, const struct job *j)
+{
+	return hashmap_get(&r->by_file, j->file) == j;
 }

@@ -2,8 +2,12 @@
 #pragma once
 
 /*
- * Owns every job and every endpoint. Jobs are found by job file name and by
- * identity (endpoint, action, id); endpoints by name. Endpoint objects live
+ * Owns every job and every endpoint. Jobs are found by identity (endpoint,
+ * action, id: what makes two job files name the same job; identity_eq() in
+ * registry.c is the one place that says so) and by job file name; endpoints
+ * by name. A job whose file was removed is "unfiled": out of the file index
+ * but still registered, until the daemon gives it another file (a rename) or
+ * removes it (settled at the end of the loop turn). Endpoint objects live
  * as long as the registry, across config reloads, so jobs can hold plain
  * pointers to them; a reload only re-points their config and headers.
  */
@@ -50,8 +54,8 @@ struct endpoint {
 };
 
 struct registry {
-	struct hashmap by_file; /* job->file -> job */
-	struct hashmap by_identity; /* (endpoint, action, id) -> job */
+	struct hashmap by_file; /* job->file -> job, for jobs whose file is present */
+	struct hashmap by_identity; /* (endpoint, action, id) -> job: every job */
 	struct endpoint **endpoints; /* owned array of owned endpoints */
 	size_t n_endpoints;
 	unsigned n_finished; /* jobs with an outcome still in the registry */
@@ -75,13 +79,23 @@ int registry_add(struct registry *r, struct job *j);
 /* Unregister j (does not free it). */
 void registry_remove(struct registry *r, struct job *j);
 
+/* j's file is gone: take it out of the file index. j keeps its identity and
+ * its old name (for messages) until registry_set_file() or registry_remove(). */
+void registry_unfile(struct registry *r, struct job *j);
+/* Give the unfiled job j the file name (copied). -EEXIST when another job
+ * holds the name, -ENOMEM. */
+int registry_set_file(struct registry *r, struct job *j, const char *name);
+/* Whether j is filed: registered under its file name. */
+bool registry_has_file(const struct registry *r, const struct job *j);
+
 static inline size_t registry_size(const struct registry *r)
 {
-	return hashmap_size(&r->by_file);
+	return hashmap_size(&r->by_identity);
 }
 
-/* Iterate over jobs: *i = 0 first; NULL at the end; no changes meanwhile. */
+/* Iterate over jobs, unfiled ones too: *i = 0 first; NULL at the end; no
+ * changes meanwhile. */
 static inline struct job *registry_next(const struct registry *r, size_t *i)
 {
-	return hashmap_next(&r->by_file, i);
+	return hashmap_next(&r->by_identity, i);
 }
