@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <strings.h>
 
@@ -35,8 +36,14 @@ struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct http *http; /* borrowed */
-	bool ours; /* opened by on_curl_opensocket: we see it close too */
+	bool ours; /* opened by on_curl_opensocket */
+	/* curl asked to read it: the connection is made, and curl closes such
+	 * a socket through on_curl_closesocket (one still connecting it may
+	 * close behind our back, see on_curl_socket) */
+	bool established;
 	bool idle; /* no transfer uses it: curl said CURL_POLL_REMOVE */
+	int events; /* UV_READABLE/UV_WRITABLE last asked for by curl */
+	ino_t ino; /* of an ours socket, to tell it from a later one */
 };
 
 static void drain_completions(struct http *h);
@@ -133,6 +140,35 @@ static struct sock_ctx *sock_new(struct http *h, curl_socket_t fd)
 	return ctx;
 }
 
+/* Is ctx's fd still the socket on_curl_opensocket made for it? */
+static bool sock_is_same(const struct sock_ctx *ctx)
+{
+	struct stat st;
+	return fstat(ctx->fd, &st) == 0 && st.st_ino == ctx->ino;
+}
+
+/* The fd number of ctx was given to a new socket, so the one ctx watched is
+ * closed, behind our back. The watch is renewed in place rather than
+ * replaced: curl may still hold ctx for this fd number and expect it to
+ * watch as before, without telling us again. */
+static void sock_renew(struct sock_ctx *ctx)
+{
+	int events = uv_is_active((uv_handle_t *)&ctx->poll) && !ctx->idle ? ctx->events : 0;
+
+	log_debug("Socket %d was closed by libcurl without the close callback", (int)ctx->fd);
+	/* takes the fd out of libuv's queue and epoll (ENOENT there: the new
+	 * socket is not in it yet) */
+	(void)uv_poll_stop(&ctx->poll);
+	if (ctx->idle) {
+		ctx->idle = false;
+		uv_ref((uv_handle_t *)&ctx->poll);
+	}
+	ctx->established = false;
+	if (events != 0 && uv_poll_start(&ctx->poll, events, on_uv_poll) < 0) {
+		log_error("Failed to poll socket %d", (int)ctx->fd);
+	}
+}
+
 /* Stop watching fd for good; the context is freed from its close callback.
  * uv_close() takes the fd out of epoll at once, so it can be closed next. */
 static void sock_forget(struct http *h, curl_socket_t fd)
@@ -152,15 +188,26 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 	if (!ctx) {
 		ctx = sock_lookup(h, fd);
-		if (ctx && !ctx->ours) {
-			/* not a connection we opened (the resolver's socketpair, say):
-			 * such a watch never outlives its REMOVE, so this one is
-			 * stale, left by an fd curl closed behind our back */
+		if (ctx && (!ctx->ours || (!ctx->established && !sock_is_same(ctx)))) {
+			/* Stale, left by a socket curl closed behind our back: a
+			 * watch of a socket we did not open (the resolver's
+			 * socketpair, say) never outlives its REMOVE, and an ours
+			 * socket curl gave up while connecting may never have
+			 * been registered with curl at all. */
 			sock_forget(h, fd);
 			ctx = NULL;
 		}
 	}
-	if (what == CURL_POLL_REMOVE && ctx && !ctx->ours) {
+	if (what == CURL_POLL_REMOVE && ctx && (!ctx->ours || !ctx->established)) {
+		/* Not a connection that can be kept. libcurl 7.88.0 to 8.1.2
+		 * closes a socket it is still connecting (a cancelled transfer,
+		 * a failed attempt) with close() instead of our close callback,
+		 * and says REMOVE only after that (curl PR #11439): the fd may be
+		 * closed already. A watch left started on it would make libuv
+		 * abort (epoll_ctl ADD on a closed fd, when it was started in
+		 * this loop turn) or take the events of whatever gets the fd
+		 * number next. So it is closed now; curl's close callback, if
+		 * it comes, finds nothing left to do. */
 		(void)curl_multi_assign(h->multi, fd, NULL);
 		sock_forget(h, fd);
 		return 0;
@@ -200,6 +247,11 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) {
 		events |= UV_WRITABLE;
 	}
+	if (events & UV_READABLE) {
+		/* curl only ever asks to write to a socket it is connecting */
+		ctx->established = true;
+	}
+	ctx->events = events;
 	r = uv_poll_start(&ctx->poll, events, on_uv_poll);
 	if (r < 0) {
 		log_error("Failed to poll socket %d: %s", (int)fd, uv_strerror(r));
@@ -216,20 +268,30 @@ static curl_socket_t on_curl_opensocket(void *clientp, curlsocktype purpose,
 {
 	struct http *h = clientp;
 	struct sock_ctx *ctx;
+	struct stat st;
 	int fd;
 
 	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 	if (fd < 0) {
 		return CURL_SOCKET_BAD;
 	}
-	/* a watch left for this fd number by a socket closed behind our back */
-	sock_forget(h, fd);
-	ctx = sock_new(h, fd);
-	if (!ctx) {
+	if (fstat(fd, &st) < 0) {
 		close(fd);
 		return CURL_SOCKET_BAD;
 	}
+	/* a watch left for this fd number by a socket closed behind our back */
+	ctx = sock_lookup(h, fd);
+	if (ctx) {
+		sock_renew(ctx);
+	} else {
+		ctx = sock_new(h, fd);
+		if (!ctx) {
+			close(fd);
+			return CURL_SOCKET_BAD;
+		}
+	}
 	ctx->ours = true;
+	ctx->ino = st.st_ino;
 	return fd;
 }
 
