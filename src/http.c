@@ -261,8 +261,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 }
 
 /* curl opens a connection (CURLOPT_OPENSOCKETFUNCTION): we own the watch of
- * its socket from here until on_curl_closesocket, so it may stay registered
- * while the connection idles between transfers. */
+ * its socket from here until on_curl_closesocket, so once connected it may
+ * stay registered while the connection idles between transfers (a socket
+ * still connecting may be closed without that callback: on_curl_socket). */
 static curl_socket_t on_curl_opensocket(void *clientp, curlsocktype purpose,
 					struct curl_sockaddr *addr)
 {
