@@ -36,7 +36,11 @@
 #define ROUNDS 300
 #define MAX_SPIN 200000 /* loop turns to wait for the pipe's byte */
 
-enum driver { DRIVE_PREPARE, DRIVE_TIMER };
+enum driver {
+	DRIVE_PREPARE, /* cancel 1, 2 or 3 turns after the submission */
+	DRIVE_PREPARE_LATE, /* 2 or 3 turns: libuv has registered the socket */
+	DRIVE_TIMER, /* zero timers: 0, 1 or 2 turns */
+};
 
 struct run {
 	uv_loop_t loop;
@@ -205,6 +209,8 @@ static void step(struct run *r)
 			 * timer, in the timer phase); 2 and 3: libuv has
 			 * registered it by then */
 			r->cancel_after = 1 + r->round % 3;
+		} else if (r->driver == DRIVE_PREPARE_LATE) {
+			r->cancel_after = 2 + r->round % 2;
 		} else {
 			/* 0: in the same timer phase, right after curl's zero
 			 * timer opened the socket (it was started first) */
@@ -259,7 +265,7 @@ static void run_cancels(enum driver driver)
 	assert_int_equal(uv_idle_start(&r->idle, on_idle), 0);
 	assert_int_equal(uv_prepare_init(&r->loop, &r->prepare), 0);
 	assert_int_equal(uv_timer_init(&r->loop, &r->timer), 0);
-	if (driver == DRIVE_PREPARE) {
+	if (driver != DRIVE_TIMER) {
 		assert_int_equal(uv_prepare_start(&r->prepare, on_prepare), 0);
 	} else {
 		assert_int_equal(uv_timer_start(&r->timer, on_timer, 0, 0), 0);
@@ -283,18 +289,29 @@ static void test_cancel_from_prepare(void **state)
 	run_cancels(DRIVE_PREPARE);
 }
 
+/* Without the abort of the first case: the fd number reused after a cancel */
+static void test_cancel_registered_from_prepare(void **state)
+{
+	(void)state;
+	run_cancels(DRIVE_PREPARE_LATE);
+}
+
 static void test_cancel_from_zero_timer(void **state)
 {
 	(void)state;
 	run_cancels(DRIVE_TIMER);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cancel_from_prepare),
+		cmocka_unit_test(test_cancel_registered_from_prepare),
 		cmocka_unit_test(test_cancel_from_zero_timer),
 	};
 	log_set_max_level(LOG_WARNING);
+	if (argc > 1) {
+		cmocka_set_test_filter(argv[1]); /* one case by name */
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
