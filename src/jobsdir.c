@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -52,18 +53,25 @@ static void handle_event(struct jobsdir *d, const struct inotify_event *ev)
 	}
 }
 
-/* Reads in one callback while what was read ends in the first half of a
- * rename (see below); then the fd is left to the loop. */
-#define MOVE_REREADS_MAX 8
 /* How long to wait for the second half of a rename when it is not queued yet. */
 #define MOVE_WAIT_MS 50
 /* How long settled() waits for the queue to run dry, at most. */
 #define SETTLE_DEFER_MAX_MS 1000
 
-static bool fd_readable(int fd, int timeout_ms)
+/* Whether events are queued now; never waits. */
+static bool events_queued(struct jobsdir *d)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	return poll(&pfd, 1, timeout_ms) > 0;
+	struct pollfd pfd = { .fd = d->inotify_fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0;
+}
+
+static void hold_timer_set(struct jobsdir *d, int ms)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
+						.tv_nsec = (long)(ms % 1000) * 1000000L } };
+
+	/* also clears an expiry not read yet */
+	(void)timerfd_settime(d->hold_fd, 0, &its, NULL);
 }
 
 /* Report the removal held back by the last read, if any. */
@@ -71,91 +79,21 @@ static void deliver_held(struct jobsdir *d)
 {
 	if (d->has_held) {
 		d->has_held = false;
+		hold_timer_set(d, 0);
 		d->ops->removed(d->userdata, d->held);
 	}
 }
 
-/*
- * A rename inside the directory is IN_MOVED_FROM then IN_MOVED_TO, queued one
- * after the other; the daemon must see both before settled(), or it would
- * cancel the job and then accept it anew. A read can end between the two: the
- * buffer was full, or the renaming process was preempted between queueing the
- * two (this happens on a loaded machine). So an IN_MOVED_FROM that ends what
- * was read is held back: it is reported right before the next event, in this
- * callback (reading on, and waiting up to MOVE_WAIT_MS for the queue to fill)
- * or, after MOVE_REREADS_MAX reads that all ended so, in the next one, which
- * then settles. When nothing comes within MOVE_WAIT_MS, it was a move out of
- * the directory: a removal (the loop waited that long for it, only then).
- */
-static void on_uv_inotify(uv_poll_t *p, int status, int events)
+/* The end of a batch, when nothing is held back: settled(), unless more
+ * events are queued already. They may continue what was read (a file that
+ * was gone when the daemon read it has been renamed on, or removed, and that
+ * is in the queue), so the batch goes on with the next callback, unless the
+ * queue has not run dry for SETTLE_DEFER_MAX_MS. Asking the queue is a poll()
+ * with a zero timeout: it never waits. */
+static void settle(struct jobsdir *d, uv_loop_t *loop)
 {
-	struct jobsdir *d = p->data;
-	/* One buffer per read: a burst of thousands of events is spread over
-	 * loop turns, so polls and timers keep running meanwhile. */
-	_Alignas(struct inotify_event) char buf[64 * 1024];
-	unsigned rounds = 0;
-	bool waited = false;
-	ssize_t n;
-
-	if (status < 0) {
-		log_warning("Watching '%s' failed: %s", d->path, uv_strerror(status));
-		return;
-	}
-	for (;;) {
-		n = read(d->inotify_fd, buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EAGAIN && d->has_held && !waited) {
-				waited = true;
-				if (fd_readable(d->inotify_fd, MOVE_WAIT_MS)) {
-					continue;
-				}
-			} else if (errno != EAGAIN && errno != EINTR) {
-				log_warning_errno(errno,
-						  "Failed to read inotify events for '%s': %m",
-						  d->path);
-			}
-			break;
-		}
-		waited = false;
-		for (char *c = buf; c < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
-			c += sizeof(*ev) + ev->len;
-			deliver_held(d);
-			if (d->inotify_fd < 0) {
-				return; /* closed by a callback */
-			}
-			size_t len = ev->len > 0 ? strnlen(ev->name, ev->len) : 0;
-			if (c >= buf + n && (ev->mask & IN_MOVED_FROM) && !(ev->mask & IN_ISDIR) &&
-			    len > 0 && len < sizeof(d->held) && jobfile_name_is_valid(ev->name)) {
-				memcpy(d->held, ev->name, len + 1);
-				d->has_held = true;
-				break;
-			}
-			handle_event(d, ev);
-			if (d->inotify_fd < 0) {
-				return;
-			}
-		}
-		if (!d->has_held) {
-			break;
-		}
-		if (++rounds >= MOVE_REREADS_MAX) {
-			if (fd_readable(d->inotify_fd, MOVE_WAIT_MS)) {
-				return; /* more is queued: the next callback goes on, and settles */
-			}
-			break;
-		}
-	}
-	deliver_held(d);
-	if (d->inotify_fd < 0) {
-		return;
-	}
-	/* More events already queued may continue what was read: a file that
-	 * was gone when the daemon read it has been renamed on (or removed), and
-	 * that is in the queue. Settle after them, unless the queue has not run
-	 * dry for SETTLE_DEFER_MAX_MS. */
-	if (fd_readable(d->inotify_fd, 0)) {
-		uint64_t now = uv_now(p->loop);
+	if (events_queued(d)) {
+		uint64_t now = uv_now(loop);
 		if (!d->unsettled) {
 			d->unsettled = true;
 			d->unsettled_since_ms = now;
@@ -170,10 +108,106 @@ static void on_uv_inotify(uv_poll_t *p, int status, int events)
 	}
 }
 
+/*
+ * A rename inside the directory is IN_MOVED_FROM then IN_MOVED_TO, queued one
+ * after the other; the daemon must see both before settled(), or it would
+ * cancel the job and then accept it anew. A read can end between the two: the
+ * buffer was full, or the renaming process was preempted between queueing the
+ * two (this happens on a loaded machine). So an IN_MOVED_FROM that ends what
+ * was read is held back, and the batch does not end: the callback returns to
+ * the loop with the hold timer (a timerfd) armed for MOVE_WAIT_MS. If the
+ * queue fills first, the next callback reports the held removal right before
+ * the next event (the pair of a rename), and goes on as usual. If the timer
+ * expires first, it was a move out of the directory: on_uv_hold() reports the
+ * removal and ends the batch. Nothing here waits for the kernel.
+ *
+ * The timer is a timerfd watched by a uv_poll_t rather than a uv_timer_t so
+ * that settled() always runs in the loop's I/O phase, as the daemon requires
+ * (settle_removals() cancels jobs, which must not happen in the timer phase).
+ */
+static void on_uv_inotify(uv_poll_t *p, int status, int events)
+{
+	struct jobsdir *d = p->data;
+	/* One buffer per read, one read per callback: a burst of thousands of
+	 * events is spread over loop turns, so polls and timers keep running
+	 * meanwhile. */
+	_Alignas(struct inotify_event) char buf[64 * 1024];
+	ssize_t n;
+
+	(void)events;
+	if (status < 0) {
+		log_warning("Watching '%s' failed: %s", d->path, uv_strerror(status));
+		return;
+	}
+	n = read(d->inotify_fd, buf, sizeof(buf));
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			if (d->has_held) {
+				return; /* the hold goes on: the next event or the timer */
+			}
+		} else {
+			log_warning_errno(errno, "Failed to read inotify events for '%s': %m",
+					  d->path);
+		}
+		n = 0;
+	}
+	for (char *c = buf; c < buf + n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)(void *)c;
+		c += sizeof(*ev) + ev->len;
+		deliver_held(d);
+		if (d->inotify_fd < 0) {
+			return; /* closed by a callback */
+		}
+		size_t len = ev->len > 0 ? strnlen(ev->name, ev->len) : 0;
+		if (c >= buf + n && (ev->mask & IN_MOVED_FROM) && !(ev->mask & IN_ISDIR) &&
+		    len > 0 && len < sizeof(d->held) && jobfile_name_is_valid(ev->name)) {
+			memcpy(d->held, ev->name, len + 1);
+			d->has_held = true;
+			hold_timer_set(d, MOVE_WAIT_MS);
+			return; /* the batch goes on: the next event or the timer */
+		}
+		handle_event(d, ev);
+		if (d->inotify_fd < 0) {
+			return;
+		}
+	}
+	/* a read that failed for good (not EAGAIN) reports what it held */
+	deliver_held(d);
+	if (d->inotify_fd < 0) {
+		return;
+	}
+	settle(d, p->loop);
+}
+
+/* The hold timer expired: nothing came within MOVE_WAIT_MS of the held
+ * IN_MOVED_FROM, a move out of the directory. */
+static void on_uv_hold(uv_poll_t *p, int status, int events)
+{
+	struct jobsdir *d = p->data;
+	uint64_t expiries;
+
+	(void)status;
+	(void)events;
+	if (read(d->hold_fd, &expiries, sizeof(expiries)) < 0 || !d->has_held) {
+		return; /* disarmed (the hold ended) after the loop saw it fire */
+	}
+	if (events_queued(d)) {
+		/* the next event came meanwhile: on_uv_inotify() pairs them */
+		return;
+	}
+	deliver_held(d);
+	if (d->inotify_fd < 0) {
+		return;
+	}
+	settle(d, p->loop);
+}
+
 static void on_uv_jobsdir_closed(uv_handle_t *h)
 {
 	struct jobsdir *d = h->data;
-	free(d);
+	if (--d->n_handles == 0) {
+		free(d);
+	}
 }
 
 void jobsdir_free(struct jobsdir *d)
@@ -181,19 +215,35 @@ void jobsdir_free(struct jobsdir *d)
 	if (!d) {
 		return;
 	}
+	/* stop watching before the fds go */
+	if (d->poll_active) {
+		(void)uv_poll_stop(&d->poll);
+		d->poll_active = false;
+	}
+	if (d->hold_poll_active) {
+		(void)uv_poll_stop(&d->hold_poll);
+		d->hold_poll_active = false;
+	}
+	d->has_held = false;
 	closep(&d->inotify_fd);
 	d->inotify_fd = -1;
+	closep(&d->hold_fd);
+	d->hold_fd = -1;
 	closep(&d->dir_fd);
 	d->dir_fd = -1;
 	free(d->path);
 	d->path = NULL;
-	if (d->poll_active) {
-		(void)uv_poll_stop(&d->poll);
-		d->poll_active = false;
-		uv_close((uv_handle_t *)&d->poll, on_uv_jobsdir_closed);
+	if (d->n_handles == 0) {
+		free(d);
 		return;
 	}
-	free(d);
+	/* n_handles counts the handles initialised: each is closed once */
+	if (d->poll.type == UV_POLL && !uv_is_closing((uv_handle_t *)&d->poll)) {
+		uv_close((uv_handle_t *)&d->poll, on_uv_jobsdir_closed);
+	}
+	if (d->hold_poll.type == UV_POLL && !uv_is_closing((uv_handle_t *)&d->hold_poll)) {
+		uv_close((uv_handle_t *)&d->hold_poll, on_uv_jobsdir_closed);
+	}
 }
 
 int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops, void *userdata,
@@ -205,9 +255,12 @@ int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops
 	if (!d) {
 		return log_error_errno(-ENOMEM, "Out of memory");
 	}
-	*d = (struct jobsdir){
-		.dir_fd = -1, .inotify_fd = -1, .wd = -1, .ops = ops, .userdata = userdata
-	};
+	*d = (struct jobsdir){ .dir_fd = -1,
+			       .inotify_fd = -1,
+			       .hold_fd = -1,
+			       .wd = -1,
+			       .ops = ops,
+			       .userdata = userdata };
 	d->path = strdup_or_null(path);
 	if (!d->path) {
 		r = log_error_errno(-ENOMEM, "Out of memory");
@@ -233,11 +286,30 @@ int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops
 		r = log_error_errno(-EIO, "Failed to poll inotify: %s", uv_strerror(r));
 		goto fail;
 	}
+	d->n_handles++;
 	d->poll.data = d;
 	d->poll_active = true;
 	r = uv_poll_start(&d->poll, UV_READABLE, on_uv_inotify);
 	if (r < 0) {
 		r = log_error_errno(-EIO, "Failed to poll inotify: %s", uv_strerror(r));
+		goto fail;
+	}
+	d->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->hold_fd < 0) {
+		r = log_error_errno(errno, "Failed to create a timer: %m");
+		goto fail;
+	}
+	r = uv_poll_init(loop, &d->hold_poll, d->hold_fd);
+	if (r < 0) {
+		r = log_error_errno(-EIO, "Failed to poll a timer: %s", uv_strerror(r));
+		goto fail;
+	}
+	d->n_handles++;
+	d->hold_poll.data = d;
+	d->hold_poll_active = true;
+	r = uv_poll_start(&d->hold_poll, UV_READABLE, on_uv_hold);
+	if (r < 0) {
+		r = log_error_errno(-EIO, "Failed to poll a timer: %s", uv_strerror(r));
 		goto fail;
 	}
 	*ret = d;

@@ -18,10 +18,12 @@
  * not followed by a name for the same job within the batch is one for good.
  * The two halves of a rename inside the directory (IN_MOVED_FROM, then
  * IN_MOVED_TO) are always in the same batch: a read that ends between them
- * holds the first back; and a batch only ends when the queue is empty (or
- * after a second of constant changes), so that a chain of renames faster than
- * the daemon reads (a.job -> b.job -> c.job) is one batch too. See
- * on_uv_inotify().
+ * holds the first back, without blocking the loop, until the next event or
+ * for 50 ms (then it was a move out: removed(), settled()); and a batch only
+ * ends when the queue is empty (or after a second of constant changes), so
+ * that a chain of renames faster than the daemon reads (a.job -> b.job ->
+ * c.job) is one batch too. Every callback, settled() included, runs from an
+ * I/O callback of the loop. See on_uv_inotify().
  */
 
 #include <limits.h>
@@ -42,8 +44,12 @@ struct jobsdir {
 	int dir_fd; /* owned, O_DIRECTORY */
 	int inotify_fd; /* owned */
 	int wd;
-	uv_poll_t poll; /* on inotify_fd; the struct is freed from its close callback */
+	uv_poll_t poll; /* on inotify_fd */
 	bool poll_active;
+	int hold_fd; /* owned: a timerfd, armed while has_held */
+	uv_poll_t hold_poll; /* on hold_fd */
+	bool hold_poll_active;
+	unsigned n_handles; /* not closed yet: the struct is freed when the last one is */
 	bool has_held; /* held is a removal not reported yet (see jobsdir.c) */
 	char held[NAME_MAX + 1];
 	bool unsettled; /* events were reported since the last settled() */
@@ -57,8 +63,9 @@ struct jobsdir {
 int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops, void *userdata,
 		struct jobsdir **ret);
 
-/* Stop watching, close the fds and free d once the loop has closed the poll
- * handle. No callback runs after this. Accepts NULL. */
+/* Stop watching, close the fds and free d once the loop has closed its poll
+ * handles. No callback runs after this (a removal held back is dropped).
+ * Accepts NULL. */
 void jobsdir_free(struct jobsdir *d);
 
 /* Call fn for every valid job file name now in the directory dir_fd (path is

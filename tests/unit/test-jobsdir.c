@@ -2,7 +2,10 @@
 /*
  * jobsdir_scan_fd(): every valid job file name exactly once, in inode order,
  * with and without the prefetch helper (which runs only when the files are
- * not in the page cache).
+ * not in the page cache). And a jobsdir watching a directory from a real
+ * loop: a move out of the directory is held back without blocking the loop,
+ * then reported as a removal; the two halves of a rename split across reads
+ * are reported together.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "jobsdir.h"
 #include "util.h"
@@ -191,12 +195,228 @@ static void test_scan_cold_prefetches(void **state)
 	assert_true(s.prefetched);
 }
 
+/* --- watching --- */
+
+struct watch {
+	uv_loop_t loop;
+	uv_timer_t timer; /* something else the loop has to do */
+	struct jobsdir *d;
+	char dir[32];
+	char log[16][48];
+	size_t n;
+	bool removed;
+};
+
+static void watch_log(struct watch *w, const char *what, const char *name)
+{
+	assert_true(w->n < 16);
+	snprintf(w->log[w->n++], sizeof(w->log[0]), "%s%s%s", what, name ? " " : "",
+		 name ? name : "");
+}
+
+static void on_w_changed(void *userdata, const char *name)
+{
+	watch_log(userdata, "changed", name);
+}
+
+static void on_w_removed(void *userdata, const char *name)
+{
+	struct watch *w = userdata;
+	watch_log(w, "removed", name);
+	w->removed = true;
+}
+
+static void on_w_rescan(void *userdata)
+{
+	watch_log(userdata, "rescan", NULL);
+}
+
+static void on_w_lost(void *userdata)
+{
+	watch_log(userdata, "lost", NULL);
+}
+
+static void on_w_settled(void *userdata)
+{
+	watch_log(userdata, "settled", NULL);
+}
+
+static void on_w_timer(uv_timer_t *t)
+{
+	watch_log(t->data, "timer", NULL);
+}
+
+static const struct jobsdir_ops watch_ops = {
+	.changed = on_w_changed,
+	.removed = on_w_removed,
+	.rescan = on_w_rescan,
+	.lost = on_w_lost,
+	.settled = on_w_settled,
+};
+
+/* A directory holding a.job, watched. */
+static void watch_start(struct watch *w)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->dir, sizeof(w->dir), "test-jobsdir-watch.XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/a.job", w->dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(uv_loop_init(&w->loop), 0);
+	assert_int_equal(jobsdir_new(&w->loop, w->dir, &watch_ops, w, &w->d), 0);
+	assert_int_equal(uv_timer_init(&w->loop, &w->timer), 0);
+	w->timer.data = w;
+}
+
+/* Run the loop until pred(w), at most 2 s. */
+static void watch_run_until(struct watch *w, bool (*pred)(struct watch *w))
+{
+	uint64_t start = uv_hrtime();
+	while (!pred(w) && uv_hrtime() - start < 2000000000ULL) {
+		(void)uv_run(&w->loop, UV_RUN_ONCE);
+	}
+	assert_true(pred(w));
+}
+
+static void watch_stop(struct watch *w)
+{
+	char path[64];
+
+	jobsdir_free(w->d);
+	uv_close((uv_handle_t *)&w->timer, NULL);
+	(void)uv_run(&w->loop, UV_RUN_DEFAULT); /* until every handle is closed */
+	assert_int_equal(uv_loop_close(&w->loop), 0);
+	snprintf(path, sizeof(path), "%s/a.job", w->dir);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), "%s/b.job", w->dir);
+	(void)unlink(path);
+	assert_int_equal(rmdir(w->dir), 0);
+	(void)unlink("test-jobsdir-out.job");
+}
+
+static bool watch_settled(struct watch *w)
+{
+	return w->n > 0 && strcmp(w->log[w->n - 1], "settled") == 0;
+}
+
+/* a.job moved out of the directory: only IN_MOVED_FROM is queued. */
+static void move_out(struct watch *w)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s/a.job", w->dir);
+	assert_int_equal(rename(path, "test-jobsdir-out.job"), 0);
+}
+
+/* One turn of the loop reads the event and returns at once, holding the
+ * removal back: nothing is reported yet (a blocking wait for the second half
+ * would have reported it within that turn). This is what shows that the hold
+ * does not block the loop. */
+static void assert_one_turn_holds(struct watch *w)
+{
+	(void)uv_run(&w->loop, UV_RUN_NOWAIT);
+	assert_int_equal(w->n, 0);
+	assert_true(w->d->has_held);
+	assert_string_equal(w->d->held, "a.job");
+}
+
+static void test_move_out_is_a_removal_after_the_hold(void **state)
+{
+	static struct watch w;
+
+	(void)state;
+	watch_start(&w);
+	move_out(&w);
+	uint64_t start = uv_hrtime();
+	assert_one_turn_holds(&w);
+	/* the loop runs its timers meanwhile (this one is due at once) */
+	assert_int_equal(uv_timer_start(&w.timer, on_w_timer, 0, 0), 0);
+	watch_run_until(&w, watch_settled);
+	/* then, after 50 ms, a removal for good */
+	assert_true(uv_hrtime() - start >= 45 * 1000000ULL);
+	assert_int_equal(w.n, 3);
+	assert_string_equal(w.log[0], "timer");
+	assert_string_equal(w.log[1], "removed a.job");
+	assert_string_equal(w.log[2], "settled");
+	assert_false(w.d->has_held);
+	watch_stop(&w);
+}
+
+/* The second half of a rename comes after the read that held the first. */
+static void rename_back_in(struct watch *w)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s/b.job", w->dir);
+	assert_int_equal(rename("test-jobsdir-out.job", path), 0);
+}
+
+static void assert_paired(struct watch *w)
+{
+	watch_run_until(w, watch_settled);
+	assert_int_equal(w->n, 3);
+	assert_string_equal(w->log[0], "removed a.job");
+	assert_string_equal(w->log[1], "changed b.job");
+	assert_string_equal(w->log[2], "settled");
+}
+
+static void test_split_rename_is_one_batch(void **state)
+{
+	static struct watch w;
+
+	(void)state;
+	watch_start(&w);
+	move_out(&w);
+	assert_one_turn_holds(&w);
+	rename_back_in(&w);
+	assert_paired(&w);
+	watch_stop(&w);
+}
+
+/* The loop comes back only after the hold expired, with the second half
+ * queued meanwhile: whichever the loop sees first, the queue wins. */
+static void test_split_rename_queued_before_the_expiry_is_seen(void **state)
+{
+	static struct watch w;
+
+	(void)state;
+	watch_start(&w);
+	move_out(&w);
+	assert_one_turn_holds(&w);
+	usleep(80 * 1000);
+	rename_back_in(&w);
+	assert_paired(&w);
+	watch_stop(&w);
+}
+
+/* Freed while holding a removal back: no callback, nothing leaks (ASan),
+ * both handles closed (uv_loop_close() would fail otherwise). */
+static void test_free_while_holding(void **state)
+{
+	static struct watch w;
+
+	(void)state;
+	watch_start(&w);
+	move_out(&w);
+	assert_one_turn_holds(&w);
+	watch_stop(&w);
+	assert_int_equal(w.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan_cached),
 		cmocka_unit_test(test_scan_cold_prefetches),
 	};
+	const struct CMUnitTest watch_tests[] = {
+		cmocka_unit_test(test_move_out_is_a_removal_after_the_hold),
+		cmocka_unit_test(test_split_rename_is_one_batch),
+		cmocka_unit_test(test_split_rename_queued_before_the_expiry_is_seen),
+		cmocka_unit_test(test_free_while_holding),
+	};
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return failed + cmocka_run_group_tests(watch_tests, NULL, NULL);
 }
