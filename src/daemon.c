@@ -990,9 +990,10 @@ static void adopt_duplicates(struct daemon *d)
 
 /* After a batch of changes in the jobs directory (inotify events, a rescan):
  * a job whose file was removed and that no file names now is cancelled;
- * refused files may then fit. Called from I/O callbacks, never from the
- * prepare or timer phase: a cancelled poll there could close a socket whose
- * watch libuv has yet to add. */
+ * refused files may then fit. Called from any phase of the loop (inotify
+ * poll, jobsdir's hold timer, the reload idle handle): cancelling a poll is
+ * safe in each (see http.c's socket handling; tests/unit/test-http.c cancels
+ * from prepare and zero timers). */
 static void settle_removals(struct daemon *d)
 {
 	while (d->n_unfiled > 0) {

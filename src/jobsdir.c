@@ -8,7 +8,6 @@
 #include <stdatomic.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -65,21 +64,12 @@ static bool events_queued(struct jobsdir *d)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-static void hold_timer_set(struct jobsdir *d, int ms)
-{
-	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
-						.tv_nsec = (long)(ms % 1000) * 1000000L } };
-
-	/* also clears an expiry not read yet */
-	(void)timerfd_settime(d->hold_fd, 0, &its, NULL);
-}
-
 /* Report the removal held back by the last read, if any. */
 static void deliver_held(struct jobsdir *d)
 {
 	if (d->has_held) {
 		d->has_held = false;
-		hold_timer_set(d, 0);
+		(void)uv_timer_stop(&d->hold_timer);
 		d->ops->removed(d->userdata, d->held);
 	}
 }
@@ -108,6 +98,8 @@ static void settle(struct jobsdir *d, uv_loop_t *loop)
 	}
 }
 
+static void on_uv_hold(uv_timer_t *t);
+
 /*
  * A rename inside the directory is IN_MOVED_FROM then IN_MOVED_TO, queued one
  * after the other; the daemon must see both before settled(), or it would
@@ -115,15 +107,13 @@ static void settle(struct jobsdir *d, uv_loop_t *loop)
  * buffer was full, or the renaming process was preempted between queueing the
  * two (this happens on a loaded machine). So an IN_MOVED_FROM that ends what
  * was read is held back, and the batch does not end: the callback returns to
- * the loop with the hold timer (a timerfd) armed for MOVE_WAIT_MS. If the
- * queue fills first, the next callback reports the held removal right before
- * the next event (the pair of a rename), and goes on as usual. If the timer
- * expires first, it was a move out of the directory: on_uv_hold() reports the
- * removal and ends the batch. Nothing here waits for the kernel.
- *
- * The timer is a timerfd watched by a uv_poll_t rather than a uv_timer_t so
- * that settled() always runs in the loop's I/O phase, as the daemon requires
- * (settle_removals() cancels jobs, which must not happen in the timer phase).
+ * the loop with the hold timer armed for MOVE_WAIT_MS. If the queue fills
+ * first, the next callback reports the held removal right before the next
+ * event (the pair of a rename), and goes on as usual. If the timer expires
+ * first, it was a move out of the directory: on_uv_hold() reports the removal
+ * and ends the batch, from the loop's timer phase (settled() may cancel jobs
+ * there: cancelling a request is safe in any phase, as tests/unit/test-http.c
+ * checks). Nothing here waits for the kernel.
  */
 static void on_uv_inotify(uv_poll_t *p, int status, int events)
 {
@@ -163,7 +153,7 @@ static void on_uv_inotify(uv_poll_t *p, int status, int events)
 		    len > 0 && len < sizeof(d->held) && jobfile_name_is_valid(ev->name)) {
 			memcpy(d->held, ev->name, len + 1);
 			d->has_held = true;
-			hold_timer_set(d, MOVE_WAIT_MS);
+			(void)uv_timer_start(&d->hold_timer, on_uv_hold, MOVE_WAIT_MS, 0);
 			return; /* the batch goes on: the next event or the timer */
 		}
 		handle_event(d, ev);
@@ -181,16 +171,10 @@ static void on_uv_inotify(uv_poll_t *p, int status, int events)
 
 /* The hold timer expired: nothing came within MOVE_WAIT_MS of the held
  * IN_MOVED_FROM, a move out of the directory. */
-static void on_uv_hold(uv_poll_t *p, int status, int events)
+static void on_uv_hold(uv_timer_t *t)
 {
-	struct jobsdir *d = p->data;
-	uint64_t expiries;
+	struct jobsdir *d = t->data;
 
-	(void)status;
-	(void)events;
-	if (read(d->hold_fd, &expiries, sizeof(expiries)) < 0 || !d->has_held) {
-		return; /* disarmed (the hold ended) after the loop saw it fire */
-	}
 	if (events_queued(d)) {
 		/* the next event came meanwhile: on_uv_inotify() pairs them */
 		return;
@@ -199,7 +183,7 @@ static void on_uv_hold(uv_poll_t *p, int status, int events)
 	if (d->inotify_fd < 0) {
 		return;
 	}
-	settle(d, p->loop);
+	settle(d, t->loop);
 }
 
 static void on_uv_jobsdir_closed(uv_handle_t *h)
@@ -220,15 +204,9 @@ void jobsdir_free(struct jobsdir *d)
 		(void)uv_poll_stop(&d->poll);
 		d->poll_active = false;
 	}
-	if (d->hold_poll_active) {
-		(void)uv_poll_stop(&d->hold_poll);
-		d->hold_poll_active = false;
-	}
 	d->has_held = false;
 	closep(&d->inotify_fd);
 	d->inotify_fd = -1;
-	closep(&d->hold_fd);
-	d->hold_fd = -1;
 	closep(&d->dir_fd);
 	d->dir_fd = -1;
 	free(d->path);
@@ -241,8 +219,8 @@ void jobsdir_free(struct jobsdir *d)
 	if (d->poll.type == UV_POLL && !uv_is_closing((uv_handle_t *)&d->poll)) {
 		uv_close((uv_handle_t *)&d->poll, on_uv_jobsdir_closed);
 	}
-	if (d->hold_poll.type == UV_POLL && !uv_is_closing((uv_handle_t *)&d->hold_poll)) {
-		uv_close((uv_handle_t *)&d->hold_poll, on_uv_jobsdir_closed);
+	if (d->hold_timer.type == UV_TIMER && !uv_is_closing((uv_handle_t *)&d->hold_timer)) {
+		uv_close((uv_handle_t *)&d->hold_timer, on_uv_jobsdir_closed);
 	}
 }
 
@@ -255,12 +233,9 @@ int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops
 	if (!d) {
 		return log_error_errno(-ENOMEM, "Out of memory");
 	}
-	*d = (struct jobsdir){ .dir_fd = -1,
-			       .inotify_fd = -1,
-			       .hold_fd = -1,
-			       .wd = -1,
-			       .ops = ops,
-			       .userdata = userdata };
+	*d = (struct jobsdir){
+		.dir_fd = -1, .inotify_fd = -1, .wd = -1, .ops = ops, .userdata = userdata
+	};
 	d->path = strdup_or_null(path);
 	if (!d->path) {
 		r = log_error_errno(-ENOMEM, "Out of memory");
@@ -294,24 +269,13 @@ int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops
 		r = log_error_errno(-EIO, "Failed to poll inotify: %s", uv_strerror(r));
 		goto fail;
 	}
-	d->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->hold_fd < 0) {
-		r = log_error_errno(errno, "Failed to create a timer: %m");
-		goto fail;
-	}
-	r = uv_poll_init(loop, &d->hold_poll, d->hold_fd);
+	r = uv_timer_init(loop, &d->hold_timer);
 	if (r < 0) {
-		r = log_error_errno(-EIO, "Failed to poll a timer: %s", uv_strerror(r));
+		r = log_error_errno(-EIO, "Failed to create a timer: %s", uv_strerror(r));
 		goto fail;
 	}
 	d->n_handles++;
-	d->hold_poll.data = d;
-	d->hold_poll_active = true;
-	r = uv_poll_start(&d->hold_poll, UV_READABLE, on_uv_hold);
-	if (r < 0) {
-		r = log_error_errno(-EIO, "Failed to poll a timer: %s", uv_strerror(r));
-		goto fail;
-	}
+	d->hold_timer.data = d;
 	*ret = d;
 	return 0;
 fail:

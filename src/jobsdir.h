@@ -22,8 +22,8 @@
  * for 50 ms (then it was a move out: removed(), settled()); and a batch only
  * ends when the queue is empty (or after a second of constant changes), so
  * that a chain of renames faster than the daemon reads (a.job -> b.job ->
- * c.job) is one batch too. Every callback, settled() included, runs from an
- * I/O callback of the loop. See on_uv_inotify().
+ * c.job) is one batch too. Callbacks run from the inotify poll's callback,
+ * or from the hold timer's (a move out). See on_uv_inotify().
  */
 
 #include <limits.h>
@@ -46,9 +46,7 @@ struct jobsdir {
 	int wd;
 	uv_poll_t poll; /* on inotify_fd */
 	bool poll_active;
-	int hold_fd; /* owned: a timerfd, armed while has_held */
-	uv_poll_t hold_poll; /* on hold_fd */
-	bool hold_poll_active;
+	uv_timer_t hold_timer; /* armed while has_held */
 	unsigned n_handles; /* not closed yet: the struct is freed when the last one is */
 	bool has_held; /* held is a removal not reported yet (see jobsdir.c) */
 	char held[NAME_MAX + 1];
@@ -63,7 +61,7 @@ struct jobsdir {
 int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops, void *userdata,
 		struct jobsdir **ret);
 
-/* Stop watching, close the fds and free d once the loop has closed its poll
+/* Stop watching, close the fds and free d once the loop has closed its
  * handles. No callback runs after this (a removal held back is dropped).
  * Accepts NULL. */
 void jobsdir_free(struct jobsdir *d);
