@@ -46,7 +46,11 @@ static void on_name(void *userdata, const char *name)
 
 	/* the reader stops here; only a helper running ahead can fetch the rest */
 	if (s->n == 0 && s->wait_for_prefetch) {
-		for (int tries = 0; tries < 150 && !s->prefetched; tries++) {
+		/* Up to 30 s: 600 small reads take well under a second on an idle
+		 * disk, but several seconds while other tests hammer it (seen in
+		 * CI-like runs with a 3 s bound). Without a helper the files are
+		 * never fetched, so the bound only decides how long a failure takes. */
+		for (int tries = 0; tries < 1500 && !s->prefetched; tries++) {
 			s->prefetched = count_uncached() <= N_FILES / 10;
 			if (!s->prefetched) {
 				usleep(20 * 1000);
