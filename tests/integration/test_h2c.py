@@ -42,8 +42,9 @@ def libcurl_version():
     lib = ctypes.CDLL("libcurl.so.4")
     lib.curl_version.restype = ctypes.c_char_p
     s = lib.curl_version().decode()  # "libcurl/8.14.1 OpenSSL/..."
-    v = s.split()[0].split("/")[1]
-    return tuple(int(x) for x in v.split(".")[:3]), s
+    name = s.split()[0]
+    v = name.split("/")[1]
+    return tuple(int(x) for x in v.split(".")[:3]), name
 
 
 class H2cServer:
@@ -143,7 +144,7 @@ def test():
         raise H.Skip("python3-h2 is not installed (tools/install-deps installs it)")
     version, version_text = libcurl_version()
     reuse = version >= (8, 0, 0)
-    H.log("runtime %s: expecting %s", version_text,
+    H.note("runtime %s: expecting %s", version_text,
           "connection reuse, no warning" if reuse else "a connection per request and the warning")
 
     sb = H.Sandbox()
@@ -164,7 +165,7 @@ def test():
         C.check_result(got[j][0], job_id=j, status="completed", job_file=files[j],
                        polls=POLLS_BEFORE_DONE + 1)
     accepts, requests = srv.counts()
-    H.log("h2c server: %d requests on %d connections", requests, accepts)
+    H.note("h2c server: %d requests on %d connections", requests, accepts)
     H.eq(requests, len(ids) * (POLLS_BEFORE_DONE + 1), "status requests the server answered")
     H.check(not srv.errors, "HTTP/2 errors on the server: %s", srv.errors)
 
