@@ -452,6 +452,23 @@ static enum transfer_error map_curl_code(CURLcode c)
 	}
 }
 
+/* libcurl 8.14 (Debian 13's) leaks the host name of a failed name resolution
+ * when the handle is used again (curl issue #17602, fixed in 8.15.0): such a
+ * handle is replaced by a new one, set up as http_request_init() does. */
+static void renew_easy(struct http_request *req)
+{
+	CURL *old = req->easy;
+
+	if (http_request_init(req, req->http) < 0) {
+		return; /* out of memory: the old handle goes on */
+	}
+	curl_easy_cleanup(old);
+	req->pipewait_set = false;
+	req->forbid_reuse_set = false;
+	free(req->ca_file_set);
+	req->ca_file_set = NULL;
+}
+
 static void complete(struct http *h, struct http_request *req, CURLcode result)
 {
 	CURL *easy = req->easy;
@@ -482,6 +499,9 @@ static void complete(struct http *h, struct http_request *req, CURLcode result)
 			snprintf(req->error_text, sizeof(req->error_text), "%s",
 				 curl_easy_strerror(result));
 		}
+	}
+	if (result == CURLE_COULDNT_RESOLVE_HOST || result == CURLE_COULDNT_RESOLVE_PROXY) {
+		renew_easy(req);
 	}
 	req->on_done(req);
 }

@@ -32,7 +32,7 @@ typedef uint64_t usec_t;
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Hand ownership of *ptr to the caller and leave NULL behind. */
 #define TAKE_PTR(p)                                                                                \

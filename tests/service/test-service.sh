@@ -3,7 +3,7 @@
 #
 # test-service.sh SOURCE_ROOT BUILD_ROOT -- jobwatchd.service under a real systemd.
 #
-# Boots systemd 252 as PID 1 of throw-away namespaces (tests/service/sysd-ns.sh:
+# Boots systemd (252 on Debian 12, 257 on 13) as PID 1 of throw-away namespaces (tests/service/sysd-ns.sh:
 # an overlay of the host's / whose writes land in RAM), installs jobwatch into it
 # with "meson install", and checks, the way an operator would see it:
 #
@@ -161,7 +161,7 @@ reloaded_since() { [ "$(reloaded_count)" -gt "$1" ]; }
 reload_and_wait() {
   local before; before=$(reloaded_count)
   X systemctl reload jobwatchd || fail "systemctl reload failed"
-  # systemd 252 returns once kill -HUP ran: wait for the daemon's own line
+  # systemctl reload returns once kill -HUP ran (Type=notify, 252 and 257): wait for the daemon's own line
   wait_until 30 "the daemon's 'Reloaded.'" reloaded_since "$before"
 }
 

@@ -16,10 +16,7 @@
 #define ELLIPSIS "\xe2\x80\xa6"
 
 /* A body given with its length, so that it may hold NUL bytes. */
-#define BODY(s)                                                                                    \
-	{                                                                                          \
-		s, sizeof(s) - 1                                                                   \
-	}
+#define BODY(s) { s, sizeof(s) - 1 }
 struct body {
 	const char *data;
 	size_t len;
