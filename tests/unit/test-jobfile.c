@@ -641,15 +641,23 @@ static void test_format_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_minimal),	       cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_special_values), cmocka_unit_test(test_later_wins),
-		cmocka_unit_test(test_warnings_only),  cmocka_unit_test(test_missing_keys),
-		cmocka_unit_test(test_hostile_text), cmocka_unit_test(test_invalid_values),
-		cmocka_unit_test(test_several_errors), cmocka_unit_test(test_name_is_valid),
-		cmocka_unit_test(test_action_strings), cmocka_unit_test(test_check_refs),
+		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_special_values),
+		cmocka_unit_test(test_later_wins),
+		cmocka_unit_test(test_warnings_only),
+		cmocka_unit_test(test_missing_keys),
+		cmocka_unit_test(test_hostile_text),
+		cmocka_unit_test(test_invalid_values),
+		cmocka_unit_test(test_several_errors),
+		cmocka_unit_test(test_name_is_valid),
+		cmocka_unit_test(test_action_strings),
+		cmocka_unit_test(test_check_refs),
 		cmocka_unit_test(test_check_refs_job_hooks),
-		cmocka_unit_test(test_load),	       cmocka_unit_test(test_load_refused),
-		cmocka_unit_test(test_load_sizes),     cmocka_unit_test(test_format),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_refused),
+		cmocka_unit_test(test_load_sizes),
+		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_refused),
 	};
 
