@@ -108,13 +108,14 @@ lintian)
 	fi
 	note "lintian $(lintian --version | awk '{ print $2 }') on ${DEB##*/} and ${CHANGES##*/}:"
 	# lintian warns when run as root, and needs nothing of root's: it runs as
-	# nobody, on a copy in a directory nobody can read
+	# nobody, on a copy in a directory nobody can read (and in it: lintian changes
+	# back to the working directory, which may be root's)
 	L=$(mktemp -d /tmp/jobwatch-lintian.XXXXXX)
 	cp "$OUT"/jobwatch*_"$VERSION"_* "$L/"
 	chmod -R a+rX "$L"
 	rc=0
-	setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent TMPDIR=/tmp \
-		lintian --fail-on error,warning --display-info "$L/${DEB##*/}" "$L/${CHANGES##*/}" 2>&1 |
+	(cd "$L" && setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent TMPDIR=/tmp \
+		lintian --fail-on error,warning --display-info "$L/${DEB##*/}" "$L/${CHANGES##*/}") 2>&1 |
 		sed 's/^/      /' || rc=$?
 	rm -rf "$L"
 	((rc == 0)) || {
