@@ -41,7 +41,7 @@
 set -euo pipefail
 
 step=${1:?usage: test-deb.sh build|lintian|cycle OUTDIR}
-OUT=$(readlink -f "${2:?usage: test-deb.sh build|lintian|cycle OUTDIR}")
+OUT=$(realpath -m "${2:?usage: test-deb.sh build|lintian|cycle OUTDIR}")
 SRC=$(readlink -f "$(dirname "$0")/../..")
 
 now() { date +%s.%N; }
