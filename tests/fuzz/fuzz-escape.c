@@ -7,17 +7,9 @@
 #include <yajl/yajl_tree.h>
 
 #include "escape.h"
+#include "fuzz-check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Checked in every build type, unlike assert(). */
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x)) {                                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* No C0, DEL or C1 byte and no invalid UTF-8 left: the output is safe. */
 static void check_safe(const char *s)

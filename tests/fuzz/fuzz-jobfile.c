@@ -9,17 +9,9 @@
 #include "escape.h"
 #include "jobfile.h"
 #include "util.h"
+#include "fuzz-check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Checked in every build type, unlike assert(). */
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x)) {                                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* A fixed config for jobfile_check_refs(), built in memory; it allows job-file
  * Hook= so that the checks of its value are reached. */

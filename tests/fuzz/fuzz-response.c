@@ -19,17 +19,9 @@
 #include "job.h"
 #include "response.h"
 #include "util.h"
+#include "fuzz-check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Checked in every build type, unlike assert(). */
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x)) {                                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* Byte-by-byte feeding costs O(n^2) in yajl for long tokens; keep it to small bodies. */
 #define BYTEWISE_MAX 4096

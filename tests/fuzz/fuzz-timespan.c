@@ -6,17 +6,9 @@
 #include <string.h>
 
 #include "timespan.h"
+#include "fuzz-check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Checked in every build type, unlike assert(). */
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x)) {                                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* timespan_format() drops what is below 1ms once t reaches 1ms. */
 static usec_t expected_round_trip(usec_t t)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "timespan.h"
+#include "hexline.h"
 
 static void check_parse(const char *s, usec_t expected)
 {
@@ -157,37 +158,6 @@ static void test_parse_range(void **state)
 /* The table timespan-systemd.py wrote from `systemd-analyze timespan`. */
 static const char *systemd_table;
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return -1;
-}
-
-/* "x6162" → "ab", in place; false if malformed. */
-static bool decode_input(char *s)
-{
-	size_t n = strlen(s), o = 0;
-
-	if (n == 0 || s[0] != 'x' || n % 2 != 1) {
-		return false;
-	}
-	for (size_t i = 1; i < n; i += 2) {
-		int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			return false;
-		}
-		s[o++] = (char)(hi * 16 + lo);
-	}
-	s[o] = '\0';
-	return true;
-}
-
 /* Every row of the table: timespan_parse() gives what systemd gave. */
 static void test_systemd_table(void **state)
 {
@@ -216,7 +186,7 @@ static void test_systemd_table(void **state)
 		assert_non_null(rest);
 		*rest++ = '\0';
 		rest[strcspn(rest, "\n")] = '\0';
-		assert_true(decode_input(input));
+		assert_true(hexline_decode(input));
 
 		r = timespan_parse(input, &t);
 		if (r == 0) {

@@ -10,37 +10,7 @@
 #include <string.h>
 
 #include "timespan.h"
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return -1;
-}
-
-/* Decodes "x6162" into "ab" in place; -EINVAL for a malformed line. */
-static int decode(char *line)
-{
-	size_t n = strlen(line), o = 0;
-
-	if (n == 0 || line[0] != 'x' || n % 2 != 1) {
-		return -EINVAL;
-	}
-	for (size_t i = 1; i < n; i += 2) {
-		int hi = hex_value(line[i]), lo = hex_value(line[i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			return -EINVAL;
-		}
-		line[o++] = (char)(hi * 16 + lo);
-	}
-	line[o] = '\0';
-	return 0;
-}
+#include "hexline.h"
 
 int main(void)
 {
@@ -55,7 +25,7 @@ int main(void)
 		if (len > 0 && line[len - 1] == '\n') {
 			line[len - 1] = '\0';
 		}
-		if (decode(line) < 0) {
+		if (!hexline_decode(line)) {
 			fprintf(stderr, "timespan-parse: malformed input line\n");
 			free(line);
 			return 2;
