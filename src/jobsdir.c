@@ -318,6 +318,7 @@ struct prefetcher {
 	const struct scan_entry *entries; /* sorted; read-only while the thread runs */
 	const char *pool;
 	size_t n;
+	size_t advised; /* the helper's own; read after it is joined */
 	atomic_bool stop;
 };
 
@@ -333,7 +334,9 @@ static void *prefetch_run(void *userdata)
 				O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
 		if (fd >= 0) {
-			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+			if (posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED) == 0) {
+				pf->advised++;
+			}
 			close(fd);
 		}
 	}
@@ -387,7 +390,7 @@ static bool prefetch_start(struct prefetcher *pf)
 }
 
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
-		    void *userdata)
+		    void *userdata, struct jobsdir_scan_stats *ret_stats)
 {
 	_cleanup_(freep) struct scan_entry *entries = NULL;
 	_cleanup_(freep) char *pool = NULL;
@@ -397,6 +400,9 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 	DIR *dir;
 	struct dirent *de;
 
+	if (ret_stats) {
+		*ret_stats = (struct jobsdir_scan_stats){ 0 };
+	}
 	if (fd < 0) {
 		return log_error_errno(errno, "Failed to read jobs directory '%s': %m", path);
 	}
@@ -452,6 +458,10 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 	if (prefetching) {
 		atomic_store(&pf.stop, true);
 		pthread_join(pf.thread, NULL);
+		if (ret_stats) {
+			*ret_stats = (struct jobsdir_scan_stats){ .prefetch_started = true,
+								  .prefetch_advised = pf.advised };
+		}
 	}
 	return count;
 }

@@ -66,16 +66,23 @@ int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops
  * Accepts NULL. */
 void jobsdir_free(struct jobsdir *d);
 
+/* What a scan did besides calling fn, for tests and diagnostics. */
+struct jobsdir_scan_stats {
+	bool prefetch_started; /* the files looked cold: a helper ran ahead */
+	size_t prefetch_advised; /* files the helper asked the kernel to fetch */
+};
+
 /* Call fn for every valid job file name now in the directory dir_fd (path is
  * for messages), in inode order (fast on a cold cache; see jobsdir.c).
- * Returns the number of names, or a negative errno (logged). */
+ * Returns the number of names, or a negative errno (logged). ret_stats may be
+ * NULL. */
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
-		    void *userdata);
+		    void *userdata, struct jobsdir_scan_stats *ret_stats);
 
 static inline int jobsdir_scan(struct jobsdir *d, void (*fn)(void *userdata, const char *name),
 			       void *userdata)
 {
-	return jobsdir_scan_fd(d->dir_fd, d->path, fn, userdata);
+	return jobsdir_scan_fd(d->dir_fd, d->path, fn, userdata, NULL);
 }
 
 struct diag_list;

@@ -976,6 +976,7 @@ static void test_proxy_invalid(void **state)
 	struct diag_list d = {};
 	_cleanup_(config_freep) struct config *c =
 		parse("[Endpoint]\nBaseURL=https://a/v1\nProxyFromEnvironment=sometimes\n", &d);
+	assert_non_null(c);
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "Invalid ProxyFromEnvironment= value");
 	diag_list_clear(&d);

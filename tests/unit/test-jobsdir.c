@@ -32,7 +32,8 @@ struct seen {
 	int dir_fd;
 	size_t n;
 	bool wait_for_prefetch; /* at the first name, until the others are cached */
-	bool prefetched;
+	bool cached; /* they were, while the reader waited there */
+	struct jobsdir_scan_stats stats;
 	char names[N_FILES + 16][32];
 	ino_t inodes[N_FILES + 16];
 };
@@ -46,13 +47,14 @@ static void on_name(void *userdata, const char *name)
 
 	/* the reader stops here; only a helper running ahead can fetch the rest */
 	if (s->n == 0 && s->wait_for_prefetch) {
-		/* Up to 30 s: 600 small reads take well under a second on an idle
-		 * disk, but several seconds while other tests hammer it (seen in
-		 * CI-like runs with a 3 s bound). Without a helper the files are
-		 * never fetched, so the bound only decides how long a failure takes. */
-		for (int tries = 0; tries < 1500 && !s->prefetched; tries++) {
-			s->prefetched = count_uncached() <= N_FILES / 10;
-			if (!s->prefetched) {
+		/* Up to 10 s: 600 small reads take well under a second on an idle
+		 * disk. Readahead is a hint the block layer may drop when the disk
+		 * is busy (seen while other suites ran: nothing fetched in 30 s),
+		 * so the test asserts what the helper did (the stats) and reports
+		 * what the kernel made of it. */
+		for (int tries = 0; tries < 500 && !s->cached; tries++) {
+			s->cached = count_uncached() <= N_FILES / 10;
+			if (!s->cached) {
 				usleep(20 * 1000);
 			}
 		}
@@ -124,7 +126,7 @@ static void assert_scan(struct seen *s)
 {
 	s->dir_fd = dir_fd;
 	s->n = 0;
-	assert_int_equal(jobsdir_scan_fd(dir_fd, dir, on_name, s), N_FILES);
+	assert_int_equal(jobsdir_scan_fd(dir_fd, dir, on_name, s, &s->stats), N_FILES);
 	assert_int_equal(s->n, N_FILES);
 	for (size_t i = 1; i < s->n; i++) {
 		assert_true(s->inodes[i - 1] <= s->inodes[i]);
@@ -194,9 +196,31 @@ static void test_scan_cold_prefetches(void **state)
 		/* tmpfs and the like keep every page: nothing to prefetch here */
 		skip();
 	}
+	/* Opening a file (as count_uncached() and the loop above do) reads its
+	 * inode, and a small file's data may live in the inode (ext4's inline
+	 * data) or in blocks cached with it: the scan's RWF_NOWAIT sample then
+	 * finds it readable without I/O, as if cached, and no helper starts. A
+	 * cold boot has none of that cached; as root, drop it all to be as cold
+	 * (the rest of the machine just reads its files again). */
+	if (geteuid() == 0) {
+		int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			assert_int_equal(write(fd, "3", 1), 1);
+			close(fd);
+		}
+	}
 	s.wait_for_prefetch = true;
 	assert_scan(&s);
-	assert_true(s.prefetched);
+	/* the helper ran ahead of the waiting reader over every file (or the
+	 * kernel had fetched them all before it was done) */
+	assert_true(s.stats.prefetch_started);
+	assert_true(s.stats.prefetch_advised == N_FILES ||
+		    (s.cached && s.stats.prefetch_advised > 0));
+	if (!s.cached) {
+		print_message("note: the kernel fetched few of the %d files asked for (a busy disk "
+			      "drops readahead)\n",
+			      N_FILES);
+	}
 }
 
 /* --- watching --- */
