@@ -596,20 +596,19 @@ int fsync_directory_of(const char *path)
 
 int fd_cloexec_from_proc(int first)
 {
-	_cleanup_(closep) int dfd = -1;
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 	DIR *dir;
 	struct dirent *de;
-	int r = 0;
 
-	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		return -errno;
 	}
-	dir = fdopendir(dfd);
+	dir = fdopendir(dfd); /* owns dfd from here on */
 	if (!dir) {
-		return -errno;
+		r = -errno;
+		close(dfd);
+		return r;
 	}
-	dfd = -1; /* the DIR owns it now */
 	while ((de = readdir(dir))) {
 		unsigned fd;
 		int flags;

@@ -116,7 +116,8 @@ for k in $keys; do
   grep -Eq "^#?$k=" "$conf" || fail "the example config does not list $k="
 done
 mkdir -p "$TMP/creds" "$TMP/jobs"
-printf 'app-examplekey00000000000000\n' > "$TMP/creds/api-key"
+# as the README writes it: readable by its owner only (jobwatchd warns otherwise)
+(umask 077 && printf 'app-examplekey00000000000000\n' > "$TMP/creds/api-key")
 cp "$STAGE$datadir/doc/jobwatch/example.job" "$TMP/jobs/"
 out=$(CREDENTIALS_DIRECTORY=$TMP/creds "$JOBWATCHD" --check -c "$conf" -j "$TMP/jobs" 2>&1) ||
   fail "jobwatchd --check on the example config: $out"
