@@ -452,6 +452,37 @@ static enum transfer_error map_curl_code(CURLcode c)
 	}
 }
 
+/* The options http_submit() sets only when they change are not set on a new
+ * (or no) easy handle: forget what was set, so that the next submit sets all
+ * of them. A stale "proxy set to none" would let a new handle use the
+ * environment's proxy, and send it the key. */
+static void forget_options(struct http_request *req)
+{
+	req->pipewait_set = false;
+	req->forbid_reuse_set = false;
+	free(req->ca_file_set);
+	req->ca_file_set = NULL;
+	free(req->proxy_set);
+	req->proxy_set = NULL;
+}
+
+/* *set becomes a copy of value (NULL for NULL): what an option is now set to.
+ * -ENOMEM leaves it as it was, and the option must then not be set. */
+static int remember_option(char **set, const char *value)
+{
+	char *copy = NULL;
+
+	if (value) {
+		copy = strdup_or_null(value);
+		if (!copy) {
+			return -ENOMEM;
+		}
+	}
+	free(*set);
+	*set = copy;
+	return 0;
+}
+
 /* libcurl 8.14 (Debian 13's) leaks the host name of a failed name resolution
  * when the handle is used again (curl issue #17602, fixed in 8.15.0): such a
  * handle is replaced by a new one, set up as http_request_init() does. */
@@ -463,10 +494,7 @@ static void renew_easy(struct http_request *req)
 		return; /* out of memory: the old handle goes on */
 	}
 	curl_easy_cleanup(old);
-	req->pipewait_set = false;
-	req->forbid_reuse_set = false;
-	free(req->ca_file_set);
-	req->ca_file_set = NULL;
+	forget_options(req);
 }
 
 static void complete(struct http *h, struct http_request *req, CURLcode result)
@@ -661,10 +689,7 @@ void http_request_finish(struct http_request *req)
 	free(req->body);
 	req->body = NULL;
 	req->body_len = req->body_allocated = 0;
-	free(req->ca_file_set);
-	req->ca_file_set = NULL;
-	free(req->proxy_set);
-	req->proxy_set = NULL;
+	forget_options(req);
 }
 
 int http_submit(struct http_request *req, const struct http_target *t)
@@ -715,32 +740,19 @@ int http_submit(struct http_request *req, const struct http_target *t)
 		req->pipewait_set = pipewait;
 	}
 	if (!streq_ptr(t->ca_file, req->ca_file_set)) {
-		char *copy = NULL;
-		if (t->ca_file) {
-			copy = strdup_or_null(t->ca_file);
-			if (!copy) {
-				return -ENOMEM;
-			}
+		if (remember_option(&req->ca_file_set, t->ca_file) < 0) {
+			return -ENOMEM;
 		}
 		/* NULL would switch the CA file off; restore the built-in default */
 		const char *ca =
 			t->ca_file ? t->ca_file : curl_version_info(CURLVERSION_NOW)->cainfo;
 		(void)curl_easy_setopt(e, CURLOPT_CAINFO, ca);
-		free(req->ca_file_set);
-		req->ca_file_set = copy;
 	}
-
 	if (!streq_ptr(t->proxy, req->proxy_set)) {
-		char *copy = NULL;
-		if (t->proxy) {
-			copy = strdup_or_null(t->proxy);
-			if (!copy) {
-				return -ENOMEM;
-			}
+		if (remember_option(&req->proxy_set, t->proxy) < 0) {
+			return -ENOMEM;
 		}
 		curl_set_proxy(e, t->proxy);
-		free(req->proxy_set);
-		req->proxy_set = copy;
 	}
 	req->secret = t->secret;
 

@@ -388,6 +388,23 @@ def part_proxy():
         H.eq(trap.connections, 0, "connections to the proxy named by http_proxy/https_proxy/ALL_PROXY")
         H.check(len(mock.status_requests(J["direct"])) >= 2, "the mock saw no direct polls")
 
+        # A name that does not resolve makes http.c replace the easy handle (a libcurl 8.14
+        # leak): the new handle must not fall back to the environment's proxy either.
+        conf["Endpoint:nodns"] = {"BaseURL": "http://jw-no-such-host.invalid/v1",
+                                  "APIKeyFile": conf["Endpoint"]["APIKeyFile"]}
+        sb.write_config(conf)
+        d.reload()
+        sb.write_job("nodns", uid(), endpoint="nodns", timeout="60s")
+        H.wait_until(lambda: len(d.journal(JOB_ENDPOINT="nodns")) + len(
+            [e for e in d.journal() if "jw-no-such-host" in e.get("MESSAGE", "")]) > 0,
+            C.t(10), what="the unresolvable endpoint's trouble")
+        time.sleep(C.t(1.5))          # several more polls, each on a replaced handle
+        H.eq(trap.connections, 0, "connections to the environment's proxy after a failed name resolution")
+        sb.remove_job("nodns")
+        del conf["Endpoint:nodns"]
+        sb.write_config(conf)
+        d.reload()
+
         # jobwatchctl start: the same
         since = mock.stats()["requests"]
         p = sb.run_ctl("start", "enable", *START_ARGS, env={k: v for k, v in env.items() if v})
