@@ -98,6 +98,16 @@ static void settle(struct jobsdir *d, uv_loop_t *loop)
 	}
 }
 
+/* The batch of events is over: report a removal still held, then settle
+ * (unless a callback closed the directory meanwhile). */
+static void end_batch(struct jobsdir *d, uv_loop_t *loop)
+{
+	deliver_held(d);
+	if (d->inotify_fd >= 0) {
+		settle(d, loop);
+	}
+}
+
 static void on_uv_hold(uv_timer_t *t);
 
 /*
@@ -162,11 +172,7 @@ static void on_uv_inotify(uv_poll_t *p, int status, int events)
 		}
 	}
 	/* a read that failed for good (not EAGAIN) reports what it held */
-	deliver_held(d);
-	if (d->inotify_fd < 0) {
-		return;
-	}
-	settle(d, p->loop);
+	end_batch(d, p->loop);
 }
 
 /* The hold timer expired: nothing came within MOVE_WAIT_MS of the held
@@ -179,11 +185,7 @@ static void on_uv_hold(uv_timer_t *t)
 		/* the next event came meanwhile: on_uv_inotify() pairs them */
 		return;
 	}
-	deliver_held(d);
-	if (d->inotify_fd < 0) {
-		return;
-	}
-	settle(d, t->loop);
+	end_batch(d, t->loop);
 }
 
 static void on_uv_jobsdir_closed(uv_handle_t *h)
