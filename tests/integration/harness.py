@@ -107,6 +107,35 @@ def check(cond, what, *args):
         raise Failure(what % args if args else what)
 
 
+class TcpServer:
+    """A listener on a free loopback port; a thread hands each accepted connection to
+    self.accepted(conn) until close().  A subclass sets its own attributes before calling
+    TcpServer.__init__, which starts the thread."""
+
+    def __init__(self, backlog=64):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted(conn)
+
+    def accepted(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
+
+
 def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
     """Call fn() until it returns something truthy; return that, or fail after timeout."""
     deadline = time.monotonic() + timeout

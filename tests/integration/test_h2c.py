@@ -47,7 +47,7 @@ def libcurl_version():
     return tuple(int(x) for x in v.split(".")[:3]), name
 
 
-class H2cServer:
+class H2cServer(H.TcpServer):
     """Dify's job-status endpoint over HTTP/2 cleartext with prior knowledge: every job is
     "waiting" for its first POLLS_BEFORE_DONE polls, then "completed"."""
 
@@ -58,24 +58,14 @@ class H2cServer:
         self.requests = 0
         self.polls = {}
         self.errors = []
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(backlog=64)
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.accepts += 1
-                self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def accepted(self, conn):
+        with self.lock:
+            self.accepts += 1
+            self.conns.append(conn)
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _answer(self, path, auth):
         # /v1/apps/annotation-reply/ACTION/status/JOB_ID
@@ -130,7 +120,7 @@ class H2cServer:
         H.note("h2c server: %d connections, %d requests, errors %s", accepts, requests, self.errors)
 
     def cleanup(self):
-        self.sock.close()
+        self.close()
         with self.lock:
             for c in self.conns:
                 try:

@@ -249,55 +249,35 @@ def part_permissions():
 
 # ---- 4. proxies ----------------------------------------------------------------------------
 
-class Listener:
+class Listener(H.TcpServer):
     """A TCP port that counts connections and answers nothing (a proxy that must not be used)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.url = "http://127.0.0.1:%d" % self.port
         self.connections = 0
         self.conns = []
-        threading.Thread(target=self._run, daemon=True).start()
+        super().__init__(backlog=16)
 
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self.conns.append(c)         # held open: a client that used it would hang, not fail fast
+    def accepted(self, c):
+        self.connections += 1
+        self.conns.append(c)             # held open: a client that used it would hang, not fail fast
 
     def close(self):
-        self.sock.close()
+        super().close()
         for c in self.conns:
             c.close()
 
 
-class ForwardProxy:
+class ForwardProxy(H.TcpServer):
     """A small HTTP forward proxy (absolute-form requests; CONNECT tunnels too): one request per
     client connection, answered with Connection: close.  Records each request line."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.url = "http://127.0.0.1:%d" % self.port
         self.requests = []
         self.seen = bytearray()      # every byte clients sent through the proxy
-        threading.Thread(target=self._run, daemon=True).start()
+        super().__init__(backlog=64)
 
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+    def accepted(self, c):
+        threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _pipe(self, a, b, record=False):
         try:
@@ -362,9 +342,6 @@ class ForwardProxy:
             H.log("proxy: %s", e)
         finally:
             c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def part_proxy():
