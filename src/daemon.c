@@ -1991,7 +1991,8 @@ int daemon_check(const struct daemon_options *o)
 		jobsdir_check_access(ctx.dir_fd, ctx.dir, &diags);
 		print_diags(&diags, &ctx.errors, &ctx.warnings);
 		diag_list_clear(&diags);
-		(void)jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx, NULL);
+		(void)jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx, JOBSDIR_PREFETCH_AUTO,
+				      NULL);
 		close(ctx.dir_fd);
 	}
 	if (ctx.errors == 0) {

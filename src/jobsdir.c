@@ -392,7 +392,8 @@ static bool prefetch_start(struct prefetcher *pf)
 }
 
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
-		    void *userdata, struct jobsdir_scan_stats *ret_stats)
+		    void *userdata, enum jobsdir_prefetch prefetch,
+		    struct jobsdir_scan_stats *ret_stats)
 {
 	_cleanup_(freep) struct scan_entry *entries = NULL;
 	_cleanup_(freep) char *pool = NULL;
@@ -452,7 +453,9 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 
 	qsort(entries, n, sizeof(*entries), scan_entry_cmp);
 	struct prefetcher pf = { .dir_fd = dir_fd, .entries = entries, .pool = pool, .n = n };
-	prefetching = n >= PREFETCH_MIN && files_look_cold(dir_fd, pool, entries, n) &&
+	prefetching = n >= PREFETCH_MIN &&
+		      (prefetch == JOBSDIR_PREFETCH_ALWAYS ||
+		       files_look_cold(dir_fd, pool, entries, n)) &&
 		      prefetch_start(&pf);
 	for (size_t i = 0; i < n; i++) {
 		fn(userdata, pool + entries[i].name);

@@ -72,17 +72,23 @@ struct jobsdir_scan_stats {
 	size_t prefetch_advised; /* files the helper asked the kernel to fetch */
 };
 
+enum jobsdir_prefetch {
+	JOBSDIR_PREFETCH_AUTO, /* when a sample of the files looks cold (jobsdir.c) */
+	JOBSDIR_PREFETCH_ALWAYS, /* for tests: the sample depends on the kernel's caches */
+};
+
 /* Call fn for every valid job file name now in the directory dir_fd (path is
  * for messages), in inode order (fast on a cold cache; see jobsdir.c).
  * Returns the number of names, or a negative errno (logged). ret_stats may be
  * NULL. */
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
-		    void *userdata, struct jobsdir_scan_stats *ret_stats);
+		    void *userdata, enum jobsdir_prefetch prefetch,
+		    struct jobsdir_scan_stats *ret_stats);
 
 static inline int jobsdir_scan(struct jobsdir *d, void (*fn)(void *userdata, const char *name),
 			       void *userdata)
 {
-	return jobsdir_scan_fd(d->dir_fd, d->path, fn, userdata, NULL);
+	return jobsdir_scan_fd(d->dir_fd, d->path, fn, userdata, JOBSDIR_PREFETCH_AUTO, NULL);
 }
 
 struct diag_list;
