@@ -4,8 +4,9 @@
 /*
  * The manager: owns the loop, the config, the registry, the HTTP engine, the
  * poller, the hook runner, the state store and sd_notify. It decides what a
- * job file change means, reports outcomes (journal, then hook), and runs the
- * start-up order, SIGHUP reload and SIGTERM drain.
+ * job file change means (daemon-jobfiles.c), reports outcomes (journal, then
+ * hook: daemon-report.c), restores the state at start-up (daemon-restore.c),
+ * and runs the start-up order, SIGHUP reload and SIGTERM drain (daemon.c).
  */
 
 #include <stdbool.h>
@@ -23,10 +24,3 @@ struct daemon_options {
  * code: 0 after a clean stop, 1 when it could not start (the reason logged).
  */
 int daemon_run(const struct daemon_options *o);
-
-/*
- * --check: validate the config (with key files) and every job file; print
- * each problem as FILE:LINE: message on stdout. Returns 0 when there is no
- * error (warnings allowed), 1 otherwise.
- */
-int daemon_check(const struct daemon_options *o);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config-paths.h"
+#include "check.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
@@ -140,7 +141,7 @@ int main(int argc, char *argv[])
 	log_set_max_level(arg_log_level);
 	if (arg_check) {
 		log_setup(LOG_TARGET_CONSOLE);
-		return daemon_check(&o);
+		return check_run(&o);
 	}
 	/* A hook that does not read its stdin must not kill us with SIGPIPE. */
 	(void)signal(SIGPIPE, SIG_IGN);

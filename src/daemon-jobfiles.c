@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/* Job file events (jobsdir's callbacks) turned into registry changes: a file
+ * read, refused, removed, renamed; the batch settled; rescans in slices. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon-internal.h"
+#include "jobfile.h"
+#include "journal.h"
+#include "util.h"
+
+/* --- job files --- */
+
+static void job_file_problem(struct daemon *d, const struct diag_list *diags)
+{
+	log_diags(diags, MESSAGE_ID_JOB_FILE_INVALID);
+}
+
+/* One problem with a job file as a whole: "PATH: message", with the job file
+ * MESSAGE_ID so that journalctl -x explains it. */
+static void job_file_refused(const char *path, int level, const char *fmt, ...) _printf_(3, 4);
+static void job_file_refused(const char *path, int level, const char *fmt, ...)
+{
+	struct diag_list l = { 0 };
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_add(&l, level == LOG_ERR ? DIAG_ERROR : DIAG_WARNING, path, 0, "%s", msg);
+	log_diags(&l, MESSAGE_ID_JOB_FILE_INVALID);
+	diag_list_clear(&l);
+}
+
+/* Files refused while another file holds their job (e, action, id: the job
+ * they name), or while MaxJobs= is reached: looked at again whenever a job
+ * goes away. */
+static void remember_refused(struct daemon *d, const char *name, struct endpoint *e,
+			     enum job_action action, const uint8_t id[static 16])
+{
+	struct refused_file *f = NULL;
+
+	for (size_t i = 0; i < d->n_refused && !f; i++) {
+		if (streq(d->refused[i].name, name)) {
+			f = &d->refused[i];
+		}
+	}
+	if (!f) {
+		if (d->n_refused >= REFUSED_MAX) {
+			return; /* still re-read when it changes, or on reload */
+		}
+		struct refused_file *n = realloc(d->refused, (d->n_refused + 1) * sizeof(*n));
+		if (!n) {
+			return;
+		}
+		d->refused = n;
+		f = &d->refused[d->n_refused];
+		*f = (struct refused_file){ .name = strdup_or_null(name) };
+		if (!f->name) {
+			return;
+		}
+		d->n_refused++;
+	}
+	f->endpoint = e;
+	f->action = (uint8_t)action;
+	memcpy(f->id, id, sizeof(f->id));
+}
+
+static void forget_refused(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_refused; i++) {
+		if (streq(d->refused[i].name, name)) {
+			free(d->refused[i].name);
+			d->refused[i] = d->refused[--d->n_refused];
+			return;
+		}
+	}
+}
+
+static void cancel_job(struct daemon *d, struct job *j, const char *why)
+{
+	registry_remove(&d->registry, j);
+	j->flags |= JOB_DETACHED;
+	if (job_is_finished(j)) {
+		if ((j->flags & JOB_FLAG_JOURNALED) && (j->flags & JOB_FLAG_HOOK_DONE) &&
+		    !(j->flags & JOB_FLAG_REPORT_QUEUED) && !(j->flags & JOB_FLAG_UNSETTLED)) {
+			(void)state_forget(d->state, j);
+			free_detached(d, j);
+		}
+		/* otherwise the pipeline frees it when the hook is done */
+		return;
+	}
+	poller_unschedule(&d->poller, j);
+	log_job(LOG_INFO, j, "%s; cancelling the job.", why);
+	state_unmark(d->state, j);
+	set_outcome(d, j, JOB_OUTCOME_CANCELLED, "", NULL, 0);
+}
+
+/* j's deadline on CLOCK_MONOTONIC: Timeout= (or JobTimeout=) counted from
+ * when the job was first accepted (CLOCK_REALTIME, kept across restarts). */
+
+static void on_file_removed(void *userdata, const char *name);
+
+/* The settings a job file may change without naming another job. jf gives
+ * up what j takes. */
+static void take_file_settings(struct daemon *d, struct job *j, struct jobfile *jf)
+{
+	free(j->description);
+	j->description = TAKE_PTR(jf->description);
+	free(j->hook);
+	j->hook = TAKE_PTR(jf->hook);
+	j->timeout_usec = jf->has_timeout ? jf->timeout_usec : 0;
+	if (!job_is_finished(j)) {
+		poller_set_deadline(&d->poller, j, job_deadline(d, j));
+	}
+	state_mark(d->state, j, STATE_DIRTY_URGENT);
+}
+
+/* j, whose file was removed in this batch of changes, is named by the file
+ * name now: the same job (a rename), with its history and its result. */
+static void refile_job(struct daemon *d, struct job *j, const char *name, struct jobfile *jf)
+{
+	_cleanup_(freep) char *was = strdup_or_null(j->file);
+	int r = registry_set_file(&d->registry, j, name);
+
+	if (r < 0) {
+		log_job_errno(LOG_ERR, r, j, "Cannot follow its job file to '%s': %m", name);
+		return; /* still unfiled: cancelled at the end of the batch */
+	}
+	log_job(LOG_INFO, j, "Its job file is now '%s' (was '%s'); the same job.", name,
+		was ? was : "?");
+	take_file_settings(d, j, jf); /* also writes the new name to the state */
+}
+
+static void on_file_changed(void *userdata, const char *name)
+{
+	struct daemon *d = userdata;
+	_cleanup_(freep) char *path = strjoin(d->jobs_dir, "/", name);
+	struct diag_list diags = { 0 };
+	struct jobfile jf = { 0 };
+	struct job *old, *dup, *j;
+	struct endpoint *e;
+	int r;
+
+	if (!path) {
+		log_error("Out of memory reading job file '%s'", name);
+		return;
+	}
+	r = jobfile_load(d->jobsdir->dir_fd, name, path, &jf, &diags);
+	if (r == -ENOENT) {
+		/* gone again before we could read it */
+		diag_list_clear(&diags);
+		on_file_removed(d, name);
+		return;
+	}
+	if (r >= 0) {
+		r = jobfile_check_refs(path, &jf, d->config, &diags);
+	}
+	if (r < 0) {
+		job_file_problem(d, &diags);
+		old = registry_by_file(&d->registry, name);
+		if (old && !job_is_finished(old)) {
+			log_job(LOG_WARNING, old,
+				"Its job file is invalid now; the job keeps being watched until the file is fixed or removed.");
+		} else {
+			job_file_refused(path, LOG_WARNING, "Skipping this job file.");
+		}
+		goto out;
+	}
+	if (diags.n > 0) {
+		job_file_problem(d, &diags); /* warnings */
+	}
+
+	e = registry_endpoint(&d->registry, jf.endpoint ? jf.endpoint : ENDPOINT_DEFAULT_NAME,
+			      true);
+	if (!e) {
+		log_error("Out of memory adding job file '%s'", path);
+		goto out;
+	}
+	old = registry_by_file(&d->registry, name);
+	dup = registry_by_identity(&d->registry, e, jf.action, jf.id);
+	if (old && dup == old) {
+		if (streq_ptr(old->description, jf.description) && streq_ptr(old->hook, jf.hook) &&
+		    old->timeout_usec == (jf.has_timeout ? jf.timeout_usec : 0)) {
+			/* unchanged (a rescan reads every file): nothing to write */
+			goto out;
+		}
+		/* the same job: take the new description, hook and timeout */
+		take_file_settings(d, old, &jf);
+		goto out;
+	}
+
+	if (dup && registry_has_file(&d->registry, dup)) {
+		char ids[UUID_STRING_MAX];
+		job_file_refused(
+			path, LOG_ERR,
+			"Job %s (%s, endpoint '%s') is already watched through '%s', ignoring this file.",
+			uuid_to_string(jf.id, ids), job_action_to_string(jf.action), e->name,
+			dup->file);
+		remember_refused(d, name, e, jf.action, jf.id);
+		goto out;
+	}
+	if (!old && !dup && registry_size(&d->registry) >= d->config->max_jobs) {
+		job_file_refused(
+			path, LOG_ERR,
+			"Refusing the job: MaxJobs=%u jobs are held already. Remove finished job files or raise MaxJobs=.",
+			d->config->max_jobs);
+		remember_refused(d, name, e, jf.action, jf.id);
+		goto out;
+	}
+	forget_refused(d, name);
+	if (old) {
+		cancel_job(d, old, "Its job file now names another job");
+	}
+	if (dup) {
+		/* its file was removed in this batch: renamed (or copied) here */
+		refile_job(d, dup, name, &jf);
+		goto out;
+	}
+
+	j = job_new();
+	if (!j) {
+		log_error("Out of memory adding job file '%s'", path);
+		goto out;
+	}
+	memcpy(j->id, jf.id, sizeof(j->id));
+	j->action = (uint8_t)jf.action;
+	j->endpoint = e;
+	j->file = strdup_or_null(name);
+	j->description = TAKE_PTR(jf.description);
+	j->hook = TAKE_PTR(jf.hook);
+	j->timeout_usec = jf.has_timeout ? jf.timeout_usec : 0;
+	j->accepted_usec = now_realtime_usec();
+	if (!j->file || registry_add(&d->registry, j) < 0) {
+		log_error("Out of memory adding job file '%s'", path);
+		job_free(j);
+		goto out;
+	}
+	{
+		char ids[UUID_STRING_MAX];
+		const char *fields[] = { "MESSAGE_ID=" MESSAGE_ID_JOB_ACCEPTED, NULL };
+		uuid_to_string(j->id, ids);
+		log_job_internal(d->starting ? LOG_DEBUG : LOG_INFO, 0, j->id, j->file, fields,
+				 "Watching %s job on endpoint '%s'%s%s%s.",
+				 job_action_to_string(j->action), e->name,
+				 j->description ? " ('" : "", strempty(j->description),
+				 j->description ? "')" : "");
+	}
+	d->n_started_new++;
+	state_mark(d->state, j, STATE_DIRTY_URGENT);
+	if (!d->starting) {
+		schedule_new(d, j);
+	}
+out:
+	jobfile_done(&jf);
+	diag_list_clear(&diags);
+}
+
+/* A job went away: files refused because of it (or of MaxJobs=) may fit now. */
+static void retry_refused(struct daemon *d)
+{
+	struct refused_file *files = d->refused;
+	size_t n = d->n_refused;
+
+	if (n == 0 || d->starting || !d->jobsdir) {
+		return;
+	}
+	d->refused = NULL;
+	d->n_refused = 0;
+	for (size_t i = 0; i < n; i++) {
+		on_file_changed(d, files[i].name);
+		free(files[i].name);
+	}
+	free(files);
+}
+
+/* j's file was removed. It is not cancelled yet: a file naming it may appear
+ * in the same batch of changes (a rename), or be waiting as a refused
+ * duplicate. settle_removals() decides at the end of the batch. */
+static void unfile_job(struct daemon *d, struct job *j)
+{
+	registry_unfile(&d->registry, j);
+	if (j->flags & JOB_FLAG_UNSETTLED) {
+		return; /* already on the list (renamed, then removed again) */
+	}
+	if (!grow_array((void **)&d->unfiled, &d->unfiled_allocated, sizeof(*d->unfiled),
+			d->n_unfiled + 1)) {
+		cancel_job(d, j, "Its job file was removed");
+		retry_refused(d);
+		return;
+	}
+	j->flags |= JOB_FLAG_UNSETTLED;
+	d->unfiled[d->n_unfiled++] = j;
+}
+
+static void on_file_removed(void *userdata, const char *name)
+{
+	struct daemon *d = userdata;
+	struct job *j = registry_by_file(&d->registry, name);
+	forget_refused(d, name);
+	if (j) {
+		unfile_job(d, j);
+	}
+}
+
+/* Refused files naming a job whose file was removed (a duplicate, or one
+ * refused for MaxJobs=) are read again: the first that still names it takes
+ * it over. One pass over the refused files, whatever the number of jobs. */
+static void adopt_duplicates(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_refused && d->jobsdir;) {
+		struct refused_file *f = &d->refused[i];
+		struct job *j = registry_by_identity(&d->registry, f->endpoint, f->action, f->id);
+		if (!j || registry_has_file(&d->registry, j)) {
+			i++;
+			continue;
+		}
+		_cleanup_(freep) char *name = f->name;
+		*f = d->refused[--d->n_refused];
+		on_file_changed(d, name); /* re-read: it may name another job by now */
+	}
+}
+
+/* After a batch of changes in the jobs directory (inotify events, a rescan):
+ * a job whose file was removed and that no file names now is cancelled;
+ * refused files may then fit. Called from any phase of the loop (inotify
+ * poll, jobsdir's hold timer, the reload idle handle): cancelling a poll is
+ * safe in each (see http.c's socket handling; tests/unit/test-http.c cancels
+ * from prepare and zero timers). */
+void settle_removals(struct daemon *d)
+{
+	while (d->n_unfiled > 0) {
+		bool cancelled = false;
+
+		adopt_duplicates(d);
+		/* A job on the list is never freed by anyone else (JOB_FLAG_UNSETTLED
+		 * keeps cancel_job() and the pipeline from it), even when it was
+		 * renamed and then cancelled because its new file names another job. */
+		struct job **batch = d->unfiled;
+		size_t n = d->n_unfiled;
+		d->unfiled = NULL;
+		d->n_unfiled = d->unfiled_allocated = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct job *j = batch[i];
+			j->flags &= (uint16_t)~JOB_FLAG_UNSETTLED;
+			if (j->flags & JOB_DETACHED) {
+				if (job_is_finished(j) && (j->flags & JOB_FLAG_JOURNALED) &&
+				    (j->flags & JOB_FLAG_HOOK_DONE) &&
+				    !(j->flags &
+				      (JOB_FLAG_REPORT_QUEUED | JOB_FLAG_HOOK_RUNNING))) {
+					(void)state_forget(d->state, j);
+					free_detached(d, j);
+				}
+				continue; /* otherwise the pipeline frees it */
+			}
+			if (registry_has_file(&d->registry, j)) {
+				continue; /* renamed */
+			}
+			cancel_job(d, j, "Its job file was removed");
+			cancelled = true;
+		}
+		free(batch);
+		if (cancelled) {
+			retry_refused(d);
+		}
+	}
+}
+
+void scan_one(void *userdata, const char *name)
+{
+	struct daemon *d = userdata;
+	/* The start-up scan, before the loop runs: reading 100,000s of files is
+	 * progress, and must not look like a hung daemon. */
+	notify_watchdog_keepalive(&d->notify);
+	on_file_changed(d, name);
+}
+
+static void collect_name(void *userdata, const char *name)
+{
+	struct daemon *d = userdata;
+	char *copy = strdup_or_null(name);
+
+	if (!copy || !grow_array((void **)&d->scan_names, &d->scan_names_allocated,
+				 sizeof(*d->scan_names), d->n_scan_names + 1)) {
+		log_error("Out of memory rescanning '%s', skipping '%s'", d->jobs_dir, name);
+		free(copy);
+		return;
+	}
+	d->scan_names[d->n_scan_names++] = copy;
+}
+
+void scan_names_free(struct daemon *d)
+{
+	for (size_t i = d->scan_next; i < d->n_scan_names; i++) {
+		free(d->scan_names[i]);
+	}
+	free(d->scan_names);
+	d->scan_names = NULL;
+	d->n_scan_names = d->scan_names_allocated = d->scan_next = 0;
+}
+
+static void rescan_end(struct daemon *d)
+{
+	scan_names_free(d);
+	d->scanning = false;
+	/* jobs whose file was gone when the rescan began and that no file
+	 * read since names: cancelled now, not mid-scan */
+	settle_removals(d);
+	if (d->scan_for_reload && !d->stopping) {
+		d->scan_for_reload = false;
+		log_info("Reloaded.");
+		notify_ready(&d->notify);
+		update_status(d);
+	}
+	d->scan_for_reload = false;
+}
+
+/* Read the next slice of the rescan in progress. */
+void rescan_step(struct daemon *d)
+{
+	usec_t start = now_monotonic_usec();
+
+	while (d->jobsdir && d->scan_next < d->n_scan_names) {
+		char *name = d->scan_names[d->scan_next];
+		d->scan_names[d->scan_next++] = NULL;
+		on_file_changed(d, name);
+		free(name);
+		if (now_monotonic_usec() - start >= RESCAN_SLICE_USEC) {
+			break;
+		}
+	}
+	/* done, or the directory was lost meanwhile */
+	if (!d->jobsdir || d->scan_next >= d->n_scan_names) {
+		rescan_end(d);
+	}
+}
+
+/* Re-read every file, a slice per loop turn (rescan_step); jobs whose file
+ * is gone are cancelled when the rescan ends (rescan_end) unless it finds
+ * them under another name. for_reload: the rescan ends a reload. */
+void rescan(struct daemon *d, bool for_reload)
+{
+	size_t n = registry_size(&d->registry), k = 0, i = 0;
+	struct job **all = n ? calloc(n, sizeof(*all)) : NULL;
+	struct job *j;
+
+	if (n && !all) {
+		log_error("Out of memory rescanning '%s', not looking for removed files",
+			  d->jobs_dir);
+	}
+	while (all && (j = registry_next(&d->registry, &i))) {
+		all[k++] = j;
+	}
+	for (size_t x = 0; x < k; x++) {
+		struct stat st;
+		if (registry_has_file(&d->registry, all[x]) &&
+		    fstatat(d->jobsdir->dir_fd, all[x]->file, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT) {
+			unfile_job(d, all[x]); /* the scan may find it renamed */
+		}
+	}
+	free(all);
+	d->scanning = true;
+	d->scan_for_reload = for_reload;
+	(void)jobsdir_scan(d->jobsdir, collect_name, d);
+	(void)uv_idle_start(&d->reload_idle, on_uv_reload_idle);
+}
+
+static void on_dir_rescan(void *userdata)
+{
+	struct daemon *d = userdata;
+	d->rescan_pending = true;
+	(void)uv_idle_start(&d->reload_idle, on_uv_reload_idle);
+}
+
+static void on_dir_lost(void *userdata)
+{
+	struct daemon *d = userdata;
+	log_error(
+		"The jobs directory '%s' was removed or moved; jobs already accepted keep being watched. Restore it and reload (systemctl reload jobwatchd).",
+		d->jobs_dir);
+	jobsdir_free(d->jobsdir);
+	d->jobsdir = NULL;
+	settle_removals(d); /* files removed before the directory went */
+}
+
+static void on_dir_settled(void *userdata)
+{
+	struct daemon *d = userdata;
+	/* a rescan in progress may still find a removed job's file under
+	 * another name: rescan_end() settles */
+	if (!d->scanning) {
+		settle_removals(d);
+	}
+}
+
+const struct jobsdir_ops daemon_jobsdir_ops = {
+	.changed = on_file_changed,
+	.removed = on_file_removed,
+	.rescan = on_dir_rescan,
+	.lost = on_dir_lost,
+	.settled = on_dir_settled,
+};

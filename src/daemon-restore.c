@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* Start-up: the state store's rows matched to the jobs the scan found, hooks
+ * left running by a previous daemon, and the jobs resumed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon-internal.h"
+#include "dify.h"
+#include "journal.h"
+#include "util.h"
+
+/* --- start-up: restoring state --- */
+
+static void on_uv_orphan_timer(uv_timer_t *t);
+
+static void restore_result(struct job *j, const struct state_row *row, int o)
+{
+	j->outcome = (uint8_t)o;
+	j->state = JOB_STATE_FINISHED;
+	j->result = calloc(1, sizeof(*j->result));
+	if (j->result) {
+		j->result->finished_usec = row->finished_usec;
+		j->result->error_msg = strdup_or_null(strempty(row->error_msg));
+		if (row->body && row->body_len > 0) {
+			j->result->body = malloc(row->body_len);
+			if (j->result->body) {
+				memcpy(j->result->body, row->body, row->body_len);
+				j->result->body_len = row->body_len;
+			}
+		}
+	}
+	if (row->journaled) {
+		j->flags |= JOB_FLAG_JOURNALED;
+	}
+	if (row->hook_state == STATE_HOOK_DONE) {
+		j->flags |= JOB_FLAG_HOOK_DONE;
+	}
+}
+
+static void restore_track(struct job *j, const struct state_row *row)
+{
+	j->accepted_usec = row->accepted_usec;
+	j->polls = row->polls;
+	j->track.seen_alive = row->seen_alive;
+	j->track.gone_count = (uint8_t)MIN(row->gone_count, 255U);
+	if (row->last_status) {
+		j->track.has_status = true;
+		j->track.last_status = (uint8_t)dify_status_from_string(row->last_status);
+		j->last_alive_usec = row->last_status_usec;
+	}
+}
+
+/* A hook the previous daemon started and did not see end: still running? */
+static bool hook_still_running(const struct state_row *row)
+{
+	return row->hook_state == STATE_HOOK_RUNNING && row->hook_pid > 0 &&
+	       row->hook_pid_start != 0 && process_start_time(row->hook_pid) == row->hook_pid_start;
+}
+
+static void watch_orphan(struct daemon *d, struct job *j, const struct state_row *row)
+{
+	struct orphan_hook *n = realloc(d->orphans, (d->n_orphans + 1) * sizeof(*n));
+	if (!n) {
+		return;
+	}
+	d->orphans = n;
+	n[d->n_orphans++] = (struct orphan_hook){ .job = j,
+						  .pid = row->hook_pid,
+						  .start_time = row->hook_pid_start };
+	j->flags |= JOB_FLAG_HOOK_RUNNING;
+	log_job(LOG_NOTICE, j,
+		"Its hook (pid %d) is still running from before the restart; waiting for it instead of running it again.",
+		(int)row->hook_pid);
+	if (!uv_is_active((uv_handle_t *)&d->orphan_timer)) {
+		(void)uv_timer_start(&d->orphan_timer, on_uv_orphan_timer, ORPHAN_CHECK_MS,
+				     ORPHAN_CHECK_MS);
+	}
+}
+
+/* A hook started by an earlier daemon has ended (or was already gone at
+ * start-up): it ran, but its exit status is unknown. It is not run again:
+ * that would repeat every hook running at the moment of a crash. */
+static void orphan_hook_ended(struct daemon *d, struct job *j)
+{
+	char ids[UUID_STRING_MAX];
+	_cleanup_(freep) char *path = job_path(d, j);
+
+	(void)journal_hook_exit(uuid_to_string(j->id, ids), path ? path : j->file, -1, 0, 0, 0,
+				false);
+	j->flags &= (uint16_t)~JOB_FLAG_HOOK_RUNNING;
+	j->flags |= JOB_FLAG_HOOK_DONE;
+	(void)state_mark_hook(d->state, j, STATE_HOOK_DONE, 0, 0);
+}
+
+static void on_uv_orphan_timer(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n_orphans; i++) {
+		struct orphan_hook *o = &d->orphans[i];
+		if (!d->stopping && process_start_time(o->pid) == o->start_time) {
+			d->orphans[k++] = *o;
+			continue;
+		}
+		if (d->stopping) {
+			continue; /* recorded as running: the next start looks again */
+		}
+		struct job *j = o->job;
+		orphan_hook_ended(d, j);
+		job_pipeline_done(d, j);
+	}
+	d->n_orphans = k;
+	if (k == 0) {
+		(void)uv_timer_stop(t);
+	}
+}
+
+/* The job behind a state row whose file is gone: detached, reported or
+ * hooked as its row says, then forgotten. */
+static struct job *detached_from_row(struct daemon *d, const struct state_row *row,
+				     struct endpoint *e, int action, const uint8_t id[16])
+{
+	struct job *j = job_new();
+	if (!j) {
+		return NULL;
+	}
+	memcpy(j->id, id, 16);
+	j->action = (uint8_t)action;
+	j->endpoint = e;
+	j->file = strdup_or_null(row->file);
+	j->description = row->description ? strdup_or_null(row->description) : NULL;
+	j->flags |= JOB_DETACHED;
+	if (!j->file) {
+		job_free(j);
+		return NULL;
+	}
+	restore_track(j, row);
+	return j;
+}
+
+int on_state_row(void *userdata, const struct state_row *row)
+{
+	struct daemon *d = userdata;
+	uint8_t id[16];
+
+	notify_watchdog_keepalive(&d->notify);
+	int action = job_action_from_string(row->action);
+	int outcome = row->outcome ? job_outcome_from_string(row->outcome) : JOB_OUTCOME_NONE;
+	struct endpoint *e;
+	struct job *j;
+
+	if (action < 0 || uuid_from_string(row->job_id, id) < 0 || outcome < 0) {
+		log_warning("Ignoring a malformed row in the state file (job '%s').", row->job_id);
+		return 0;
+	}
+	e = registry_endpoint(&d->registry, row->endpoint, false);
+	j = e ? registry_by_identity(&d->registry, e, (enum job_action)action, id) : NULL;
+
+	if (j) {
+		restore_track(j, row);
+		d->n_started_new--;
+		if (outcome != JOB_OUTCOME_NONE) {
+			restore_result(j, row, outcome);
+			d->registry.n_finished++;
+			if (row->hook_state == STATE_HOOK_RUNNING) {
+				if (hook_still_running(row)) {
+					watch_orphan(d, j, row);
+				} else {
+					orphan_hook_ended(d, j);
+				}
+			}
+		}
+		/* the row is current unless the file changed while we were down */
+		if (streq(row->file, j->file) && streq_ptr(row->description, j->description)) {
+			state_unmark(d->state, j);
+		}
+		return 0;
+	}
+
+	/* No job file names this job any more. */
+	e = registry_endpoint(&d->registry, row->endpoint, true);
+	if (!e) {
+		return -ENOMEM;
+	}
+	if (outcome == JOB_OUTCOME_NONE) {
+		j = detached_from_row(d, row, e, action, id);
+		if (!j) {
+			return -ENOMEM;
+		}
+		log_job(LOG_INFO, j, "Its job file was removed while jobwatchd was not running.");
+		set_outcome(d, j, JOB_OUTCOME_CANCELLED, "", NULL, 0);
+		return 0;
+	}
+	if (row->journaled && row->hook_state == STATE_HOOK_DONE) {
+		(void)state_forget_row(d->state, row->endpoint, row->action, row->job_id);
+		return 0;
+	}
+	j = detached_from_row(d, row, e, action, id);
+	if (!j) {
+		return -ENOMEM;
+	}
+	restore_result(j, row, outcome);
+	if (row->hook_state == STATE_HOOK_RUNNING) {
+		if (hook_still_running(row)) {
+			watch_orphan(d, j, row);
+		} else {
+			orphan_hook_ended(d, j);
+			job_pipeline_done(d, j);
+		}
+	} else if (!row->journaled) {
+		reports_push(d, j);
+	} else {
+		start_hook(d, j);
+	}
+	return 0;
+}
+
+/* After the scan and the state: schedule pending jobs, finish reports. */
+void resume_jobs(struct daemon *d)
+{
+	usec_t now_rt = now_realtime_usec();
+	size_t i = 0;
+	struct job *j;
+
+	while ((j = registry_next(&d->registry, &i))) {
+		if (!job_is_finished(j)) {
+			if (j->track.seen_alive && j->last_alive_usec > 0 &&
+			    now_rt > j->last_alive_usec + DIFY_RESULT_TTL_USEC && j->polls > 0) {
+				j->flags |= JOB_FLAG_GONE_WHILE_DOWN;
+			}
+			schedule_new(d, j);
+			continue;
+		}
+		if (j->flags & JOB_FLAG_HOOK_RUNNING) {
+			continue; /* an orphan being waited for */
+		}
+		if (!(j->flags & JOB_FLAG_JOURNALED)) {
+			reports_push(d, j);
+		} else if (!(j->flags & JOB_FLAG_HOOK_DONE)) {
+			start_hook(d, j);
+		} else if (j->result) {
+			free(j->result->body);
+			j->result->body = NULL;
+		}
+	}
+}
