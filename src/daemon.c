@@ -14,6 +14,7 @@
 #include "daemon-internal.h"
 #include "dify.h"
 #include "lockfile.h"
+#include "status.h"
 #include "timespan.h"
 #include "util.h"
 
@@ -37,46 +38,36 @@ void free_detached(struct daemon *d, struct job *j)
 
 void update_status(struct daemon *d)
 {
-	char buf[512], since[32];
-	size_t total = registry_size(&d->registry);
-	size_t finished = d->registry.n_finished;
-	int n;
+	struct status_endpoint eps[STATUS_ENDPOINTS_MAX];
+	char buf[STATUS_MAX];
+	struct status_counts c = {
+		.total = registry_size(&d->registry),
+		.finished = d->registry.n_finished,
+		.in_flight = d->poller.in_flight,
+		.queued = d->poller.n_queued,
+		.hooks_running = d->hooks.n_running,
+		.hooks_queued = d->hooks.n_queued,
+		.endpoints = eps,
+		.state_failing = state_failing(d->state),
+		.now_usec = now_realtime_usec(),
+	};
 
-	n = snprintf(
-		buf, sizeof(buf),
-		"Watching %zu job%s (%u request%s in flight, %u waiting for a connection), %zu finished",
-		total - finished, total - finished == 1 ? "" : "s", d->poller.in_flight,
-		d->poller.in_flight == 1 ? "" : "s", d->poller.n_queued, finished);
-	if (d->hooks.n_running + d->hooks.n_queued > 0 && n > 0 && (size_t)n < sizeof(buf)) {
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", %u hook%s running, %u waiting",
-			      d->hooks.n_running, d->hooks.n_running == 1 ? "" : "s",
-			      d->hooks.n_queued);
-	}
-	for (size_t i = 0; i < d->registry.n_endpoints && n > 0 && (size_t)n < sizeof(buf); i++) {
+	/* only the endpoints the line names; more than fit are cut anyway */
+	for (size_t i = 0; i < d->registry.n_endpoints && c.n_endpoints < STATUS_ENDPOINTS_MAX;
+	     i++) {
 		const struct endpoint *e = d->registry.endpoints[i];
-		if (e->in_trouble) {
-			time_t t = (time_t)(e->trouble_since_usec / USEC_PER_SEC), now = time(NULL);
-			struct tm tm, today;
-			localtime_r(&t, &tm);
-			localtime_r(&now, &today);
-			/* the time of day, and the date too when it is not today */
-			strftime(since, sizeof(since),
-				 tm.tm_yday == today.tm_yday && tm.tm_year == today.tm_year
-					 ? "%H:%M"
-					 : "%b %d %H:%M",
-				 &tm);
-			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-				      "; endpoint %s: %s since %s", e->name,
-				      strempty(e->trouble_text), since);
-		} else if (e->conf && !e->headers && e->n_jobs > 0) {
-			n += snprintf(buf + n, sizeof(buf) - (size_t)n, "; endpoint %s: no API key",
-				      e->name);
+		bool no_key = e->conf && !e->headers && e->n_jobs > 0;
+		if (e->in_trouble || no_key) {
+			eps[c.n_endpoints++] = (struct status_endpoint){
+				.name = e->name,
+				.in_trouble = e->in_trouble,
+				.trouble_text = e->trouble_text,
+				.trouble_since_usec = e->trouble_since_usec,
+				.no_key = no_key,
+			};
 		}
 	}
-	if (state_failing(d->state) && n > 0 && (size_t)n < sizeof(buf)) {
-		snprintf(buf + n, sizeof(buf) - (size_t)n, "; state file not writable");
-	}
-	notify_status(&d->notify, buf);
+	notify_status(&d->notify, status_format(buf, sizeof(buf), &c));
 }
 
 static void on_uv_flush_timer(uv_timer_t *t)
