@@ -8,6 +8,7 @@
 
 #include "daemon-internal.h"
 #include "dify.h"
+#include "hookenv.h"
 #include "journal.h"
 #include "util.h"
 
@@ -89,24 +90,12 @@ void set_outcome(struct daemon *d, struct job *j, enum job_outcome o, const char
 
 /* --- hooks --- */
 
-static int env_add(char ***envp, size_t *n, const char *key, const char *value)
-{
-	char *s = strjoin(key, "=", strempty(value));
-	if (!s) {
-		return -ENOMEM;
-	}
-	(*envp)[(*n)++] = s;
-	(*envp)[*n] = NULL;
-	return 0;
-}
-
 static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 {
 	const char *cmd = hook_command(d, j);
-	char ids[UUID_STRING_MAX], polls[32], dur[32];
+	char ids[UUID_STRING_MAX];
 	_cleanup_(freep) char *path = job_path(d, j);
-	const char *lang = getenv("LANG"), *pathenv = getenv("PATH");
-	size_t n = 0;
+	usec_t now = now_realtime_usec();
 	int r;
 
 	*spec = (struct hook_spec){ 0 };
@@ -119,36 +108,27 @@ static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 		hook_spec_done(spec);
 		return r < 0 ? r : -EINVAL;
 	}
-	spec->envp = calloc(16, sizeof(char *));
-	if (!spec->envp || !path) {
+	if (!path) {
 		hook_spec_done(spec);
 		return -ENOMEM;
 	}
-	uuid_to_string(j->id, ids);
-	snprintf(polls, sizeof(polls), "%u", j->polls);
-	usec_t now = now_realtime_usec();
-	snprintf(dur, sizeof(dur), "%llu",
-		 (unsigned long long)((now > j->accepted_usec ? now - j->accepted_usec : 0) /
-				      USEC_PER_SEC));
-	r = 0;
-	r |= env_add(&spec->envp, &n, "JOBWATCH_JOB_ID", ids);
-	r |= env_add(&spec->envp, &n, "JOBWATCH_ACTION", job_action_to_string(j->action));
-	r |= env_add(&spec->envp, &n, "JOBWATCH_STATUS", job_outcome_to_string(j->outcome));
-	r |= env_add(&spec->envp, &n, "JOBWATCH_ERROR", j->result ? j->result->error_msg : "");
-	r |= env_add(&spec->envp, &n, "JOBWATCH_ENDPOINT", j->endpoint->name);
-	r |= env_add(&spec->envp, &n, "JOBWATCH_DESCRIPTION", j->description);
-	r |= env_add(&spec->envp, &n, "JOBWATCH_JOB_FILE", path);
-	r |= env_add(&spec->envp, &n, "JOBWATCH_POLLS", polls);
-	r |= env_add(&spec->envp, &n, "JOBWATCH_DURATION", dur);
-	r |= env_add(&spec->envp, &n, "PATH",
-		     pathenv ? pathenv
-			     : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	if (lang) {
-		r |= env_add(&spec->envp, &n, "LANG", lang);
-	}
-	if (r != 0) {
+	struct hookenv_job env = {
+		.job_id = uuid_to_string(j->id, ids),
+		.action = job_action_to_string(j->action),
+		.status = job_outcome_to_string(j->outcome),
+		.error = j->result ? j->result->error_msg : NULL,
+		.endpoint = j->endpoint->name,
+		.description = j->description,
+		.job_file = path,
+		.polls = j->polls,
+		.duration_sec = (now > j->accepted_usec ? now - j->accepted_usec : 0) / USEC_PER_SEC,
+		.path = getenv("PATH"),
+		.lang = getenv("LANG"),
+	};
+	r = hookenv_build(&env, &spec->envp);
+	if (r < 0) {
 		hook_spec_done(spec);
-		return -ENOMEM;
+		return r;
 	}
 	spec->file = TAKE_PTR(path);
 	memcpy(spec->job_id, ids, sizeof(ids));
@@ -176,21 +156,37 @@ void job_pipeline_done(struct daemon *d, struct job *j)
 	}
 }
 
+/* j's hook was not started (r: why): its "hook ended" entry says so, with
+ * the job's id and file, and the hook counts as done. */
+static void hook_not_run(struct daemon *d, struct job *j, int r)
+{
+	char ids[UUID_STRING_MAX];
+	_cleanup_(freep) char *path = job_path(d, j);
+
+	log_job_errno(LOG_ERR, r, j, "Cannot run the hook: %m");
+	(void)journal_hook_exit(uuid_to_string(j->id, ids), path ? path : j->file, -1, 0, r, 0,
+				false);
+	j->flags &= (uint16_t)~JOB_FLAG_HOOK_RUNNING;
+	j->flags |= JOB_FLAG_HOOK_DONE;
+	(void)state_mark_hook(d->state, j, STATE_HOOK_DONE, 0, 0);
+	job_pipeline_done(d, j);
+}
+
 void start_hook(struct daemon *d, struct job *j)
 {
 	struct hook_spec spec;
 	int r = build_hook(d, j, &spec);
 
 	if (r < 0) {
-		log_job_errno(LOG_ERR, r, j, "Cannot run the hook: %m");
-		(void)journal_hook_exit(spec.job_id[0] ? spec.job_id : "", "", -1, 0, r, 0, false);
-		j->flags |= JOB_FLAG_HOOK_DONE;
-		(void)state_mark_hook(d->state, j, STATE_HOOK_DONE, 0, 0);
-		job_pipeline_done(d, j);
+		hook_not_run(d, j, r);
 		return;
 	}
 	j->flags |= JOB_FLAG_HOOK_RUNNING;
-	(void)hook_enqueue(&d->hooks, &spec);
+	/* the runner owns spec now, also on failure; no callback then */
+	r = hook_enqueue(&d->hooks, &spec);
+	if (r < 0) {
+		hook_not_run(d, j, r);
+	}
 }
 
 static void on_hook_started(void *userdata, void *job, pid_t pid)
