@@ -126,8 +126,15 @@ int check_run(const struct daemon_options *o)
 		jobsdir_check_access(ctx.dir_fd, ctx.dir, &diags);
 		print_diags(&diags, &ctx.errors, &ctx.warnings);
 		diag_list_clear(&diags);
-		(void)jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx, JOBSDIR_PREFETCH_AUTO,
-				      NULL);
+		r = jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx, JOBSDIR_PREFETCH_AUTO,
+				    NULL);
+		if (r < 0) {
+			char dir[PATH_MAX];
+			printf("%s: cannot read the jobs directory: %s\n",
+			       escape_text_buf(dir, sizeof(dir), ctx.dir, strlen(ctx.dir)),
+			       strerror(-r));
+			ctx.errors++;
+		}
 		close(ctx.dir_fd);
 	}
 	if (ctx.errors == 0) {

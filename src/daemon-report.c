@@ -121,7 +121,8 @@ static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 		.description = j->description,
 		.job_file = path,
 		.polls = j->polls,
-		.duration_sec = (now > j->accepted_usec ? now - j->accepted_usec : 0) / USEC_PER_SEC,
+		.duration_sec =
+			(now > j->accepted_usec ? now - j->accepted_usec : 0) / USEC_PER_SEC,
 		.path = getenv("PATH"),
 		.lang = getenv("LANG"),
 	};

@@ -399,7 +399,7 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 	_cleanup_(freep) char *pool = NULL;
 	size_t n = 0, cap = 0, pool_len = 0, pool_cap = 0;
 	bool sorted = true, prefetching;
-	int fd = dup(dir_fd), count = 0;
+	int fd = dup(dir_fd), count = 0, read_error = 0;
 	DIR *dir;
 	struct dirent *de;
 
@@ -416,8 +416,17 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 		return log_error_errno(e, "Failed to read jobs directory '%s': %m", path);
 	}
 	rewinddir(dir);
-	while ((de = readdir(dir))) {
+	for (;;) {
 		size_t len;
+
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			/* an error (the directory removed, an I/O error) ends the listing
+			 * early: what was read is still visited, and the caller told */
+			read_error = -errno;
+			break;
+		}
 
 		if (de->d_type == DT_DIR || !jobfile_name_is_valid(de->d_name)) {
 			continue;
@@ -447,8 +456,14 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 		pool_len += len;
 	}
 	closedir(dir);
+	if (read_error < 0) {
+		(void)log_error_errno(
+			read_error,
+			"Failed to read jobs directory '%s', some job files were not seen: %m",
+			path);
+	}
 	if (n == 0) {
-		return count;
+		return read_error < 0 ? read_error : count;
 	}
 
 	qsort(entries, n, sizeof(*entries), scan_entry_cmp);
@@ -468,7 +483,7 @@ int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, con
 								  .prefetch_advised = pf.advised };
 		}
 	}
-	return count;
+	return read_error < 0 ? read_error : count;
 }
 
 void jobsdir_check_access(int dir_fd, const char *path, struct diag_list *diags)

@@ -79,7 +79,9 @@ enum jobsdir_prefetch {
 
 /* Call fn for every valid job file name now in the directory dir_fd (path is
  * for messages), in inode order (fast on a cold cache; see jobsdir.c).
- * Returns the number of names, or a negative errno (logged). ret_stats may be
+ * Returns the number of names, or a negative errno (logged). A listing that
+ * fails part way (readdir(): the directory removed, an I/O error) still visits
+ * the names read before the error, then returns the error. ret_stats may be
  * NULL. */
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
 		    void *userdata, enum jobsdir_prefetch prefetch,
