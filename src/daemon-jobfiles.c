@@ -12,6 +12,7 @@
 #include "daemon-internal.h"
 #include "jobfile.h"
 #include "journal.h"
+#include "pipeline.h"
 #include "util.h"
 
 /* --- job files --- */
@@ -88,8 +89,7 @@ static void cancel_job(struct daemon *d, struct job *j, const char *why)
 	registry_remove(&d->registry, j);
 	j->flags |= JOB_DETACHED;
 	if (job_is_finished(j)) {
-		if ((j->flags & JOB_FLAG_JOURNALED) && (j->flags & JOB_FLAG_HOOK_DONE) &&
-		    !(j->flags & JOB_FLAG_REPORT_QUEUED) && !(j->flags & JOB_FLAG_UNSETTLED)) {
+		if (pipeline_job_done(j)) {
 			(void)state_forget(d->state, j);
 			free_detached(d, j);
 		}
@@ -349,21 +349,19 @@ void settle_removals(struct daemon *d)
 		for (size_t i = 0; i < n; i++) {
 			struct job *j = batch[i];
 			j->flags &= (uint16_t)~JOB_FLAG_UNSETTLED;
-			if (j->flags & JOB_DETACHED) {
-				if (job_is_finished(j) && (j->flags & JOB_FLAG_JOURNALED) &&
-				    (j->flags & JOB_FLAG_HOOK_DONE) &&
-				    !(j->flags &
-				      (JOB_FLAG_REPORT_QUEUED | JOB_FLAG_HOOK_RUNNING))) {
-					(void)state_forget(d->state, j);
-					free_detached(d, j);
-				}
-				continue; /* otherwise the pipeline frees it */
+			switch (pipeline_settle_action(j, registry_has_file(&d->registry, j))) {
+			case SETTLE_FREE:
+				(void)state_forget(d->state, j);
+				free_detached(d, j);
+				break;
+			case SETTLE_LEAVE: /* the pipeline frees it */
+			case SETTLE_KEEP: /* renamed */
+				break;
+			case SETTLE_CANCEL:
+				cancel_job(d, j, "Its job file was removed");
+				cancelled = true;
+				break;
 			}
-			if (registry_has_file(&d->registry, j)) {
-				continue; /* renamed */
-			}
-			cancel_job(d, j, "Its job file was removed");
-			cancelled = true;
 		}
 		free(batch);
 		if (cancelled) {

@@ -8,6 +8,7 @@
 #include "daemon-internal.h"
 #include "dify.h"
 #include "journal.h"
+#include "pipeline.h"
 #include "util.h"
 
 /* --- start-up: restoring state --- */
@@ -158,18 +159,25 @@ int on_state_row(void *userdata, const struct state_row *row)
 	e = registry_endpoint(&d->registry, row->endpoint, false);
 	j = e ? registry_by_identity(&d->registry, e, (enum job_action)action, id) : NULL;
 
+	enum restore_action a = pipeline_restore_action(&(struct restore_input){
+		.filed = j != NULL,
+		.has_outcome = outcome != JOB_OUTCOME_NONE,
+		.journaled = row->journaled,
+		.hook_running = row->hook_state == STATE_HOOK_RUNNING,
+		.hook_done = row->hook_state == STATE_HOOK_DONE,
+		.hook_alive = hook_still_running(row),
+	});
+
 	if (j) {
 		restore_track(j, row);
 		d->n_started_new--;
-		if (outcome != JOB_OUTCOME_NONE) {
+		if (a != RESTORE_RESUME) {
 			restore_result(j, row, outcome);
 			d->registry.n_finished++;
-			if (row->hook_state == STATE_HOOK_RUNNING) {
-				if (hook_still_running(row)) {
-					watch_orphan(d, j, row);
-				} else {
-					orphan_hook_ended(d, j);
-				}
+			if (a == RESTORE_WATCH_ORPHAN) {
+				watch_orphan(d, j, row);
+			} else if (a == RESTORE_ORPHAN_ENDED) {
+				orphan_hook_ended(d, j);
 			}
 		}
 		/* the row is current unless the file changed while we were down */
@@ -184,7 +192,7 @@ int on_state_row(void *userdata, const struct state_row *row)
 	if (!e) {
 		return -ENOMEM;
 	}
-	if (outcome == JOB_OUTCOME_NONE) {
+	if (a == RESTORE_CANCEL) {
 		j = detached_from_row(d, row, e, action, id);
 		if (!j) {
 			return -ENOMEM;
@@ -193,7 +201,7 @@ int on_state_row(void *userdata, const struct state_row *row)
 		set_outcome(d, j, JOB_OUTCOME_CANCELLED, "", NULL, 0);
 		return 0;
 	}
-	if (row->journaled && row->hook_state == STATE_HOOK_DONE) {
+	if (a == RESTORE_FORGET) {
 		(void)state_forget_row(d->state, row->endpoint, row->action, row->job_id);
 		return 0;
 	}
@@ -202,14 +210,12 @@ int on_state_row(void *userdata, const struct state_row *row)
 		return -ENOMEM;
 	}
 	restore_result(j, row, outcome);
-	if (row->hook_state == STATE_HOOK_RUNNING) {
-		if (hook_still_running(row)) {
-			watch_orphan(d, j, row);
-		} else {
-			orphan_hook_ended(d, j);
-			job_pipeline_done(d, j);
-		}
-	} else if (!row->journaled) {
+	if (a == RESTORE_WATCH_ORPHAN) {
+		watch_orphan(d, j, row);
+	} else if (a == RESTORE_ORPHAN_ENDED) {
+		orphan_hook_ended(d, j);
+		job_pipeline_done(d, j);
+	} else if (a == RESTORE_REPORT) {
 		reports_push(d, j);
 	} else {
 		start_hook(d, j);
