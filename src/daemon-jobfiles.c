@@ -138,6 +138,11 @@ static void refile_job(struct daemon *d, struct job *j, const char *name, struct
 	take_file_settings(d, j, jf); /* also writes the new name to the state */
 }
 
+/* A job file was written (or is read by a scan): load it and decide what it
+ * means for the registry. Long because the cases are read in one place, in
+ * the order they are decided: invalid, unchanged, settings changed, a
+ * duplicate of another file's job, MaxJobs= reached, another job than
+ * before, a renamed job taken over, a new job. */
 static void on_file_changed(void *userdata, const char *name)
 {
 	struct daemon *d = userdata;

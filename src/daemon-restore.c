@@ -141,6 +141,10 @@ static struct job *detached_from_row(struct daemon *d, const struct state_row *r
 	return j;
 }
 
+/* One row of the state store at start-up, after the scan. What it becomes
+ * is decided by pipeline_restore_action(); this carries it out, for a job a
+ * file names (the scan made it) and for one no file names (made here,
+ * detached), which is why it is long. */
 int on_state_row(void *userdata, const struct state_row *row)
 {
 	struct daemon *d = userdata;

@@ -549,6 +549,9 @@ static int init_handles(struct daemon *d)
 	return 0;
 }
 
+/* The start-up order, in one function so that it reads top to bottom:
+ * config, directories, the lock, the state, sd_notify, handles, HTTP, poller,
+ * hooks, endpoints, the jobs directory, the scan, the state rows, resume. */
 static int daemon_start(struct daemon *d)
 {
 	int r;

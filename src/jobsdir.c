@@ -391,6 +391,9 @@ static bool prefetch_start(struct prefetcher *pf)
 	return ok;
 }
 
+/* Long because the listing, the fallback to directory order when sorting
+ * cannot allocate, and the prefetch helper's start and stop share the sorted
+ * names and must be read together. */
 int jobsdir_scan_fd(int dir_fd, const char *path, void (*fn)(void *userdata, const char *name),
 		    void *userdata, enum jobsdir_prefetch prefetch,
 		    struct jobsdir_scan_stats *ret_stats)
