@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
 
 #include "daemon-internal.h"
 #include "log.h"
@@ -61,11 +63,20 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
+	DIR *dir;
+	struct dirent *de;
 
 	state_close(f->d.state);
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	/* the store's files: flat, no subdirectories */
+	dir = opendir(f->dir);
+	assert_non_null(dir);
+	while ((de = readdir(dir))) {
+		if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+			assert_int_equal(unlinkat(dirfd(dir), de->d_name, 0), 0);
+		}
+	}
+	closedir(dir);
+	assert_int_equal(rmdir(f->dir), 0);
 	free(f);
 	return 0;
 }
