@@ -3,15 +3,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <strings.h>
 #include <sys/stat.h>
 
 #include "config-paths.h"
 #include "config.h"
 #include "escape.h"
+#include "fileio.h"
 #include "ini.h"
+#include "parse-util.h"
+#include "string-util.h"
+#include "strv.h"
 #include "timespan.h"
-#include "util.h"
+#include "url-util.h"
 
 /* Dify keeps a finished job's result for this long. */
 #define DIFY_RESULT_WINDOW_USEC (600ULL * USEC_PER_SEC)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "alloc-util.h"
 #include "config-paths.h"
 #include "config.h"
 #include "daemon.h"
@@ -21,12 +22,16 @@
 #include "jobsdir.h"
 #include "journal.h"
 #include "lockfile.h"
+#include "memory-util.h"
 #include "notify.h"
 #include "poller.h"
 #include "registry.h"
 #include "state.h"
+#include "string-util.h"
+#include "strv.h"
+#include "time-util.h"
 #include "timespan.h"
-#include "util.h"
+#include "uuid-util.h"
 #include "watchdog.h"
 
 /* Period of the housekeeping timer: lazy state writes, retries, STATUS=. */

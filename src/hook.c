@@ -3,9 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "fd-util.h"
 #include "hook.h"
 #include "journal.h"
 #include "log.h"
+#include "strv.h"
+#include "time-util.h"
 
 /* How often a process group that outlived its hook is looked at. */
 #define HOOK_GROUP_CHECK_USEC (100 * USEC_PER_MSEC)

@@ -11,7 +11,7 @@
 #include "curl-util.h"
 #include "http.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
 
 struct http {
 	uv_loop_t *loop; /* borrowed */

@@ -7,8 +7,10 @@
 #include "escape.h"
 #include "ini.h"
 #include "jobfile.h"
+#include "string-util.h"
+#include "strv.h"
 #include "timespan.h"
-#include "util.h"
+#include "uuid-util.h"
 
 #define UUID_EXAMPLE "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 

@@ -13,7 +13,8 @@
 
 #include "escape.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
+#include "uuid-util.h"
 
 /* Logging state is process-wide by nature, like stderr itself. */
 static enum log_target log_target = LOG_TARGET_CONSOLE;

@@ -8,7 +8,7 @@
 #include "config-paths.h"
 #include "daemon.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
 
 /* The command line, parsed once: the only globals (STYLE §2.9). */
 static const char *arg_config;

@@ -10,8 +10,10 @@
 #include "poller.h"
 #include "redact.h"
 #include "response.h"
+#include "string-util.h"
+#include "time-util.h"
 #include "timespan.h"
-#include "util.h"
+#include "uuid-util.h"
 
 /* Due jobs handled per timer callback before yielding to I/O. */
 #define DISPATCH_BUDGET 4096

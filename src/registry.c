@@ -3,7 +3,7 @@
 
 #include "http.h"
 #include "registry.h"
-#include "util.h"
+#include "string-util.h"
 
 static const void *file_key(const void *item)
 {
