@@ -255,16 +255,15 @@ static void endpoint_log(int level, const struct endpoint *e, const char *messag
 static void endpoint_log(int level, const struct endpoint *e, const char *message_id,
 			 const char *fmt, ...)
 {
-	char msg[1024], fe[160], fm[64];
+	char fe[160], fm[64];
 	const char *fields[] = { fe, fm, NULL };
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", e->name);
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", message_id);
-	log_fields_internal(level, 0, fields, "%s", msg);
+	va_start(ap, fmt);
+	(void)log_fields_va(level, 0, fields, fmt, ap);
+	va_end(ap);
 }
 
 /* A sentence for the log and a few words for STATUS=. */
