@@ -56,16 +56,13 @@ static int word_append(struct word *w, char c)
 	return 0;
 }
 
-static int strv_push(char ***l, size_t *n, char *s)
+int strv_push(char ***l, size_t *n, size_t *allocated, char *s)
 {
-	char **p = realloc(*l, (*n + 2) * sizeof(char *));
-
-	if (!p) {
+	if (!grow_array((void **)l, allocated, sizeof(char *), *n + 2)) {
 		return -ENOMEM;
 	}
-	p[(*n)++] = s;
-	p[*n] = NULL;
-	*l = p;
+	(*l)[(*n)++] = s;
+	(*l)[*n] = NULL;
 	return 0;
 }
 
@@ -153,14 +150,15 @@ int split_words(const char *s, char ***ret)
 {
 	_cleanup_(strv_freep) char **l = NULL;
 	struct word w = {};
-	size_t n = 0;
+	size_t n = 0, allocated = 0;
 	char quote = 0;
 	int r;
 
-	l = calloc(1, sizeof(char *));
-	if (!l) {
+	/* an empty vector for an empty string */
+	if (!grow_array((void **)&l, &allocated, sizeof(char *), 1)) {
 		return -ENOMEM;
 	}
+	l[0] = NULL;
 
 	for (const char *p = s;; p++) {
 		char c = *p;
@@ -178,7 +176,7 @@ int split_words(const char *s, char ***ret)
 						goto fail;
 					}
 				}
-				r = strv_push(&l, &n, w.s);
+				r = strv_push(&l, &n, &allocated, w.s);
 				if (r < 0) {
 					goto fail;
 				}

@@ -11,6 +11,11 @@ void strv_free(char **l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 
+/* Append s to the vector *l of *n strings (capacity *allocated, as for
+ * grow_array(); 0 for a NULL *l) and keep it NULL-terminated. On success the
+ * vector owns s; -ENOMEM leaves s to the caller and *l as it was. */
+int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
+
 /*
  * Split a command line into words the way systemd's ExecStart= does, without a
  * shell: words are separated by blanks; "double" and 'single' quotes group;

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -69,10 +71,33 @@ static void test_split_words(void **state)
 	check_split("\\19", "ERR22");
 }
 
+static void test_strv_push(void **state)
+{
+	_cleanup_(strv_freep) char **l = NULL;
+	size_t n = 0, allocated = 0;
+	char name[16];
+
+	for (unsigned i = 0; i < 1000; i++) {
+		char *s;
+
+		(void)snprintf(name, sizeof(name), "w%u", i);
+		s = strdup(name);
+		assert_non_null(s);
+		assert_int_equal(strv_push(&l, &n, &allocated, s), 0);
+		assert_null(l[n]);
+	}
+	assert_int_equal(n, 1000);
+	assert_int_equal(strv_length(l), 1000);
+	assert_string_equal(l[999], "w999");
+	/* grown by doubling, not one element at a time */
+	assert_int_equal(allocated, 1024);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_words),
+		cmocka_unit_test(test_strv_push),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
