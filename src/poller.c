@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "dify.h"
+#include "endpoint.h"
 #include "journal.h"
 #include "log.h"
 #include "poller.h"
