@@ -16,7 +16,8 @@
 #include "escape.h"
 #include "jobfile.h"
 #include "jobsdir.h"
-#include "util.h"
+#include "memory-util.h"
+#include "string-util.h"
 
 static void print_diags(const struct diag_list *l, unsigned *errors, unsigned *warnings)
 {

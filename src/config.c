@@ -3,15 +3,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "alloc-util.h"
 #include "config-paths.h"
 #include "config.h"
 #include "escape.h"
+#include "fileio.h"
 #include "ini.h"
+#include "memory-util.h"
+#include "parse-util.h"
+#include "string-util.h"
+#include "strv.h"
 #include "timespan.h"
-#include "util.h"
+#include "url-util.h"
 
 /* Dify keeps a finished job's result for this long. */
 #define DIFY_RESULT_WINDOW_USEC (600ULL * USEC_PER_SEC)
@@ -523,11 +530,11 @@ static int endpoint_get(struct config *c, const char *name, const char *file, un
 		}
 	}
 
-	p = realloc(c->endpoints, (c->n_endpoints + 1) * sizeof(*p));
-	if (!p) {
+	if (!grow_array((void **)&c->endpoints, &c->endpoints_allocated, sizeof(*c->endpoints),
+			c->n_endpoints + 1)) {
 		return -ENOMEM;
 	}
-	c->endpoints = p;
+	p = c->endpoints;
 	e = &p[c->n_endpoints];
 	*e = (struct endpoint_config){
 		.max_concurrent = 32,
@@ -786,23 +793,19 @@ static int load_file(struct config *c, const char *path, bool missing_ok, struct
 	return config_parse_buffer(c, path, buf, len, diags);
 }
 
-static int strv_append(char ***l, size_t *n, const char *s)
+static int strv_append(char ***l, size_t *n, size_t *allocated, const char *s)
 {
-	char **p, *copy;
+	char *copy = strdup(s);
+	int r;
 
-	copy = strdup(s);
 	if (!copy) {
 		return -ENOMEM;
 	}
-	p = realloc(*l, (*n + 2) * sizeof(char *));
-	if (!p) {
+	r = strv_push(l, n, allocated, copy);
+	if (r < 0) {
 		free(copy);
-		return -ENOMEM;
 	}
-	p[(*n)++] = copy;
-	p[*n] = NULL;
-	*l = p;
-	return 0;
+	return r;
 }
 
 static int cmp_strings(const void *a, const void *b)
@@ -823,7 +826,7 @@ static int list_dropins(const char *dir, char ***ret, struct diag_list *diags)
 	_cleanup_(strv_freep) char **names = NULL;
 	DIR *d;
 	struct dirent *de;
-	size_t n = 0;
+	size_t n = 0, allocated = 0;
 	int r = 0;
 
 	*ret = NULL;
@@ -854,7 +857,7 @@ static int list_dropins(const char *dir, char ***ret, struct diag_list *diags)
 		if (!is_dropin_name(de->d_name)) {
 			continue;
 		}
-		r = strv_append(&names, &n, de->d_name);
+		r = strv_append(&names, &n, &allocated, de->d_name);
 		if (r < 0) {
 			break;
 		}
@@ -960,15 +963,6 @@ static unsigned key_where_line(const struct endpoint_config *e)
 	return e->key_file ? e->key_line : e->line;
 }
 
-/* Wipe and free a buffer that held a key; its length is known, not strlen(). */
-static void wipe(char *buf, size_t len)
-{
-	if (buf) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
-}
-
 static bool key_is_printable(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -1059,7 +1053,8 @@ int config_read_api_key(const struct endpoint_config *e, const char *credentials
 	if (keylen == 0) {
 		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
 			 "API key file '%s' is empty", path);
-		wipe(buf, len);
+		erase_secret(buf, len); /* its length, not strlen(): it may hold a NUL */
+		free(buf);
 		return -EINVAL;
 	}
 	if (!key_is_printable(buf, keylen)) {
@@ -1067,7 +1062,8 @@ int config_read_api_key(const struct endpoint_config *e, const char *credentials
 			diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
 			"API key file '%s' contains control characters, blanks or non-ASCII bytes, expected printable ASCII",
 			path);
-		wipe(buf, len);
+		erase_secret(buf, len); /* its length, not strlen(): it may hold a NUL */
+		free(buf);
 		return -EINVAL;
 	}
 

@@ -90,7 +90,7 @@ struct config {
 
 	/* [Endpoint], [Endpoint:NAME] in order of first appearance */
 	struct endpoint_config *endpoints; /* owned array */
-	size_t n_endpoints;
+	size_t n_endpoints, endpoints_allocated;
 
 	/* FILE:LINE of the tracked keys, for config_verify()'s messages */
 	struct config_where where[_WHERE_MAX];

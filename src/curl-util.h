@@ -10,6 +10,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "memory-util.h"
+
+/* A CURLcode as a negative errno: -ENOMEM for out of memory, -EOPNOTSUPP for
+ * an option or protocol this libcurl lacks, -EINVAL for anything else. */
+int curl_code_to_errno(CURLcode c);
 
 /* CURLOPT_HTTP_VERSION for an endpoint's HTTPVersion=. */
 static inline long curl_http_version_of(enum http_version v)
@@ -29,18 +34,35 @@ static inline long curl_http_version_of(enum http_version v)
  * NULL: curl's default, the environment's http_proxy, https_proxy, ALL_PROXY
  * and NO_PROXY; "": no proxy, whatever the environment says; else that proxy
  * for every host (the environment's NO_PROXY does not apply).
+ * Returns 0 or a negative errno (curl_code_to_errno()).
  */
-static inline void curl_set_proxy(CURL *e, const char *proxy)
+static inline int curl_set_proxy(CURL *e, const char *proxy)
 {
-	(void)curl_easy_setopt(e, CURLOPT_PROXY, proxy);
-	(void)curl_easy_setopt(e, CURLOPT_NOPROXY, proxy && *proxy ? "" : NULL);
+	CURLcode c = curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+
+	if (c == CURLE_OK) {
+		c = curl_easy_setopt(e, CURLOPT_NOPROXY, proxy && *proxy ? "" : NULL);
+	}
+	return curl_code_to_errno(c);
 }
 
 /* Free a header list that holds a secret, wiping every line first. */
 static inline void curl_slist_erase_and_free(struct curl_slist *l)
 {
 	for (struct curl_slist *p = l; p; p = p->next) {
-		explicit_bzero(p->data, strlen(p->data));
+		erase_secret(p->data, strlen(p->data));
 	}
 	curl_slist_free_all(l);
 }
+
+/*
+ * The options every request of ours gets, whoever sends it (the daemon's
+ * polls, `jobwatchctl start`): no signals (threaded resolver, no SIGALRM);
+ * redirects never followed (the API key must not travel to another host, and
+ * a redirected BaseURL= is a mistake to report); http and https only; the TLS
+ * peer's certificate and host name verified; user_agent as User-Agent.
+ * Every curl_easy_setopt() result is checked. Returns 0, or a negative errno
+ * (curl_code_to_errno()) with the option that failed in *reterr_option (a
+ * static string, for the message).
+ */
+int curl_easy_set_security(CURL *e, const char *user_agent, const char **reterr_option);

@@ -13,7 +13,10 @@
 #include "jobfile.h"
 #include "journal.h"
 #include "pipeline.h"
-#include "util.h"
+#include "alloc-util.h"
+#include "string-util.h"
+#include "time-util.h"
+#include "uuid-util.h"
 
 /* --- job files --- */
 

@@ -10,7 +10,11 @@
 #include "dify.h"
 #include "hookenv.h"
 #include "journal.h"
-#include "util.h"
+#include "alloc-util.h"
+#include "string-util.h"
+#include "strv.h"
+#include "time-util.h"
+#include "uuid-util.h"
 
 /* A job file's own Hook= that the configuration no longer allows (it was
  * allowed when the file was read) runs nothing. */

@@ -9,7 +9,9 @@
 #include "dify.h"
 #include "journal.h"
 #include "pipeline.h"
-#include "util.h"
+#include "string-util.h"
+#include "time-util.h"
+#include "uuid-util.h"
 
 /* --- start-up: restoring state --- */
 

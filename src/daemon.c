@@ -6,13 +6,23 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "alloc-util.h"
 #include "config-paths.h"
 #include "daemon-internal.h"
 #include "dify.h"
 #include "lockfile.h"
+#include "memory-util.h"
+#include "notify.h"
+#include "poller.h"
+#include "registry.h"
+#include "state.h"
 #include "status.h"
+#include "string-util.h"
+#include "strv.h"
+#include "time-util.h"
 #include "timespan.h"
-#include "util.h"
+#include "uuid-util.h"
+#include "watchdog.h"
 
 /* Period of the housekeeping timer: lazy state writes, retries, STATUS=. */
 #define MAINTENANCE_PERIOD_MS 1000

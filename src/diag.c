@@ -6,7 +6,7 @@
 
 #include "diag.h"
 #include "escape.h"
-#include "util.h"
+#include "string-util.h"
 
 _printf_(1, 0) static char *vformat(const char *fmt, va_list ap)
 {

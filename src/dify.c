@@ -6,7 +6,8 @@
 
 #include "backoff.h"
 #include "dify.h"
-#include "util.h"
+#include "string-util.h"
+#include "uuid-util.h"
 
 static const char *const status_table[_DIFY_STATUS_MAX] = {
 	[DIFY_STATUS_WAITING] = "waiting",     [DIFY_STATUS_PROCESSING] = "processing",

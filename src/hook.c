@@ -3,9 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "fd-util.h"
 #include "hook.h"
 #include "journal.h"
 #include "log.h"
+#include "strv.h"
+#include "time-util.h"
 
 /* How often a process group that outlived its hook is looked at. */
 #define HOOK_GROUP_CHECK_USEC (100 * USEC_PER_MSEC)
@@ -201,15 +204,14 @@ static void on_uv_hook_timer(uv_timer_t *t);
 static void run_log(int level, const struct hook_run *run, const char *fmt, ...) _printf_(3, 4);
 static void run_log(int level, const struct hook_run *run, const char *fmt, ...)
 {
-	char msg[1024], fid[64];
+	char fid[64];
 	const char *fields[] = { fid, NULL };
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(fid, sizeof(fid), "JOB_ID=%s", run->spec.job_id);
-	log_fields_internal(level, 0, fields, "%s", msg);
+	va_start(ap, fmt);
+	(void)log_fields_va(level, 0, fields, fmt, ap);
+	va_end(ap);
 }
 
 static void arm_timer(struct hook_run *run, usec_t at_usec, usec_t now_usec)

@@ -20,7 +20,7 @@
 #include <uv.h>
 
 #include "macro.h"
-#include "util.h"
+#include "uuid-util.h"
 
 #define HOOK_KILL_DELAY_USEC (5 * USEC_PER_SEC) /* SIGTERM -> SIGKILL */
 #define HOOK_LEFTOVER_GRACE_USEC (1 * USEC_PER_SEC) /* hook exited -> SIGTERM to its group */

@@ -5,7 +5,8 @@
 
 #include "hookenv.h"
 #include "macro.h"
-#include "util.h"
+#include "string-util.h"
+#include "strv.h"
 
 int hookenv_build(const struct hookenv_job *j, char ***ret_envp)
 {

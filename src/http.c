@@ -11,7 +11,7 @@
 #include "curl-util.h"
 #include "http.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
 
 struct http {
 	uv_loop_t *loop; /* borrowed */
@@ -633,44 +633,69 @@ void http_set_max_connections(struct http *h, unsigned n)
 	(void)curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)MAX(n, 4U));
 }
 
+/* Set an easy option; on failure log curl's reason once and return it as a
+ * negative errno. Every curl_easy_setopt() result is checked. */
+#define EASY_SETOPT(e, opt, val)                                                                   \
+	do {                                                                                       \
+		CURLcode _c = curl_easy_setopt(e, opt, val);                                       \
+		if (_c != CURLE_OK) {                                                              \
+			return log_error_errno(curl_code_to_errno(_c),                             \
+					       "Failed to set libcurl's " #opt ": %s",             \
+					       curl_easy_strerror(_c));                            \
+		}                                                                                  \
+	} while (0)
+
+static int setup_easy(struct http_request *req, struct http *h, CURL *e)
+{
+	const char *option = NULL;
+	int r;
+
+	EASY_SETOPT(e, CURLOPT_PRIVATE, (char *)req);
+	EASY_SETOPT(e, CURLOPT_WRITEFUNCTION, on_curl_write);
+	EASY_SETOPT(e, CURLOPT_WRITEDATA, req);
+	EASY_SETOPT(e, CURLOPT_HEADERFUNCTION, on_curl_header);
+	EASY_SETOPT(e, CURLOPT_HEADERDATA, req);
+	EASY_SETOPT(e, CURLOPT_ERRORBUFFER, req->error_text);
+	/* No signals, redirects never followed (the key must not travel to
+	 * another host, and a redirected BaseURL is a configuration mistake to
+	 * report), http and https only, TLS verified. */
+	r = curl_easy_set_security(e, "jobwatch/" JOBWATCH_VERSION, &option);
+	if (r < 0) {
+		return log_error_errno(r, "Failed to set libcurl's %s: %m", option);
+	}
+	EASY_SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	EASY_SETOPT(e, CURLOPT_SHARE, h->share);
+	EASY_SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, on_curl_opensocket);
+	EASY_SETOPT(e, CURLOPT_OPENSOCKETDATA, h);
+	EASY_SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
+	EASY_SETOPT(e, CURLOPT_CLOSESOCKETDATA, h);
+	EASY_SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (log_would_log(LOG_DEBUG) && !isempty(getenv("JOBWATCH_HTTP_TRACE"))) {
+		EASY_SETOPT(e, CURLOPT_DEBUGFUNCTION, on_curl_debug);
+		EASY_SETOPT(e, CURLOPT_VERBOSE, 1L); /* only feeds on_curl_debug */
+	}
+	return 0;
+}
+
 int http_request_init(struct http_request *req, struct http *h)
 {
 	CURL *e = curl_easy_init();
+	int r;
 
 	if (!e) {
 		return -ENOMEM;
 	}
 	req->http = h;
-	req->easy = e;
 	req->version_set = HTTP_VERSION_AUTO;
 	if (req->max_body == 0) {
 		req->max_body = 64 * 1024;
 	}
-	(void)curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)req);
-	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_curl_write);
-	(void)curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
-	(void)curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_curl_header);
-	(void)curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
-	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error_text);
-	/* Redirects are never followed: the key must not travel to another host,
-	 * and a redirected BaseURL is a configuration mistake to report. */
-	(void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	(void)curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(e, CURLOPT_USERAGENT, "jobwatch/" JOBWATCH_VERSION);
-	(void)curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	(void)curl_easy_setopt(e, CURLOPT_SHARE, h->share);
-	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_curl_opensocket);
-	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
-	(void)curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
-	(void)curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
-	(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	if (log_would_log(LOG_DEBUG) && !isempty(getenv("JOBWATCH_HTTP_TRACE"))) {
-		(void)curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_curl_debug);
-		(void)curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* only feeds on_curl_debug */
+	r = setup_easy(req, h, e);
+	if (r < 0) {
+		curl_easy_cleanup(e);
+		return r;
 	}
+	req->easy = e;
 	return 0;
 }
 
@@ -715,19 +740,18 @@ int http_submit(struct http_request *req, const struct http_target *t)
 	if (curl_easy_setopt(e, CURLOPT_URL, t->url) != CURLE_OK) {
 		return -ENOMEM;
 	}
-	(void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-			       (long)MAX((usec_t)1, t->timeout_usec / USEC_PER_MSEC));
+	EASY_SETOPT(e, CURLOPT_HTTPHEADER, t->headers);
+	EASY_SETOPT(e, CURLOPT_TIMEOUT_MS, (long)MAX((usec_t)1, t->timeout_usec / USEC_PER_MSEC));
 	/* Options that rarely change are only set when they do. */
 	if (t->version != req->version_set) {
-		(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, curl_http_version_of(t->version));
+		EASY_SETOPT(e, CURLOPT_HTTP_VERSION, curl_http_version_of(t->version));
 		req->version_set = t->version;
 	}
 	bool forbid_reuse = t->version == HTTP_VERSION_2_PRIOR_KNOWLEDGE && h->h2c_reuse_broken;
 	if (forbid_reuse != req->forbid_reuse_set) {
 		/* neither reused afterwards nor joined while in use (multiplexed) */
-		(void)curl_easy_setopt(e, CURLOPT_FORBID_REUSE, forbid_reuse ? 1L : 0L);
-		(void)curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, forbid_reuse ? 1L : 0L);
+		EASY_SETOPT(e, CURLOPT_FORBID_REUSE, forbid_reuse ? 1L : 0L);
+		EASY_SETOPT(e, CURLOPT_FRESH_CONNECT, forbid_reuse ? 1L : 0L);
 		req->forbid_reuse_set = forbid_reuse;
 	}
 	/* Waiting for a connection to find out whether it multiplexes only pays
@@ -736,7 +760,7 @@ int http_submit(struct http_request *req, const struct http_target *t)
 	bool pipewait = (t->version == HTTP_VERSION_2_PRIOR_KNOWLEDGE && !forbid_reuse) ||
 			(t->version == HTTP_VERSION_AUTO && strncasecmp(t->url, "https:", 6) == 0);
 	if (pipewait != req->pipewait_set) {
-		(void)curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait ? 1L : 0L);
+		EASY_SETOPT(e, CURLOPT_PIPEWAIT, pipewait ? 1L : 0L);
 		req->pipewait_set = pipewait;
 	}
 	if (!streq_ptr(t->ca_file, req->ca_file_set)) {
@@ -746,13 +770,16 @@ int http_submit(struct http_request *req, const struct http_target *t)
 		/* NULL would switch the CA file off; restore the built-in default */
 		const char *ca =
 			t->ca_file ? t->ca_file : curl_version_info(CURLVERSION_NOW)->cainfo;
-		(void)curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+		EASY_SETOPT(e, CURLOPT_CAINFO, ca);
 	}
 	if (!streq_ptr(t->proxy, req->proxy_set)) {
 		if (remember_option(&req->proxy_set, t->proxy) < 0) {
 			return -ENOMEM;
 		}
-		curl_set_proxy(e, t->proxy);
+		int r = curl_set_proxy(e, t->proxy);
+		if (r < 0) {
+			return log_error_errno(r, "Failed to set libcurl's proxy options: %m");
+		}
 	}
 	req->secret = t->secret;
 

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include "escape.h"
+#include "fileio.h"
 #include "ini.h"
-#include "util.h"
 
 #define BLANKS " \t\r"
 #define UTF8_BOM "\xef\xbb\xbf"

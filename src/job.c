@@ -3,7 +3,7 @@
 #include <syslog.h>
 
 #include "job.h"
-#include "util.h"
+#include "string-util.h"
 
 static const char *const outcome_table[_JOB_OUTCOME_MAX] = {
 	[JOB_OUTCOME_NONE] = "none",	       [JOB_OUTCOME_COMPLETED] = "completed",

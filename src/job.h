@@ -62,7 +62,7 @@ struct job_track {
  */
 enum job_outcome job_track_apply(struct job_track *t, const struct poll_result *r);
 
-struct endpoint; /* registry.h */
+struct endpoint; /* endpoint.h */
 
 enum {
 	JOB_FLAG_CANCELLED = 1U << 0, /* file removed or replaced; being torn down */

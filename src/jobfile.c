@@ -7,8 +7,10 @@
 #include "escape.h"
 #include "ini.h"
 #include "jobfile.h"
+#include "string-util.h"
+#include "strv.h"
 #include "timespan.h"
-#include "util.h"
+#include "uuid-util.h"
 
 #define UUID_EXAMPLE "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
@@ -108,7 +110,7 @@ static bool text_is_valid(const char *s)
 	return true;
 }
 
-struct job_state {
+struct jobfile_parser {
 	const char *file;
 	struct jobfile *job;
 	struct diag_list *diags;
@@ -119,7 +121,7 @@ struct job_state {
 
 /* Where an assignment is, for the item parsers' messages. */
 struct job_ctx {
-	struct job_state *st;
+	struct jobfile_parser *st;
 	unsigned line;
 	const char *key;
 };
@@ -258,7 +260,7 @@ static const struct job_item job_items[] = {
 
 static int on_job_section(void *userdata, const char *file, unsigned line, const char *section)
 {
-	struct job_state *st = userdata;
+	struct jobfile_parser *st = userdata;
 
 	st->in_job = streq(section, "Job");
 	if (!st->in_job) {
@@ -273,7 +275,7 @@ static int on_job_section(void *userdata, const char *file, unsigned line, const
 static int on_job_key(void *userdata, const char *file, unsigned line, const char *section,
 		      const char *key, const char *value)
 {
-	struct job_state *st = userdata;
+	struct jobfile_parser *st = userdata;
 	struct job_ctx ctx = { .st = st, .line = line, .key = key };
 
 	if (!st->in_job) {
@@ -296,7 +298,7 @@ int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct j
 	 * passes no list. */
 	struct diag_list local = {};
 	struct jobfile j = {};
-	struct job_state st = { .file = file, .job = &j, .diags = &local };
+	struct jobfile_parser st = { .file = file, .job = &j, .diags = &local };
 	int r;
 
 	*ret = (struct jobfile){};

@@ -11,11 +11,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "diag.h"
+#include "fd-util.h"
 #include "jobfile.h"
 #include "jobsdir.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
 
 #define WATCH_MASK                                                                                 \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM |        \

@@ -31,14 +31,20 @@
 #include "curl-util.h"
 #include "dify.h"
 #include "escape.h"
+#include "fd-util.h"
+#include "fileio.h"
 #include "jobfile.h"
 #include "journal.h"
 #include "log.h"
+#include "memory-util.h"
+#include "parse-util.h"
 #include "redact.h"
 #include "response.h"
 #include "state.h"
+#include "string-util.h"
+#include "time-util.h"
 #include "timespan.h"
-#include "util.h"
+#include "uuid-util.h"
 
 /* Exit statuses (documented in --help and jobwatchctl(1)): EXIT_SUCCESS,
  * EXIT_FAILURE (for wait also: a job ended other than completed), and: */

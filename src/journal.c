@@ -12,8 +12,8 @@
 #include "escape.h"
 #include "journal.h"
 #include "log.h"
+#include "string-util.h"
 #include "timespan.h"
-#include "util.h"
 
 #define FIELD_MAX 32
 

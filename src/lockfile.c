@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include "lockfile.h"
-#include "util.h"
+#include "parse-util.h"
+#include "string-util.h"
 
 /* The PID the holder wrote, for a holder F_GETLK cannot name (one in another
  * PID namespace is reported as 0). */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,7 +14,8 @@
 
 #include "escape.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
+#include "uuid-util.h"
 
 /* Logging state is process-wide by nature, like stderr itself. */
 static enum log_target log_target = LOG_TARGET_CONSOLE;
@@ -180,11 +182,16 @@ static void log_dispatch(int level, const char *msg, const char *const *fields)
 	}
 }
 
-static int log_va(int level, int error, const char *const *fields, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
-static int log_va(int level, int error, const char *const *fields, const char *fmt, va_list ap)
+/*
+ * The one place a message is formatted: prefix (may be NULL) and then fmt, as
+ * one line, to log_dispatch() with fields. %m prints strerror(error).
+ */
+static int log_core(int level, int error, const char *const *fields, const char *prefix,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static int log_core(int level, int error, const char *const *fields, const char *prefix,
+		    const char *fmt, va_list ap)
 {
-	char msg[LOG_LINE_MAX];
+	char msg[LOG_LINE_MAX], full[LOG_LINE_MAX + 512];
 
 	if (error < 0) {
 		error = -error;
@@ -195,8 +202,16 @@ static int log_va(int level, int error, const char *const *fields, const char *f
 	/* %m prints strerror(errno): make it the error we were given */
 	errno = error;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_dispatch(level, msg, fields);
+	if (prefix) {
+		snprintf(full, sizeof(full), "%s%s", prefix, msg);
+	}
+	log_dispatch(level, prefix ? full : msg, fields);
 	return -error;
+}
+
+int log_fields_va(int level, int error, const char *const *fields, const char *fmt, va_list ap)
+{
+	return log_core(level, error, fields, NULL, fmt, ap);
 }
 
 int log_fields_internal(int level, int error, const char *const *fields, const char *fmt, ...)
@@ -205,7 +220,7 @@ int log_fields_internal(int level, int error, const char *const *fields, const c
 	int r;
 
 	va_start(ap, fmt);
-	r = log_va(level, error, fields, fmt, ap);
+	r = log_fields_va(level, error, fields, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -213,37 +228,33 @@ int log_fields_internal(int level, int error, const char *const *fields, const c
 int log_job_internal(int level, int error, const uint8_t id[16], const char *file,
 		     const char *const *extra, const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX], full[LOG_LINE_MAX + 512], ids[UUID_STRING_MAX];
+	char prefix[512], ids[UUID_STRING_MAX];
 	char fid[64];
 	const char *fields[LOG_FIELDS_MAX + 2];
 	size_t n = 0;
 	va_list ap;
+	int r;
 
-	if (error < 0) {
-		error = -error;
-	}
 	if (!log_would_log(level)) {
-		return -error;
+		return -abs(error);
 	}
-	errno = error;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	uuid_to_string(id, ids);
-	snprintf(full, sizeof(full), "Job %s (%s): %s", ids, strempty(file), msg);
+	snprintf(prefix, sizeof(prefix), "Job %s (%s): ", ids, strempty(file));
 	snprintf(fid, sizeof(fid), "JOB_ID=%s", ids);
 	fields[n++] = fid;
 	for (size_t i = 0; extra && extra[i] && n < LOG_FIELDS_MAX; i++) {
 		fields[n++] = extra[i];
 	}
 	fields[n] = NULL;
-	log_dispatch(level, full, fields);
-	return -error;
+	va_start(ap, fmt);
+	r = log_core(level, error, fields, prefix, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int log_syntax_internal(int level, const char *file, unsigned line, const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX], full[LOG_LINE_MAX + 512];
+	char prefix[512] = "";
 	char ffile[512], fline[32];
 	const char *fields[3] = { ffile, fline, NULL };
 	va_list ap;
@@ -251,18 +262,15 @@ int log_syntax_internal(int level, const char *file, unsigned line, const char *
 	if (!log_would_log(level)) {
 		return -EINVAL;
 	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(ffile, sizeof(ffile), "CONFIG_FILE=%s", strempty(file));
 	snprintf(fline, sizeof(fline), "CONFIG_LINE=%u", line);
 	if (line > 0) {
-		snprintf(full, sizeof(full), "%s:%u: %s", strempty(file), line, msg);
+		snprintf(prefix, sizeof(prefix), "%s:%u: ", strempty(file), line);
 	} else if (file) {
-		snprintf(full, sizeof(full), "%s: %s", file, msg);
-	} else {
-		snprintf(full, sizeof(full), "%s", msg);
+		snprintf(prefix, sizeof(prefix), "%s: ", file);
 	}
-	log_dispatch(level, full, fields);
+	va_start(ap, fmt);
+	(void)log_core(level, EINVAL, fields, prefix, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }

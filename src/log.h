@@ -11,6 +11,7 @@
  * format prints strerror of that error.
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <syslog.h>
@@ -47,6 +48,10 @@ void log_set_identifier(const char *ident);
  */
 int log_fields_internal(int level, int error, const char *const *fields, const char *fmt, ...)
 	_printf_(4, 5);
+/* The same with a va_list: the one structured-log helper for wrappers that
+ * add their own fields (an endpoint's name, a MESSAGE_ID, a JOB_ID). */
+int log_fields_va(int level, int error, const char *const *fields, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 #define log_full_errno(level, error, ...) log_fields_internal((level), (error), NULL, __VA_ARGS__)
 #define log_full(level, ...) log_fields_internal((level), 0, NULL, __VA_ARGS__)

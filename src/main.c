@@ -9,7 +9,7 @@
 #include "check.h"
 #include "daemon.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
 
 /* The command line, parsed once: the only globals (STYLE §2.9). */
 static const char *arg_config;

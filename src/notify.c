@@ -5,7 +5,8 @@
 
 #include "log.h"
 #include "notify.h"
-#include "util.h"
+#include "string-util.h"
+#include "time-util.h"
 
 static void ping(struct notify *n)
 {

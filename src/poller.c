@@ -5,13 +5,16 @@
 #include <time.h>
 
 #include "dify.h"
+#include "endpoint.h"
 #include "journal.h"
 #include "log.h"
 #include "poller.h"
 #include "redact.h"
 #include "response.h"
+#include "string-util.h"
+#include "time-util.h"
 #include "timespan.h"
-#include "util.h"
+#include "uuid-util.h"
 
 /* Due jobs handled per timer callback before yielding to I/O. */
 #define DISPATCH_BUDGET 4096
@@ -84,54 +87,24 @@ void poller_schedule(struct poller *p, struct job *j, usec_t when)
 
 static void queue_remove(struct poller *p, struct job *j)
 {
-	struct endpoint *e = j->endpoint;
-	struct job **link = &e->queue_head, *prev = NULL;
-
-	/* Removing from the middle is O(queue); it only happens when a queued
-	 * job's file is removed, never on the polling path. */
-	while (*link && *link != j) {
-		prev = *link;
-		link = &(*link)->queue_next;
+	if (endpoint_queue_remove(j->endpoint, j)) {
+		p->n_queued--;
 	}
-	if (!*link) {
-		return;
-	}
-	*link = j->queue_next;
-	if (e->queue_tail == j) {
-		e->queue_tail = prev;
-	}
-	j->queue_next = NULL;
-	e->n_queued--;
-	p->n_queued--;
 }
 
 static struct job *queue_pop(struct poller *p, struct endpoint *e)
 {
-	struct job *j = e->queue_head;
-	if (!j) {
-		return NULL;
+	struct job *j = endpoint_queue_pop(e);
+	if (j) {
+		p->n_queued--;
 	}
-	e->queue_head = j->queue_next;
-	if (!e->queue_head) {
-		e->queue_tail = NULL;
-	}
-	j->queue_next = NULL;
-	e->n_queued--;
-	p->n_queued--;
 	return j;
 }
 
 static void queue_push(struct poller *p, struct endpoint *e, struct job *j)
 {
 	j->state = JOB_STATE_QUEUED;
-	j->queue_next = NULL;
-	if (e->queue_tail) {
-		e->queue_tail->queue_next = j;
-	} else {
-		e->queue_head = j;
-	}
-	e->queue_tail = j;
-	e->n_queued++;
+	endpoint_queue_push(e, j);
 	p->n_queued++;
 }
 
@@ -278,25 +251,20 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 
 /* --- endpoint trouble --- */
 
-/* Faults of single jobs' answers from this many different jobs in a row, with
- * no good answer in between, are the endpoint's trouble (jobwatchd(8)). */
-#define ENDPOINT_FAULT_JOBS 3
-
 static void endpoint_log(int level, const struct endpoint *e, const char *message_id,
 			 const char *fmt, ...) _printf_(4, 5);
 static void endpoint_log(int level, const struct endpoint *e, const char *message_id,
 			 const char *fmt, ...)
 {
-	char msg[1024], fe[160], fm[64];
+	char fe[160], fm[64];
 	const char *fields[] = { fe, fm, NULL };
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", e->name);
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", message_id);
-	log_fields_internal(level, 0, fields, "%s", msg);
+	va_start(ap, fmt);
+	(void)log_fields_va(level, 0, fields, fmt, ap);
+	va_end(ap);
 }
 
 /* A sentence for the log and a few words for STATUS=. */
@@ -373,10 +341,6 @@ static void job_trouble(struct job *j, const struct poll_result *r, const struct
 	char text[512], brief[64], fm[64], fe[160];
 	const char *fields[] = { fm, fe, NULL };
 
-	if (j->flags & JOB_FLAG_TROUBLE) {
-		return;
-	}
-	j->flags |= JOB_FLAG_TROUBLE;
 	describe_trouble(r, pr, text, sizeof(text), brief, sizeof(brief));
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", MESSAGE_ID_JOB_TROUBLE);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
@@ -391,91 +355,44 @@ static void job_recovered(struct job *j)
 	char fm[64], fe[160];
 	const char *fields[] = { fm, fe, NULL };
 
-	if (!(j->flags & JOB_FLAG_TROUBLE)) {
-		return;
-	}
-	j->flags &= (uint16_t)~JOB_FLAG_TROUBLE;
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", MESSAGE_ID_JOB_RECOVERED);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
 	log_job_internal(LOG_NOTICE, 0, j->id, j->file, fields,
 			 "Endpoint '%s' answers about this job properly again.", j->endpoint->name);
 }
 
-/*
- * Whose trouble r is. A good answer (a status, or "does not exist") ends the
- * endpoint's trouble and j's. A fault of j's own answer (r->job_fault) is
- * j's trouble, unless ENDPOINT_FAULT_JOBS different jobs (not counting those
- * in their own trouble already) had such faults with no good answer from the
- * endpoint in between: then it hits every job
- * (a proxy answering garbage, Dify failing on everything) and is the
- * endpoint's. Every other fault (auth, 429/503, other HTTP codes, a 5xx
- * without Dify's JSON body, transfer errors) is the endpoint's.
- */
+/* Log what endpoint_trouble_update() says changed about e and j after r. */
 static void trouble_update(struct poller *p, struct endpoint *e, struct job *j,
 			   const struct poll_result *r, const struct poll_request *pr)
 {
-	if (!poll_kind_is_trouble(r->kind)) {
-		e->fault_jobs = 0;
-		if (++e->fault_epoch == 0) {
-			e->fault_epoch = 1;
-		}
-		job_recovered(j);
-	} else if (r->job_fault) {
-		if (e->fault_epoch == 0) {
-			e->fault_epoch = 1;
-		}
-		/* A job whose own trouble is logged already does not count: with
-		 * many bad jobs and one good one, the endpoint would flap. */
-		if (!(j->flags & JOB_FLAG_TROUBLE) && j->fault_epoch != e->fault_epoch) {
-			j->fault_epoch = e->fault_epoch;
-			e->fault_jobs++;
-		}
-		if (e->fault_jobs < ENDPOINT_FAULT_JOBS) {
-			job_trouble(j, r, pr);
-			return;
-		}
-	}
+	struct endpoint_trouble_step step;
+	usec_t now = now_realtime_usec();
 
-	if (poll_kind_is_trouble(r->kind)) {
-		e->trouble_polls++;
-		if (e->in_trouble && e->trouble_kind == r->kind &&
-		    e->trouble_transfer == r->transfer) {
-			return;
-		}
+	endpoint_trouble_update(e, j, r, now, &step);
+	_cleanup_(freep) char *ended_text = step.ended_text;
+
+	if (step.job_ended) {
+		job_recovered(j);
+	}
+	if (step.job_started) {
+		job_trouble(j, r, pr);
+	}
+	if (step.endpoint_started) {
 		char text[512], brief[64];
 		describe_trouble(r, pr, text, sizeof(text), brief, sizeof(brief));
 		endpoint_log(LOG_WARNING, e, MESSAGE_ID_ENDPOINT_TROUBLE,
 			     "Endpoint '%s': %s; its jobs keep being polled.", e->name, text);
-		if (!e->in_trouble) {
-			e->trouble_since_usec = now_realtime_usec();
-		}
-		e->in_trouble = true;
-		e->trouble_kind = (uint8_t)r->kind;
-		e->trouble_transfer = (uint8_t)r->transfer;
-		e->trouble_http_code = r->http_code;
-		char *t = strdup_or_null(brief);
-		if (t) {
-			free(e->trouble_text);
-			e->trouble_text = t;
-		}
+		endpoint_trouble_set_text(e, brief);
 		p->ops->endpoint_changed(p->userdata, e);
-		return;
 	}
-
-	if (e->in_trouble) {
+	if (step.endpoint_ended) {
 		char since[TIMESPAN_MAX];
-		timespan_format(since, sizeof(since),
-				now_realtime_usec() -
-					MIN(e->trouble_since_usec, now_realtime_usec()));
+		timespan_format(since, sizeof(since), now - MIN(step.ended_since_usec, now));
 		endpoint_log(
 			LOG_NOTICE, e, MESSAGE_ID_ENDPOINT_RECOVERED,
 			"Endpoint '%s' answers properly again, after %u failed poll%s over %s (%s).",
-			e->name, e->trouble_polls, e->trouble_polls == 1 ? "" : "s", since,
-			strempty(e->trouble_text));
-		e->in_trouble = false;
-		e->trouble_polls = 0;
-		free(e->trouble_text);
-		e->trouble_text = NULL;
+			e->name, step.ended_polls, step.ended_polls == 1 ? "" : "s", since,
+			strempty(ended_text));
 		p->ops->endpoint_changed(p->userdata, e);
 	}
 }
@@ -503,7 +420,7 @@ static void schedule_next(struct poller *p, struct job *j, usec_t now)
 
 static void drain_queue(struct poller *p, struct endpoint *e, usec_t now)
 {
-	while (e->queue_head && e->conf && e->in_flight < e->conf->max_concurrent && !p->stopped) {
+	while (e->queue_head && endpoint_has_slot(e) && !p->stopped) {
 		struct job *j = queue_pop(p, e);
 		dispatch(p, j, now);
 	}
@@ -546,10 +463,7 @@ static void on_poll_done(struct http_request *req)
 	trouble_update(p, e, j, &r, pr);
 
 	if (r.retry_after_usec > 0) {
-		usec_t until = now + r.retry_after_usec;
-		if (until > e->blocked_until_usec) {
-			e->blocked_until_usec = until;
-		}
+		endpoint_block_until(e, now + r.retry_after_usec);
 	}
 
 	uint8_t old_status = j->track.last_status;
@@ -617,11 +531,6 @@ static void stall(struct poller *p, struct job *j)
 	if (j->deadline_usec != USEC_INFINITY) {
 		heap_put(p, j, j->deadline_usec);
 	}
-}
-
-static bool endpoint_usable(const struct endpoint *e, usec_t now)
-{
-	return e->conf && e->headers && e->blocked_until_usec <= now;
 }
 
 static void dispatch(struct poller *p, struct job *j, usec_t now)

@@ -12,7 +12,7 @@
  * or schedules the next poll with backoff. Retry-After on 429/503 holds every
  * job of the endpoint. Trouble is logged when it starts and ends: a fault of
  * one job's own answers as that job's, any other as its endpoint's (see
- * trouble_update() in poller.c and jobwatchd(8)).
+ * endpoint_trouble_update() in endpoint.c and jobwatchd(8)).
  */
 
 #include <stdbool.h>

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 
+#include "alloc-util.h"
 #include "http.h"
 #include "registry.h"
-#include "util.h"
+#include "string-util.h"
 
 static const void *file_key(const void *item)
 {
@@ -55,16 +56,14 @@ void registry_init(struct registry *r)
 	hashmap_init(&r->by_identity, &by_identity_ops);
 }
 
-static void endpoint_free(struct endpoint *e)
+/* The endpoint and its header reference (http.c's, which endpoint.c, being
+ * pure, does not call). */
+static void endpoint_release(struct endpoint *e)
 {
-	if (!e) {
-		return;
+	if (e) {
+		http_headers_unref(e->headers);
+		(void)endpoint_free(e);
 	}
-	http_headers_unref(e->headers);
-	free(e->name);
-	free(e->key_problem);
-	free(e->trouble_text);
-	free(e);
 }
 
 void registry_finish(struct registry *r)
@@ -88,7 +87,7 @@ void registry_finish(struct registry *r)
 	}
 	free(all);
 	for (size_t x = 0; x < r->n_endpoints; x++) {
-		endpoint_free(r->endpoints[x]);
+		endpoint_release(r->endpoints[x]);
 	}
 	free(r->endpoints);
 	*r = (struct registry){ 0 };
@@ -104,18 +103,12 @@ struct endpoint *registry_endpoint(struct registry *r, const char *name, bool cr
 	if (!create) {
 		return NULL;
 	}
-	struct endpoint **a = realloc(r->endpoints, (r->n_endpoints + 1) * sizeof(*a));
-	if (!a) {
+	if (!grow_array((void **)&r->endpoints, &r->endpoints_allocated, sizeof(*r->endpoints),
+			r->n_endpoints + 1)) {
 		return NULL;
 	}
-	r->endpoints = a;
-	struct endpoint *e = calloc(1, sizeof(*e));
+	struct endpoint *e = endpoint_new(name);
 	if (!e) {
-		return NULL;
-	}
-	e->name = strdup_or_null(name);
-	if (!e->name) {
-		free(e);
 		return NULL;
 	}
 	r->endpoints[r->n_endpoints++] = e;

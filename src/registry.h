@@ -17,47 +17,15 @@
 
 #include "config.h"
 #include "dify.h"
+#include "endpoint.h"
 #include "hashmap.h"
 #include "job.h"
-
-struct http_headers;
-
-struct endpoint {
-	char *name; /* owned */
-	const struct endpoint_config *conf; /* borrowed from the current config, or NULL */
-	struct http_headers *headers; /* owned reference; NULL when the key is unusable */
-	char *key_problem; /* owned: why headers is NULL, for logs and STATUS */
-
-	unsigned in_flight; /* status requests in flight */
-	struct job *queue_head, *queue_tail; /* borrowed: due jobs waiting for a slot */
-	unsigned n_queued;
-	usec_t blocked_until_usec; /* CLOCK_MONOTONIC, from Retry-After */
-
-	/* The trouble in progress, logged when it starts and when it ends. */
-	bool in_trouble;
-	uint8_t trouble_kind; /* enum poll_kind */
-	uint8_t trouble_transfer; /* enum transfer_error */
-	long trouble_http_code;
-	usec_t trouble_since_usec; /* CLOCK_REALTIME */
-	unsigned trouble_polls; /* failed polls in this trouble */
-	char *trouble_text; /* owned short text for STATUS= and `jobwatchctl list` */
-
-	/* Faults of single jobs' answers (poll_result.job_fault) since the last
-	 * good answer: from how many different jobs (not already in their own
-	 * trouble). Enough of them make endpoint
-	 * trouble (poller.c). fault_epoch changes with every good answer (never
-	 * 0 once used), so a job counts once per streak (job->fault_epoch). */
-	uint16_t fault_epoch;
-	unsigned fault_jobs;
-
-	unsigned n_jobs; /* jobs naming this endpoint, finished or not */
-};
 
 struct registry {
 	struct hashmap by_file; /* job->file -> job, for jobs whose file is present */
 	struct hashmap by_identity; /* (endpoint, action, id) -> job: every job */
 	struct endpoint **endpoints; /* owned array of owned endpoints */
-	size_t n_endpoints;
+	size_t n_endpoints, endpoints_allocated;
 	unsigned n_finished; /* jobs with an outcome still in the registry */
 };
 

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <yajl/yajl_parse.h>
 
+#include "macro.h"
 #include "redact.h"
 #include "response.h"
-#include "util.h"
 
 enum key {
 	KEY_NONE,

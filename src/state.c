@@ -8,11 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
+#include "fileio.h"
 #include "journal.h"
 #include "log.h"
 #include "registry.h"
 #include "state.h"
-#include "util.h"
+#include "string-util.h"
+#include "time-util.h"
+#include "uuid-util.h"
 
 #define SCHEMA_VERSION 1
 

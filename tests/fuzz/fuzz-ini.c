@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ini.h"
 #include "escape.h"
-#include "util.h"
 #include "fuzz-check.h"
+#include "ini.h"
+#include "macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

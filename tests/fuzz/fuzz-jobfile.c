@@ -7,9 +7,9 @@
 
 #include "config.h"
 #include "escape.h"
-#include "jobfile.h"
-#include "util.h"
 #include "fuzz-check.h"
+#include "jobfile.h"
+#include "string-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util.h"
+#include "fileio.h"
+#include "string-util.h"
 
 #define INPUT_MAX (16U * 1024U * 1024U) /* bytes; far above any seed */
 

@@ -16,10 +16,10 @@
 
 #include "backoff.h"
 #include "dify.h"
+#include "fuzz-check.h"
 #include "job.h"
 #include "response.h"
-#include "util.h"
-#include "fuzz-check.h"
+#include "string-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,8 @@
 
 #include "config-paths.h"
 #include "config.h"
-#include "util.h"
+#include "memory-util.h"
+#include "string-util.h"
 
 static char tmpdir[] = "/tmp/test-config-XXXXXX";
 

@@ -21,7 +21,8 @@
 
 #include "daemon-internal.h"
 #include "log.h"
-#include "util.h"
+#include "string-util.h"
+#include "uuid-util.h"
 
 int __real_hook_enqueue(struct hook_runner *h, struct hook_spec *spec);
 int __wrap_hook_enqueue(struct hook_runner *h, struct hook_spec *spec);

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "dify.h"
+#include "memory-util.h"
 #include "response.h"
-#include "util.h"
 
 #define SEC USEC_PER_SEC
 

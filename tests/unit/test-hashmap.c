@@ -10,7 +10,7 @@
 
 #include "backoff.h"
 #include "hashmap.h"
-#include "util.h"
+#include "string-util.h"
 
 struct item {
 	uint64_t key;

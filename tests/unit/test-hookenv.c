@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "hookenv.h"
-#include "util.h"
+#include "strv.h"
 
 #define KEY "app-SECRETKEY0123456789abcdef"
 

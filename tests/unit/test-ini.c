@@ -14,7 +14,7 @@
 
 #include "escape.h"
 #include "ini.h"
-#include "util.h"
+#include "string-util.h"
 
 static char tmpdir[] = "/tmp/test-ini-XXXXXX";
 

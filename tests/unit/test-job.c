@@ -10,8 +10,8 @@
 
 #include "dify.h"
 #include "job.h"
+#include "macro.h"
 #include "response.h"
-#include "util.h"
 
 static void test_outcome_strings(void **state)
 {

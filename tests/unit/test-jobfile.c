@@ -13,10 +13,11 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "ini.h"
 #include "escape.h"
+#include "fd-util.h"
+#include "ini.h"
 #include "jobfile.h"
-#include "util.h"
+#include "uuid-util.h"
 
 #define ID "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 

@@ -24,7 +24,7 @@
 #include <uv.h>
 
 #include "jobsdir.h"
-#include "util.h"
+#include "macro.h"
 
 #define N_FILES 600 /* above the prefetch threshold (256) */
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "registry.h"
-#include "util.h"
+#include "string-util.h"
 
 static struct job *new_job(struct endpoint *e, uint8_t id_byte, const char *file)
 {

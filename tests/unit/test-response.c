@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
+#include "macro.h"
 #include "response.h"
-#include "util.h"
 
 #define JOB_ID "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 #define ELLIPSIS "\xe2\x80\xa6"
