@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "status.h"
+#include "string-util.h"
 
 char *status_format(char *buf, size_t size, const struct status_counts *c)
 {

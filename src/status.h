@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "macro.h"
 
 #define STATUS_MAX 512 /* bytes of the line, with its NUL; longer is cut */
 /* Endpoints a status line names. Each adds at least 24 bytes ("; endpoint x:
