@@ -124,6 +124,8 @@ static char *job_file_name(const uint8_t id[static 16], enum job_action action,
  * Atomically: a dotfile temporary (which the daemon ignores), fsync, 0644,
  * rename without replacing, fsync of the directory.
  */
+/* Long (about 120 lines): each step of the atomic write fails with a message
+ * of its own that names the file and says what to do. */
 int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_action action,
 		const char *endpoint, const char *description, char **ret_path)
 {

@@ -66,6 +66,8 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata
 /* Zero the header strings curl copied (the key is in one of them), then free. */
 /* POST body to url with the endpoint's key; the answer in *a. Prints and
  * returns a negative errno when no HTTP answer arrived. */
+/* Long (about 95 lines): one transfer's options in a row, and the key's
+ * copies erased right after it, in the same function that holds them. */
 static int http_post(const struct endpoint_config *e, const char *url, const char *body,
 		     struct http_answer *a)
 {
@@ -185,6 +187,60 @@ static const char *key_source(const struct endpoint_config *e, char *buf, size_t
 	return buf;
 }
 
+/* Why endpoint e did not start the job (an answer other than 200), with
+ * what to do about it; msg is Dify's message, or "". */
+static void say_refused(const struct http_answer *a, const struct endpoint_config *e,
+			const char *url, enum job_action action, const char *msg)
+{
+	char src[PATH_MAX + 32];
+	char suffix[ERROR_SNIPPET_MAX + 16] = "";
+
+	if (msg[0]) {
+		snprintf(suffix, sizeof(suffix), ": %s", msg);
+	}
+	if (a->code == 401 || a->code == 403) {
+		ctl_fail(
+			-EPROTO,
+			"the API key was refused by endpoint '%s' (HTTP %ld%s): check the key in %s",
+			e->name, a->code, suffix, key_source(e, src, sizeof(src)));
+	} else if (a->code == 409) {
+		ctl_fail(
+			-EPROTO,
+			"another job ('%s') is running for this app on endpoint '%s' (HTTP 409%s): wait until it ends (jobwatchctl list), then try again",
+			job_action_to_string(action == JOB_ACTION_ENABLE ? JOB_ACTION_DISABLE
+									 : JOB_ACTION_ENABLE),
+			e->name, suffix);
+	} else if (a->code == 429 && a->retry_after > 0) {
+		ctl_fail(-EPROTO,
+			 "rate limited by endpoint '%s' (HTTP 429%s), try again in %" PRId64 " s",
+			 e->name, suffix, (int64_t)a->retry_after);
+	} else if (a->code == 429) {
+		ctl_fail(-EPROTO, "rate limited by endpoint '%s' (HTTP 429%s), try again later",
+			 e->name, suffix);
+	} else if (a->code == 400 || a->code == 415 || a->code == 422) {
+		ctl_fail(-EPROTO, "endpoint '%s' refused the request (HTTP %ld%s)", e->name,
+			 a->code, suffix);
+	} else if (a->code == 404) {
+		ctl_fail(
+			-EPROTO,
+			"endpoint '%s' has no annotation-reply API at %s (HTTP 404%s): check BaseURL= (it usually ends in /v1)",
+			e->name, url, suffix);
+	} else if (a->code >= 300 && a->code < 400) {
+		ctl_fail(
+			-EPROTO,
+			"endpoint '%s' redirects %s (HTTP %ld) to %s: set BaseURL= to the address it names",
+			e->name, url, a->code, a->redirect ? a->redirect : "(no Location)");
+	} else if (a->code >= 500) {
+		ctl_fail(-EPROTO,
+			 "endpoint '%s' failed (HTTP %ld%s); nothing was started, try again later",
+			 e->name, a->code, suffix);
+	} else {
+		ctl_fail(-EPROTO, "endpoint '%s' answered HTTP %ld%s", e->name, a->code, suffix);
+	}
+}
+
+/* Long (about 125 lines): the command's steps in the order a user sees them
+ * (check, load, POST, read the answer, add, wait), each with its message. */
 enum ctl_exit verb_start(char **args, size_t n)
 {
 	_cleanup_(config_freep) struct config *c = NULL;
@@ -192,7 +248,7 @@ enum ctl_exit verb_start(char **args, size_t n)
 	struct http_answer a = { 0 };
 	struct response resp = { 0 };
 	const struct endpoint_config *e;
-	char perr[160], msg[ERROR_SNIPPET_MAX + 8], src[PATH_MAX + 32];
+	char perr[160], msg[ERROR_SNIPPET_MAX + 8];
 	enum job_action action = JOB_ACTION_ENABLE;
 	bool parsed = false, already;
 	uint8_t id[16];
@@ -257,55 +313,7 @@ enum ctl_exit verb_start(char **args, size_t n)
 	error_text(&a, &resp, parsed, msg, sizeof(msg));
 
 	if (a.code != 200) {
-		char suffix[ERROR_SNIPPET_MAX + 16] = "";
-
-		if (msg[0]) {
-			snprintf(suffix, sizeof(suffix), ": %s", msg);
-		}
-		if (a.code == 401 || a.code == 403) {
-			ctl_fail(
-				-EPROTO,
-				"the API key was refused by endpoint '%s' (HTTP %ld%s): check the key in %s",
-				e->name, a.code, suffix, key_source(e, src, sizeof(src)));
-		} else if (a.code == 409) {
-			ctl_fail(
-				-EPROTO,
-				"another job ('%s') is running for this app on endpoint '%s' (HTTP 409%s): wait until it ends (jobwatchctl list), then try again",
-				job_action_to_string(action == JOB_ACTION_ENABLE
-							     ? JOB_ACTION_DISABLE
-							     : JOB_ACTION_ENABLE),
-				e->name, suffix);
-		} else if (a.code == 429 && a.retry_after > 0) {
-			ctl_fail(-EPROTO,
-				 "rate limited by endpoint '%s' (HTTP 429%s), try again in %" PRId64
-				 " s",
-				 e->name, suffix, (int64_t)a.retry_after);
-		} else if (a.code == 429) {
-			ctl_fail(-EPROTO,
-				 "rate limited by endpoint '%s' (HTTP 429%s), try again later",
-				 e->name, suffix);
-		} else if (a.code == 400 || a.code == 415 || a.code == 422) {
-			ctl_fail(-EPROTO, "endpoint '%s' refused the request (HTTP %ld%s)", e->name,
-				 a.code, suffix);
-		} else if (a.code == 404) {
-			ctl_fail(
-				-EPROTO,
-				"endpoint '%s' has no annotation-reply API at %s (HTTP 404%s): check BaseURL= (it usually ends in /v1)",
-				e->name, url, suffix);
-		} else if (a.code >= 300 && a.code < 400) {
-			ctl_fail(
-				-EPROTO,
-				"endpoint '%s' redirects %s (HTTP %ld) to %s: set BaseURL= to the address it names",
-				e->name, url, a.code, a.redirect ? a.redirect : "(no Location)");
-		} else if (a.code >= 500) {
-			ctl_fail(
-				-EPROTO,
-				"endpoint '%s' failed (HTTP %ld%s); nothing was started, try again later",
-				e->name, a.code, suffix);
-		} else {
-			ctl_fail(-EPROTO, "endpoint '%s' answered HTTP %ld%s", e->name, a.code,
-				 suffix);
-		}
+		say_refused(&a, e, url, action, msg);
 		http_answer_done(&a);
 		return CTL_EXIT_FAILURE;
 	}

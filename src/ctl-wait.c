@@ -340,6 +340,8 @@ static void waiter_poll_state(struct waiter *w, usec_t now)
 }
 
 /* The exit status, or 128 + the signal that interrupted the wait. */
+/* Long (about 120 lines): setting up the journal matches and the one wait
+ * loop, whose exits are the exit statuses, read best in one place. */
 enum ctl_exit ctl_wait_for_jobs(const uint8_t (*ids)[16], size_t n)
 {
 	_cleanup_(sd_journal_closep) sd_journal *j = NULL;

@@ -193,6 +193,8 @@ static enum ctl_exit bad_option(const char *verb, int c, char *argv[])
 	return ctl_usage_error(verb, "unknown option '%s'", opt);
 }
 
+/* Long (about 150 lines): two getopt passes (common options, then the
+ * command's) over one switch each, as getopt wants them. */
 enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_verb, char ***ret_args,
 			     size_t *ret_n)
 {

@@ -195,6 +195,8 @@ static int apply_acks(struct state *s, const char *dir)
 	return 0;
 }
 
+/* Long (about 90 lines): the open, set-up and prepare steps each fail with
+ * their own message, and all end in state_close(). */
 int state_open(const char *dir, struct state **ret)
 {
 	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
@@ -500,6 +502,8 @@ static int write_job_lazy(struct state *s, const struct job *j, usec_t now_rt)
 	return step_reset(st);
 }
 
+/* Long (about 85 lines): one transaction and its bookkeeping (which marks
+ * were written) belong together. */
 int state_flush(struct state *s, bool force)
 {
 	usec_t now = now_monotonic_usec(), now_rt = now_realtime_usec();
