@@ -7,11 +7,14 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sysexits.h>
 
 #include "config-paths.h"
 #include "ctl.h"
 #include "timespan.h"
 #include "util.h"
+
+_Static_assert(CTL_EXIT_USAGE == EX_USAGE, "jobwatchctl(1) documents 64 for a usage error");
 
 /* The command line, parsed once: the only globals (STYLE §2.9). */
 const char *arg_config;
