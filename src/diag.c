@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,4 +143,45 @@ void diag_list_clear(struct diag_list *l)
 	}
 	free(l->items);
 	*l = (struct diag_list){};
+}
+
+void diag_list_print(const struct diag_list *l, FILE *f, const char *prefix, bool warnings,
+		     unsigned *n_errors, unsigned *n_warnings)
+{
+	unsigned errors = 0, warns = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct diag *x = &l->items[i];
+		/* FILE:LINE: message, warnings marked the way compilers do; file
+		 * names and messages quote text from outside, so escaped */
+		const char *w = x->level == DIAG_WARNING ? "warning: " : "";
+		char file[PATH_MAX], msg[2048];
+		if (x->level == DIAG_WARNING && !warnings) {
+			continue;
+		}
+		escape_text_buf(file, sizeof(file), strempty(x->file), strlen(strempty(x->file)));
+		escape_text_buf(msg, sizeof(msg), x->message, strlen(x->message));
+		if (x->file && x->line > 0) {
+			fprintf(f, "%s%s:%u: %s%s\n", prefix, file, x->line, w, msg);
+		} else if (x->file) {
+			fprintf(f, "%s%s: %s%s\n", prefix, file, w, msg);
+		} else {
+			fprintf(f, "%s%s%s\n", prefix, w, msg);
+		}
+		if (x->level == DIAG_ERROR) {
+			errors++;
+		} else {
+			warns++;
+		}
+	}
+	if (l->oom) {
+		fprintf(f, "%sout of memory\n", prefix);
+		errors++;
+	}
+	if (n_errors) {
+		*n_errors += errors;
+	}
+	if (n_warnings) {
+		*n_warnings += warns;
+	}
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "macro.h"
 
@@ -49,3 +50,19 @@ char *diag_format(const struct diag *d, char *buf, size_t size);
 void diag_list_move(struct diag_list *dst, struct diag_list *src);
 
 void diag_list_clear(struct diag_list *l);
+static inline void diag_list_clearp(struct diag_list *l)
+{
+	diag_list_clear(l);
+}
+
+/*
+ * Print every entry of l on f, one line each, as compilers do:
+ * "PREFIXFILE:LINE: warning: message" ("FILE: ..." without a line, no
+ * "FILE:" without a file, no "warning: " for an error), the file name and the
+ * message escaped (escape.h); a lost entry (l->oom) as "PREFIXout of memory".
+ * Warnings are left out unless warnings is true. prefix may be "" (--check)
+ * or "jobwatchctl: ". Adds what it printed to *n_errors (the oom line counts
+ * as one) and *n_warnings; either may be NULL.
+ */
+void diag_list_print(const struct diag_list *l, FILE *f, const char *prefix, bool warnings,
+		     unsigned *n_errors, unsigned *n_warnings);

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "daemon.h"
 #include "log.h"
+#include "paths.h"
 #include "string-util.h"
 
 /* The command line, parsed once: the only globals (STYLE §2.9). */
@@ -133,16 +134,23 @@ int main(int argc, char *argv[])
 		return r < 0 ? 2 : 0;
 	}
 
+	_cleanup_(freep) char *state_dir = NULL;
 	struct daemon_options o = {
 		.config_path = arg_config,
 		.jobs_dir = arg_jobs_dir,
-		.state_dir = arg_state_dir,
 	};
 	log_set_max_level(arg_log_level);
 	if (arg_check) {
 		log_setup(LOG_TARGET_CONSOLE);
 		return check_run(&o);
 	}
+	/* -s, else $STATE_DIRECTORY's first entry, else the default: as jobwatchctl */
+	state_dir = paths_state_dir(arg_state_dir);
+	if (!state_dir) {
+		fputs("jobwatchd: out of memory\n", stderr);
+		return 1;
+	}
+	o.state_dir = state_dir;
 	/* A hook that does not read its stdin must not kill us with SIGPIPE. */
 	(void)signal(SIGPIPE, SIG_IGN);
 	log_setup(arg_log_target);

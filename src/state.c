@@ -13,43 +13,14 @@
 #include "journal.h"
 #include "log.h"
 #include "registry.h"
+#include "state-sql.h"
 #include "state.h"
 #include "string-util.h"
 #include "time-util.h"
 #include "uuid-util.h"
 
-#define SCHEMA_VERSION 1
-
-static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS meta ("
-				 "  key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-				 "CREATE TABLE IF NOT EXISTS jobs ("
-				 "  endpoint TEXT NOT NULL,"
-				 "  action TEXT NOT NULL,"
-				 "  job_id TEXT NOT NULL,"
-				 "  file TEXT NOT NULL,"
-				 "  description TEXT,"
-				 "  accepted_usec INTEGER NOT NULL,"
-				 "  polls INTEGER NOT NULL DEFAULT 0,"
-				 "  seen_alive INTEGER NOT NULL DEFAULT 0,"
-				 "  gone_count INTEGER NOT NULL DEFAULT 0,"
-				 "  last_status TEXT,"
-				 "  last_status_usec INTEGER,"
-				 "  outcome TEXT,"
-				 "  finished_usec INTEGER,"
-				 "  error_msg TEXT,"
-				 "  body BLOB,"
-				 "  journaled INTEGER NOT NULL DEFAULT 0,"
-				 "  hook_state INTEGER NOT NULL DEFAULT 0,"
-				 "  hook_pid INTEGER,"
-				 "  hook_pid_start INTEGER,"
-				 "  updated_usec INTEGER NOT NULL,"
-				 "  PRIMARY KEY (endpoint, action, job_id)) WITHOUT ROWID;"
-				 "CREATE TABLE IF NOT EXISTS endpoints ("
-				 "  name TEXT PRIMARY KEY,"
-				 "  trouble TEXT,"
-				 "  trouble_since_usec INTEGER,"
-				 "  updated_usec INTEGER NOT NULL) WITHOUT ROWID;";
-
+/* ?19 is STATE_HOOK_DONE, bound rather than written as a number (test-state
+ * would see the two drift apart). */
 static const char upsert_sql[] =
 	"INSERT INTO jobs (endpoint, action, job_id, file, description, accepted_usec, polls,"
 	"  seen_alive, gone_count, last_status, last_status_usec, outcome, finished_usec,"
@@ -63,7 +34,7 @@ static const char upsert_sql[] =
 	"  outcome = excluded.outcome, finished_usec = excluded.finished_usec,"
 	"  error_msg = excluded.error_msg, body = excluded.body,"
 	"  journaled = excluded.journaled,"
-	"  hook_state = CASE WHEN excluded.hook_state = 2 THEN 2 ELSE jobs.hook_state END,"
+	"  hook_state = CASE WHEN excluded.hook_state = ?19 THEN ?19 ELSE jobs.hook_state END,"
 	"  updated_usec = excluded.updated_usec";
 
 struct pending_delete {
@@ -89,30 +60,6 @@ struct state {
 };
 
 /* --- errors --- */
-
-static int sqlite_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EROFS;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CANTOPEN:
-		return -EACCES;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	default:
-		return -EIO;
-	}
-}
 
 static void state_log(int level, const char *fmt, ...) _printf_(2, 3);
 static void state_log(int level, const char *fmt, ...)
@@ -170,7 +117,7 @@ static int prepare(struct state *s, const char *sql, sqlite3_stmt **ret)
 {
 	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
 	if (rc != SQLITE_OK) {
-		return log_error_errno(sqlite_errno(rc),
+		return log_error_errno(state_sqlite_errno(rc),
 				       "Failed to prepare a statement on '%s': %s", s->path,
 				       sqlite3_errmsg(s->db));
 	}
@@ -234,8 +181,9 @@ static int apply_acks(struct state *s, const char *dir)
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_OK) {
-			return log_error_errno(sqlite_errno(rc), "Failed to apply '%s' to '%s': %s",
-					       s->acks_path, s->path, sqlite3_errstr(rc));
+			return log_error_errno(state_sqlite_errno(rc),
+					       "Failed to apply '%s' to '%s': %s", s->acks_path,
+					       s->path, sqlite3_errstr(rc));
 		}
 	}
 	s->acks_fd =
@@ -251,6 +199,8 @@ static int apply_acks(struct state *s, const char *dir)
 	return 0;
 }
 
+/* Long (about 90 lines): the open, set-up and prepare steps each fail with
+ * their own message, and all end in state_close(). */
 int state_open(const char *dir, struct state **ret)
 {
 	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
@@ -272,8 +222,9 @@ int state_open(const char *dir, struct state **ret)
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
-		r = log_error_errno(sqlite_errno(rc), "Failed to open the state file '%s': %s",
-				    s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		r = log_error_errno(state_sqlite_errno(rc),
+				    "Failed to open the state file '%s': %s", s->path,
+				    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		state_close(s);
 		return r;
 	}
@@ -285,21 +236,23 @@ int state_open(const char *dir, struct state **ret)
 		rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
 	}
 	if (rc == SQLITE_OK) {
-		rc = exec_sql(s->db, schema_sql);
+		rc = exec_sql(s->db, STATE_SCHEMA_SQL);
 	}
 	if (rc != SQLITE_OK) {
-		r = log_error_errno(sqlite_errno(rc), "Failed to set up the state file '%s': %s",
-				    s->path, sqlite3_errmsg(s->db));
+		r = log_error_errno(state_sqlite_errno(rc),
+				    "Failed to set up the state file '%s': %s", s->path,
+				    sqlite3_errmsg(s->db));
 		state_close(s);
 		return r;
 	}
 	snprintf(ver, sizeof(ver),
 		 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '%d');",
-		 SCHEMA_VERSION);
+		 STATE_SCHEMA_VERSION);
 	rc = exec_sql(s->db, ver);
 	if (rc != SQLITE_OK) {
-		r = log_error_errno(sqlite_errno(rc), "Failed to write the state file '%s': %s",
-				    s->path, sqlite3_errmsg(s->db));
+		r = log_error_errno(state_sqlite_errno(rc),
+				    "Failed to write the state file '%s': %s", s->path,
+				    sqlite3_errmsg(s->db));
 		state_close(s);
 		return r;
 	}
@@ -324,7 +277,7 @@ int state_open(const char *dir, struct state **ret)
 		    &s->journaled) < 0 ||
 	    prepare(s,
 		    "UPDATE jobs SET hook_state = ?4, hook_pid = ?5, hook_pid_start = ?6,"
-		    " body = CASE WHEN ?4 = 2 THEN NULL ELSE body END, updated_usec = ?7"
+		    " body = CASE WHEN ?4 = ?8 THEN NULL ELSE body END, updated_usec = ?7"
 		    " WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
 		    &s->hook) < 0 ||
 	    prepare(s,
@@ -373,117 +326,11 @@ void state_close(struct state *s)
 	free(s);
 }
 
-/* --- rows --- */
-
-void state_row_done(struct state_row *r)
-{
-	if (!r) {
-		return;
-	}
-	free(r->endpoint);
-	free(r->action);
-	free(r->job_id);
-	free(r->file);
-	free(r->description);
-	free(r->last_status);
-	free(r->outcome);
-	free(r->error_msg);
-	free(r->body);
-	free(r->trouble);
-	*r = (struct state_row){ 0 };
-}
-
-static char *column_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? strdup_or_null((const char *)t) : NULL;
-}
-
-#define ROW_COLUMNS                                                                                \
-	"j.endpoint, j.action, j.job_id, j.file, j.description, j.accepted_usec, j.polls,"         \
-	" j.seen_alive, j.gone_count, j.last_status, j.last_status_usec, j.outcome,"               \
-	" j.finished_usec, j.error_msg, j.body, j.journaled, j.hook_state, j.hook_pid,"            \
-	" j.hook_pid_start"
-
-static int read_row(sqlite3_stmt *st, struct state_row *r)
-{
-	*r = (struct state_row){
-		.endpoint = column_text(st, 0),
-		.action = column_text(st, 1),
-		.job_id = column_text(st, 2),
-		.file = column_text(st, 3),
-		.description = column_text(st, 4),
-		.accepted_usec = (usec_t)sqlite3_column_int64(st, 5),
-		.polls = (unsigned)sqlite3_column_int64(st, 6),
-		.seen_alive = sqlite3_column_int(st, 7) != 0,
-		.gone_count = (unsigned)sqlite3_column_int(st, 8),
-		.last_status = column_text(st, 9),
-		.last_status_usec = (usec_t)sqlite3_column_int64(st, 10),
-		.outcome = column_text(st, 11),
-		.finished_usec = (usec_t)sqlite3_column_int64(st, 12),
-		.error_msg = column_text(st, 13),
-		.journaled = sqlite3_column_int(st, 15) != 0,
-		.hook_state = (enum state_hook)sqlite3_column_int(st, 16),
-		.hook_pid = (pid_t)sqlite3_column_int64(st, 17),
-		.hook_pid_start = (uint64_t)sqlite3_column_int64(st, 18),
-	};
-	int blen = sqlite3_column_bytes(st, 14);
-	const void *b = sqlite3_column_blob(st, 14);
-	if (b && blen > 0) {
-		r->body = malloc((size_t)blen);
-		if (r->body) {
-			memcpy(r->body, b, (size_t)blen);
-			r->body_len = (size_t)blen;
-		}
-	}
-	if (!r->endpoint || !r->action || !r->job_id || !r->file) {
-		state_row_done(r);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int iterate_rows(sqlite3 *db, const char *sql, const char *path,
-			int (*fn)(void *userdata, const struct state_row *row), void *userdata,
-			bool with_trouble)
-{
-	sqlite3_stmt *st = NULL;
-	int rc, r = 0;
-
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		return log_error_errno(sqlite_errno(rc), "Failed to read the state file '%s': %s",
-				       path, sqlite3_errmsg(db));
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct state_row row;
-		r = read_row(st, &row);
-		if (r < 0) {
-			break;
-		}
-		if (with_trouble) {
-			row.trouble = column_text(st, 19);
-			row.trouble_since_usec = (usec_t)sqlite3_column_int64(st, 20);
-		}
-		r = fn(userdata, &row);
-		state_row_done(&row);
-		if (r < 0) {
-			break;
-		}
-	}
-	if (r >= 0 && rc != SQLITE_DONE) {
-		r = log_error_errno(sqlite_errno(rc), "Failed to read the state file '%s': %s",
-				    path, sqlite3_errmsg(db));
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 int state_load(struct state *s, int (*fn)(void *userdata, const struct state_row *row),
 	       void *userdata)
 {
-	return iterate_rows(s->db, "SELECT " ROW_COLUMNS " FROM jobs j", s->path, fn, userdata,
-			    false);
+	return state_iterate_rows(s->db, "SELECT " STATE_ROW_COLUMNS " FROM jobs j", s->path, fn,
+				  userdata, false);
 }
 
 /* --- dirty tracking --- */
@@ -611,6 +458,7 @@ static int write_job(struct state *s, const struct job *j, usec_t now_rt)
 	(void)sqlite3_bind_int(
 		st, 17, (j->flags & JOB_FLAG_HOOK_DONE) ? STATE_HOOK_DONE : STATE_HOOK_PENDING);
 	(void)sqlite3_bind_int64(st, 18, (sqlite3_int64)now_rt);
+	(void)sqlite3_bind_int(st, 19, STATE_HOOK_DONE);
 	return step_reset(st);
 }
 
@@ -658,6 +506,8 @@ static int write_job_lazy(struct state *s, const struct job *j, usec_t now_rt)
 	return step_reset(st);
 }
 
+/* Long (about 85 lines): one transaction and its bookkeeping (which marks
+ * were written) belong together. */
 int state_flush(struct state *s, bool force)
 {
 	usec_t now = now_monotonic_usec(), now_rt = now_realtime_usec();
@@ -709,7 +559,7 @@ int state_flush(struct state *s, bool force)
 			(void)exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
 		}
 		write_failed(s, saved, "saving job state");
-		return sqlite_errno(saved);
+		return state_sqlite_errno(saved);
 	}
 	if (sync) {
 		(void)exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
@@ -769,7 +619,7 @@ int state_mark_journaled(struct state *s, struct job *j)
 	if (rc != SQLITE_OK) {
 		write_failed(s, rc, "marking a result as journaled");
 		state_mark(s, j, STATE_DIRTY_URGENT);
-		return sqlite_errno(rc);
+		return state_sqlite_errno(rc);
 	}
 	return 0;
 }
@@ -787,11 +637,12 @@ int state_mark_hook(struct state *s, struct job *j, enum state_hook h, pid_t pid
 		(void)sqlite3_bind_int64(s->hook, 6, (sqlite3_int64)pid_start);
 	}
 	(void)sqlite3_bind_int64(s->hook, 7, (sqlite3_int64)now_realtime_usec());
+	(void)sqlite3_bind_int(s->hook, 8, STATE_HOOK_DONE); /* ?8: the body is not needed then */
 	rc = step_reset(s->hook);
 	if (rc != SQLITE_OK) {
 		write_failed(s, rc, "recording a hook run");
 		state_mark(s, j, STATE_DIRTY_URGENT);
-		return sqlite_errno(rc);
+		return state_sqlite_errno(rc);
 	}
 	return 0;
 }
@@ -820,7 +671,7 @@ int state_forget_row(struct state *s, const char *endpoint, const char *action, 
 		return -ENOMEM;
 	}
 	s->n_deletes++;
-	return sqlite_errno(rc);
+	return state_sqlite_errno(rc);
 }
 
 int state_forget(struct state *s, struct job *j)
@@ -845,7 +696,7 @@ int state_set_endpoint_trouble(struct state *s, const char *endpoint, const char
 	rc = step_reset(s->endpoint);
 	if (rc != SQLITE_OK) {
 		write_failed(s, rc, "recording endpoint trouble");
-		return sqlite_errno(rc);
+		return state_sqlite_errno(rc);
 	}
 	return 0;
 }
@@ -861,173 +712,7 @@ int state_set_daemon(struct state *s, pid_t pid, usec_t started_usec)
 	int rc = exec_sql(s->db, sql);
 	if (rc != SQLITE_OK) {
 		write_failed(s, rc, "recording the daemon's pid");
-		return sqlite_errno(rc);
+		return state_sqlite_errno(rc);
 	}
 	return 0;
-}
-
-/* --- reader --- */
-
-struct state_reader {
-	sqlite3 *db;
-	char *path;
-};
-
-int state_reader_open(const char *dir, struct state_reader **ret)
-{
-	struct state_reader *r = calloc(1, sizeof(*r));
-	int rc;
-
-	if (!r) {
-		return -ENOMEM;
-	}
-	r->path = strjoin(dir, "/", STATE_DB_NAME);
-	if (!r->path) {
-		free(r);
-		return -ENOMEM;
-	}
-	if (access(r->path, F_OK) < 0) {
-		int e = -errno;
-		state_reader_close(r);
-		return e;
-	}
-	rc = sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		state_reader_close(r);
-		return sqlite_errno(rc);
-	}
-	(void)sqlite3_busy_timeout(r->db, 2000);
-	*ret = r;
-	return 0;
-}
-
-void state_reader_close(struct state_reader *r)
-{
-	if (!r) {
-		return;
-	}
-	if (r->db) {
-		(void)sqlite3_close_v2(r->db);
-	}
-	free(r->path);
-	free(r);
-}
-
-int state_reader_rows(struct state_reader *r,
-		      int (*fn)(void *userdata, const struct state_row *row), void *userdata)
-{
-	return iterate_rows(r->db,
-			    "SELECT " ROW_COLUMNS ", e.trouble, e.trouble_since_usec FROM jobs j"
-			    " LEFT JOIN endpoints e ON e.name = j.endpoint"
-			    " ORDER BY j.accepted_usec, j.job_id",
-			    r->path, fn, userdata, true);
-}
-
-int state_reader_find(struct state_reader *r, const char *job_id, struct state_row *ret)
-{
-	sqlite3_stmt *st = NULL;
-	int rc, k = -ENOENT;
-
-	*ret = (struct state_row){ 0 };
-	rc = sqlite3_prepare_v2(r->db,
-				"SELECT " ROW_COLUMNS
-				", e.trouble, e.trouble_since_usec FROM jobs j"
-				" LEFT JOIN endpoints e ON e.name = j.endpoint"
-				" WHERE j.job_id = ?1 ORDER BY j.accepted_usec DESC LIMIT 1",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		return sqlite_errno(rc);
-	}
-	(void)sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		k = read_row(st, ret);
-		if (k >= 0) {
-			ret->trouble = column_text(st, 19);
-			ret->trouble_since_usec = (usec_t)sqlite3_column_int64(st, 20);
-		}
-	} else if (rc != SQLITE_DONE) {
-		k = sqlite_errno(rc);
-	}
-	sqlite3_finalize(st);
-	return k;
-}
-
-pid_t state_reader_daemon_pid(struct state_reader *r, usec_t *ret_started)
-{
-	sqlite3_stmt *st = NULL;
-	pid_t pid = 0;
-
-	if (ret_started) {
-		*ret_started = 0;
-	}
-	if (sqlite3_prepare_v2(r->db,
-			       "SELECT key, value FROM meta WHERE key IN ('pid', 'started_usec')",
-			       -1, &st, NULL) != SQLITE_OK) {
-		return 0;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *k = (const char *)sqlite3_column_text(st, 0);
-		if (k && streq(k, "pid")) {
-			pid = (pid_t)sqlite3_column_int64(st, 1);
-		} else if (k && ret_started) {
-			*ret_started = (usec_t)sqlite3_column_int64(st, 1);
-		}
-	}
-	sqlite3_finalize(st);
-	return pid;
-}
-
-uint64_t process_start_time(pid_t pid)
-{
-	char path[64], buf[1024];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return 0;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		return 0;
-	}
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields resume after the last ')' */
-	char *p = strrchr(buf, ')');
-	if (!p) {
-		return 0;
-	}
-	p++;
-	/* a zombie has ended: only its parent has not reaped it yet */
-	const char *st = p;
-	while (*st == ' ') {
-		st++;
-	}
-	if (*st == 'Z' || *st == 'X') {
-		return 0;
-	}
-	/* state is field 3; starttime is field 22, i.e. 19 fields after state */
-	unsigned field = 2;
-	char *tok = p;
-	while (*tok && field < 22) {
-		while (*tok == ' ') {
-			tok++;
-		}
-		field++;
-		if (field == 22) {
-			break;
-		}
-		while (*tok && *tok != ' ') {
-			tok++;
-		}
-	}
-	uint64_t v = 0;
-	while (*tok >= '0' && *tok <= '9') {
-		v = v * 10 + (uint64_t)(*tok - '0');
-		tok++;
-	}
-	return v;
 }

@@ -22,8 +22,8 @@
  * dirty set is kept in memory, and state_flush retries every
  * STATE_RETRY_USEC; recovery is logged too.
  *
- * jobwatchctl reads the same file through state_read_*(), read-only; WAL lets
- * it read while the daemon writes.
+ * jobwatchctl reads the same file through state-read.h, read-only; WAL lets
+ * it read while the daemon writes. struct state_row is declared there.
  */
 
 #include <stdbool.h>
@@ -32,8 +32,9 @@
 
 #include "job.h"
 #include "macro.h"
+#include "process-util.h" /* process_start_time(): daemon.c finds it here for now */
+#include "state-read.h"
 
-#define STATE_DB_NAME "state.db"
 /* Append-only "journaled" marks, folded into the database (see state.c). */
 #define STATE_ACKS_NAME "journaled.log"
 #define STATE_LAZY_FLUSH_USEC (5 * USEC_PER_SEC) /* poll counts, last seen alive */
@@ -47,39 +48,6 @@ enum state_dirty {
 	STATE_DIRTY_URGENT, /* new job, status change: written this loop turn */
 	STATE_DIRTY_SYNC, /* an outcome: written this turn, synced to disk */
 };
-
-enum state_hook {
-	STATE_HOOK_PENDING, /* not run yet (or no outcome yet) */
-	STATE_HOOK_RUNNING, /* started as hook_pid, end not seen */
-	STATE_HOOK_DONE, /* ran, or none was due */
-};
-
-/* One row, as loaded at start-up or read by jobwatchctl. Strings owned. */
-struct state_row {
-	char *endpoint;
-	char *action;
-	char *job_id;
-	char *file;
-	char *description;
-	usec_t accepted_usec;
-	unsigned polls;
-	bool seen_alive;
-	unsigned gone_count;
-	char *last_status; /* NULL if none */
-	usec_t last_status_usec;
-	char *outcome; /* NULL while pending */
-	usec_t finished_usec;
-	char *error_msg;
-	void *body;
-	size_t body_len;
-	bool journaled;
-	enum state_hook hook_state;
-	pid_t hook_pid;
-	uint64_t hook_pid_start; /* /proc/PID/stat starttime, to recognise the process */
-	char *trouble; /* the endpoint's trouble (jobwatchctl), or NULL */
-	usec_t trouble_since_usec;
-};
-void state_row_done(struct state_row *r);
 
 struct state;
 
@@ -126,20 +94,3 @@ int state_set_endpoint_trouble(struct state *s, const char *endpoint, const char
 
 /* The daemon's pid and start time, for `jobwatchctl list`. */
 int state_set_daemon(struct state *s, pid_t pid, usec_t started_usec);
-
-/* --- read-only access for jobwatchctl --- */
-struct state_reader;
-/* Open read-only; -ENOENT when there is no state file. */
-int state_reader_open(const char *dir, struct state_reader **ret);
-void state_reader_close(struct state_reader *r);
-/* Rows joined with their endpoint's trouble, ordered by accepted time. */
-int state_reader_rows(struct state_reader *r,
-		      int (*fn)(void *userdata, const struct state_row *row), void *userdata);
-/* The row of one job id (any endpoint/action; the newest if several). */
-int state_reader_find(struct state_reader *r, const char *job_id, struct state_row *ret);
-/* The daemon pid recorded, 0 if none. */
-pid_t state_reader_daemon_pid(struct state_reader *r, usec_t *ret_started);
-
-/* /proc/PID/stat starttime of pid, or 0 if it does not exist or has ended
- * (a zombie). */
-uint64_t process_start_time(pid_t pid);

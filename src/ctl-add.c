@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jobwatchctl add: write a job file for jobwatchd into the jobs directory,
+ * atomically, after checking it with the daemon's own code. start uses the
+ * same ctl_add_job() once Dify has started the job.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "jobfile.h"
+#include "paths.h"
+#include "fd-util.h"
+#include "fileio.h"
+#include "string-util.h"
+#include "uuid-util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static void jobfile_donep(struct jobfile *j)
+{
+	jobfile_done(j);
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t k = write(fd, buf, len);
+		if (k < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return -errno;
+		}
+		buf += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Rename tmp to path unless path exists: -EEXIST then. */
+static int rename_noreplace(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+		return 0;
+	}
+	if (errno != EINVAL && errno != ENOSYS) {
+		return -errno;
+	}
+	/* A file system without RENAME_NOREPLACE: link() also refuses to replace. */
+	if (link(tmp, path) == 0) {
+		(void)unlink(tmp);
+		return 0;
+	}
+	if (errno != EPERM && errno != EOPNOTSUPP) {
+		return -errno;
+	}
+	/* No hard links either: we checked for the name just before. */
+	if (access(path, F_OK) == 0) {
+		return -EEXIST;
+	}
+	return rename(tmp, path) == 0 ? 0 : -errno;
+}
+
+/*
+ * Another *.job file in dirfd naming the same (endpoint, action, id). Bad
+ * files are skipped (the daemon reports them). Returns 1 with its name in
+ * *ret_name, 0 if none, or a negative errno.
+ */
+static int find_same_job(int dirfd, const char *dir, const uint8_t id[static 16],
+			 enum job_action action, const char *endpoint, char **ret_name)
+{
+	_cleanup_(closedirp) DIR *d = NULL;
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	struct dirent *de;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		_cleanup_(jobfile_donep) struct jobfile jf = { 0 };
+		_cleanup_(freep) char *path = NULL;
+
+		if (!jobfile_name_is_valid(de->d_name)) {
+			continue;
+		}
+		path = strjoin(dir, "/", de->d_name);
+		if (!path) {
+			return -ENOMEM;
+		}
+		if (jobfile_load(dirfd, de->d_name, path, &jf, NULL) < 0) {
+			continue;
+		}
+		if (memcmp(jf.id, id, 16) == 0 && jf.action == action &&
+		    streq_ptr(jf.endpoint, endpoint)) {
+			*ret_name = strdup_or_null(de->d_name);
+			return *ret_name ? 1 : -ENOMEM;
+		}
+	}
+	return errno > 0 ? -errno : 0;
+}
+
+/* The job file's name: <endpoint>-<action>-<id>.job; never a dotfile. */
+static char *job_file_name(const uint8_t id[static 16], enum job_action action,
+			   const char *endpoint)
+{
+	char ids[UUID_STRING_MAX];
+	const char *ep = endpoint ? endpoint : ENDPOINT_DEFAULT_NAME;
+
+	return strjoin(ep[0] == '.' ? "_" : "", ep, "-", job_action_to_string(action), "-",
+		       uuid_to_string(id, ids), JOBFILE_SUFFIX);
+}
+
+/*
+ * Atomically: a dotfile temporary (which the daemon ignores), fsync, 0644,
+ * rename without replacing, fsync of the directory.
+ */
+/* Long (about 120 lines): each step of the atomic write fails with a message
+ * of its own that names the file and says what to do. */
+int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_action action,
+		const char *endpoint, const char *description, char **ret_path)
+{
+	_cleanup_(diag_list_clearp) struct diag_list diags = { 0 };
+	_cleanup_(jobfile_donep) struct jobfile jf = { 0 };
+	_cleanup_(freep) char *text = NULL, *name = NULL, *dir = NULL, *path = NULL, *tmp = NULL,
+			      *other = NULL;
+	_cleanup_(closep) int dirfd = -1, fd = -1;
+	const char *d = ctl_jobs_dir(c);
+	struct stat st;
+	int r;
+
+	if (endpoint && streq(endpoint, ENDPOINT_DEFAULT_NAME)) {
+		endpoint = NULL;
+	}
+
+	text = jobfile_format(id, action, endpoint, description, &r);
+	if (!text) {
+		if (r == -ENOMEM) {
+			return ctl_fail(r, "out of memory");
+		}
+		return ctl_fail(
+			r,
+			"the description cannot be written to a job file: it must be 1-%d bytes of UTF-8 text without control characters, without leading or trailing blanks and not ending in a backslash",
+			JOBFILE_DESCRIPTION_MAX);
+	}
+	/* What the daemon will read back, checked by the daemon's own code. */
+	r = jobfile_parse_buffer("(new job file)", text, strlen(text), &jf, &diags);
+	if (r >= 0) {
+		r = jobfile_check_refs("(new job file)", &jf, c, &diags);
+	}
+	if (r < 0) {
+		diag_list_print(&diags, stderr, "jobwatchctl: ", false, NULL, NULL);
+		return r == -ENOMEM ? ctl_fail(r, "out of memory") : r;
+	}
+
+	dirfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		r = -errno;
+		if (r == -ENOENT) {
+			return ctl_fail(
+				r,
+				"the jobs directory '%s' does not exist: create it, or name the directory jobwatchd watches with --jobs-dir",
+				d);
+		}
+		return ctl_fail(r, "cannot open the jobs directory '%s': %s%s", d, strerror(-r),
+				r == -EACCES ? " (run as root, or as a user who may write there)"
+					     : "");
+	}
+	/* JOB_FILE in the journal is a full path; print the same. */
+	dir = realpath(d, NULL);
+	if (!dir) {
+		dir = strdup_or_null(d);
+	}
+	name = job_file_name(id, action, endpoint);
+	if (!dir || !name) {
+		return ctl_fail(-ENOMEM, "out of memory");
+	}
+	path = strjoin(dir, "/", name);
+	if (!path) {
+		return ctl_fail(-ENOMEM, "out of memory");
+	}
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		*ret_path = TAKE_PTR(path);
+		return -EEXIST;
+	}
+	r = find_same_job(dirfd, dir, id, action, endpoint, &other);
+	if (r < 0) {
+		return ctl_fail(r, "cannot read the jobs directory '%s': %s", dir, strerror(-r));
+	}
+	if (r > 0) {
+		*ret_path = strjoin(dir, "/", other);
+		return *ret_path ? -EEXIST : ctl_fail(-ENOMEM, "out of memory");
+	}
+
+	tmp = strjoin(dir, "/.jobwatchctl-XXXXXX");
+	if (!tmp) {
+		return ctl_fail(-ENOMEM, "out of memory");
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		return ctl_fail(r, "cannot write to the jobs directory '%s': %s%s", dir,
+				strerror(-r),
+				r == -EACCES || r == -EPERM || r == -EROFS
+					? " (run as root, or as a user who may write there)"
+					: "");
+	}
+	r = write_all(fd, text, strlen(text));
+	if (r >= 0 && fsync(fd) < 0) {
+		r = -errno;
+	}
+	if (r >= 0 && fchmod(fd, 0644) < 0) {
+		r = -errno;
+	}
+	if (r >= 0) {
+		r = close_nointr(TAKE_FD(fd));
+	}
+	if (r >= 0) {
+		r = rename_noreplace(tmp, path);
+	}
+	if (r < 0) {
+		(void)unlink(tmp);
+		if (r == -EEXIST) {
+			/* another writer was quicker */
+			*ret_path = TAKE_PTR(path);
+			return r;
+		}
+		return ctl_fail(r, "cannot write the job file '%s': %s", path, strerror(-r));
+	}
+	r = fsync_directory_of(path);
+	if (r < 0) {
+		/* The file is in place; only its survival of a power loss is in doubt. */
+		fprintf(stderr, "jobwatchctl: warning: cannot sync the jobs directory '%s': %s\n",
+			dir, strerror(-r));
+	}
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+/* Note a finished row of the same job: the daemon will not poll it again. */
+static void note_known_outcome(const uint8_t id[static 16], enum job_action action,
+			       const char *endpoint)
+{
+	_cleanup_(state_reader_closep) struct state_reader *sr = NULL;
+	_cleanup_(state_row_donep) struct state_row row = { 0 };
+	_cleanup_(freep) char *dir = paths_state_dir(arg_state_dir);
+	char ids[UUID_STRING_MAX];
+
+	if (!dir || ctl_state_peek(dir, &sr) < 0) {
+		return;
+	}
+	if (state_reader_find(sr, uuid_to_string(id, ids), &row) >= 0 && row.outcome &&
+	    streq(row.action, job_action_to_string(action)) &&
+	    streq(row.endpoint, endpoint ? endpoint : ENDPOINT_DEFAULT_NAME)) {
+		fprintf(stderr,
+			"jobwatchctl: note: jobwatchd already recorded the outcome '%s' for this job; it will not poll it again\n",
+			row.outcome);
+	}
+}
+
+enum ctl_exit verb_add(char **args, size_t n)
+{
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_(freep) char *path = NULL;
+	enum job_action action = JOB_ACTION_ENABLE;
+	uint8_t id[16];
+	int r;
+
+	assert(n == 2);
+	if (ctl_parse_action(args[0], &action) < 0 || ctl_parse_job_id(args[1], id) < 0 ||
+	    ctl_check_description(arg_description) < 0) {
+		return CTL_EXIT_FAILURE;
+	}
+	if (arg_endpoint && !streq(arg_endpoint, ENDPOINT_DEFAULT_NAME) &&
+	    !name_is_valid(arg_endpoint)) {
+		ctl_fail(
+			-EINVAL,
+			"invalid endpoint name '%s', expected 1-64 characters from A-Z a-z 0-9 _ . -",
+			arg_endpoint);
+		return CTL_EXIT_FAILURE;
+	}
+	if (ctl_load_config(false, &c) < 0 || !ctl_find_endpoint(c, arg_endpoint)) {
+		return CTL_EXIT_FAILURE;
+	}
+	r = ctl_add_job(c, id, action, arg_endpoint, arg_description, &path);
+	if (r == -EEXIST) {
+		ctl_fail(
+			r,
+			"this job (%s on endpoint '%s') is already in '%s': remove that file first to add it again",
+			job_action_to_string(action),
+			arg_endpoint ? arg_endpoint : ENDPOINT_DEFAULT_NAME, path);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r < 0) {
+		return CTL_EXIT_FAILURE;
+	}
+	note_known_outcome(
+		id, action,
+		arg_endpoint && !streq(arg_endpoint, ENDPOINT_DEFAULT_NAME) ? arg_endpoint : NULL);
+	printf("%s\n", path);
+	return CTL_EXIT_SUCCESS;
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jobwatchctl's shared parts: messages, the configuration, argument checks,
+ * a quiet look at the state file, and the formatting of a state row.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config-load.h"
+#include "ctl.h"
+#include "diag.h"
+#include "escape.h"
+#include "jobfile.h"
+#include "log.h"
+#include "paths.h"
+#include "timespan.h"
+#include "string-util.h"
+#include "uuid-util.h"
+
+/* --- messages --- */
+
+int ctl_fail(int error, const char *fmt, ...)
+{
+	char msg[4096], safe[4096];
+	va_list ap;
+
+	assert(error < 0);
+	/* messages quote file names and servers' text: escaped (escape.h) */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "jobwatchctl: %s\n", escape_text_buf(safe, sizeof(safe), msg, strlen(msg)));
+	return error;
+}
+
+enum ctl_exit ctl_usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("jobwatchctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'jobwatchctl%s%s --help'.\n", verb ? " " : "", strempty(verb));
+	return CTL_EXIT_USAGE;
+}
+
+char *ctl_snippet(char *buf, size_t size, const char *s, size_t len)
+{
+	size_t n;
+
+	assert(size > 4);
+	len = strnlen(s, len);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\r')) {
+		len--;
+	}
+	escape_text_buf(buf, size, s, len);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == ' ') {
+		n--;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* --- config --- */
+
+int ctl_load_config(bool warnings, struct config **ret)
+{
+	_cleanup_(diag_list_clearp) struct diag_list diags = { 0 };
+	_cleanup_(config_freep) struct config *c = NULL;
+	const char *path = paths_config_file(arg_config);
+	int r;
+
+	r = config_load_arg(arg_config, &c, &diags);
+	diag_list_print(&diags, stderr, "jobwatchctl: ", warnings, NULL, NULL);
+	if (r < 0 && !c) {
+		return ctl_fail(r, "cannot load the configuration '%s': %s", path, strerror(-r));
+	}
+	if (r < 0) {
+		return ctl_fail(
+			-EINVAL,
+			"the configuration '%s' has errors: fix them (see jobwatchd --check) and try again",
+			path);
+	}
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+const char *ctl_jobs_dir(const struct config *c)
+{
+	assert(c);
+	return arg_jobs_dir ? arg_jobs_dir : c->jobs_dir;
+}
+
+const struct endpoint_config *ctl_find_endpoint(const struct config *c, const char *name)
+{
+	const struct endpoint_config *e;
+	char list[1024];
+	size_t n = 0;
+
+	assert(c);
+	if (name && streq(name, ENDPOINT_DEFAULT_NAME)) {
+		name = NULL;
+	}
+	e = config_find_endpoint(c, name);
+	if (e) {
+		return e;
+	}
+	list[0] = '\0';
+	for (size_t i = 0; i < c->n_endpoints && n < sizeof(list); i++) {
+		int k = snprintf(list + n, sizeof(list) - n, "%s'%s'", i ? ", " : "",
+				 c->endpoints[i].name);
+		if (k < 0) {
+			break;
+		}
+		n += (size_t)k;
+	}
+	if (c->n_endpoints == 0) {
+		ctl_fail(
+			-EINVAL,
+			"no endpoint is configured in '%s'%s: add an [Endpoint] section with BaseURL= and APIKeyFile=, or name the config with --config",
+			paths_config_file(arg_config),
+			arg_config || access(paths_config_file(arg_config), F_OK) == 0
+				? ""
+				: " (the file does not exist)");
+	} else if (!name) {
+		ctl_fail(
+			-EINVAL,
+			"'%s' has no default [Endpoint]: name one with --endpoint (configured: %s)",
+			paths_config_file(arg_config), list);
+	} else {
+		ctl_fail(
+			-EINVAL,
+			"endpoint '%s' is not configured in '%s': add an [Endpoint:%s] section, or use one of %s",
+			name, paths_config_file(arg_config), name, list);
+	}
+	return NULL;
+}
+
+int ctl_parse_action(const char *s, enum job_action *ret)
+{
+	int a = job_action_from_string(s);
+	if (a < 0) {
+		return ctl_fail(-EINVAL, "invalid action '%s', expected 'enable' or 'disable'", s);
+	}
+	*ret = (enum job_action)a;
+	return 0;
+}
+
+int ctl_parse_job_id(const char *s, uint8_t ret[static 16])
+{
+	if (uuid_from_string(s, ret) < 0) {
+		return ctl_fail(
+			-EINVAL,
+			"invalid job id '%s', expected a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a",
+			s);
+	}
+	return 0;
+}
+
+/* --description, checked before anything else with a message that says why. */
+int ctl_check_description(const char *s)
+{
+	if (!s) {
+		return 0;
+	}
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			return ctl_fail(
+				-EINVAL,
+				"the description contains a newline or another control character: give it as one line of text");
+		}
+	}
+	if (strlen(s) > JOBFILE_DESCRIPTION_MAX) {
+		return ctl_fail(-EINVAL,
+				"the description is too long (%zu bytes), at most %d are allowed",
+				strlen(s), JOBFILE_DESCRIPTION_MAX);
+	}
+	return 0;
+}
+
+int ctl_state_peek(const char *dir, struct state_reader **ret)
+{
+	int level = log_get_max_level(), r;
+
+	/* not the command's business: a busy or odd state file is not reported */
+	log_set_max_level(LOG_CRIT);
+	r = state_reader_open(dir, ret);
+	log_set_max_level(level);
+	return r;
+}
+
+/* --- state rows --- */
+
+const char *ctl_row_state(const struct state_row *row)
+{
+	if (row->outcome) {
+		return row->outcome;
+	}
+	return row->last_status ? row->last_status : "pending";
+}
+
+char *ctl_format_age(char *buf, size_t size, usec_t t)
+{
+	t -= t % USEC_PER_SEC;
+	if (t == 0) {
+		snprintf(buf, size, "0s");
+		return buf;
+	}
+	return timespan_format(buf, size, t);
+}

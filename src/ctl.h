@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * jobwatchctl's insides, shared by its files: jobwatchctl.c (main), ctl.c
+ * (the command line: options, help, the table of commands), ctl-common.c
+ * (messages, configuration, argument checks), and one file per command:
+ * ctl-add.c, ctl-list.c, ctl-wait.c, ctl-start.c. It reuses the pure layer
+ * and the state store's reader (state-read.h), never the daemon's internals:
+ * src/meson.build links it without the daemon's runtime library.
+ *
+ * Two kinds of int, never mixed: a command (verb_*) and ctl_parse_argv()
+ * return an enum ctl_exit, the process's exit status; every other function
+ * returns 0 (or more) on success and a negative errno on failure, as
+ * everywhere else in jobwatch.
+ */
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "job.h"
+#include "macro.h"
+#include "state-read.h"
+
+/* Exit statuses (documented in --help and jobwatchctl(1)). */
+enum ctl_exit {
+	CTL_EXIT_SUCCESS = 0,
+	CTL_EXIT_FAILURE = 1, /* for wait also: a job ended other than completed */
+	CTL_EXIT_TIMEOUT = 2, /* wait: --timeout passed first */
+	CTL_EXIT_WAIT_ERROR = 3, /* wait: the journal cannot be read */
+	CTL_EXIT_USAGE = 64, /* EX_USAGE of sysexits.h */
+};
+
+/* The command line, parsed once by ctl_parse_argv() (ctl.c): the only
+ * globals (STYLE §2.9). */
+extern const char *arg_config;
+extern const char *arg_jobs_dir;
+extern const char *arg_state_dir;
+extern const char *arg_endpoint;
+extern const char *arg_description;
+extern bool arg_json;
+extern usec_t arg_timeout_usec;
+extern const char *arg_score_threshold;
+extern const char *arg_provider;
+extern const char *arg_model;
+extern bool arg_wait;
+
+struct verb {
+	const char *name;
+	const char *short_opts;
+	const struct option *options;
+	size_t min_args, max_args;
+	void (*help)(void);
+	enum ctl_exit (*run)(char **args, size_t n);
+};
+
+/*
+ * Parse everything into arg_*. Returns CTL_EXIT_SUCCESS with the command in
+ * *ret_verb and its positional arguments in *ret_args (owned, *ret_n of
+ * them) to run it; CTL_EXIT_SUCCESS with *ret_verb NULL after --help or
+ * --version; another status (CTL_EXIT_USAGE, or CTL_EXIT_FAILURE when out of
+ * memory) to exit with, the message printed. Common options are taken before
+ * and after the command.
+ */
+enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_verb, char ***ret_args,
+			     size_t *ret_n);
+
+/* The commands: each returns the exit status. */
+enum ctl_exit verb_add(char **args, size_t n);
+enum ctl_exit verb_list(char **args, size_t n);
+enum ctl_exit verb_wait(char **args, size_t n);
+enum ctl_exit verb_start(char **args, size_t n);
+
+/* --- ctl-common.c --- */
+
+/* "jobwatchctl: message" on stderr, escaped (escape.h), so one line. error
+ * is a negative errno, and is returned: "return ctl_fail(r, ...)". */
+int ctl_fail(int error, const char *fmt, ...) _printf_(2, 3);
+
+/* A usage error of verb (NULL: of jobwatchctl itself): the message and
+ * "Try 'jobwatchctl VERB --help'." on stderr. Returns CTL_EXIT_USAGE. */
+enum ctl_exit ctl_usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
+
+/*
+ * Text from a server or the journal as one line in buf (cut to size - 1
+ * bytes, "…" marking a cut), escaped (escape.h). Returns buf.
+ */
+char *ctl_snippet(char *buf, size_t size, const char *s, size_t len);
+
+/* Load the configuration like the daemon does (config-load.h); problems are
+ * printed (warnings only when asked for). Returns 0 with *ret set, or a
+ * negative errno after saying why. */
+int ctl_load_config(bool warnings, struct config **ret);
+/* --jobs-dir, or the configured JobsDirectory=. */
+const char *ctl_jobs_dir(const struct config *c);
+/* The endpoint for --endpoint (NULL or "default": the unnamed one); prints
+ * what is configured when it is not there, and returns NULL then. */
+const struct endpoint_config *ctl_find_endpoint(const struct config *c, const char *name);
+
+/* Argument checks: 0, or -EINVAL after saying what is wrong. */
+int ctl_parse_action(const char *s, enum job_action *ret);
+int ctl_parse_job_id(const char *s, uint8_t ret[static 16]);
+int ctl_check_description(const char *s);
+
+/*
+ * Open the state file for a look that is not the command's business (a note,
+ * a status line): -ENOENT when there is none; log.h is muted meanwhile (a
+ * busy or odd state file is not reported) and its level put back as it was.
+ */
+int ctl_state_peek(const char *dir, struct state_reader **ret);
+
+/* A row's outcome, else its last status, else "pending". */
+const char *ctl_row_state(const struct state_row *row);
+/* A span at second resolution: "1h 2min 3s", "0s" under a second. */
+char *ctl_format_age(char *buf, size_t size, usec_t t);
+
+/* --- the commands' shared parts --- */
+
+/*
+ * ctl-add.c: write the job file for (endpoint, action, id) into the jobs
+ * directory, atomically. endpoint NULL means the default one. Returns 0 with
+ * the new file's path in *ret_path; -EEXIST with the path of the file that
+ * already holds the job in *ret_path (nothing printed); any other negative
+ * errno after printing why.
+ */
+int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_action action,
+		const char *endpoint, const char *description, char **ret_path);
+
+/* ctl-wait.c: wait for the result entries of ids; returns the exit status. */
+enum ctl_exit ctl_wait_for_jobs(const uint8_t (*ids)[16], size_t n);

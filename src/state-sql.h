@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Inside the state store, shared by its writer (state.c, the daemon's) and
+ * its reader (state-read.c, also jobwatchctl's): the schema, the columns of
+ * a row, and the helpers both sides use. Not for anyone else.
+ */
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "state-read.h"
+
+#define STATE_SCHEMA_VERSION 1
+
+#define STATE_SCHEMA_SQL                                                                           \
+	"CREATE TABLE IF NOT EXISTS meta ("                                                        \
+	"  key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"                                       \
+	"CREATE TABLE IF NOT EXISTS jobs ("                                                        \
+	"  endpoint TEXT NOT NULL,"                                                                \
+	"  action TEXT NOT NULL,"                                                                  \
+	"  job_id TEXT NOT NULL,"                                                                  \
+	"  file TEXT NOT NULL,"                                                                    \
+	"  description TEXT,"                                                                      \
+	"  accepted_usec INTEGER NOT NULL,"                                                        \
+	"  polls INTEGER NOT NULL DEFAULT 0,"                                                      \
+	"  seen_alive INTEGER NOT NULL DEFAULT 0,"                                                 \
+	"  gone_count INTEGER NOT NULL DEFAULT 0,"                                                 \
+	"  last_status TEXT,"                                                                      \
+	"  last_status_usec INTEGER,"                                                              \
+	"  outcome TEXT,"                                                                          \
+	"  finished_usec INTEGER,"                                                                 \
+	"  error_msg TEXT,"                                                                        \
+	"  body BLOB,"                                                                             \
+	"  journaled INTEGER NOT NULL DEFAULT 0,"                                                  \
+	"  hook_state INTEGER NOT NULL DEFAULT 0,"                                                 \
+	"  hook_pid INTEGER,"                                                                      \
+	"  hook_pid_start INTEGER,"                                                                \
+	"  updated_usec INTEGER NOT NULL,"                                                         \
+	"  PRIMARY KEY (endpoint, action, job_id)) WITHOUT ROWID;"                                 \
+	"CREATE TABLE IF NOT EXISTS endpoints ("                                                   \
+	"  name TEXT PRIMARY KEY,"                                                                 \
+	"  trouble TEXT,"                                                                          \
+	"  trouble_since_usec INTEGER,"                                                            \
+	"  updated_usec INTEGER NOT NULL) WITHOUT ROWID;"
+
+/* The columns state_iterate_rows() reads, in its order, of "jobs j"; a
+ * query may add e.trouble, e.trouble_since_usec of "endpoints e" after them. */
+#define STATE_ROW_COLUMNS                                                                          \
+	"j.endpoint, j.action, j.job_id, j.file, j.description, j.accepted_usec, j.polls,"         \
+	" j.seen_alive, j.gone_count, j.last_status, j.last_status_usec, j.outcome,"               \
+	" j.finished_usec, j.error_msg, j.body, j.journaled, j.hook_state, j.hook_pid,"            \
+	" j.hook_pid_start"
+
+/* A SQLite result code as a negative errno. */
+int state_sqlite_errno(int rc);
+
+/*
+ * Run sql (SELECT STATE_ROW_COLUMNS [, e.trouble, e.trouble_since_usec] ...)
+ * and call fn for every row (fn may keep nothing but copies); with_trouble
+ * when the query has the two endpoint columns. A failure to read is logged
+ * with path. Returns 0, fn's negative return, or a negative errno.
+ */
+int state_iterate_rows(sqlite3 *db, const char *sql, const char *path,
+		       int (*fn)(void *userdata, const struct state_row *row), void *userdata,
+		       bool with_trouble);

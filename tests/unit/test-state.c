@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state store against a temporary database: jobs written through the
+ * writer (state_mark + state_flush, the single-row marks) and read back
+ * through the reader jobwatchctl uses (state-read.h) and through
+ * state_load(); a reopen keeps everything (the "journaled" marks of the ack
+ * file included); a database written by the current schema by someone else
+ * is opened and loaded as it is. The hook states go through SQL as
+ * STATE_HOOK_DONE, bound, so a change of the enum cannot make the SQL drift
+ * from it unnoticed: these tests read the states back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "registry.h"
+#include "state-sql.h"
+#include "state.h"
+#include "string-util.h"
+#include "uuid-util.h"
+
+#define JOB_ID_1 "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+#define JOB_ID_2 "5b0c6f8e-1f2a-4c3d-9e4f-0123456789ab"
+
+static char dir[] = "/tmp/test-state-XXXXXX";
+static struct endpoint ep = { .name = (char *)"default" };
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/test-state-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static struct job *new_job(const char *ids, const char *file)
+{
+	struct job *j = job_new();
+
+	assert_non_null(j);
+	assert_int_equal(uuid_from_string(ids, j->id), 0);
+	j->action = JOB_ACTION_ENABLE;
+	j->endpoint = &ep;
+	j->file = strdup_or_null(file);
+	j->description = strdup_or_null("a test job");
+	j->accepted_usec = 1700000000000000ULL;
+	assert_non_null(j->file);
+	return j;
+}
+
+/* j has ended with outcome o and an answer body for its hook. */
+static void finish_job(struct job *j, enum job_outcome o)
+{
+	j->outcome = (uint8_t)o;
+	j->state = JOB_STATE_FINISHED;
+	j->result = calloc(1, sizeof(*j->result));
+	assert_non_null(j->result);
+	j->result->finished_usec = j->accepted_usec + 5 * USEC_PER_SEC;
+	j->result->error_msg = strdup_or_null("");
+	j->result->body = strdup_or_null("{\"job_status\": \"completed\"}");
+	j->result->body_len = strlen(j->result->body);
+}
+
+static void flush(struct state *s, struct job *j, enum state_dirty d)
+{
+	state_mark(s, j, d);
+	assert_int_equal(state_flush(s, true), 0);
+	assert_int_equal(j->dirty_idx, UINT32_MAX);
+}
+
+/* The row of ids as jobwatchctl reads it; -ENOENT when there is none. */
+static int find(const char *ids, struct state_row *ret)
+{
+	_cleanup_(state_reader_closep) struct state_reader *r = NULL;
+
+	assert_int_equal(state_reader_open(dir, &r), 0);
+	return state_reader_find(r, ids, ret);
+}
+
+static int count_row(void *userdata, const struct state_row *row)
+{
+	unsigned *n = userdata;
+
+	(void)row;
+	(*n)++;
+	return 0;
+}
+
+static void test_reader_without_state(void **state)
+{
+	struct state_reader *r = NULL;
+
+	(void)state;
+	assert_int_equal(state_reader_open(dir, &r), -ENOENT);
+	assert_null(r);
+}
+
+/* A new job, a pending one with polls and a status, then its outcome. */
+static void test_write_and_read(void **state)
+{
+	_cleanup_(state_row_donep) struct state_row row = { 0 };
+	struct state *s = NULL;
+	struct job *j = new_job(JOB_ID_1, "default-enable-1.job");
+
+	(void)state;
+	assert_int_equal(state_open(dir, &s), 0);
+	flush(s, j, STATE_DIRTY_URGENT);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_string_equal(row.endpoint, "default");
+	assert_string_equal(row.action, "enable");
+	assert_string_equal(row.job_id, JOB_ID_1);
+	assert_string_equal(row.file, "default-enable-1.job");
+	assert_string_equal(row.description, "a test job");
+	assert_int_equal(row.accepted_usec, j->accepted_usec);
+	assert_null(row.outcome);
+	assert_null(row.last_status);
+	assert_int_equal(row.hook_state, STATE_HOOK_PENDING);
+	assert_false(row.journaled);
+	state_row_done(&row);
+
+	j->polls = 3;
+	j->track.has_status = true;
+	j->track.seen_alive = true;
+	j->track.last_status = DIFY_STATUS_PROCESSING;
+	j->last_alive_usec = j->accepted_usec + USEC_PER_SEC;
+	flush(s, j, STATE_DIRTY_URGENT);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_int_equal(row.polls, 3);
+	assert_true(row.seen_alive);
+	assert_string_equal(row.last_status, "processing");
+	assert_null(row.outcome);
+	state_row_done(&row);
+
+	/* polls only: the narrow update */
+	j->polls = 4;
+	flush(s, j, STATE_DIRTY_LAZY);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_int_equal(row.polls, 4);
+	state_row_done(&row);
+
+	/* the outcome: kept with the body until the hook is done */
+	finish_job(j, JOB_OUTCOME_COMPLETED);
+	flush(s, j, STATE_DIRTY_SYNC);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_string_equal(row.outcome, "completed");
+	assert_int_equal(row.finished_usec, j->result->finished_usec);
+	assert_int_equal(row.body_len, j->result->body_len);
+	assert_memory_equal(row.body, j->result->body, row.body_len);
+	assert_int_equal(row.hook_state, STATE_HOOK_PENDING);
+
+	state_close(s);
+	job_free(j);
+}
+
+/* The hook's marks, single-row and through a batch: STATE_HOOK_DONE drops the
+ * body and is never taken back by a later batch that does not know it. */
+static void test_hook_marks(void **state)
+{
+	_cleanup_(state_row_donep) struct state_row row = { 0 };
+	struct state *s = NULL;
+	struct job *a = new_job(JOB_ID_1, "a.job"), *b = new_job(JOB_ID_2, "b.job");
+
+	(void)state;
+	assert_int_equal(state_open(dir, &s), 0);
+	finish_job(a, JOB_OUTCOME_ERROR);
+	finish_job(b, JOB_OUTCOME_COMPLETED);
+	flush(s, a, STATE_DIRTY_SYNC);
+	flush(s, b, STATE_DIRTY_SYNC);
+
+	/* a: running, then done, by the single-row marks */
+	assert_int_equal(state_mark_hook(s, a, STATE_HOOK_RUNNING, 4242, 777), 0);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_int_equal(row.hook_state, STATE_HOOK_RUNNING);
+	assert_int_equal(row.hook_pid, 4242);
+	assert_int_equal(row.hook_pid_start, 777);
+	assert_non_null(row.body);
+	state_row_done(&row);
+	assert_int_equal(state_mark_hook(s, a, STATE_HOOK_DONE, 0, 0), 0);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_int_equal(row.hook_state, STATE_HOOK_DONE);
+	assert_null(row.body);
+	state_row_done(&row);
+	/* a batch written from a job that does not have the flag keeps DONE */
+	a->polls = 9;
+	flush(s, a, STATE_DIRTY_URGENT);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_int_equal(row.polls, 9);
+	assert_int_equal(row.hook_state, STATE_HOOK_DONE);
+	state_row_done(&row);
+
+	/* b: done through a batch (the upsert), body dropped with it */
+	b->flags |= JOB_FLAG_HOOK_DONE;
+	flush(s, b, STATE_DIRTY_URGENT);
+	assert_int_equal(find(JOB_ID_2, &row), 0);
+	assert_int_equal(row.hook_state, STATE_HOOK_DONE);
+	assert_null(row.body);
+	state_row_done(&row);
+
+	state_close(s);
+	job_free(a);
+	job_free(b);
+}
+
+/* Everything survives a close and a reopen: rows, the "journaled" mark
+ * (which went to the ack file, not the database), trouble, the daemon's pid;
+ * a forgotten job stays forgotten. */
+static void test_reopen(void **state)
+{
+	_cleanup_(state_row_donep) struct state_row row = { 0 };
+	_cleanup_(state_reader_closep) struct state_reader *r = NULL;
+	struct state *s = NULL;
+	struct job *a = new_job(JOB_ID_1, "a.job"), *b = new_job(JOB_ID_2, "b.job");
+	usec_t started = 0;
+	unsigned n = 0;
+
+	(void)state;
+	assert_int_equal(state_open(dir, &s), 0);
+	finish_job(a, JOB_OUTCOME_COMPLETED);
+	flush(s, a, STATE_DIRTY_SYNC);
+	flush(s, b, STATE_DIRTY_URGENT);
+	assert_int_equal(state_mark_journaled(s, a), 0);
+	assert_true(a->flags & JOB_FLAG_ACK_LOGGED);
+	assert_int_equal(state_set_endpoint_trouble(s, "default", "HTTP 503", 1234), 0);
+	assert_int_equal(state_set_daemon(s, 4321, 5678), 0);
+	/* the mark is not in the database yet: a crash now would replay it */
+	state_close(s);
+	s = NULL;
+	a->flags &= (uint16_t)~JOB_FLAG_ACK_LOGGED;
+	a->dirty_idx = UINT32_MAX;
+	b->dirty_idx = UINT32_MAX;
+
+	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_load(s, count_row, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(find(JOB_ID_1, &row), 0);
+	assert_true(row.journaled);
+	assert_string_equal(row.outcome, "completed");
+	assert_string_equal(row.trouble, "HTTP 503");
+	assert_int_equal(row.trouble_since_usec, 1234);
+	state_row_done(&row);
+	assert_int_equal(state_reader_open(dir, &r), 0);
+	assert_int_equal(state_reader_daemon_pid(r, &started), 4321);
+	assert_int_equal(started, 5678);
+	n = 0;
+	assert_int_equal(state_reader_rows(r, count_row, &n), 0);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(state_forget(s, b), 0);
+	state_close(s);
+	assert_int_equal(find(JOB_ID_2, &row), -ENOENT);
+	job_free(a);
+	job_free(b);
+}
+
+static int load_one(void *userdata, const struct state_row *row)
+{
+	struct state_row *copy = userdata;
+
+	copy->job_id = strdup_or_null(row->job_id);
+	copy->outcome = strdup_or_null(row->outcome);
+	copy->hook_state = row->hook_state;
+	copy->journaled = row->journaled;
+	copy->polls = row->polls;
+	return 0;
+}
+
+/* A database another process wrote with the current schema (an older daemon
+ * of the same schema version): opened without loss, its row loaded. */
+static void test_current_schema_row(void **state)
+{
+	_cleanup_(state_row_donep) struct state_row row = { 0 };
+	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
+	struct state *s = NULL;
+	sqlite3 *db = NULL;
+	char sql[512];
+
+	(void)state;
+	assert_non_null(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, STATE_SCHEMA_SQL, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO meta (key, value) VALUES ('schema', '%d');"
+		 "INSERT INTO jobs (endpoint, action, job_id, file, accepted_usec, polls, outcome,"
+		 " journaled, hook_state, updated_usec) VALUES ('default', 'disable', '%s',"
+		 " 'x.job', 1, 7, 'expired', 1, %d, 1);",
+		 STATE_SCHEMA_VERSION, JOB_ID_2, (int)STATE_HOOK_DONE);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_load(s, load_one, &row), 0);
+	assert_string_equal(row.job_id, JOB_ID_2);
+	assert_string_equal(row.outcome, "expired");
+	assert_int_equal(row.hook_state, STATE_HOOK_DONE);
+	assert_true(row.journaled);
+	assert_int_equal(row.polls, 7);
+	state_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_reader_without_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_and_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_marks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_current_schema_row, setup, teardown),
+	};
+
+	log_set_max_level(LOG_WARNING);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
