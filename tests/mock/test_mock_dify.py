@@ -232,8 +232,7 @@ class Env:
     def __init__(self, tmp):
         self.tmp = tmp
         self.old = Mock(tmp, "--key", K1, "--key", K2, "--result-ttl", "1.0")
-        self.new = Mock(tmp, "--key", K1, "--key", K2, "--dify-version", "new", "--result-ttl", "1.0",
-                        "--pending-ttl", "1.0")
+        self.new = Mock(tmp, "--key", K1, "--key", K2, "--dify-version", "new", "--result-ttl", "1.0")
         self.extra = []
 
     def mock(self, *args, tls=None):
@@ -287,10 +286,10 @@ def t_lifecycle_and_result_ttl(env):
     for m, _ in mocks:
         ids[m] = new_id()
         m.add({"job_id": ids[m], "app": K1,
-               "lifecycle": [["waiting", 0.6], ["processing", 0.6], ["completed", None]]})
+               "lifecycle": [["waiting", 0.6], ["waiting", 0.6], ["completed", None]]})
     t0 = time.monotonic()
     # completed at 1.2 s, result window 1.0 s: gone from 2.2 s on
-    for at, want in ((0.2, "waiting"), (0.9, "processing"), (1.5, "completed"), (1.9, "completed"), (2.6, None)):
+    for at, want in ((0.2, "waiting"), (0.9, "waiting"), (1.5, "completed"), (1.9, "completed"), (2.6, None)):
         time.sleep(max(0, t0 + at - time.monotonic()))
         for m, gone in mocks:
             jid = ids[m]
@@ -317,13 +316,23 @@ def t_error_message(env):
 
 
 @test
-def t_pending_ttl(env):
+def t_waiting_has_no_ttl(env):
+    # DIFY.md: 'waiting' has no TTL in any release; only the result window (1 s here) ends a job
     jn, jo = new_id(), new_id()
     env.new.add({"job_id": jn, "lifecycle": [["waiting", None]]})
     env.old.add({"job_id": jo, "lifecycle": [["waiting", None]]})
     time.sleep(1.2)
-    eq(env.new.get(env.new.status_path(jn))[::2], (404, GONE_NEW), "new Dify drops a 2h-pending job")
+    eq(env.new.get(env.new.status_path(jn))[::2], (200, body_of(jn, "waiting")), "new Dify keeps waiting")
     eq(env.old.get(env.old.status_path(jo))[::2], (200, body_of(jo, "waiting")), "old Dify keeps waiting")
+    eq(env.old.ctl("GET", "/_mock/config")["pending_ttl"], None, "no pending TTL by default")
+    # not Dify: a pending_ttl set on purpose (per job, or --pending-ttl) makes a pending job vanish
+    jp = new_id()
+    env.new.add({"job_id": jp, "lifecycle": [["waiting", None]], "pending_ttl": 0.3})
+    time.sleep(0.4)
+    eq(env.new.get(env.new.status_path(jp))[::2], (404, GONE_NEW), "not-Dify pending_ttl")
+    pm = env.mock("--key", K1, "--pending-ttl", "0.3", "--scenario", env.scn_waiting(jp))
+    time.sleep(0.4)
+    eq(pm.get(pm.status_path(jp))[::2], (400, GONE_OLD), "not-Dify --pending-ttl")
     # a job whose last step has a duration vanishes afterwards; "gone" steps hide it
     j = new_id()
     env.old.add({"job_id": j, "lifecycle": [["gone", 0.3], ["waiting", 0.3]]})
@@ -342,12 +351,12 @@ def t_pending_ttl(env):
 def t_app_scoping_action_and_case(env):
     for m, other_app in ((env.old, 200), (env.new, 404)):
         jid = new_id()
-        m.add({"job_id": jid, "app": K1, "lifecycle": [["processing", None]]})
+        m.add({"job_id": jid, "app": K1, "lifecycle": [["waiting", None]]})
         eq(m.get(m.status_path(jid), key=K2)[0], other_app, "other app's key")
         st, _, body = m.get(m.status_path(jid, "disable"))
         eq(st, 400 if m is env.old else 404, "status under the other action")
         st, _, body = m.get(m.status_path(jid.upper()))
-        eq((st, body), (200, body_of(jid, "processing")), "upper-case id is canonicalised")
+        eq((st, body), (200, body_of(jid, "waiting")), "upper-case id is canonicalised")
         st, _, body = m.get(m.status_path(jid, "frobnicate"))
         eq(st, 400 if m is env.old else 404, "unknown action: no such job")
 
@@ -390,62 +399,72 @@ def t_methods(env):
     eq(st, 405, "GET on start")
 
 
+PYD = "https://errors.pydantic.dev/2.11/v/"
+HJ = {"Content-Type": "application/json"}
+GOOD_START = json.dumps({"score_threshold": 0.9, "embedding_provider_name": "openai",
+                         "embedding_model_name": "text-embedding-3-small"})
+
+
 @test
 def t_start_job(env):
     for m in (env.old, env.new):
         key = "app-start%s" % uuid.uuid4().hex[:19]
         m.ctl("POST", "/_mock/config", {"add_keys": [key]})
-        good = json.dumps({"score_threshold": 0.9, "embedding_provider_name": "openai",
-                           "embedding_model_name": "text-embedding-3-small"})
-        hj = {"Content-Type": "application/json"}
-        st, hd, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=good, headers=hj)
+        st, hd, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=GOOD_START, headers=HJ)
         eq(st, 200, "start")
         obj = json.loads(body)
         eq(list(obj), ["job_id", "job_status"], "start keys")
-        eq(obj["job_status"], "waiting", "start status")
         eq(uuid.UUID(obj["job_id"]).version, 4, "uuid4")
         eq(body, ('{"job_id": "%s", "job_status": "waiting"}\n' % obj["job_id"]).encode(), "start body")
-        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=good, headers=hj)
-        eq((st, body), (200, ('{"job_id": "%s", "job_status": "processing"}\n' % obj["job_id"]).encode()),
-           "second start returns the running job")
-        st, _, body = m.get("/v1/apps/annotation-reply/disable", key=key, method="POST", body=good, headers=hj)
-        if m is env.new:
-            eq(st, 409, "other action while running (new)")
-            eq(json.loads(body)["code"], "conflict", "409 code")
-            eq(json.loads(body)["status"], 409, "409 status field")
-        else:
-            eq(st, 200, "other action while running (old)")
-        # the started job is polled like any other
+        # DIFY.md: a second POST while one runs starts another job (no 409, no "processing")
+        seen = {obj["job_id"]}
+        for action in ("enable", "disable", "enable"):
+            st, _, body = m.get("/v1/apps/annotation-reply/" + action, key=key, method="POST", body=GOOD_START,
+                                headers=HJ)
+            o2 = json.loads(body)
+            eq((st, o2["job_status"]), (200, "waiting"), "start while one runs (%s)" % action)
+            ok(o2["job_id"] not in seen, "a new job each time")
+            seen.add(o2["job_id"])
         st, _, body = m.get(m.status_path(obj["job_id"]), key=key)
         eq((st, json.loads(body)["job_status"]), (200, "waiting"), "started job status")
-        # reqparse errors
+        # pydantic validation: 400 invalid_param with pydantic's multi-line text (both versions)
         cases = [
-            ({"score_threshold": 0.9, "embedding_model_name": "m"}, "embedding_provider_name",
-             "Missing required parameter in the JSON body"),
+            ({"score_threshold": 0.9, "embedding_model_name": "m"},
+             "1 validation error for AnnotationReplyActionPayload\nembedding_provider_name\n"
+             "  Field required [type=missing, input_value={'score_threshold': 0.9, ...edding_model_name': 'm'}, "
+             "input_type=dict]\n    For further information visit " + PYD + "missing"),
             ({"score_threshold": "abc", "embedding_provider_name": "p", "embedding_model_name": "m"},
-             "score_threshold", "could not convert string to float: 'abc'"),
-            ({}, "score_threshold", "Missing required parameter in the JSON body"),
+             "1 validation error for AnnotationReplyActionPayload\nscore_threshold\n"
+             "  Input should be a valid number, unable to parse string as a number [type=float_parsing, "
+             "input_value='abc', input_type=str]\n    For further information visit " + PYD + "float_parsing"),
+            ({"score_threshold": 1, "embedding_provider_name": 5, "embedding_model_name": None},
+             "2 validation errors for AnnotationReplyActionPayload\nembedding_provider_name\n"
+             "  Input should be a valid string [type=string_type, input_value=5, input_type=int]\n"
+             "    For further information visit " + PYD + "string_type\nembedding_model_name\n"
+             "  Input should be a valid string [type=string_type, input_value=None, input_type=NoneType]\n"
+             "    For further information visit " + PYD + "string_type"),
         ]
-        for payload, param, msg in cases:
-            st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST",
-                                body=json.dumps(payload), headers=hj)
-            eq(st, 400, "reqparse status")
-            if m is env.old:
-                eq(body, ('{"code": "invalid_param", "message": "%s", "params": "%s", "status": 400}\n'
-                          % (msg, param)).encode(), "old reqparse body")
-            else:
-                eq(body, b'{"code": "bad_request", "message": "Input payload validation failed", "status": 400}\n',
-                   "new reqparse body")
-        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=b"", headers=hj)
-        eq(st, 400, "empty body")
-        if m is env.old:
-            eq(json.loads(body)["message"], "Invalid JSON payload received or JSON payload is empty.", "empty JSON")
-            st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=good,
-                                headers={"Content-Type": "text/plain"})
-            eq(st, 415, "not JSON content type (old)")
-        st, _, body = m.get("/v1/apps/annotation-reply/frob", key=key, method="POST", body=good, headers=hj)
-        eq((st, json.loads(body)["message"]), (400, "Unsupported annotation reply action"), "bad action")
-        st, _, _ = m.get("/v1/apps/annotation-reply/enable", key="app-nokey", method="POST", body=good, headers=hj)
+        for payload, msg in cases:
+            st, hd, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST",
+                                 body=json.dumps(payload), headers=HJ)
+            eq((st, hd["content-type"]), (400, "application/json"), "validation status")
+            eq(body, (json.dumps({"code": "invalid_param", "message": msg, "status": 400}) + "\n").encode(),
+               "validation body")
+        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=b"{}", headers=HJ)
+        eq((st, json.loads(body)["message"].split("\n")[0]), (400, "3 validation errors for AnnotationReplyActionPayload"),
+           "empty object")
+        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=b"", headers=HJ)
+        eq((st, json.loads(body)["message"]), (400, "Invalid JSON payload received or JSON payload is empty."),
+           "empty body")
+        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=GOOD_START,
+                            headers={"Content-Type": "text/plain"})
+        eq((st, json.loads(body)["code"]), (415, "unsupported_media_type"), "not JSON content type")
+        # an unknown action: the controller's result is unbound, Dify's unhandled-error 500
+        st, _, body = m.get("/v1/apps/annotation-reply/frob", key=key, method="POST", body=GOOD_START, headers=HJ)
+        eq((st, body), (500, b'{"message": "Internal Server Error", "code": "unknown", "status": 500}\n'),
+           "unknown action")
+        st, _, _ = m.get("/v1/apps/annotation-reply/enable", key="app-nokey", method="POST", body=GOOD_START,
+                         headers=HJ)
         eq(st, 401, "start without a valid key")
     # deterministic ids and a default lifecycle from the control API
     m = env.old
@@ -453,13 +472,47 @@ def t_start_job(env):
     want = new_id()
     m.ctl("POST", "/_mock/config", {"add_keys": [key], "next_job_ids": [want],
                                     "default_lifecycle": [["waiting", 0.2], ["completed", None]]})
-    st, _, body = m.get("/v1/apps/annotation-reply/disable", key=key, method="POST", headers=hj,
-                        body=json.dumps({"score_threshold": 1, "embedding_provider_name": "p",
-                                         "embedding_model_name": "m"}))
+    st, _, body = m.get("/v1/apps/annotation-reply/disable", key=key, method="POST", headers=HJ, body=GOOD_START)
     eq(json.loads(body)["job_id"], want, "next_job_ids")
     time.sleep(0.3)
     eq(m.get(m.status_path(want, "disable"), key=key)[2], body_of(want, "completed"), "default lifecycle")
-    m.ctl("POST", "/_mock/config", {"default_lifecycle": [["waiting", 0.5], ["processing", 1.0], ["completed", None]]})
+    m.ctl("POST", "/_mock/config", {"default_lifecycle": [["waiting", 1.5], ["completed", None]]})
+
+
+@test
+def t_start_default_lifecycle_and_never_enabled(env):
+    m = env.mock("--key", K1, "--key", K2)
+    eq(m.ctl("GET", "/_mock/config")["default_lifecycle"], [["waiting", 1.5], ["completed", None]],
+       "default lifecycle: waiting then completed")
+    # a disable job for an app whose annotation reply was never enabled stays waiting forever
+    m.ctl("POST", "/_mock/config", {"apps": {K2: {"annotation_reply": False}},
+                                    "default_lifecycle": [["waiting", 0.2], ["completed", None]]})
+    ids = {}
+    for key, action in ((K1, "disable"), (K2, "disable"), (K2, "enable")):
+        st, _, body = m.get("/v1/apps/annotation-reply/" + action, key=key, method="POST", body=GOOD_START,
+                            headers=HJ)
+        ids[(key, action)] = json.loads(body)["job_id"]
+    time.sleep(0.4)
+    for (key, action), want in (((K1, "disable"), "completed"), ((K2, "disable"), "waiting"),
+                                ((K2, "enable"), "completed")):
+        jid = ids[(key, action)]
+        eq(m.get(m.status_path(jid, action), key=key)[2], body_of(jid, want), "%s job of %s" % (action, key))
+
+
+@test
+def t_start_not_dify_variant(env):
+    # not Dify: the pre-correction answers, kept behind not_dify_start for the tests that need them
+    m = env.mock("--key", K1)
+    m.ctl("POST", "/_mock/config", {"not_dify_start": True})
+    st, _, body = m.get("/v1/apps/annotation-reply/enable", method="POST", body=GOOD_START, headers=HJ)
+    jid = json.loads(body)["job_id"]
+    st, _, body = m.get("/v1/apps/annotation-reply/enable", method="POST", body=GOOD_START, headers=HJ)
+    eq((st, body), (200, ('{"job_id": "%s", "job_status": "processing"}\n' % jid).encode()), "running job handed out")
+    st, _, body = m.get("/v1/apps/annotation-reply/disable", method="POST", body=GOOD_START, headers=HJ)
+    eq((st, json.loads(body)["code"]), (409, "conflict"), "409 for the other action")
+    m.ctl("POST", "/_mock/config", {"not_dify_start": False})
+    st, _, body = m.get("/v1/apps/annotation-reply/disable", method="POST", body=GOOD_START, headers=HJ)
+    eq((st, json.loads(body)["job_status"]), (200, "waiting"), "Dify again")
 
 
 @test
@@ -468,14 +521,14 @@ def t_scripted_order(env):
     j1, j2 = new_id(), new_id()
     m.add({"job_id": j1, "lifecycle": [["waiting", None]],
            "responses": [{"status": 503, "headers": {"Retry-After": "2"}, "body_raw": "<html>busy</html>"},
-                         {"job_status": "processing"},
+                         {"job_status": "waiting"},
                          {"status": 200, "body": {"job_id": "$job_id", "job_status": "completed", "error_msg": ""}}]},
           {"job_id": j2, "lifecycle": [["waiting", None]], "then": "lifecycle",
            "responses": [{"fault": "500"}]})
     st, hd, body = m.get(m.status_path(j1))
     eq((st, hd["retry-after"], body, hd["content-type"]), (503, "2", b"<html>busy</html>", "text/html; charset=utf-8"),
        "scripted 1")
-    eq(m.get(m.status_path(j1))[2], body_of(j1, "processing"), "scripted 2")
+    eq(m.get(m.status_path(j1))[2], body_of(j1, "waiting"), "scripted 2")
     eq(m.get(m.status_path(j1))[2], body_of(j1, "completed"), "scripted 3")
     eq(m.get(m.status_path(j1))[2], body_of(j1, "completed"), "last repeats")
     st, _, body = m.get(m.status_path(j2))
@@ -548,14 +601,14 @@ def t_fault_delay_and_abort(env):
 def t_fault_trickle(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "trickle", "interval": 0.01}]})
     r = Raw(m.port)
     r.get(m.status_path(jid))
     status, hdrs, _ = r.read_head()
     hd = {k.lower(): v for k, v in hdrs}
     n = int(hd["content-length"])
-    want = body_of(jid, "processing")
+    want = body_of(jid, "waiting")
     eq(n, len(want), "content-length")
     got = r.buf
     r.buf = b""
@@ -578,10 +631,10 @@ def t_fault_trickle(env):
 def t_fault_truncate(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "truncate"}, {"fault": "truncate", "truncate": 0},
                          {"job_status": "waiting", "headers": {"Content-Length": None}}]})
-    full = body_of(jid, "processing")
+    full = body_of(jid, "waiting")
     for want_len in (len(full) // 2, 0):
         r = Raw(m.port)
         r.get(m.status_path(jid))
@@ -608,10 +661,10 @@ def t_fault_malformed_and_shapes(env):
     variants = ["truncated", "garbage", "empty", "trailing", "nul", "invalid_utf8", "html_200"]
     shapes = ["array", "number", "null", "bool", "object", "nested", "missing", "string",
               "empty_object", "error_msg_number", "other_job_id"]
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "malformed", "variant": v} for v in variants]
            + [{"fault": "wrong_shape", "variant": v} for v in shapes]})
-    good = body_of(jid, "processing")
+    good = body_of(jid, "waiting")
     for v in variants:
         st, hd, body = m.get(m.status_path(jid))
         eq(st, 200, "malformed status")
@@ -651,14 +704,14 @@ def t_fault_malformed_and_shapes(env):
 def t_fault_oversized_and_huge_headers(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "oversized"}, {"fault": "oversized", "size": 5000, "field": "error_msg",
                                                   "job_status": "error"},
                          {"fault": "huge_headers"}, {"fault": "huge_headers", "single": True, "size": 150000}]})
     st, hd, body = m.get(m.status_path(jid))
     eq(len(body), 200 * 1024, "oversized length")
     obj = json.loads(body)
-    eq((obj["job_id"], obj["job_status"]), (jid, "processing"), "oversized is valid-looking JSON")
+    eq((obj["job_id"], obj["job_status"]), (jid, "waiting"), "oversized is valid-looking JSON")
     st, hd, body = m.get(m.status_path(jid))
     eq(len(body), 5000, "oversized 5000")
     eq(json.loads(body)["job_status"], "error", "oversized error")
@@ -669,7 +722,7 @@ def t_fault_oversized_and_huge_headers(env):
         status, hdrs, headlen = r.read_head()
         ok(headlen >= (150000 if single else 200 * 1024), "header block %d bytes" % headlen)
         hd = {k.lower(): v for k, v in hdrs}
-        eq(r.read_exact(int(hd["content-length"])), body_of(jid, "processing"), "body after huge headers")
+        eq(r.read_exact(int(hd["content-length"])), body_of(jid, "waiting"), "body after huge headers")
         r.close()
 
 
@@ -677,7 +730,7 @@ def t_fault_oversized_and_huge_headers(env):
 def t_fault_endless_chunked(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "endless_chunked", "interval": 0.005, "chunk_size": 512}]})
     r = Raw(m.port)
     r.get(m.status_path(jid))
@@ -704,7 +757,7 @@ def t_fault_endless_chunked(env):
         eq(data[j + 2 + n:j + 4 + n], b"\r\n", "chunk trailer")
         i = j + 4 + n
         chunks += 1
-    ok(total.startswith(('{"job_id": "%s", "job_status": "processing", "error_msg": "", "padding": "' % jid).encode()),
+    ok(total.startswith(('{"job_id": "%s", "job_status": "waiting", "error_msg": "", "padding": "' % jid).encode()),
        "endless prefix")
     ok(len(total) > 20000 and chunks > 40, "endless sent %d bytes in %d chunks" % (len(total), chunks))
     eq(m.stats()["in_flight_total"], 1, "endless is in flight")
@@ -718,7 +771,7 @@ def t_fault_endless_chunked(env):
 def t_fault_gateway_pages(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "html_502"}, {"fault": "503"}, {"fault": "html_503", "retry_after": None},
                          {"fault": "html_504"}, {"fault": "nginx", "status": 500},
                          {"fault": "429"}, {"fault": "429", "retry_after": "date+30"},
@@ -960,10 +1013,10 @@ def t_set_and_jobs(env):
     eq(m.get(m.status_path(ids[1]))[0], 200, "completed")
     time.sleep(0.3)
     eq(m.get(m.status_path(ids[1]))[0], 400, "per-job ttl")
-    m.ctl("POST", "/_mock/set", {"all": True, "lifecycle": [["processing", 0.2], ["completed", None]]})
-    eq(json.loads(m.get(m.status_path(ids[2]))[2])["job_status"], "processing", "lifecycle restarted")
+    m.ctl("POST", "/_mock/set", {"all": True, "lifecycle": [["waiting", 0.2], ["completed", None]]})
+    eq(json.loads(m.get(m.status_path(ids[2]))[2])["job_status"], "waiting", "lifecycle restarted")
     jobs = {j["job_id"]: j for j in m.ctl("GET", "/_mock/jobs")}
-    eq(jobs[ids[2]]["status_now"], "processing", "jobs listing")
+    eq(jobs[ids[2]]["status_now"], "waiting", "jobs listing")
     eq(jobs[ids[2]]["requests"], 2, "per-job request count")
     # bad input is refused with a reason
     c = m.conn()
@@ -996,9 +1049,9 @@ def t_scenario_file(env):
     path = os.path.join(env.tmp, "scn.json")
     with open(path, "w") as f:
         json.dump({"keys": [K2], "dify_version": "new", "jobs": [
-            {"job_id": j1, "app": K2, "lifecycle": [["processing", None]]}]}, f)
+            {"job_id": j1, "app": K2, "lifecycle": [["waiting", None]]}]}, f)
     m = env.mock("--key", K1, "--scenario", path)
-    eq(m.get(m.status_path(j1), key=K2)[2], body_of(j1, "processing"), "job from file")
+    eq(m.get(m.status_path(j1), key=K2)[2], body_of(j1, "waiting"), "job from file")
     eq(m.get(m.status_path(j1), key=K1)[0], 404, "new Dify from file")
     bad = os.path.join(env.tmp, "bad.json")
     with open(bad, "w") as f:
@@ -1053,7 +1106,7 @@ def t_load_1000_jobs(env):
     m = env.mock("--key", K1, "--quiet")
     ids = [new_id() for _ in range(1000)]
     t0 = time.monotonic()
-    m.add(*({"job_id": j, "lifecycle": [["waiting", 0.3], ["processing", 0.3], ["completed", None]]} for j in ids))
+    m.add(*({"job_id": j, "lifecycle": [["waiting", 0.3], ["waiting", 0.3], ["completed", None]]} for j in ids))
     t_add = time.monotonic() - t0
     polls = 3
     nconn = 32
