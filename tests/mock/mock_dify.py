@@ -1193,9 +1193,9 @@ class MockDify:
             p = Plan(200, ("data: " + json.dumps(ev) + "\n\n").encode(), "text/event-stream")
             p.close = True
             return p
-        wait = r.ends_in(now)
-        wait = 0.0 if wait is None else min(wait, 60.0)
-        v = r.view(now + wait) or {}
+        end = r.terminal_at()
+        wait = 0.0 if end is None else min(max(0.0, end - now), 60.0)
+        v = r.view(now if end is None else end + 1e-6) or {}
         p = self.json_plan(200, {"task_id": task, "workflow_run_id": rid, "data": {
             k: v.get(k) for k in ("id", "workflow_id", "status", "outputs", "error", "elapsed_time",
                                   "total_tokens", "total_steps", "created_at", "finished_at")}})

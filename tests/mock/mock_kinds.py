@@ -365,12 +365,12 @@ class Run(Scripted):
             "elapsed_time": round(at, 6) if done else 0.0,
         }
 
-    def ends_in(self, now):
-        """Seconds until the run reaches a terminal status (0: it has), or None: never."""
+    def terminal_at(self):
+        """Monotonic time at which the run reaches a terminal status, or None: never."""
         start = 0.0
         for status, dur in self.lifecycle:
             if status in RUN_TERMINAL:
-                return max(0.0, self.created + start - now)
+                return self.created + start
             if dur is None:
                 return None
             start += dur
