@@ -1394,6 +1394,7 @@ class MockDify:
             }[v]
             p = Plan(spec.get("status", 200), dify_json(obj), JSON_CT)
         elif fault in ("html_502", "html_503", "html_504", "nginx", "503"):
+            # Proxy-only: nginx in front of Dify (Dify itself sends no HTML and no Retry-After).
             code = {"html_502": 502, "html_503": 503, "html_504": 504, "503": 503}.get(fault) \
                 or int(spec.get("status", 502))
             p = Plan(code, nginx_page(code).encode(), "text/html")
@@ -1403,6 +1404,7 @@ class MockDify:
         elif fault in ("500", "server_error"):
             p = self.json_plan(500, SERVER_ERROR)
         elif fault in ("429", "too_many_requests"):
+            # Proxy-only: a rate-limiting proxy or gateway; Dify sends no 429 on these routes.
             p = self.json_plan(429, {"code": "too_many_requests",
                                      "message": spec.get("message", "Too many requests. Please try again later."),
                                      "status": 429})
