@@ -801,6 +801,41 @@ class Mock:
     def reset_log(self):
         return self.ctl("POST", "/_mock/reset-log")
 
+    # document-indexing batches and workflow runs (tests/README.md, "The mock")
+
+    def add_batches(self, *batches, **top):
+        """Add batches ({"dataset_id", "batch", "documents" | "count"+"document", ...}); top-level
+        scenario keys (datasets=, apps=) go along."""
+        top["batches"] = list(batches)
+        return self.ctl("POST", "/_mock/jobs", top)["added"]
+
+    def set_batch(self, batch=None, **fields):
+        """Change a batch now: status=, lifecycle=, document_ids=, error=, gone=True, ...;
+        batch=None: every batch."""
+        if batch is None:
+            fields["all"] = True
+        else:
+            fields["batch"] = batch
+        return self.ctl("POST", "/_mock/set-batch", fields)["updated"]
+
+    def batches(self, batch=None):
+        return self.ctl("GET", "/_mock/batches" + ("?batch=" + batch if batch else ""))
+
+    def add_runs(self, *runs, **top):
+        top["runs"] = list(runs)
+        return self.ctl("POST", "/_mock/jobs", top)["added"]
+
+    def set_run(self, run_ids=None, **fields):
+        """Change runs now: status=, lifecycle=, outputs=, error=, gone=True, ..."""
+        if run_ids is None:
+            fields["all"] = True
+        else:
+            fields["run_ids"] = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        return self.ctl("POST", "/_mock/set-run", fields)["updated"]
+
+    def runs(self, run_id=None):
+        return self.ctl("GET", "/_mock/runs" + ("?run_id=" + run_id if run_id else ""))
+
     def verify(self):
         """Fail if a job's 'expect' clause was not met."""
         v = self.ctl("GET", "/_mock/verify")

@@ -57,9 +57,11 @@ def test():
     sb = H.Sandbox()
     jobs = {name: str(uuid.uuid4()) for name in FAULTS}
     paused = [str(uuid.uuid4()), str(uuid.uuid4())]
-    scen = [{"job_id": jobs[n], "responses": [st("waiting"), f, f, st("processing"), st("completed")]}
+    scen = [{"job_id": jobs[n], "responses": [st("waiting"), f, f, st("waiting"), st("completed")]}
             for n, f in FAULTS.items()]
-    scen += [{"job_id": j, "responses": [st("waiting"), st("paused"), st("paused"), st("processing"),
+    # 'paused' is no annotation-reply status (Dify writes waiting, completed, error): an
+    # unknown word, scripted on purpose (not Dify)
+    scen += [{"job_id": j, "responses": [st("waiting"), st("paused"), st("paused"), st("waiting"),
                                          st("completed")]} for j in paused]
     mock = sb.start_mock(jobs=scen)
     conf = sb.base_config(mock, initial="100ms", max_interval="300ms",

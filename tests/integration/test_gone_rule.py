@@ -26,14 +26,14 @@ def st(s):
 
 # name: (responses, expected outcome, expected polls)
 CASES = {
-    "reset": ([GONE, GONE, st("processing"), GONE, GONE, st("completed")], "completed", 6),
+    "reset": ([GONE, GONE, st("waiting"), GONE, GONE, st("completed")], "completed", 6),
     "faults_between_unknown": ([GONE, F503, GONE, F500, GONE, st("completed")], "unknown", 5),
-    "faults_between_expired": ([st("processing"), GONE, F503, GONE, F500, GONE, st("completed")], "expired", 6),
-    "new_shape": ([st("waiting"), GONE_NEW, GONE_NEW, st("processing"), GONE_NEW, GONE_NEW, GONE_NEW,
+    "faults_between_expired": ([st("waiting"), GONE, F503, GONE, F500, GONE, st("completed")], "expired", 6),
+    "new_shape": ([st("waiting"), GONE_NEW, GONE_NEW, st("waiting"), GONE_NEW, GONE_NEW, GONE_NEW,
                    st("completed")], "expired", 7),
-    "html_404": ([st("processing"), HTML404, HTML404, HTML404, HTML404, st("completed")], "completed", 6),
+    "html_404": ([st("waiting"), HTML404, HTML404, HTML404, HTML404, st("completed")], "completed", 6),
     "json_404": ([st("waiting"), JSON404, JSON404, JSON404, st("completed")], "completed", 5),
-    "html_404_then_gone": ([st("processing"), HTML404, GONE, HTML404, GONE, HTML404, GONE, st("completed")],
+    "html_404_then_gone": ([st("waiting"), HTML404, GONE, HTML404, GONE, HTML404, GONE, st("completed")],
                            "expired", 7),
 }
 

@@ -36,7 +36,7 @@ def test():
            '\n \n' % J["main"])
     mock = sb.start_mock(keys=(H.KEY, H.KEY2), jobs=[
         {"job_id": J["main"], "responses": [W, {"status": 200, "body_raw": raw, "content_type": "application/json"}]},
-        {"job_id": J["other_ep"], "app": H.KEY2, "lifecycle": [["processing", 0.2], ["error", None]],
+        {"job_id": J["other_ep"], "app": H.KEY2, "lifecycle": [["waiting", 0.2], ["error", None]],
          "error_msg": "disk full"},
         {"job_id": J["override"], "responses": [W, {"job_status": "completed"}]},
         {"job_id": J["disabled"], "responses": [W, {"job_status": "completed"}]},

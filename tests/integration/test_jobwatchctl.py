@@ -11,10 +11,11 @@
 - wait: a result already in the journal, one that arrives later, an error outcome (exit 1),
   several ids, a timeout (exit 2), the live status line on a terminal, and the state-file
   fallback when the daemon logs to the console;
-- start: every answer shape of DIFY.md (waiting, processing for a job already watched and
-  for one that is not, 409, 401, 429 with Retry-After, 400 with a string and with an object
-  message, 502, no connection), the request itself (path, Authorization, JSON body), the key
-  never in argv, environment or output, and start --wait.
+- start: every answer shape of DIFY.md (waiting, 401, 400 with a string and with an object
+  message), the proxies' (429 with Retry-After, 502, no connection) and, from the mock's
+  not-Dify variant (not_dify_start: no Dify release answers so), "processing" for a job already
+  watched and for one that is not, and 409; the request itself (path, Authorization, JSON body),
+  the key never in argv, environment or output, and start --wait.
 
 Exit 0 pass, 1 fail, 77 skip (no journald)."""
 
@@ -348,9 +349,9 @@ def test_start(sb, d, mock, J):
     S_ARGS = ["--score-threshold", "0.9", "--embedding-provider", "openai", "--embedding-model",
               "text-embedding-3-small"]
 
-    # A running job of the app blocks a start (processing, or 409 for the other action):
-    # 'forever' and 'bad' are filed under another app in the mock (see test()), and
-    # 'second', on the app of KEY2, ends first.
+    # In the not-Dify variant below, a running job of the app blocks a start (processing, or
+    # 409 for the other action): 'forever' and 'bad' are filed under another app in the mock
+    # (see test()), and 'second', on the app of KEY2, ends first.
     mock.set(J["second"], status="completed")
 
     # waiting: a new job, started and added. The POST is slowed down so that we can look at
@@ -374,8 +375,12 @@ def test_start(sb, d, mock, J):
     H.eq(req["headers"].get("content-type"), "application/json", "Content-Type of the start request")
     H.eq(json.loads(req["body"]), {"score_threshold": 0.9, "embedding_provider_name": "openai",
                                    "embedding_model_name": "text-embedding-3-small"}, "start body")
-    mock.set(S["s1"], status="processing")        # runs until we end it
+    mock.set(S["s1"], status="waiting")           # runs until we end it
 
+    # Not Dify: no release answers a second start with "processing" or 409 (each POST starts
+    # another job); the mock's not_dify_start variant does, so that jobwatchctl's handling of
+    # such answers stays tested.
+    mock.config(not_dify_start=True)
     # processing, for the job we watch already: said so, not an error
     before = job_files(sb)
     expect(ctl(sb, "start", "disable", *S_ARGS), 0, "start (processing, watched)",
@@ -388,13 +393,14 @@ def test_start(sb, d, mock, J):
     mock.set(S["s1"], status="completed")
 
     # processing, for a job nobody watches yet: it is added
-    mock.add_job(S["p2"], action="disable", app=H.KEY2, lifecycle=[["processing", None]])
+    mock.add_job(S["p2"], action="disable", app=H.KEY2, lifecycle=[["waiting", None]])
     r = expect(ctl(sb, "start", "disable", "--endpoint", "second", *S_ARGS), 0, "start (processing, new)",
                stdout=r"already running on this app: %s.*watching job %s \(disable\) on endpoint 'second' in (\S+)"
                % (S["p2"], S["p2"]))
     p2 = r.stdout.strip().split(" in ")[-1]
     H.eq(read_job(p2), {"JobID": S["p2"], "Action": "disable", "Endpoint": "second"}, "job file of p2")
     mock.set(S["p2"], status="completed")
+    mock.config(not_dify_start=False)
 
     # failures: nothing is added
     before = job_files(sb)
@@ -419,7 +425,7 @@ def test_start(sb, d, mock, J):
     H.eq(job_files(sb), before, "job files after failed starts")
 
     # --wait: started, added, and its result printed
-    mock.config(next_job_ids=[S["s3"]], default_lifecycle=[["waiting", 0.3], ["processing", 0.3], ["completed", None]])
+    mock.config(next_job_ids=[S["s3"]], default_lifecycle=[["waiting", 0.6], ["completed", None]])
     r = expect(ctl(sb, "start", "disable", "--wait", "--timeout", "60s", *S_ARGS, timeout=int(C.t(90))), 0,
                "start --wait", stdout=r"^started %s \(disable\).*\nJob %s .*complet" % (S["s3"], S["s3"]))
     [e] = C.wait_results(d, 1, job_id=S["s3"])
@@ -449,7 +455,7 @@ def test():
         {"job_id": J["quick"], "lifecycle": [["waiting", 0.3], ["completed", None]]},
         {"job_id": J["err"], "action": "disable", "lifecycle": [["waiting", 0.2], ["error", None]],
          "error_msg": "boom"},
-        {"job_id": J["later"], "lifecycle": [["processing", None]]},
+        {"job_id": J["later"], "lifecycle": [["waiting", None]]},
         # filed under an app of their own, so that they do not count as running jobs of KEY's
         # app when start tests POST there; old Dify answers status polls whatever the key
         {"job_id": J["forever"], "lifecycle": [["waiting", None]], "app": OTHER_APP, "dify_version": "old"},

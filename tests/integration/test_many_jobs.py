@@ -29,9 +29,8 @@ def test():
     for i, j in enumerate(ids):
         outcome = "error" if i % 4 == 0 else "completed"
         want[j] = outcome
-        jobs.append({"job_id": j, "lifecycle": [["waiting", round(rnd.uniform(0.5, 1.5), 3)],
-                                                ["processing", round(rnd.uniform(0.5, 1.5), 3)],
-                                                [outcome, None]],
+        waiting = round(rnd.uniform(0.5, 1.5), 3) + round(rnd.uniform(0.5, 1.5), 3)
+        jobs.append({"job_id": j, "lifecycle": [["waiting", waiting], [outcome, None]],
                      "error_msg": "failed %d" % i if outcome == "error" else ""})
     mock = sb.start_mock(jobs=[])
     out = sb.path("hook-out", "ran.txt")

@@ -20,13 +20,13 @@ def test():
     J = ids
     forever = [["waiting", None]]
     mock = sb.start_mock(keys=(H.KEY, H.KEY2), dify_version="old", jobs=[
-        {"job_id": J["completed"], "lifecycle": [["waiting", 0.3], ["processing", 0.3], ["completed", None]]},
+        {"job_id": J["completed"], "lifecycle": [["waiting", 0.3], ["waiting", 0.3], ["completed", None]]},
         {"job_id": J["error"], "action": "disable", "lifecycle": [["waiting", 0.2], ["error", None]],
          "error_msg": "quota exceeded"},
-        {"job_id": J["error_empty"], "lifecycle": [["processing", 0.2], ["error", None]], "error_msg": ""},
+        {"job_id": J["error_empty"], "lifecycle": [["waiting", 0.2], ["error", None]], "error_msg": ""},
         # seen alive by the first poll, then the job ends and its result window (TTL) passes
         # before the watcher looks again: old Dify's 400 invalid_param
-        {"job_id": J["expired_old"], "responses": [{"job_status": "processing"}], "then": "lifecycle",
+        {"job_id": J["expired_old"], "responses": [{"job_status": "waiting"}], "then": "lifecycle",
          "lifecycle": [["completed", None]], "ttl": 0},
         # newer Dify: 404 not_found
         {"job_id": J["expired_new"], "dify_version": "new", "responses": [{"job_status": "waiting"}],

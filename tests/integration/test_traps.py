@@ -26,7 +26,7 @@ def test():
         # the first answer takes longer than RequestTimeout=, then Dify's lifecycle
         "responses": [{"delay": 3}],
         "then": "lifecycle",
-        "lifecycle": [["processing", 2.0], ["completed", None]],
+        "lifecycle": [["waiting", 2.0], ["completed", None]],
     }])
     sb.write_config(sb.base_config(mock, initial="200ms", max_interval="300ms",
                                    request_timeout="700ms"))

@@ -144,7 +144,7 @@ def part_job_hooks():
     J = {k: uid() for k in ("own", "plain", "none")}
     late = uid()
     mock = sb.start_mock(jobs=[{"job_id": j, "lifecycle": [["completed", None]]} for j in J.values()]
-                         + [{"job_id": late, "lifecycle": [["processing", None]]}])
+                         + [{"job_id": late, "lifecycle": [["waiting", None]]}])
     main_hook = sb.recording_hook("main")
     own_hook = sb.recording_hook("own")
     conf = sb.base_config(mock, hook=main_hook)

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""mock_dify.py -- a mock of Dify's annotation-reply job API, for jobwatch's tests.
+"""mock_dify.py -- a mock of Dify's asynchronous job APIs, for jobwatch's tests: annotation-reply
+jobs, document-indexing batches and workflow runs (models of the last two in mock_kinds.py).
 
 It speaks HTTP/1.1 itself on asyncio streams, so that every byte on the wire is under
 control: keep-alive, chunked bodies, resets, trickles, truncations.  It reproduces the
@@ -30,13 +31,14 @@ import time
 import urllib.parse
 import uuid
 
-DEFAULT_KEY = "app-mockdify0000000000000000"
-DEFAULT_LIFECYCLE = [["waiting", 0.5], ["processing", 1.0], ["completed", None]]
-TERMINAL = ("completed", "error")
-PENDING = ("waiting", "processing")
-ACTIONS = ("enable", "disable")
+import mock_kinds as K
+from mock_kinds import UUID_RE, ScenarioError, check_lifecycle, pydantic_errors
 
-UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+DEFAULT_KEY = "app-mockdify0000000000000000"
+# Dify's annotation-reply job: waiting, then completed or error (no release writes anything else).
+DEFAULT_LIFECYCLE = [["waiting", 1.5], ["completed", None]]
+TERMINAL = ("completed", "error")
+ACTIONS = ("enable", "disable")
 
 # Bodies exactly as the real servers write them.
 WERKZEUG_404 = (
@@ -52,6 +54,27 @@ NGINX_TITLES = {
     503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out",
 }
 JOB_GONE_MSG = "The job does not exist."
+# Dify's 401 messages (api/controllers/service_api/wraps.py), all with WWW-Authenticate.
+UNAUTHORIZED_MSGS = {
+    "no_header": "Authorization header must be provided and start with 'Bearer'",
+    "scheme": "Authorization scheme must be 'Bearer'",
+    "invalid": "Access token is invalid",
+    "tenant": "Tenant owner account not found or tenant is not active.",
+}
+# Dify's 403 messages: the app's (wraps.py) and the dataset's; the variant names of fault 403.
+FORBIDDEN_MSGS = {
+    "app_gone": "The app no longer exists.",
+    "app_abnormal": "The app's status is abnormal.",
+    "api_disabled": "The app's API service has been disabled.",
+    "workspace_archived": "The workspace's status is archived.",
+    "dataset_api": "Dataset api access is not enabled.",
+}
+# Per-app (per-key) states of POST /_mock/config {"apps": ...}: what wraps.py answers for them.
+APP_STATES = {"normal": None, "app_gone": (403, "app_gone"), "app_abnormal": (403, "app_abnormal"),
+              "api_disabled": (403, "api_disabled"), "workspace_archived": (403, "workspace_archived"),
+              "tenant_inactive": (401, "tenant")}
+SERVER_ERROR = {"message": "Internal Server Error", "code": "unknown", "status": 500}
+NOT_WORKFLOW_APP = "Please check if your Workflow app mode matches the right API route."
 HTML_CT = "text/html; charset=utf-8"
 JSON_CT = "application/json"
 
@@ -85,27 +108,27 @@ def http_date(ts=None):
     return email.utils.formatdate(ts, usegmt=True)
 
 
-class ScenarioError(Exception):
-    pass
-
-
 # --------------------------------------------------------------------------------------
 # Response specs
 # --------------------------------------------------------------------------------------
 
+# Proxy-only (not Dify itself, which sends none of them on these routes): html_502/503/504,
+# nginx, 503, 429/too_many_requests and every Retry-After; reset, delay, trickle, truncate
+# are the network's.  Not Dify at all: malformed, oversized, huge_headers, endless_chunked,
+# wrong_shape, redirect, echo_auth (hostile or broken servers).
 FAULTS = {
     "natural", "reset", "delay", "trickle", "truncate", "malformed", "oversized",
     "huge_headers", "endless_chunked", "wrong_shape", "html_502", "html_503", "html_504",
     "nginx", "500", "server_error", "429", "too_many_requests", "503", "redirect",
-    "401", "unauthorized", "403", "forbidden", "gone", "html_404",
-    "echo_auth",
+    "401", "unauthorized", "403", "forbidden", "gone", "html_404", "app_not_found",
+    "not_workflow_app", "echo_auth",
 }
 SPEC_KEYS = {
     "fault", "status", "headers", "body", "body_raw", "body_b64", "content_type",
     "job_status", "error_msg", "job_id", "delay", "trickle", "trickle_chunk",
     "trickle_headers", "truncate", "reset_after", "close", "chunked", "chunk_size",
     "retry_after", "variant", "size", "field", "location", "seconds", "interval",
-    "message", "single", "header_len", "dify_version", "comment",
+    "message", "single", "header_len", "dify_version", "did_you_mean", "comment",
 }
 MALFORMED_VARIANTS = ("truncated", "garbage", "empty", "trailing", "nul", "invalid_utf8", "html_200")
 WRONG_SHAPE_VARIANTS = ("array", "number", "null", "bool", "object", "nested", "missing",
@@ -127,6 +150,10 @@ def check_spec(spec, where):
         raise ScenarioError("%s: echo_auth variant must be 'message' or 'error_msg'" % where)
     if f == "wrong_shape" and spec.get("variant", "array") not in WRONG_SHAPE_VARIANTS:
         raise ScenarioError("%s: wrong_shape variant must be one of %s" % (where, WRONG_SHAPE_VARIANTS))
+    if f in ("403", "forbidden") and spec.get("variant", "app_gone") not in FORBIDDEN_MSGS:
+        raise ScenarioError("%s: 403 variant must be one of %s" % (where, sorted(FORBIDDEN_MSGS)))
+    if f in ("401", "unauthorized") and spec.get("variant", "invalid") not in UNAUTHORIZED_MSGS:
+        raise ScenarioError("%s: 401 variant must be one of %s" % (where, sorted(UNAUTHORIZED_MSGS)))
     for k in ("delay", "trickle", "seconds", "interval"):
         if k in spec and spec[k] is not None and not isinstance(spec[k], (int, float)):
             raise ScenarioError("%s: %s must be a number" % (where, k))
@@ -207,26 +234,13 @@ class Plan:
 # --------------------------------------------------------------------------------------
 
 JOB_KEYS = {"job_id", "app", "action", "lifecycle", "error_msg", "ttl", "pending_ttl",
-            "dify_version", "responses", "then", "created", "expect", "comment"}
-
-
-def check_lifecycle(lc, where):
-    if not isinstance(lc, list) or not lc:
-        raise ScenarioError("%s: lifecycle must be a non-empty list of [status, seconds|null]" % where)
-    out = []
-    for i, step in enumerate(lc):
-        if not (isinstance(step, list) and len(step) == 2 and isinstance(step[0], str)
-                and (step[1] is None or (isinstance(step[1], (int, float)) and step[1] >= 0))):
-            raise ScenarioError("%s: lifecycle step %d must be [status, seconds|null], got %r" % (where, i, step))
-        if step[1] is None and i != len(lc) - 1:
-            raise ScenarioError("%s: only the last lifecycle step may last forever (null)" % where)
-        out.append((step[0], None if step[1] is None else float(step[1])))
-    return out
+            "dify_version", "error_key_gone", "responses", "then", "created", "expect", "comment"}
 
 
 class Job:
     __slots__ = ("job_id", "action", "app", "lifecycle", "error_msg", "ttl", "pending_ttl",
-                 "version", "created", "responses", "then", "resp_idx", "requests", "expect")
+                 "version", "created", "responses", "then", "resp_idx", "requests", "expect",
+                 "error_key_gone")
 
     def state(self, now, srv):
         """(status, error_msg) as Dify's Redis would answer now, or None: the job does not exist."""
@@ -234,7 +248,6 @@ class Job:
         if t < 0:
             return None
         start = 0.0
-        version = self.version or srv.version
         for status, dur in self.lifecycle:
             if dur is None or t < start + dur:
                 age = t - start
@@ -244,9 +257,11 @@ class Job:
                     ttl = self.ttl if self.ttl is not None else srv.result_ttl
                     if age >= ttl:
                         return None
-                elif version == "new" and status in PENDING:
+                else:
+                    # Not Dify: no release gives a pending job a TTL ('waiting' can last
+                    # forever).  Only a pending_ttl set on purpose makes it vanish.
                     pttl = self.pending_ttl if self.pending_ttl is not None else srv.pending_ttl
-                    if age >= pttl:
+                    if pttl is not None and age >= pttl:
                         return None
                 return status, (self.error_msg if status == "error" else "")
             start += dur
@@ -383,13 +398,21 @@ class Request:
 
 
 class Route:
-    __slots__ = ("kind", "action", "job_id", "allowed")
+    __slots__ = ("kind", "action", "job_id", "allowed", "dataset_id", "rule", "path")
 
-    def __init__(self, kind, action=None, job_id=None, allowed=None):
-        self.kind = kind          # status | start | other | redirected
+    def __init__(self, kind, action=None, job_id=None, allowed=None, dataset_id=None, rule=None):
+        # status | start (annotation reply) | indexing | indexing_start | run | run_start |
+        # other | redirected
+        self.kind = kind
         self.action = action
-        self.job_id = job_id      # lower-case canonical uuid, or None
+        self.job_id = job_id      # lower-case canonical uuid; the batch id; the run id; or None
         self.allowed = allowed    # methods of the matched rule, for 405
+        self.dataset_id = dataset_id
+        self.rule = rule          # the Flask rule, as flask-restx's "did you mean" quotes it
+        self.path = None          # the routed (decoded, merged) path
+
+
+ROUTE_KINDS = ("status", "start", "indexing", "indexing_start", "run", "run_start", "other")
 
 
 class Override:
@@ -407,7 +430,17 @@ class MockDify:
         self.keyset = set(self.keys)
         self.version = args.dify_version
         self.result_ttl = args.result_ttl
-        self.pending_ttl = args.pending_ttl
+        self.pending_ttl = args.pending_ttl      # not Dify: None unless set on purpose
+        self.not_dify_start = False
+        self.did_you_mean = False
+        self.apps = {}                 # key -> {"state", "mode", "annotation_reply"}
+        self.datasets = {}             # dataset id -> {"api_enabled"}
+        self.batches = {}              # (dataset id, batch) -> mock_kinds.Batch
+        self.runs = {}                 # run id -> mock_kinds.Run
+        self.default_document_lifecycle = check_lifecycle(K.DOC_LIFECYCLE, "default")
+        self.default_run_lifecycle = check_lifecycle(K.RUN_LIFECYCLE, "default")
+        self.next_batch_ids = []
+        self.next_run_ids = []
         self.default_lifecycle = check_lifecycle(json.loads(args.default_lifecycle), "--default-lifecycle") \
             if args.default_lifecycle else check_lifecycle(DEFAULT_LIFECYCLE, "default")
         self.keepalive_timeout = args.keepalive_timeout
@@ -506,6 +539,8 @@ class MockDify:
             "max_in_flight_total": self.max_in_flight_total,
             "aborted": self.aborted,
             "jobs": len(self.jobs),
+            "batches": len(self.batches),
+            "runs": len(self.runs),
             "overrides": len(self.overrides),
             "uptime": round(time.monotonic() - self.started, 6),
         }
@@ -519,11 +554,14 @@ class MockDify:
         if not isinstance(data, dict):
             raise ScenarioError("%s: a scenario is a list of jobs or an object" % where)
         bad = set(data) - {"jobs", "keys", "default_lifecycle", "dify_version", "result_ttl",
-                           "pending_ttl", "overrides", "next_job_ids", "comment"}
+                           "pending_ttl", "overrides", "next_job_ids", "comment", "apps",
+                           "datasets", "batches", "runs", "default_document_lifecycle",
+                           "default_run_lifecycle"}
         if bad:
             raise ScenarioError("%s: unknown scenario keys %s" % (where, sorted(bad)))
         cfg = {k: data[k] for k in ("default_lifecycle", "dify_version", "result_ttl",
-                                    "pending_ttl", "next_job_ids") if k in data}
+                                    "pending_ttl", "next_job_ids", "apps", "default_document_lifecycle",
+                                    "default_run_lifecycle") if k in data}
         if "keys" in data:
             cfg["add_keys"] = data["keys"]
         if "overrides" in data:
@@ -536,7 +574,75 @@ class MockDify:
         built = [self.build_job(j, "%s: job %d" % (where, i)) for i, j in enumerate(jobs)]
         for job in built:
             self.add_job(job)
-        return len(built)
+        return len(built) + self.load_kinds(data, where)
+
+    def load_kinds(self, data, where):
+        """The datasets, batches and runs of a scenario; their number (datasets not counted)."""
+        for k in ("datasets", "batches", "runs"):
+            if not isinstance(data.get(k, []), list):
+                raise ScenarioError("%s: %s must be a list" % (where, k))
+        for i, d in enumerate(data.get("datasets", [])):
+            w = "%s: dataset %d" % (where, i)
+            if not isinstance(d, dict) or set(d) - K.DATASET_KEYS:
+                raise ScenarioError("%s: a dataset takes %s" % (w, sorted(K.DATASET_KEYS)))
+            ds = K.check_uuid(d.get("id"), "id", w)
+            if d.get("gone"):
+                self.datasets.pop(ds, None)
+            else:
+                self.datasets.setdefault(ds, {"api_enabled": True})["api_enabled"] = bool(d.get("api_enabled", True))
+        batches = [K.build_batch(b, "%s: batch %d" % (where, i), self.default_document_lifecycle, check_spec)
+                   for i, b in enumerate(data.get("batches", []))]
+        runs = [K.build_run(r, "%s: run %d" % (where, i), self.default_run_lifecycle, check_spec,
+                            self.keys[0] if self.keys else DEFAULT_KEY)
+                for i, r in enumerate(data.get("runs", []))]
+        for b in batches:
+            self.datasets.setdefault(b.dataset_id, {"api_enabled": True})
+            self.batches[(b.dataset_id, b.batch)] = b
+        for r in runs:
+            self.runs[r.run_id] = r
+        return len(batches) + len(runs)
+
+    def set_batches(self, d):
+        if not isinstance(d, dict) or set(d) - {"dataset_id", "batch", "batches", "all", "gone", "document_ids",
+                                                 "status", "lifecycle", "error", "error_code", "total_segments",
+                                                 "completed_segments", "responses", "then"}:
+            raise ScenarioError("set-batch: takes batch|batches|all, dataset_id, gone, document_ids, status, "
+                                "lifecycle, error, error_code, total_segments, completed_segments, responses, then")
+        want = [d["batch"]] if "batch" in d else d.get("batches")
+        if want is None and not d.get("all"):
+            raise ScenarioError("set-batch: give batch, batches or all: true")
+        now = time.monotonic()
+        n = 0
+        for (ds, bid), b in self.batches.items():
+            if (want is not None and bid not in want) or d.get("dataset_id", ds) != ds:
+                continue
+            K.set_batch_docs(b, d, now)
+            if "responses" in d:
+                K.take_responses(b, {"responses": d["responses"], "then": d.get("then", b.then)},
+                                 "set-batch", check_spec)
+            n += 1
+        return n
+
+    def set_runs(self, d):
+        if not isinstance(d, dict) or set(d) - {"run_ids", "all", "gone", "status", "lifecycle", "outputs", "error",
+                                                 "inputs", "total_steps", "total_tokens", "responses", "then"}:
+            raise ScenarioError("set-run: takes run_ids|all, gone, status, lifecycle, outputs, error, inputs, "
+                                "total_steps, total_tokens, responses, then")
+        ids = d.get("run_ids")
+        if ids is None and not d.get("all"):
+            raise ScenarioError("set-run: give run_ids or all: true")
+        ids = None if ids is None else {str(i).lower() for i in ids}
+        now = time.monotonic()
+        n = 0
+        for rid, r in self.runs.items():
+            if ids is not None and rid not in ids:
+                continue
+            K.set_run(r, d, now)
+            if "responses" in d:
+                K.take_responses(r, {"responses": d["responses"], "then": d.get("then", r.then)},
+                                 "set-run", check_spec)
+            n += 1
+        return n
 
     def build_job(self, d, where):
         if not isinstance(d, dict):
@@ -560,6 +666,7 @@ class MockDify:
             raise ScenarioError("%s: error_msg must be a string" % where)
         job.ttl = d.get("ttl")
         job.pending_ttl = d.get("pending_ttl")
+        job.error_key_gone = bool(d.get("error_key_gone", False))
         job.version = d.get("dify_version")
         if job.version not in (None, "old", "new"):
             raise ScenarioError("%s: dify_version must be old or new" % where)
@@ -607,7 +714,8 @@ class MockDify:
         if not isinstance(d, dict):
             raise ScenarioError("set: expects an object")
         bad = set(d) - {"job_ids", "all", "action", "app", "status", "error_msg", "ttl",
-                        "pending_ttl", "lifecycle", "responses", "then", "gone", "dify_version"}
+                        "pending_ttl", "lifecycle", "responses", "then", "gone", "dify_version",
+                        "error_key_gone"}
         if bad:
             raise ScenarioError("set: unknown keys %s" % sorted(bad))
         now = time.monotonic()
@@ -639,6 +747,8 @@ class MockDify:
                 job.ttl = d["ttl"]
             if "pending_ttl" in d:
                 job.pending_ttl = d["pending_ttl"]
+            if "error_key_gone" in d:
+                job.error_key_gone = bool(d["error_key_gone"])
             if "dify_version" in d:
                 job.version = d["dify_version"]
             if "responses" in d:
@@ -656,7 +766,9 @@ class MockDify:
             raise ScenarioError("%s: expects an object" % where)
         bad = set(d) - {"dify_version", "result_ttl", "pending_ttl", "default_lifecycle", "keys",
                         "add_keys", "revoke_keys", "router_404", "next_job_ids", "keepalive_timeout",
-                        "max_requests_per_conn", "overrides", "add_override", "clear_overrides"}
+                        "max_requests_per_conn", "overrides", "add_override", "clear_overrides",
+                        "apps", "not_dify_start", "did_you_mean", "default_document_lifecycle",
+                        "default_run_lifecycle", "next_batch_ids", "next_run_ids"}
         if bad:
             raise ScenarioError("%s: unknown keys %s" % (where, sorted(bad)))
         if "dify_version" in d:
@@ -665,7 +777,22 @@ class MockDify:
             self.version = d["dify_version"]
         for k in ("result_ttl", "pending_ttl", "keepalive_timeout"):
             if k in d:
-                setattr(self, k, float(d[k]))
+                setattr(self, k, None if d[k] is None and k == "pending_ttl" else float(d[k]))
+        for k in ("not_dify_start", "did_you_mean"):
+            if k in d:
+                setattr(self, k, bool(d[k]))
+        if "apps" in d:
+            self.configure_apps(d["apps"], where)
+        for k in ("default_document_lifecycle", "default_run_lifecycle"):
+            if k in d:
+                setattr(self, k, check_lifecycle(d[k], where))
+        if "next_batch_ids" in d:
+            ids = [str(i) for i in d["next_batch_ids"]]
+            if any("/" in i or not i for i in ids):
+                raise ScenarioError("%s: next_batch_ids must be non-empty strings without '/'" % where)
+            self.next_batch_ids.extend(ids)
+        if "next_run_ids" in d:
+            self.next_run_ids.extend(K.check_uuid(str(i), "next_run_ids", where) for i in d["next_run_ids"])
         if "max_requests_per_conn" in d:
             self.max_requests_per_conn = int(d["max_requests_per_conn"])
         if "router_404" in d:
@@ -695,6 +822,18 @@ class MockDify:
         if "add_override" in d:
             self.add_overrides(d["add_override"], where)
 
+    def configure_apps(self, apps, where):
+        """{"KEY": {"state": normal|app_gone|app_abnormal|api_disabled|workspace_archived|
+        tenant_inactive, "mode": "workflow"|"chat"|..., "annotation_reply": bool}}: merged."""
+        if not isinstance(apps, dict):
+            raise ScenarioError("%s: apps must be an object keyed by API key" % where)
+        for key, a in apps.items():
+            if not isinstance(a, dict) or set(a) - {"state", "mode", "annotation_reply"}:
+                raise ScenarioError("%s: apps[...] takes state, mode, annotation_reply" % where)
+            if a.get("state", "normal") not in APP_STATES:
+                raise ScenarioError("%s: app state must be one of %s" % (where, sorted(APP_STATES)))
+            self.apps.setdefault(key, {}).update(a)
+
     def add_overrides(self, lst, where):
         if isinstance(lst, dict):
             lst = [lst]
@@ -705,15 +844,19 @@ class MockDify:
             if not isinstance(o, dict) or set(o) - {"match", "response", "duration", "count", "name"}:
                 raise ScenarioError("%s: an override takes match, response, duration, count, name" % w)
             m = o.get("match", {})
-            if not isinstance(m, dict) or set(m) - {"kind", "app", "action", "job_ids", "path_prefix", "method"}:
-                raise ScenarioError("%s: match takes kind, app, action, job_ids, path_prefix, method" % w)
-            if m.get("kind", "any") not in ("any", "status", "start", "other"):
-                raise ScenarioError("%s: match kind must be any, status, start or other" % w)
+            if not isinstance(m, dict) or set(m) - {"kind", "app", "action", "job_ids", "path_prefix", "method",
+                                                    "dataset_ids"}:
+                raise ScenarioError("%s: match takes kind, app, action, job_ids, dataset_ids, path_prefix, method" % w)
+            kinds = m.get("kind", "any")
+            if not set([kinds] if isinstance(kinds, str) else kinds) <= set(ROUTE_KINDS + ("any",)):
+                raise ScenarioError("%s: match kind must be any or of %s (or a list of them)" % (w, ROUTE_KINDS))
             check_spec(o.get("response", {}), w)
             ov = Override()
             ov.match = dict(m)
             if "job_ids" in m:
                 ov.match["job_ids"] = {str(j).lower() for j in m["job_ids"]}
+            if "dataset_ids" in m:
+                ov.match["dataset_ids"] = {str(j).lower() for j in m["dataset_ids"]}
             ov.response = o.get("response", {})
             ov.expires = now + float(o["duration"]) if o.get("duration") is not None else None
             ov.count = int(o["count"]) if o.get("count") is not None else None
@@ -736,7 +879,9 @@ class MockDify:
                 continue
             m = ov.match
             k = m.get("kind", "any")
-            if k != "any" and k != route.kind:
+            if k != "any" and k != route.kind and (isinstance(k, str) or route.kind not in k):
+                continue
+            if "dataset_ids" in m and route.dataset_id not in m["dataset_ids"]:
                 continue
             if "app" in m and m["app"] != req.app:
                 continue
@@ -789,19 +934,49 @@ class MockDify:
     def route(self, req):
         path = urllib.parse.unquote(req.path)
         path = re.sub("/{2,}", "/", path)          # nginx's merge_slashes
+        r = self.route_path(path)
+        r.path = path
+        return r
+
+    def route_path(self, path):
+        """werkzeug's routing: a path parameter that does not match its converter (uuid) is
+        no match at all, so the router's HTML 404."""
         if path.startswith("/_redirected/"):
             return Route("redirected")
+        get = ("GET", "HEAD", "OPTIONS")
         p = self.prefix + "/apps/annotation-reply/"
-        if not path.startswith(p):
+        if path.startswith(p):
+            parts = path[len(p):].split("/")
+            if len(parts) == 1 and parts[0]:
+                return Route("start", action=parts[0], allowed=("OPTIONS", "POST"),
+                             rule=p + "<string:action>")
+            if len(parts) == 3 and parts[0] and parts[1] == "status":
+                if UUID_RE.match(parts[2]):
+                    return Route("status", action=parts[0], job_id=parts[2].lower(), allowed=get,
+                                 rule=p + "<string:action>/status/<uuid:job_id>")
+                return Route("other", action=parts[0])
             return Route("other")
-        parts = path[len(p):].split("/")
-        if len(parts) == 1 and parts[0]:
-            return Route("start", action=parts[0], allowed=("OPTIONS", "POST"))
-        if len(parts) == 3 and parts[0] and parts[1] == "status":
-            if UUID_RE.match(parts[2]):
-                return Route("status", action=parts[0], job_id=parts[2].lower(),
-                             allowed=("GET", "HEAD", "OPTIONS"))
-            return Route("other", action=parts[0])
+        p = self.prefix + "/datasets/"
+        if path.startswith(p):
+            parts = path[len(p):].split("/")
+            if not UUID_RE.match(parts[0]):
+                return Route("other")
+            ds = parts[0].lower()
+            if len(parts) == 4 and parts[1] == "documents" and parts[2] and parts[3] == "indexing-status":
+                return Route("indexing", job_id=parts[2].lower(), dataset_id=ds, allowed=get,
+                             rule=p + "<uuid:dataset_id>/documents/<string:batch>/indexing-status")
+            if len(parts) == 3 and parts[1] == "document" and parts[2] in ("create-by-text", "create_by_text"):
+                return Route("indexing_start", dataset_id=ds, allowed=("OPTIONS", "POST"),
+                             rule=p + "<uuid:dataset_id>/document/" + parts[2])
+            return Route("other")
+        p = self.prefix + "/workflows/run"
+        if path == p:
+            return Route("run_start", allowed=("OPTIONS", "POST"), rule=p)
+        if path.startswith(p + "/"):
+            parts = path[len(p) + 1:].split("/")
+            if len(parts) == 1 and parts[0]:
+                return Route("run", job_id=parts[0].lower(), allowed=get,
+                             rule=p + "/<string:workflow_run_id>")
         return Route("other")
 
     # ---- answers ----------------------------------------------------------------------
@@ -826,17 +1001,51 @@ class MockDify:
         return self.json_plan(401, {"code": "unauthorized", "message": message, "status": 401},
                               [("WWW-Authenticate", 'Bearer realm="api"')])
 
-    def check_auth(self, req):
-        """Dify's validate_and_get_api_token(); returns a 401 plan or None."""
+    def forbidden_plan(self, variant):
+        return self.json_plan(403, {"code": "forbidden", "message": FORBIDDEN_MSGS[variant], "status": 403})
+
+    def not_found_plan(self, message):
+        return self.json_plan(404, {"code": "not_found", "message": message, "status": 404})
+
+    def check_auth(self, req, scope="app"):
+        """Dify's validate_and_get_api_token(scope) and the app/tenant checks of wraps.py;
+        returns a 401/403 plan or None.  A key's type is its prefix: "dataset-..." keys are
+        dataset keys, every other key an app key; a key of the other type is not found."""
         h = req.headers.get("authorization")
         if h is None or " " not in h:
-            return self.unauthorized_plan("Authorization header must be provided and start with 'Bearer'")
+            return self.unauthorized_plan(UNAUTHORIZED_MSGS["no_header"])
         scheme, token = h.split(None, 1)
         if scheme.lower() != "bearer":
-            return self.unauthorized_plan("Authorization scheme must be 'Bearer'")
-        if token not in self.keyset:
-            return self.unauthorized_plan("Access token is invalid")
-        return None
+            return self.unauthorized_plan(UNAUTHORIZED_MSGS["scheme"])
+        if token not in self.keyset or (scope == "dataset") != token.startswith("dataset-"):
+            return self.unauthorized_plan(UNAUTHORIZED_MSGS["invalid"])
+        state = APP_STATES[self.apps.get(token, {}).get("state", "normal")]
+        if state is None:
+            return None
+        code, variant = state
+        if code == 401:
+            return self.unauthorized_plan(UNAUTHORIZED_MSGS[variant])
+        if scope == "dataset" and variant != "workspace_archived":
+            return None                    # an app's state does not concern a dataset key
+        if variant == "app_gone" and self.version == "new":
+            return self.not_found_plan("App not found")
+        return self.forbidden_plan(variant)
+
+    def did_you_mean_plan(self, plan, route):
+        """flask-restx's _help_on_404 (ERROR_404_HELP): a 404's message continued with
+        " You have requested this URI [PATH] but did you mean RULE ?"."""
+        try:
+            obj = json.loads(plan.body)
+        except ValueError:
+            return plan
+        if not isinstance(obj, dict) or not isinstance(obj.get("message"), str) or route.rule is None:
+            return plan
+        msg = obj["message"]
+        obj["message"] = "".join(((msg.rstrip(".") + ". ") if msg else "", "You have requested this URI [",
+                                  route.path or "", "] but did you mean ", route.rule, " ?"))
+        np = self.json_plan(plan.status, obj)
+        np.headers = plan.headers
+        return np
 
     def natural(self, req, route, now):
         if route.kind in ("other", "redirected"):
@@ -849,12 +1058,26 @@ class MockDify:
             p = Plan(200, b"", HTML_CT)
             p.set_header("Allow", ", ".join(route.allowed))
             return p
-        bad = self.check_auth(req)
+        bad = self.check_auth(req, "dataset" if route.kind in ("indexing", "indexing_start") else "app")
         if bad is not None:
             return bad
         if route.kind == "status":
             return self.natural_status(req, route, now)
-        return self.natural_start(req, route, now)
+        if route.kind == "start":
+            return self.natural_start(req, route, now)
+        if route.kind in ("indexing", "indexing_start"):
+            bad = self.check_dataset(route)
+            if bad is not None:
+                return bad
+            if route.kind == "indexing":
+                return self.natural_indexing(req, route, now)
+            return self.natural_create_by_text(req, route, now)
+        mode = self.apps.get(req.app, {}).get("mode", "workflow")
+        if mode not in ("workflow", "advanced-chat"):
+            return self.json_plan(400, {"code": "not_workflow_app", "message": NOT_WORKFLOW_APP, "status": 400})
+        if route.kind == "run":
+            return self.natural_run(req, route, now)
+        return self.natural_run_start(req, route, now)
 
     def natural_status(self, req, route, now, job=None):
         if job is None:
@@ -865,83 +1088,160 @@ class MockDify:
         st = job.state(now, self)
         if st is None:
             return self.gone_plan(version)
+        if st[0] == "error" and job.error_key_gone:
+            # Dify before 1.16.0: the status call reads the error key too, and a missing one
+            # raised: the unhandled-error 500.
+            return self.json_plan(500, SERVER_ERROR)
         return self.json_plan(200, {"job_id": route.job_id, "job_status": st[0], "error_msg": st[1]})
 
-    def parse_start_body(self, req):
-        """Flask-RESTful (old) / Flask-RESTX (new) reqparse of the three required fields."""
-        new = self.version == "new"
+    # ---- document indexing and workflow runs (models in mock_kinds.py) -----------------
+
+    def check_dataset(self, route):
+        """validate_dataset_token's dataset checks: 404, then 403 if its API is disabled."""
+        ds = self.datasets.get(route.dataset_id)
+        if ds is None:
+            return self.not_found_plan("Dataset not found.")
+        if not ds["api_enabled"]:
+            return self.forbidden_plan("dataset_api")
+        return None
+
+    def kind_target(self, route):
+        """The batch or run a request of that kind is about (None: unknown)."""
+        if route.kind == "indexing":
+            return self.batches.get((route.dataset_id, route.job_id))
+        if route.kind == "run":
+            return self.runs.get(route.job_id)
+        return None
+
+    def natural_indexing(self, req, route, now):
+        b = self.batches.get((route.dataset_id, route.job_id))
+        if b is None or b.gone:
+            return self.not_found_plan("Documents not found.")
+        return self.json_plan(200, b.body(now))
+
+    def natural_run(self, req, route, now):
+        r = self.runs.get(route.job_id)
+        # Dify looks the run up within the app of the key.
+        v = r.view(now) if r is not None and r.app == req.app else None
+        if v is None:
+            return self.not_found_plan("Workflow run not found.")
+        return self.json_plan(200, v)
+
+    def read_json_body(self, req):
+        """request.get_json() as Flask does it: (dict, None) or (None, error plan)."""
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
-        data = None
-        if ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json")):
-            try:
-                data = json.loads(req.body.decode("utf-8")) if req.body else None
-                if not req.body:
-                    raise ValueError("Expecting value: line 1 column 1 (char 0)")
-            except (ValueError, UnicodeDecodeError) as e:
-                if new:
-                    data = None
-                else:
-                    msg = "Failed to decode JSON object: %s" % e
-                    if msg == "Failed to decode JSON object: Expecting value: line 1 column 1 (char 0)":
-                        msg = "Invalid JSON payload received or JSON payload is empty."
-                    return None, self.json_plan(400, {"code": "bad_request", "message": msg, "status": 400})
-        elif not new:
+        if not (ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
             return None, self.json_plan(415, {
                 "code": "unsupported_media_type",
                 "message": "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
                 "status": 415})
-        if not isinstance(data, dict):
-            data = {}
-        args = {}
-        for name, conv in (("score_threshold", float), ("embedding_provider_name", str),
-                           ("embedding_model_name", str)):
-            if name not in data:
-                err = "Missing required parameter in the JSON body"
-            else:
-                v = data[name]
-                if v is None:
-                    args[name] = None
-                    continue
-                try:
-                    if conv is float and isinstance(v, (list, dict)):
-                        raise TypeError("float() argument must be a string or a real number, not '%s'"
-                                        % type(v).__name__)
-                    args[name] = conv(v)
-                    continue
-                except (TypeError, ValueError) as e:
-                    err = str(e)
-            if new:
-                return None, self.json_plan(400, {"code": "bad_request",
-                                                  "message": "Input payload validation failed", "status": 400})
-            return None, self.json_plan(400, {"code": "invalid_param", "message": err, "params": name,
-                                              "status": 400})
-        return args, None
+        try:
+            if not req.body:
+                raise ValueError("Expecting value: line 1 column 1 (char 0)")
+            data = json.loads(req.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            msg = "Failed to decode JSON object: %s" % e
+            if msg == "Failed to decode JSON object: Expecting value: line 1 column 1 (char 0)":
+                msg = "Invalid JSON payload received or JSON payload is empty."
+            return None, self.json_plan(400, {"code": "bad_request", "message": msg, "status": 400})
+        return data, None
 
-    def natural_start(self, req, route, now):
-        args, bad = self.parse_start_body(req)
+    def natural_create_by_text(self, req, route, now):
+        """POST .../document/create-by-text: a batch of one document.  The answer's "document"
+        is a subset of Dify's document_fields (what a script reads: id, name, status)."""
+        data, bad = self.read_json_body(req)
         if bad is not None:
             return bad
+        data = data or {}
+        err = pydantic_errors("DocumentTextCreatePayload", data, (("name", str), ("text", str)))
+        if err:
+            return self.json_plan(400, {"code": "invalid_param", "message": err, "status": 400})
+        bid = self.next_batch_ids.pop(0) if self.next_batch_ids else K.new_batch_id()
+        b = K.build_batch({"dataset_id": route.dataset_id, "batch": bid, "count": 1}, "create-by-text",
+                          self.default_document_lifecycle, check_spec)
+        self.batches[(b.dataset_id, b.batch)] = b
+        req.entry["created_job"] = bid
+        doc = b.docs[0]
+        return self.json_plan(200, {"document": {
+            "id": doc.id, "position": 1, "data_source_type": "upload_file", "name": data["name"],
+            "created_from": "api", "created_at": int(time.time()), "tokens": 0,
+            "indexing_status": "waiting", "error": None, "enabled": True, "disabled_at": None,
+            "disabled_by": None, "archived": False, "display_status": "queuing", "word_count": 0,
+            "hit_count": 0, "doc_form": "text_model"}, "batch": bid})
+
+    def natural_run_start(self, req, route, now):
+        """POST /workflows/run.  blocking: the answer waits for the run's end (plan delay) and
+        carries Dify's {"task_id", "workflow_run_id", "data": {...}}.  streaming: kept minimal
+        (not Dify's full stream): one workflow_started event, then the stream ends; the run
+        goes on along its lifecycle."""
+        data, bad = self.read_json_body(req)
+        if bad is not None:
+            return bad
+        if not isinstance(data, dict) or not isinstance(data.get("inputs"), dict):
+            err = pydantic_errors("WorkflowRunPayload", data, (("inputs", dict),))
+            return self.json_plan(400, {"code": "invalid_param", "message": err, "status": 400})
+        rid = self.next_run_ids.pop(0) if self.next_run_ids else str(uuid.uuid4())
+        r = K.build_run({"inputs": data["inputs"]}, "workflows/run", self.default_run_lifecycle, check_spec,
+                        req.app, run_id=rid)
+        self.runs[rid] = r
+        req.entry["created_job"] = rid
+        task = str(uuid.uuid4())
+        if data.get("response_mode") == "streaming":
+            ev = {"event": "workflow_started", "task_id": task, "workflow_run_id": rid,
+                  "data": {"id": rid, "workflow_id": r.workflow_id, "inputs": r.inputs,
+                           "created_at": int(r.wall0)}}
+            p = Plan(200, ("data: " + json.dumps(ev) + "\n\n").encode(), "text/event-stream")
+            p.close = True
+            return p
+        end = r.terminal_at()
+        wait = 0.0 if end is None else min(max(0.0, end - now), 60.0)
+        v = r.view(now if end is None else end + 1e-6) or {}
+        p = self.json_plan(200, {"task_id": task, "workflow_run_id": rid, "data": {
+            k: v.get(k) for k in ("id", "workflow_id", "status", "outputs", "error", "elapsed_time",
+                                  "total_tokens", "total_steps", "created_at", "finished_at")}})
+        p.delay = wait
+        return p
+
+    def natural_start(self, req, route, now):
+        """POST /apps/annotation-reply/{action}: the body is validated first (pydantic; a
+        ValueError is Dify's 400 invalid_param), then the action: an unknown one leaves the
+        controller's result unbound, an unhandled error: 500.  Every POST starts a new job."""
+        data, bad = self.read_json_body(req)
+        if bad is not None:
+            return bad
+        err = pydantic_errors("AnnotationReplyActionPayload", data or {},
+                              (("score_threshold", float), ("embedding_provider_name", str),
+                               ("embedding_model_name", str)))
+        if err:
+            return self.json_plan(400, {"code": "invalid_param", "message": err, "status": 400})
         if route.action not in ACTIONS:
-            return self.json_plan(400, {"code": "invalid_param", "message": "Unsupported annotation reply action",
-                                        "status": 400})
+            return self.json_plan(500, SERVER_ERROR)
         app = req.app
-        if self.version == "new":
+        if self.not_dify_start:
+            # Not Dify (no release does this; kept for tests that need these answers): a
+            # running job of the same action is handed out as "processing", one of the other
+            # action makes a 409.
             other = "disable" if route.action == "enable" else "enable"
             if self.running_job(app, other, now) is not None:
                 return self.json_plan(409, {"code": "conflict",
                                             "message": "Another annotation reply job is running for this app.",
                                             "status": 409})
-        running = self.running_job(app, route.action, now)
-        if running is not None:
-            return self.json_plan(200, {"job_id": running.job_id, "job_status": "processing"})
+            running = self.running_job(app, route.action, now)
+            if running is not None:
+                return self.json_plan(200, {"job_id": running.job_id, "job_status": "processing"})
         jid = self.next_job_ids.pop(0) if self.next_job_ids else str(uuid.uuid4())
         job = Job()
         job.job_id = jid
         job.action = route.action
         job.app = app
         job.lifecycle = list(self.default_lifecycle)
+        if route.action == "disable" and not self.apps.get(app, {}).get("annotation_reply", True):
+            # disable_annotation_reply_task returns early for an app whose annotation reply
+            # was never enabled and writes nothing: the job stays "waiting" forever.
+            job.lifecycle = [("waiting", None)]
         job.error_msg = ""
         job.ttl = job.pending_ttl = job.version = None
+        job.error_key_gone = False
         job.created = now
         job.responses = []
         job.then = "repeat"
@@ -952,12 +1252,58 @@ class MockDify:
         req.entry["created_job"] = jid
         return self.json_plan(200, {"job_id": jid, "job_status": "waiting"})
 
+    def kind_body_fault(self, fault, spec, req, route, now):
+        """malformed / oversized / endless_chunked / wrong_shape built on the natural body of a
+        batch or run (not Dify: broken servers)."""
+        nat = self.natural(req, route, now)
+        try:
+            obj = json.loads(nat.body)
+        except ValueError:
+            obj = {}
+        if not isinstance(obj, dict):
+            obj = {"value": obj}
+        good = dify_json(obj)
+        status_key = "status" if route.kind == "run" else "indexing_status"
+        if fault == "malformed":
+            v = spec.get("variant", "truncated")
+            body, ct = {"truncated": good[:len(good) // 2], "garbage": b"this is not json\n", "empty": b"",
+                        "trailing": good.rstrip(b"\n") + b"}\n", "nul": good[:10] + b"\x00" + good[10:],
+                        "invalid_utf8": good[:10] + b"\xff\xfe" + good[10:],
+                        "html_200": b"<html><body>OK</body></html>\n"}[v], JSON_CT
+            return Plan(spec.get("status", 200), body, HTML_CT if v == "html_200" else ct)
+        if fault == "oversized":
+            field = spec.get("field", "padding")
+            obj[field] = ""
+            obj[field] = "x" * max(0, int(spec.get("size", 200 * 1024)) - len(dify_json(obj)))
+            return self.json_plan(spec.get("status", 200), obj)
+        if fault == "endless_chunked":
+            p = Plan(200, b"", JSON_CT)
+            p.endless = ((json.dumps(obj)[:-1] + ', "padding": "').encode(),
+                         b"x" * int(spec.get("chunk_size", 1024)), float(spec.get("interval", 0.01)))
+            return p
+        v = spec.get("variant", "array")
+        first = obj["data"][0] if route.kind == "indexing" and obj.get("data") else obj
+        if v in ("number", "null", "bool", "object", "missing", "error_msg_number", "other_job_id"):
+            if v == "missing":
+                first.pop(status_key, None)
+            elif v == "error_msg_number":
+                first["error"] = 42
+            elif v == "other_job_id":
+                first["id"] = str(uuid.uuid4())
+            else:
+                first[status_key] = {"number": 2, "null": None, "bool": True,
+                                     "object": {"state": first.get(status_key)}}[v]
+            shaped = obj
+        else:
+            shaped = {"array": [obj], "nested": {"result": obj}, "string": "completed", "empty_object": {}}[v]
+        return Plan(spec.get("status", 200), dify_json(shaped), JSON_CT)
+
     def job_body_fields(self, req, route, now, spec):
         """job_id / job_status / error_msg for synthesized 200 bodies."""
         jid = spec.get("job_id", route.job_id or "")
         job = self.jobs.get((route.action, route.job_id)) if route.job_id else None
         st = job.state(now, self) if job is not None else None
-        status = spec.get("job_status", st[0] if st else "processing")
+        status = spec.get("job_status", st[0] if st else "waiting")
         err = spec.get("error_msg", st[1] if st else "")
         return jid, status, err
 
@@ -988,6 +1334,9 @@ class MockDify:
         elif fault == "reset":
             p = Plan(0, b"", None)
             p.reset_after = spec.get("reset_after", 0)
+        elif route.kind in ("indexing", "run") and fault in ("malformed", "oversized", "endless_chunked",
+                                                             "wrong_shape"):
+            p = self.kind_body_fault(fault, spec, req, route, now)
         elif fault == "malformed":
             jid, status, err = self.job_body_fields(req, route, now, spec)
             good = dify_json({"job_id": jid, "job_status": status, "error_msg": err})
@@ -1045,6 +1394,7 @@ class MockDify:
             }[v]
             p = Plan(spec.get("status", 200), dify_json(obj), JSON_CT)
         elif fault in ("html_502", "html_503", "html_504", "nginx", "503"):
+            # Proxy-only: nginx in front of Dify (Dify itself sends no HTML and no Retry-After).
             code = {"html_502": 502, "html_503": 503, "html_504": 504, "503": 503}.get(fault) \
                 or int(spec.get("status", 502))
             p = Plan(code, nginx_page(code).encode(), "text/html")
@@ -1052,8 +1402,9 @@ class MockDify:
             if ra is not None:
                 p.set_header("Retry-After", retry_after_value(ra))
         elif fault in ("500", "server_error"):
-            p = self.json_plan(500, {"message": "Internal Server Error", "code": "unknown", "status": 500})
+            p = self.json_plan(500, SERVER_ERROR)
         elif fault in ("429", "too_many_requests"):
+            # Proxy-only: a rate-limiting proxy or gateway; Dify sends no 429 on these routes.
             p = self.json_plan(429, {"code": "too_many_requests",
                                      "message": spec.get("message", "Too many requests. Please try again later."),
                                      "status": 429})
@@ -1065,11 +1416,18 @@ class MockDify:
             p = Plan(int(spec.get("status", 302)), werkzeug_redirect_page(loc).encode(), HTML_CT)
             p.set_header("Location", loc)
         elif fault in ("401", "unauthorized"):
-            p = self.unauthorized_plan(spec.get("message", "Access token is invalid"))
+            p = self.unauthorized_plan(spec.get("message", UNAUTHORIZED_MSGS[spec.get("variant", "invalid")]))
         elif fault in ("403", "forbidden"):
             p = self.json_plan(403, {"code": "forbidden", "message": spec.get(
-                "message", "You don't have the permission to access the requested resource. "
-                "It is either read-protected or not readable by the server."), "status": 403})
+                "message", FORBIDDEN_MSGS[spec.get("variant", "app_gone")]), "status": 403})
+        elif fault == "app_not_found":
+            p = self.not_found_plan("App not found")
+        elif fault == "not_workflow_app":
+            p = self.json_plan(400, {"code": "not_workflow_app", "message": NOT_WORKFLOW_APP, "status": 400})
+        elif fault == "gone" and route.kind == "indexing":
+            p = self.not_found_plan(spec.get("message", "Documents not found."))
+        elif fault == "gone" and route.kind == "run":
+            p = self.not_found_plan("Workflow run not found.")
         elif fault == "gone":
             job = self.jobs.get((route.action, route.job_id)) if route.job_id else None
             p = self.gone_plan(spec.get("dify_version") or (job.version if job else None) or self.version)
@@ -1092,6 +1450,9 @@ class MockDify:
         else:  # pragma: no cover - check_spec() rejects unknown names
             raise ScenarioError("unknown fault %r" % fault)
 
+        if p.status == 404 and p.get_header("Content-Type") == JSON_CT \
+                and spec.get("did_you_mean", self.did_you_mean):
+            p = self.did_you_mean_plan(p, route)
         p.fault = fault
         # Modifiers, valid with every kind of answer.
         if fault == "delay":
@@ -1310,7 +1671,8 @@ class MockDify:
             "seq": self.seq, "t": now, "wall": time.time(), "t_end": None, "conn": conn.id,
             "conn_req": conn.nreq, "tls": conn.tls, "method": req.method, "target": req.target,
             "path": req.path, "query": req.query, "http_version": req.version, "kind": route.kind,
-            "action": route.action, "job_id": route.job_id, "authorization": auth, "app": tok,
+            "action": route.action, "job_id": route.job_id, "dataset_id": route.dataset_id,
+            "authorization": auth, "app": tok,
             "status": None, "fault": None, "source": None, "job_status": None, "retry_after": None,
             "aborted": False,
             "in_flight": 0, "headers": req.headers,
@@ -1321,7 +1683,8 @@ class MockDify:
         self.log.append(entry)
         self.begin_request(req)
         try:
-            job = self.jobs.get((route.action, route.job_id)) if route.kind == "status" else None
+            job = self.jobs.get((route.action, route.job_id)) if route.kind == "status" \
+                else self.kind_target(route)
             if job is not None:
                 job.requests += 1
             ov = self.match_override(req, route, now)
@@ -1500,6 +1863,12 @@ class MockDify:
                 job = q.get("job_id", [None])[0]
                 return [j.describe(now, self) for j in self.jobs.values()
                         if job is None or j.job_id == job.lower()]
+            if path == "/_mock/batches":
+                want = q.get("batch", [None])[0]
+                return [b.describe(now) for b in self.batches.values() if want is None or b.batch == want]
+            if path == "/_mock/runs":
+                want = q.get("run_id", [None])[0]
+                return [r.describe(now) for r in self.runs.values() if want is None or r.run_id == want.lower()]
             if path == "/_mock/overrides":
                 return [{"name": o.name, "match": {k: (sorted(v) if isinstance(v, set) else v)
                                                    for k, v in o.match.items()},
@@ -1514,12 +1883,24 @@ class MockDify:
                         "default_lifecycle": [list(s) for s in self.default_lifecycle],
                         "router_404": self.router_404, "keepalive_timeout": self.keepalive_timeout,
                         "max_requests_per_conn": self.max_requests_per_conn, "prefix": self.prefix,
-                        "next_job_ids": self.next_job_ids}
+                        "next_job_ids": self.next_job_ids, "apps": self.apps,
+                        "not_dify_start": self.not_dify_start, "did_you_mean": self.did_you_mean,
+                        "datasets": self.datasets,
+                        "default_document_lifecycle": [list(s) for s in self.default_document_lifecycle],
+                        "default_run_lifecycle": [list(s) for s in self.default_run_lifecycle],
+                        "next_batch_ids": self.next_batch_ids, "next_run_ids": self.next_run_ids}
         elif req.method == "POST":
             if path == "/_mock/jobs":
                 return {"added": self.load_scenario(body(), "jobs")}
             if path == "/_mock/set":
                 return {"updated": self.set_jobs(body())}
+            if path in ("/_mock/batches", "/_mock/runs"):
+                b = body()
+                return {"added": self.load_scenario({path[7:]: b} if isinstance(b, list) else b, path[7:])}
+            if path == "/_mock/set-batch":
+                return {"updated": self.set_batches(body())}
+            if path == "/_mock/set-run":
+                return {"updated": self.set_runs(body())}
             if path == "/_mock/config":
                 self.configure(body())
                 return {"ok": True}
@@ -1530,18 +1911,21 @@ class MockDify:
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description="Mock of Dify's annotation-reply job API for jobwatch tests.")
+    ap = argparse.ArgumentParser(description="Mock of Dify's asynchronous job APIs for jobwatch tests.")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0: any free port (see --port-file)")
     ap.add_argument("--port-file", help="write the chosen port here once listening")
     ap.add_argument("--prefix", default="/v1", help="API prefix (default /v1)")
-    ap.add_argument("--key", action="append", help="a valid app API key; repeatable (default %s)" % DEFAULT_KEY)
+    ap.add_argument("--key", action="append",
+                    help="a valid API key (dataset-...: a dataset key, else an app key); repeatable (default %s)"
+                    % DEFAULT_KEY)
     ap.add_argument("--dify-version", choices=("old", "new"), default="old",
-                    help="old: unknown job -> 400 invalid_param, no pending TTL, jobs readable by any app key;"
-                         " new: 404 not_found, pending TTL, 409 on the other action, jobs scoped to their app")
+                    help="old (every release to 1.16.1): unknown job -> 400 invalid_param, jobs readable by any"
+                         " app key; new (next major): 404 not_found, jobs scoped to their app, 404 'App not found'")
     ap.add_argument("--scenario", action="append", default=[], help="scenario JSON file; repeatable")
     ap.add_argument("--result-ttl", type=float, default=600.0, help="life of completed/error (s)")
-    ap.add_argument("--pending-ttl", type=float, default=7200.0, help="life of waiting/processing, new Dify (s)")
+    ap.add_argument("--pending-ttl", type=float, default=None,
+                    help="NOT DIFY: a life for pending jobs (s); Dify has none (default: none)")
     ap.add_argument("--default-lifecycle", help="JSON lifecycle for jobs without one and for POSTed jobs")
     ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     ap.add_argument("--tls-key", help="private key for --tls-cert")

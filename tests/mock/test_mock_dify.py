@@ -118,6 +118,12 @@ class Mock:
         c.close()
         return r.status, hd, data
 
+    def get_json(self, path, key):
+        st, _, body = self.get(path, key=key)
+        if st != 200:
+            raise AssertionError("GET %s -> %d %r" % (path, st, body))
+        return json.loads(body)
+
     def status_path(self, jid, action="enable"):
         return "/v1/apps/annotation-reply/%s/status/%s" % (action, jid)
 
@@ -232,8 +238,7 @@ class Env:
     def __init__(self, tmp):
         self.tmp = tmp
         self.old = Mock(tmp, "--key", K1, "--key", K2, "--result-ttl", "1.0")
-        self.new = Mock(tmp, "--key", K1, "--key", K2, "--dify-version", "new", "--result-ttl", "1.0",
-                        "--pending-ttl", "1.0")
+        self.new = Mock(tmp, "--key", K1, "--key", K2, "--dify-version", "new", "--result-ttl", "1.0")
         self.extra = []
 
     def mock(self, *args, tls=None):
@@ -287,10 +292,10 @@ def t_lifecycle_and_result_ttl(env):
     for m, _ in mocks:
         ids[m] = new_id()
         m.add({"job_id": ids[m], "app": K1,
-               "lifecycle": [["waiting", 0.6], ["processing", 0.6], ["completed", None]]})
+               "lifecycle": [["waiting", 0.6], ["waiting", 0.6], ["completed", None]]})
     t0 = time.monotonic()
     # completed at 1.2 s, result window 1.0 s: gone from 2.2 s on
-    for at, want in ((0.2, "waiting"), (0.9, "processing"), (1.5, "completed"), (1.9, "completed"), (2.6, None)):
+    for at, want in ((0.2, "waiting"), (0.9, "waiting"), (1.5, "completed"), (1.9, "completed"), (2.6, None)):
         time.sleep(max(0, t0 + at - time.monotonic()))
         for m, gone in mocks:
             jid = ids[m]
@@ -317,13 +322,23 @@ def t_error_message(env):
 
 
 @test
-def t_pending_ttl(env):
+def t_waiting_has_no_ttl(env):
+    # DIFY.md: 'waiting' has no TTL in any release; only the result window (1 s here) ends a job
     jn, jo = new_id(), new_id()
     env.new.add({"job_id": jn, "lifecycle": [["waiting", None]]})
     env.old.add({"job_id": jo, "lifecycle": [["waiting", None]]})
     time.sleep(1.2)
-    eq(env.new.get(env.new.status_path(jn))[::2], (404, GONE_NEW), "new Dify drops a 2h-pending job")
+    eq(env.new.get(env.new.status_path(jn))[::2], (200, body_of(jn, "waiting")), "new Dify keeps waiting")
     eq(env.old.get(env.old.status_path(jo))[::2], (200, body_of(jo, "waiting")), "old Dify keeps waiting")
+    eq(env.old.ctl("GET", "/_mock/config")["pending_ttl"], None, "no pending TTL by default")
+    # not Dify: a pending_ttl set on purpose (per job, or --pending-ttl) makes a pending job vanish
+    jp = new_id()
+    env.new.add({"job_id": jp, "lifecycle": [["waiting", None]], "pending_ttl": 0.3})
+    time.sleep(0.4)
+    eq(env.new.get(env.new.status_path(jp))[::2], (404, GONE_NEW), "not-Dify pending_ttl")
+    pm = env.mock("--key", K1, "--pending-ttl", "0.3", "--scenario", env.scn_waiting(jp))
+    time.sleep(0.4)
+    eq(pm.get(pm.status_path(jp))[::2], (400, GONE_OLD), "not-Dify --pending-ttl")
     # a job whose last step has a duration vanishes afterwards; "gone" steps hide it
     j = new_id()
     env.old.add({"job_id": j, "lifecycle": [["gone", 0.3], ["waiting", 0.3]]})
@@ -342,12 +357,12 @@ def t_pending_ttl(env):
 def t_app_scoping_action_and_case(env):
     for m, other_app in ((env.old, 200), (env.new, 404)):
         jid = new_id()
-        m.add({"job_id": jid, "app": K1, "lifecycle": [["processing", None]]})
+        m.add({"job_id": jid, "app": K1, "lifecycle": [["waiting", None]]})
         eq(m.get(m.status_path(jid), key=K2)[0], other_app, "other app's key")
         st, _, body = m.get(m.status_path(jid, "disable"))
         eq(st, 400 if m is env.old else 404, "status under the other action")
         st, _, body = m.get(m.status_path(jid.upper()))
-        eq((st, body), (200, body_of(jid, "processing")), "upper-case id is canonicalised")
+        eq((st, body), (200, body_of(jid, "waiting")), "upper-case id is canonicalised")
         st, _, body = m.get(m.status_path(jid, "frobnicate"))
         eq(st, 400 if m is env.old else 404, "unknown action: no such job")
 
@@ -390,62 +405,72 @@ def t_methods(env):
     eq(st, 405, "GET on start")
 
 
+PYD = "https://errors.pydantic.dev/2.11/v/"
+HJ = {"Content-Type": "application/json"}
+GOOD_START = json.dumps({"score_threshold": 0.9, "embedding_provider_name": "openai",
+                         "embedding_model_name": "text-embedding-3-small"})
+
+
 @test
 def t_start_job(env):
     for m in (env.old, env.new):
         key = "app-start%s" % uuid.uuid4().hex[:19]
         m.ctl("POST", "/_mock/config", {"add_keys": [key]})
-        good = json.dumps({"score_threshold": 0.9, "embedding_provider_name": "openai",
-                           "embedding_model_name": "text-embedding-3-small"})
-        hj = {"Content-Type": "application/json"}
-        st, hd, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=good, headers=hj)
+        st, hd, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=GOOD_START, headers=HJ)
         eq(st, 200, "start")
         obj = json.loads(body)
         eq(list(obj), ["job_id", "job_status"], "start keys")
-        eq(obj["job_status"], "waiting", "start status")
         eq(uuid.UUID(obj["job_id"]).version, 4, "uuid4")
         eq(body, ('{"job_id": "%s", "job_status": "waiting"}\n' % obj["job_id"]).encode(), "start body")
-        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=good, headers=hj)
-        eq((st, body), (200, ('{"job_id": "%s", "job_status": "processing"}\n' % obj["job_id"]).encode()),
-           "second start returns the running job")
-        st, _, body = m.get("/v1/apps/annotation-reply/disable", key=key, method="POST", body=good, headers=hj)
-        if m is env.new:
-            eq(st, 409, "other action while running (new)")
-            eq(json.loads(body)["code"], "conflict", "409 code")
-            eq(json.loads(body)["status"], 409, "409 status field")
-        else:
-            eq(st, 200, "other action while running (old)")
-        # the started job is polled like any other
+        # DIFY.md: a second POST while one runs starts another job (no 409, no "processing")
+        seen = {obj["job_id"]}
+        for action in ("enable", "disable", "enable"):
+            st, _, body = m.get("/v1/apps/annotation-reply/" + action, key=key, method="POST", body=GOOD_START,
+                                headers=HJ)
+            o2 = json.loads(body)
+            eq((st, o2["job_status"]), (200, "waiting"), "start while one runs (%s)" % action)
+            ok(o2["job_id"] not in seen, "a new job each time")
+            seen.add(o2["job_id"])
         st, _, body = m.get(m.status_path(obj["job_id"]), key=key)
         eq((st, json.loads(body)["job_status"]), (200, "waiting"), "started job status")
-        # reqparse errors
+        # pydantic validation: 400 invalid_param with pydantic's multi-line text (both versions)
         cases = [
-            ({"score_threshold": 0.9, "embedding_model_name": "m"}, "embedding_provider_name",
-             "Missing required parameter in the JSON body"),
+            ({"score_threshold": 0.9, "embedding_model_name": "m"},
+             "1 validation error for AnnotationReplyActionPayload\nembedding_provider_name\n"
+             "  Field required [type=missing, input_value={'score_threshold': 0.9, ...edding_model_name': 'm'}, "
+             "input_type=dict]\n    For further information visit " + PYD + "missing"),
             ({"score_threshold": "abc", "embedding_provider_name": "p", "embedding_model_name": "m"},
-             "score_threshold", "could not convert string to float: 'abc'"),
-            ({}, "score_threshold", "Missing required parameter in the JSON body"),
+             "1 validation error for AnnotationReplyActionPayload\nscore_threshold\n"
+             "  Input should be a valid number, unable to parse string as a number [type=float_parsing, "
+             "input_value='abc', input_type=str]\n    For further information visit " + PYD + "float_parsing"),
+            ({"score_threshold": 1, "embedding_provider_name": 5, "embedding_model_name": None},
+             "2 validation errors for AnnotationReplyActionPayload\nembedding_provider_name\n"
+             "  Input should be a valid string [type=string_type, input_value=5, input_type=int]\n"
+             "    For further information visit " + PYD + "string_type\nembedding_model_name\n"
+             "  Input should be a valid string [type=string_type, input_value=None, input_type=NoneType]\n"
+             "    For further information visit " + PYD + "string_type"),
         ]
-        for payload, param, msg in cases:
-            st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST",
-                                body=json.dumps(payload), headers=hj)
-            eq(st, 400, "reqparse status")
-            if m is env.old:
-                eq(body, ('{"code": "invalid_param", "message": "%s", "params": "%s", "status": 400}\n'
-                          % (msg, param)).encode(), "old reqparse body")
-            else:
-                eq(body, b'{"code": "bad_request", "message": "Input payload validation failed", "status": 400}\n',
-                   "new reqparse body")
-        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=b"", headers=hj)
-        eq(st, 400, "empty body")
-        if m is env.old:
-            eq(json.loads(body)["message"], "Invalid JSON payload received or JSON payload is empty.", "empty JSON")
-            st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=good,
-                                headers={"Content-Type": "text/plain"})
-            eq(st, 415, "not JSON content type (old)")
-        st, _, body = m.get("/v1/apps/annotation-reply/frob", key=key, method="POST", body=good, headers=hj)
-        eq((st, json.loads(body)["message"]), (400, "Unsupported annotation reply action"), "bad action")
-        st, _, _ = m.get("/v1/apps/annotation-reply/enable", key="app-nokey", method="POST", body=good, headers=hj)
+        for payload, msg in cases:
+            st, hd, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST",
+                                 body=json.dumps(payload), headers=HJ)
+            eq((st, hd["content-type"]), (400, "application/json"), "validation status")
+            eq(body, (json.dumps({"code": "invalid_param", "message": msg, "status": 400}) + "\n").encode(),
+               "validation body")
+        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=b"{}", headers=HJ)
+        eq((st, json.loads(body)["message"].split("\n")[0]), (400, "3 validation errors for AnnotationReplyActionPayload"),
+           "empty object")
+        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=b"", headers=HJ)
+        eq((st, json.loads(body)["message"]), (400, "Invalid JSON payload received or JSON payload is empty."),
+           "empty body")
+        st, _, body = m.get("/v1/apps/annotation-reply/enable", key=key, method="POST", body=GOOD_START,
+                            headers={"Content-Type": "text/plain"})
+        eq((st, json.loads(body)["code"]), (415, "unsupported_media_type"), "not JSON content type")
+        # an unknown action: the controller's result is unbound, Dify's unhandled-error 500
+        st, _, body = m.get("/v1/apps/annotation-reply/frob", key=key, method="POST", body=GOOD_START, headers=HJ)
+        eq((st, body), (500, b'{"message": "Internal Server Error", "code": "unknown", "status": 500}\n'),
+           "unknown action")
+        st, _, _ = m.get("/v1/apps/annotation-reply/enable", key="app-nokey", method="POST", body=GOOD_START,
+                         headers=HJ)
         eq(st, 401, "start without a valid key")
     # deterministic ids and a default lifecycle from the control API
     m = env.old
@@ -453,13 +478,417 @@ def t_start_job(env):
     want = new_id()
     m.ctl("POST", "/_mock/config", {"add_keys": [key], "next_job_ids": [want],
                                     "default_lifecycle": [["waiting", 0.2], ["completed", None]]})
-    st, _, body = m.get("/v1/apps/annotation-reply/disable", key=key, method="POST", headers=hj,
-                        body=json.dumps({"score_threshold": 1, "embedding_provider_name": "p",
-                                         "embedding_model_name": "m"}))
+    st, _, body = m.get("/v1/apps/annotation-reply/disable", key=key, method="POST", headers=HJ, body=GOOD_START)
     eq(json.loads(body)["job_id"], want, "next_job_ids")
     time.sleep(0.3)
     eq(m.get(m.status_path(want, "disable"), key=key)[2], body_of(want, "completed"), "default lifecycle")
-    m.ctl("POST", "/_mock/config", {"default_lifecycle": [["waiting", 0.5], ["processing", 1.0], ["completed", None]]})
+    m.ctl("POST", "/_mock/config", {"default_lifecycle": [["waiting", 1.5], ["completed", None]]})
+
+
+@test
+def t_start_default_lifecycle_and_never_enabled(env):
+    m = env.mock("--key", K1, "--key", K2)
+    eq(m.ctl("GET", "/_mock/config")["default_lifecycle"], [["waiting", 1.5], ["completed", None]],
+       "default lifecycle: waiting then completed")
+    # a disable job for an app whose annotation reply was never enabled stays waiting forever
+    m.ctl("POST", "/_mock/config", {"apps": {K2: {"annotation_reply": False}},
+                                    "default_lifecycle": [["waiting", 0.2], ["completed", None]]})
+    ids = {}
+    for key, action in ((K1, "disable"), (K2, "disable"), (K2, "enable")):
+        st, _, body = m.get("/v1/apps/annotation-reply/" + action, key=key, method="POST", body=GOOD_START,
+                            headers=HJ)
+        ids[(key, action)] = json.loads(body)["job_id"]
+    time.sleep(0.4)
+    for (key, action), want in (((K1, "disable"), "completed"), ((K2, "disable"), "waiting"),
+                                ((K2, "enable"), "completed")):
+        jid = ids[(key, action)]
+        eq(m.get(m.status_path(jid, action), key=key)[2], body_of(jid, want), "%s job of %s" % (action, key))
+
+
+@test
+def t_start_not_dify_variant(env):
+    # not Dify: the pre-correction answers, kept behind not_dify_start for the tests that need them
+    m = env.mock("--key", K1)
+    m.ctl("POST", "/_mock/config", {"not_dify_start": True})
+    st, _, body = m.get("/v1/apps/annotation-reply/enable", method="POST", body=GOOD_START, headers=HJ)
+    jid = json.loads(body)["job_id"]
+    st, _, body = m.get("/v1/apps/annotation-reply/enable", method="POST", body=GOOD_START, headers=HJ)
+    eq((st, body), (200, ('{"job_id": "%s", "job_status": "processing"}\n' % jid).encode()), "running job handed out")
+    st, _, body = m.get("/v1/apps/annotation-reply/disable", method="POST", body=GOOD_START, headers=HJ)
+    eq((st, json.loads(body)["code"]), (409, "conflict"), "409 for the other action")
+    m.ctl("POST", "/_mock/config", {"not_dify_start": False})
+    st, _, body = m.get("/v1/apps/annotation-reply/disable", method="POST", body=GOOD_START, headers=HJ)
+    eq((st, json.loads(body)["job_status"]), (200, "waiting"), "Dify again")
+
+
+KD = "dataset-dddddddddddddddddddddddd"
+DOC_FIELDS = ["id", "indexing_status", "processing_started_at", "parsing_completed_at", "cleaning_completed_at",
+              "splitting_completed_at", "completed_at", "paused_at", "stopped_at", "error", "error_code",
+              "completed_segments", "total_segments", "estimated_vector_space_mb", "vector_space_limit_mb"]
+RUN_FIELDS = ["id", "workflow_id", "status", "inputs", "outputs", "error", "total_steps", "total_tokens",
+              "created_at", "finished_at", "elapsed_time"]
+
+
+def dify_err(code, message, status):
+    return (json.dumps({"code": code, "message": message, "status": status}) + "\n").encode()
+
+
+def idx_path(ds, batch):
+    return "/v1/datasets/%s/documents/%s/indexing-status" % (ds, batch)
+
+
+@test
+def t_auth_app_states(env):
+    keys = {s: "app-%s%s" % (s[:8].ljust(8, "x"), "0" * 16) for s in
+            ("app_gone", "app_abnormal", "api_disabled", "workspace_archived", "tenant_inactive")}
+    args = []
+    for k in list(keys.values()) + [K1, KD]:
+        args += ["--key", k]
+    m = env.mock(*args)
+    m.ctl("POST", "/_mock/config", {"apps": {k: {"state": s} for s, k in keys.items()}})
+    jid = new_id()
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]]})
+    for state, msg in (("app_gone", "The app no longer exists."), ("app_abnormal", "The app's status is abnormal."),
+                       ("api_disabled", "The app's API service has been disabled."),
+                       ("workspace_archived", "The workspace's status is archived.")):
+        st, hd, body = m.get(m.status_path(jid), key=keys[state])
+        eq((st, hd["content-type"], body), (403, "application/json", dify_err("forbidden", msg, 403)), state)
+        ok("www-authenticate" not in hd, "no WWW-Authenticate on a 403")
+    st, hd, body = m.get(m.status_path(jid), key=keys["tenant_inactive"])
+    eq((st, hd["www-authenticate"], body),
+       (401, 'Bearer realm="api"', dify_err("unauthorized", "Tenant owner account not found or tenant is not active.",
+                                            401)), "tenant 401")
+    # key types: an app key on a dataset route and a dataset key on an app route are not found
+    ds = new_id()
+    m.ctl("POST", "/_mock/batches", [{"dataset_id": ds, "batch": "20260101000000123456"}])
+    st, hd, body = m.get(idx_path(ds, "20260101000000123456"), key=K1)
+    eq((st, hd["www-authenticate"], body), (401, 'Bearer realm="api"',
+                                            dify_err("unauthorized", "Access token is invalid", 401)), "app key, dataset route")
+    eq(m.get(m.status_path(jid), key=KD)[::2], (401, dify_err("unauthorized", "Access token is invalid", 401)),
+       "dataset key, app route")
+    eq(m.get(idx_path(ds, "20260101000000123456"), key=KD)[0], 200, "dataset key, dataset route")
+    # the workspace's state concerns dataset keys too; an app's does not
+    m.ctl("POST", "/_mock/config", {"apps": {KD: {"state": "workspace_archived"}}})
+    eq(m.get(idx_path(ds, "20260101000000123456"), key=KD)[::2],
+       (403, dify_err("forbidden", "The workspace's status is archived.", 403)), "archived workspace, dataset key")
+    m.ctl("POST", "/_mock/config", {"apps": {KD: {"state": "app_gone"}}})
+    eq(m.get(idx_path(ds, "20260101000000123456"), key=KD)[0], 200, "app state ignored for a dataset key")
+    # next major: a deleted app is 404 "App not found"
+    m.ctl("POST", "/_mock/config", {"dify_version": "new"})
+    eq(m.get(m.status_path(jid), key=keys["app_gone"])[::2], (404, dify_err("not_found", "App not found", 404)),
+       "deleted app, next major")
+    # the same answers as faults
+    j2 = new_id()
+    m.add({"job_id": j2, "responses": [{"fault": "403", "variant": v} for v in
+                                       ("app_gone", "app_abnormal", "api_disabled", "workspace_archived", "dataset_api")]
+           + [{"fault": "401", "variant": "tenant"}, {"fault": "401", "variant": "scheme"}, {"fault": "app_not_found"}]})
+    got = [m.get(m.status_path(j2))[::2] for _ in range(8)]
+    eq([json.loads(b)["message"] for _, b in got],
+       ["The app no longer exists.", "The app's status is abnormal.", "The app's API service has been disabled.",
+        "The workspace's status is archived.", "Dataset api access is not enabled.",
+        "Tenant owner account not found or tenant is not active.", "Authorization scheme must be 'Bearer'",
+        "App not found"], "fault variants")
+    eq([st for st, _ in got], [403] * 5 + [401, 401, 404], "fault variant statuses")
+
+
+@test
+def t_did_you_mean(env):
+    m = env.mock("--key", K1, "--key", KD, "--dify-version", "new")
+    jid = new_id()
+    m.ctl("POST", "/_mock/config", {"did_you_mean": True})
+    path = m.status_path(jid)
+    want = ("The job does not exist. You have requested this URI [%s] but did you mean "
+            "/v1/apps/annotation-reply/<string:action>/status/<uuid:job_id> ?" % path)
+    eq(m.get(path)[::2], (404, dify_err("not_found", want, 404)), "flask-restx suffix on the job's 404")
+    ds = new_id()
+    m.ctl("POST", "/_mock/jobs", {"datasets": [{"id": ds}]})
+    p2 = idx_path(ds, "20260101000000000001")
+    want = ("Documents not found. You have requested this URI [%s] but did you mean "
+            "/v1/datasets/<uuid:dataset_id>/documents/<string:batch>/indexing-status ?" % p2)
+    eq(m.get(p2, key=KD)[::2], (404, dify_err("not_found", want, 404)), "suffix on Documents not found.")
+    rid = new_id()
+    want = ("Workflow run not found. You have requested this URI [/v1/workflows/run/%s] but did you mean "
+            "/v1/workflows/run/<string:workflow_run_id> ?" % rid)
+    eq(m.get("/v1/workflows/run/" + rid)[::2], (404, dify_err("not_found", want, 404)), "suffix on a run's 404")
+    # off again: plain; per answer with the spec key
+    m.ctl("POST", "/_mock/config", {"did_you_mean": False})
+    eq(m.get(path)[::2], (404, GONE_NEW), "no suffix by default")
+    j2 = new_id()
+    m.add({"job_id": j2, "responses": [{"fault": "gone", "did_you_mean": True}, {"fault": "gone", "dify_version": "old",
+                                                                               "did_you_mean": True}]})
+    st, _, body = m.get(m.status_path(j2))
+    ok(st == 404 and json.loads(body)["message"].startswith("The job does not exist. You have requested this URI ["),
+       "did_you_mean in a spec: %r" % body)
+    eq(m.get(m.status_path(j2))[::2], (400, GONE_OLD), "a 400 never gets the suffix")
+
+
+@test
+def t_error_key_gone_500(env):
+    # Dify before 1.16.0: the status call of an error job whose error key is missing answers 500
+    m = env.old
+    jid = new_id()
+    m.add({"job_id": jid, "lifecycle": [["waiting", 0.3], ["error", None]], "error_msg": "x", "error_key_gone": True})
+    eq(m.get(m.status_path(jid))[::2], (200, body_of(jid, "waiting")), "waiting before")
+    time.sleep(0.4)
+    st, hd, body = m.get(m.status_path(jid))
+    eq((st, hd["content-type"], body),
+       (500, "application/json", b'{"message": "Internal Server Error", "code": "unknown", "status": 500}\n'), "500")
+    m.ctl("POST", "/_mock/set", {"job_ids": [jid], "error_key_gone": False})
+    eq(m.get(m.status_path(jid))[::2], (200, body_of(jid, "error", "x")), "1.16.0 and later")
+
+
+@test
+def t_indexing_lifecycle(env):
+    m = env.mock("--key", K1, "--key", KD)
+    ds, batch = new_id(), "20260102030405012345"
+    a, b, c = new_id(), new_id(), new_id()
+    wall0 = time.time()
+    eq(m.ctl("POST", "/_mock/batches", [{"dataset_id": ds, "batch": batch, "documents": [
+        {"id": a, "total_segments": 8, "estimated_vector_space_mb": 1.5, "vector_space_limit_mb": 200,
+         "lifecycle": [["waiting", 0.2], ["parsing", 0.2], ["cleaning", 0.2], ["splitting", 0.2], ["indexing", 0.8],
+                       ["completed", None]]},
+        {"id": b, "lifecycle": [["waiting", 0.2], ["parsing", 0.2], ["error", None]], "error": "boom",
+         "error_code": "PARSE_FAILED"},
+        {"id": c, "lifecycle": [["waiting", 0.2], ["paused", None]]}]}]), {"added": 1}, "added")
+    t0 = time.monotonic()
+
+    def at(secs):
+        time.sleep(max(0, t0 + secs - time.monotonic()))
+        st, hd, body = m.get(idx_path(ds, batch), key=KD)
+        eq((st, hd["content-type"]), (200, "application/json"), "indexing status")
+        obj = json.loads(body)
+        eq(body, (json.dumps(obj) + "\n").encode(), "json.dumps bytes")
+        eq(list(obj), ["data"], "top level")
+        for d in obj["data"]:
+            eq(list(d), DOC_FIELDS, "document fields")
+        return {d["id"]: d for d in obj["data"]}
+
+    d = at(0.1)
+    eq([d[x]["indexing_status"] for x in (a, b, c)], ["waiting"] * 3, "all waiting")
+    eq({d[a][k] for k in DOC_FIELDS[2:11]}, {None}, "no stamps, no error while waiting")
+    eq((d[a]["completed_segments"], d[a]["total_segments"], d[a]["estimated_vector_space_mb"],
+        d[a]["vector_space_limit_mb"]), (0, 0, 1.5, 200), "segments while waiting")
+    d = at(1.2)
+    eq((d[a]["indexing_status"], d[b]["indexing_status"], d[c]["indexing_status"]),
+       ("indexing", "error", "paused"), "statuses at 1.2 s")
+    for k in ("processing_started_at", "parsing_completed_at", "cleaning_completed_at", "splitting_completed_at"):
+        ok(isinstance(d[a][k], int) and wall0 - 1 <= d[a][k] <= time.time() + 1, "%s: %r" % (k, d[a][k]))
+    eq((d[a]["completed_at"], d[a]["total_segments"]), (None, 8), "indexing: segments known, not completed")
+    ok(0 <= d[a]["completed_segments"] < 8, "segments ramp: %d" % d[a]["completed_segments"])
+    eq((d[b]["error"], d[b]["error_code"], d[b]["completed_segments"], d[b]["total_segments"]),
+       ("boom", "PARSE_FAILED", 0, 0), "error document")
+    ok(isinstance(d[b]["stopped_at"], int) and d[b]["completed_at"] is None, "stopped_at of the error document")
+    ok(isinstance(d[c]["paused_at"], int) and d[c]["processing_started_at"] is None, "paused document")
+    d = at(2.0)
+    eq((d[a]["indexing_status"], d[a]["completed_segments"], d[a]["total_segments"], d[a]["error"]),
+       ("completed", 8, 8, None), "completed document")
+    ok(d[a]["completed_at"] >= d[a]["splitting_completed_at"] >= d[a]["processing_started_at"], "stamps in order")
+    # a person resumes the paused document: the history is kept, it moves on from now
+    eq(m.ctl("POST", "/_mock/set-batch", {"batch": batch, "document_ids": [c], "lifecycle": [
+        ["indexing", 0.2], ["completed", None]]}), {"updated": 1}, "set-batch")
+    time.sleep(0.3)
+    d = at(0)
+    eq((d[c]["indexing_status"], d[c]["paused_at"]), ("completed", None), "resumed and completed")
+    ok(isinstance(d[c]["completed_at"], int), "completed_at after resume")
+    desc = m.ctl("GET", "/_mock/batches?batch=" + batch)
+    eq((desc[0]["statuses"], desc[0]["requests"]), ({"completed": 2, "error": 1}, 4), "GET /_mock/batches")
+
+
+@test
+def t_indexing_errors_and_big_batches(env):
+    m = env.mock("--key", K1, "--key", KD)
+    ds, off = new_id(), new_id()
+    m.ctl("POST", "/_mock/jobs", {"datasets": [{"id": off, "api_enabled": False}],
+                                  "batches": [{"dataset_id": ds, "batch": "20260102030405000001"}]})
+    eq(m.get(idx_path(new_id(), "20260102030405000001"), key=KD)[::2],
+       (404, dify_err("not_found", "Dataset not found.", 404)), "unknown dataset")
+    eq(m.get(idx_path(ds, "20260102030405000002"), key=KD)[::2],
+       (404, dify_err("not_found", "Documents not found.", 404)), "unknown batch")
+    eq(m.get(idx_path(off, "20260102030405000001"), key=KD)[::2],
+       (403, dify_err("forbidden", "Dataset api access is not enabled.", 403)), "dataset API disabled")
+    st, hd, body = m.get(idx_path("not-a-uuid", "20260102030405000001"), key=KD)
+    eq((st, body, hd["content-type"]), (404, WERKZEUG_404, "text/html; charset=utf-8"), "non-UUID dataset id")
+    eq(m.get(idx_path(ds, "20260102030405000001"), key=KD)[0], 200, "known batch")
+    m.ctl("POST", "/_mock/set-batch", {"batch": "20260102030405000001", "gone": True})
+    eq(m.get(idx_path(ds, "20260102030405000001"), key=KD)[::2],
+       (404, dify_err("not_found", "Documents not found.", 404)), "documents deleted")
+    m.ctl("POST", "/_mock/jobs", {"datasets": [{"id": ds, "gone": True}]})
+    eq(m.get(idx_path(ds, "20260102030405000001"), key=KD)[::2],
+       (404, dify_err("not_found", "Dataset not found.", 404)), "dataset deleted")
+    eq(m.get(idx_path(ds, "x"), key=KD, method="POST", body=b"{}")[0], 405, "POST on indexing-status")
+    # 1,000 documents, staggered: at any moment a part of them has moved on
+    big = new_id()
+    m.ctl("POST", "/_mock/batches", {"batches": [{"dataset_id": big, "batch": "20260102030405999999", "count": 1000,
+                                                  "stagger": 0.001, "document": {
+                                                      "lifecycle": [["waiting", 0.3], ["indexing", 0.3],
+                                                                    ["completed", None]]}}]})
+    t0 = time.monotonic()
+    st, _, body = m.get(idx_path(big, "20260102030405999999"), key=KD)
+    dt = time.monotonic() - t0
+    docs = json.loads(body)["data"]
+    eq((st, len(docs), len({x["id"] for x in docs})), (200, 1000, 1000), "1000 documents")
+    ok(dt < 2, "1000 documents answered in %.2fs" % dt)
+    time.sleep(max(0, t0 + 0.7 - time.monotonic()))
+    sts = [x["indexing_status"] for x in m.get_json(idx_path(big, "20260102030405999999"), KD)["data"]]
+    ok(sts[0] == "completed" and sts[-1] == "waiting", "the first documents ended, the last still wait")
+    time.sleep(max(0, t0 + 1.8 - time.monotonic()))
+    eq({x["indexing_status"] for x in m.get_json(idx_path(big, "20260102030405999999"), KD)["data"]},
+       {"completed"}, "every document completed")
+    # scenario errors are refused with a reason
+    c = m.conn()
+    c.request("POST", "/_mock/batches", body=json.dumps([{"dataset_id": ds, "count": 1001}]))
+    r = c.getresponse()
+    eq(r.status, 400, "1001 documents refused")
+    ok("1 to 1000" in json.loads(r.read())["error"], "reason given")
+    c.close()
+
+
+@test
+def t_create_by_text(env):
+    m = env.mock("--key", K1, "--key", KD)
+    ds = new_id()
+    m.ctl("POST", "/_mock/jobs", {"datasets": [{"id": ds}]})
+    path = "/v1/datasets/%s/document/create-by-text" % ds
+    before = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() - 1))
+    st, hd, body = m.get(path, key=KD, method="POST", headers=HJ, body=json.dumps({"name": "faq", "text": "hello"}))
+    after = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 1))
+    eq(st, 200, "create-by-text")
+    obj = json.loads(body)
+    eq(list(obj), ["document", "batch"], "answer keys")
+    batch = obj["batch"]
+    ok(len(batch) == 20 and batch.isdigit() and before <= batch[:14] <= after, "batch id %r" % batch)
+    eq((obj["document"]["name"], obj["document"]["indexing_status"]), ("faq", "waiting"), "document")
+    d = m.get_json(idx_path(ds, batch), KD)["data"]
+    eq([x["id"] for x in d], [obj["document"]["id"]], "the created batch is watched like any other")
+    eq(m.requests(kind="indexing_start")[-1]["created_job"], batch, "created_job in the log")
+    st, _, body = m.get(path, key=KD, method="POST", headers=HJ, body=json.dumps({"name": "faq"}))
+    eq((st, json.loads(body)["code"]), (400, "invalid_param"), "missing text")
+    ok(json.loads(body)["message"].startswith("1 validation error for DocumentTextCreatePayload\ntext\n  Field required"),
+       "pydantic text: %r" % body)
+    eq(m.get(path, key=K1, method="POST", headers=HJ, body=b"{}")[0], 401, "app key")
+    eq(m.get("/v1/datasets/%s/document/create-by-text" % new_id(), key=KD, method="POST", headers=HJ,
+             body=b"{}")[::2], (404, dify_err("not_found", "Dataset not found.", 404)), "unknown dataset")
+    m.ctl("POST", "/_mock/config", {"next_batch_ids": ["20260101010101000042"],
+                                    "default_document_lifecycle": [["waiting", 0.1], ["completed", None]]})
+    st, _, body = m.get(path, key=KD, method="POST", headers=HJ, body=json.dumps({"name": "n", "text": "t"}))
+    eq(json.loads(body)["batch"], "20260101010101000042", "next_batch_ids")
+    time.sleep(0.2)
+    eq(m.get_json(idx_path(ds, "20260101010101000042"), KD)["data"][0]["indexing_status"], "completed",
+       "default_document_lifecycle")
+
+
+@test
+def t_workflow_runs(env):
+    K3 = "app-chatchatchatchatchatchat"
+    m = env.mock("--key", K1, "--key", K2, "--key", K3, "--key", KD)
+    m.ctl("POST", "/_mock/config", {"apps": {K3: {"mode": "chat"}}})
+    ids = {s: new_id() for s in ("ok", "paused", "failed", "stopped", "partial", "other")}
+    wf = new_id()
+    m.ctl("POST", "/_mock/runs", [
+        {"run_id": ids["ok"], "workflow_id": wf, "inputs": {"q": "x"}, "outputs": {"answer": 42},
+         "total_steps": 5, "total_tokens": 1234, "lifecycle": [["running", 0.3], ["succeeded", None]]},
+        {"run_id": ids["paused"], "lifecycle": [["running", 0.1], ["paused", None]]},
+        {"run_id": ids["failed"], "lifecycle": [["failed", None]], "error": "node llm failed"},
+        {"run_id": ids["stopped"], "lifecycle": [["stopped", None]]},
+        {"run_id": ids["partial"], "lifecycle": [["partial-succeeded", None]], "outputs": {"a": 1}, "error": "1 node"},
+        {"run_id": ids["other"], "app": K2, "lifecycle": [["succeeded", None]]},
+    ])
+    wall0 = time.time()
+    st, hd, body = m.get("/v1/workflows/run/" + ids["ok"])
+    obj = json.loads(body)
+    eq((st, hd["content-type"], list(obj)), (200, "application/json", RUN_FIELDS), "run fields")
+    eq(body, (json.dumps(obj) + "\n").encode(), "json.dumps bytes")
+    eq({k: obj[k] for k in ("id", "workflow_id", "status", "inputs", "outputs", "error", "total_steps",
+                            "finished_at", "elapsed_time")},
+       {"id": ids["ok"], "workflow_id": wf, "status": "running", "inputs": {"q": "x"}, "outputs": {}, "error": None,
+        "total_steps": 0, "finished_at": None, "elapsed_time": 0.0}, "running run")
+    ok(abs(obj["created_at"] - wall0) <= 2, "created_at")
+    time.sleep(0.4)
+    obj = m.get_json("/v1/workflows/run/" + ids["ok"], K1)
+    eq((obj["status"], obj["outputs"], obj["total_steps"], obj["total_tokens"], obj["elapsed_time"]),
+       ("succeeded", {"answer": 42}, 5, 1234, 0.3), "succeeded run")
+    ok(isinstance(obj["finished_at"], int) and obj["finished_at"] >= obj["created_at"], "finished_at")
+    eq(m.get_json("/v1/workflows/run/" + ids["paused"], K1)["status"], "paused", "paused")
+    for k, want in (("failed", ("failed", "node llm failed")), ("stopped", ("stopped", None)),
+                    ("partial", ("partial-succeeded", "1 node"))):
+        o = m.get_json("/v1/workflows/run/" + ids[k], K1)
+        eq((o["status"], o["error"]), want, k)
+    notfound = dify_err("not_found", "Workflow run not found.", 404)
+    eq(m.get("/v1/workflows/run/" + new_id())[::2], (404, notfound), "unknown run")
+    eq(m.get("/v1/workflows/run/" + ids["other"])[::2], (404, notfound), "run of another app")
+    eq(m.get("/v1/workflows/run/" + ids["other"], key=K2)[0], 200, "its own app")
+    eq(m.get("/v1/workflows/run/" + ids["ok"], key=K3)[::2],
+       (400, dify_err("not_workflow_app", "Please check if your Workflow app mode matches the right API route.", 400)),
+       "not a workflow app")
+    eq(m.get("/v1/workflows/run/" + ids["ok"], key=KD)[0], 401, "dataset key")
+    m.ctl("POST", "/_mock/set-run", {"run_ids": [ids["paused"]], "status": "succeeded", "outputs": {"r": 1}})
+    eq(m.get_json("/v1/workflows/run/" + ids["paused"], K1)["outputs"], {"r": 1}, "set-run")
+    m.ctl("POST", "/_mock/set-run", {"run_ids": [ids["paused"]], "gone": True})
+    eq(m.get("/v1/workflows/run/" + ids["paused"])[::2], (404, notfound), "run deleted (cleanup)")
+    eq(m.ctl("GET", "/_mock/runs?run_id=" + ids["ok"])[0]["status_now"], "succeeded", "GET /_mock/runs")
+
+
+@test
+def t_workflow_run_start(env):
+    m = env.mock("--key", K1)
+    rid = new_id()
+    m.ctl("POST", "/_mock/config", {"next_run_ids": [rid], "default_run_lifecycle": [["running", 0.4],
+                                                                                      ["succeeded", None]]})
+    t0 = time.monotonic()
+    st, _, body = m.get("/v1/workflows/run", method="POST", headers=HJ,
+                        body=json.dumps({"inputs": {"q": 1}, "response_mode": "blocking", "user": "u"}))
+    dt = time.monotonic() - t0
+    obj = json.loads(body)
+    eq((st, list(obj), obj["workflow_run_id"], obj["data"]["id"], obj["data"]["status"]),
+       (200, ["task_id", "workflow_run_id", "data"], rid, rid, "succeeded"), "blocking answer")
+    ok(0.35 <= dt < 2, "blocking waits for the end: %.2fs" % dt)
+    st, hd, body = m.get("/v1/workflows/run", method="POST", headers=HJ,
+                         body=json.dumps({"inputs": {}, "response_mode": "streaming", "user": "u"}))
+    eq((st, hd["content-type"]), (200, "text/event-stream"), "streaming (minimal)")
+    ok(body.startswith(b"data: ") and body.endswith(b"\n\n"), "one SSE event: %r" % body)
+    ev = json.loads(body[6:])
+    eq(ev["event"], "workflow_started", "event")
+    eq(m.get_json("/v1/workflows/run/" + ev["workflow_run_id"], K1)["status"], "running", "started run is watched")
+    st, _, body = m.get("/v1/workflows/run", method="POST", headers=HJ, body=json.dumps({"user": "u"}))
+    eq((st, json.loads(body)["code"]), (400, "invalid_param"), "no inputs")
+    eq(m.get("/v1/workflows/run")[0], 405, "GET on the start route")
+
+
+@test
+def t_kind_faults_and_overrides(env):
+    m = env.mock("--key", K1, "--key", KD)
+    ds, batch, rid = new_id(), "20260102030405777777", new_id()
+    m.ctl("POST", "/_mock/jobs", {
+        "batches": [{"dataset_id": ds, "batch": batch, "then": "lifecycle", "responses": [
+            {"fault": "gone"}, {"fault": "malformed"}, {"fault": "wrong_shape", "variant": "missing"},
+            {"fault": "oversized", "size": 5000}, {"fault": "html_502"}]}],
+        "runs": [{"run_id": rid, "responses": [{"fault": "gone"}, {"fault": "wrong_shape", "variant": "null"}],
+                  "then": "lifecycle"}]})
+    p = idx_path(ds, batch)
+    eq(m.get(p, key=KD)[::2], (404, dify_err("not_found", "Documents not found.", 404)), "gone on a batch")
+    st, _, body = m.get(p, key=KD)
+    ok(st == 200 and body.startswith(b'{"data": [{"id": ') and len(body) < 300, "malformed (truncated): %r" % body)
+    st, _, body = m.get(p, key=KD)
+    ok("indexing_status" not in json.loads(body)["data"][0], "wrong_shape missing")
+    st, _, body = m.get(p, key=KD)
+    eq((st, len(body), len(json.loads(body)["data"])), (200, 5000, 1), "oversized")
+    eq(m.get(p, key=KD)[0], 502, "proxy page")
+    eq(m.get(p, key=KD)[0], 200, "then the lifecycle")
+    eq(m.get("/v1/workflows/run/" + rid)[::2], (404, dify_err("not_found", "Workflow run not found.", 404)),
+       "gone on a run")
+    eq(json.loads(m.get("/v1/workflows/run/" + rid)[2])["status"], None, "wrong_shape null on a run")
+    log = m.requests(kind="indexing")
+    eq({(e["dataset_id"], e["job_id"]) for e in log}, {(ds, batch)}, "log: dataset_id and the batch as job_id")
+    eq([e["source"] for e in log], ["script"] * 5 + ["lifecycle"], "sources")
+    # overrides by kind (a list too) and by dataset
+    m.ctl("POST", "/_mock/config", {"add_override": {"match": {"kind": ["indexing", "run"]}, "count": 2,
+                                                     "response": {"fault": "503"}}})
+    eq([m.get(p, key=KD)[0], m.get("/v1/workflows/run/" + rid)[0], m.get(p, key=KD)[0]], [503, 503, 200],
+       "kind list override")
+    m.ctl("POST", "/_mock/config", {"add_override": {"match": {"dataset_ids": [ds]}, "count": 1,
+                                                     "response": {"fault": "429"}}})
+    st, hd, _ = m.get(p, key=KD)
+    eq((st, hd["retry-after"]), (429, "2"), "dataset override (proxy-only 429)")
 
 
 @test
@@ -468,14 +897,14 @@ def t_scripted_order(env):
     j1, j2 = new_id(), new_id()
     m.add({"job_id": j1, "lifecycle": [["waiting", None]],
            "responses": [{"status": 503, "headers": {"Retry-After": "2"}, "body_raw": "<html>busy</html>"},
-                         {"job_status": "processing"},
+                         {"job_status": "waiting"},
                          {"status": 200, "body": {"job_id": "$job_id", "job_status": "completed", "error_msg": ""}}]},
           {"job_id": j2, "lifecycle": [["waiting", None]], "then": "lifecycle",
            "responses": [{"fault": "500"}]})
     st, hd, body = m.get(m.status_path(j1))
     eq((st, hd["retry-after"], body, hd["content-type"]), (503, "2", b"<html>busy</html>", "text/html; charset=utf-8"),
        "scripted 1")
-    eq(m.get(m.status_path(j1))[2], body_of(j1, "processing"), "scripted 2")
+    eq(m.get(m.status_path(j1))[2], body_of(j1, "waiting"), "scripted 2")
     eq(m.get(m.status_path(j1))[2], body_of(j1, "completed"), "scripted 3")
     eq(m.get(m.status_path(j1))[2], body_of(j1, "completed"), "last repeats")
     st, _, body = m.get(m.status_path(j2))
@@ -548,14 +977,14 @@ def t_fault_delay_and_abort(env):
 def t_fault_trickle(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "trickle", "interval": 0.01}]})
     r = Raw(m.port)
     r.get(m.status_path(jid))
     status, hdrs, _ = r.read_head()
     hd = {k.lower(): v for k, v in hdrs}
     n = int(hd["content-length"])
-    want = body_of(jid, "processing")
+    want = body_of(jid, "waiting")
     eq(n, len(want), "content-length")
     got = r.buf
     r.buf = b""
@@ -578,10 +1007,10 @@ def t_fault_trickle(env):
 def t_fault_truncate(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "truncate"}, {"fault": "truncate", "truncate": 0},
                          {"job_status": "waiting", "headers": {"Content-Length": None}}]})
-    full = body_of(jid, "processing")
+    full = body_of(jid, "waiting")
     for want_len in (len(full) // 2, 0):
         r = Raw(m.port)
         r.get(m.status_path(jid))
@@ -608,10 +1037,10 @@ def t_fault_malformed_and_shapes(env):
     variants = ["truncated", "garbage", "empty", "trailing", "nul", "invalid_utf8", "html_200"]
     shapes = ["array", "number", "null", "bool", "object", "nested", "missing", "string",
               "empty_object", "error_msg_number", "other_job_id"]
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "malformed", "variant": v} for v in variants]
            + [{"fault": "wrong_shape", "variant": v} for v in shapes]})
-    good = body_of(jid, "processing")
+    good = body_of(jid, "waiting")
     for v in variants:
         st, hd, body = m.get(m.status_path(jid))
         eq(st, 200, "malformed status")
@@ -651,14 +1080,14 @@ def t_fault_malformed_and_shapes(env):
 def t_fault_oversized_and_huge_headers(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "oversized"}, {"fault": "oversized", "size": 5000, "field": "error_msg",
                                                   "job_status": "error"},
                          {"fault": "huge_headers"}, {"fault": "huge_headers", "single": True, "size": 150000}]})
     st, hd, body = m.get(m.status_path(jid))
     eq(len(body), 200 * 1024, "oversized length")
     obj = json.loads(body)
-    eq((obj["job_id"], obj["job_status"]), (jid, "processing"), "oversized is valid-looking JSON")
+    eq((obj["job_id"], obj["job_status"]), (jid, "waiting"), "oversized is valid-looking JSON")
     st, hd, body = m.get(m.status_path(jid))
     eq(len(body), 5000, "oversized 5000")
     eq(json.loads(body)["job_status"], "error", "oversized error")
@@ -669,7 +1098,7 @@ def t_fault_oversized_and_huge_headers(env):
         status, hdrs, headlen = r.read_head()
         ok(headlen >= (150000 if single else 200 * 1024), "header block %d bytes" % headlen)
         hd = {k.lower(): v for k, v in hdrs}
-        eq(r.read_exact(int(hd["content-length"])), body_of(jid, "processing"), "body after huge headers")
+        eq(r.read_exact(int(hd["content-length"])), body_of(jid, "waiting"), "body after huge headers")
         r.close()
 
 
@@ -677,7 +1106,7 @@ def t_fault_oversized_and_huge_headers(env):
 def t_fault_endless_chunked(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "endless_chunked", "interval": 0.005, "chunk_size": 512}]})
     r = Raw(m.port)
     r.get(m.status_path(jid))
@@ -704,7 +1133,7 @@ def t_fault_endless_chunked(env):
         eq(data[j + 2 + n:j + 4 + n], b"\r\n", "chunk trailer")
         i = j + 4 + n
         chunks += 1
-    ok(total.startswith(('{"job_id": "%s", "job_status": "processing", "error_msg": "", "padding": "' % jid).encode()),
+    ok(total.startswith(('{"job_id": "%s", "job_status": "waiting", "error_msg": "", "padding": "' % jid).encode()),
        "endless prefix")
     ok(len(total) > 20000 and chunks > 40, "endless sent %d bytes in %d chunks" % (len(total), chunks))
     eq(m.stats()["in_flight_total"], 1, "endless is in flight")
@@ -718,7 +1147,7 @@ def t_fault_endless_chunked(env):
 def t_fault_gateway_pages(env):
     m = env.old
     jid = new_id()
-    m.add({"job_id": jid, "lifecycle": [["processing", None]],
+    m.add({"job_id": jid, "lifecycle": [["waiting", None]],
            "responses": [{"fault": "html_502"}, {"fault": "503"}, {"fault": "html_503", "retry_after": None},
                          {"fault": "html_504"}, {"fault": "nginx", "status": 500},
                          {"fault": "429"}, {"fault": "429", "retry_after": "date+30"},
@@ -960,10 +1389,10 @@ def t_set_and_jobs(env):
     eq(m.get(m.status_path(ids[1]))[0], 200, "completed")
     time.sleep(0.3)
     eq(m.get(m.status_path(ids[1]))[0], 400, "per-job ttl")
-    m.ctl("POST", "/_mock/set", {"all": True, "lifecycle": [["processing", 0.2], ["completed", None]]})
-    eq(json.loads(m.get(m.status_path(ids[2]))[2])["job_status"], "processing", "lifecycle restarted")
+    m.ctl("POST", "/_mock/set", {"all": True, "lifecycle": [["waiting", 0.2], ["completed", None]]})
+    eq(json.loads(m.get(m.status_path(ids[2]))[2])["job_status"], "waiting", "lifecycle restarted")
     jobs = {j["job_id"]: j for j in m.ctl("GET", "/_mock/jobs")}
-    eq(jobs[ids[2]]["status_now"], "processing", "jobs listing")
+    eq(jobs[ids[2]]["status_now"], "waiting", "jobs listing")
     eq(jobs[ids[2]]["requests"], 2, "per-job request count")
     # bad input is refused with a reason
     c = m.conn()
@@ -996,9 +1425,9 @@ def t_scenario_file(env):
     path = os.path.join(env.tmp, "scn.json")
     with open(path, "w") as f:
         json.dump({"keys": [K2], "dify_version": "new", "jobs": [
-            {"job_id": j1, "app": K2, "lifecycle": [["processing", None]]}]}, f)
+            {"job_id": j1, "app": K2, "lifecycle": [["waiting", None]]}]}, f)
     m = env.mock("--key", K1, "--scenario", path)
-    eq(m.get(m.status_path(j1), key=K2)[2], body_of(j1, "processing"), "job from file")
+    eq(m.get(m.status_path(j1), key=K2)[2], body_of(j1, "waiting"), "job from file")
     eq(m.get(m.status_path(j1), key=K1)[0], 404, "new Dify from file")
     bad = os.path.join(env.tmp, "bad.json")
     with open(bad, "w") as f:
@@ -1053,7 +1482,7 @@ def t_load_1000_jobs(env):
     m = env.mock("--key", K1, "--quiet")
     ids = [new_id() for _ in range(1000)]
     t0 = time.monotonic()
-    m.add(*({"job_id": j, "lifecycle": [["waiting", 0.3], ["processing", 0.3], ["completed", None]]} for j in ids))
+    m.add(*({"job_id": j, "lifecycle": [["waiting", 0.3], ["waiting", 0.3], ["completed", None]]} for j in ids))
     t_add = time.monotonic() - t0
     polls = 3
     nconn = 32
