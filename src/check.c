@@ -73,7 +73,7 @@ static void check_one(void *userdata, const char *name)
 	}
 	print_diags(&diags, &c->errors, &c->warnings);
 	jobfile_done(&jf);
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 }
 
 int check_run(const struct daemon_options *o)
@@ -89,7 +89,7 @@ int check_run(const struct daemon_options *o)
 		print_diags(&diags, &ctx.errors, &ctx.warnings);
 		char p[PATH_MAX];
 		printf("%s: cannot be loaded\n", escape_text_buf(p, sizeof(p), path, strlen(path)));
-		diag_list_clear(&diags);
+		diag_list_done(&diags);
 		return 1;
 	}
 	/* the keys must be readable: read and forget them */
@@ -111,7 +111,7 @@ int check_run(const struct daemon_options *o)
 		}
 	}
 	print_diags(&diags, &ctx.errors, &ctx.warnings);
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 
 	assert(c); /* config_load() gives one whenever it returns >= 0 */
 	ctx.config = c;
@@ -126,7 +126,7 @@ int check_run(const struct daemon_options *o)
 	} else {
 		jobsdir_check_access(ctx.dir_fd, ctx.dir, &diags);
 		print_diags(&diags, &ctx.errors, &ctx.warnings);
-		diag_list_clear(&diags);
+		diag_list_done(&diags);
 		r = jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx, JOBSDIR_PREFETCH_AUTO,
 				    NULL);
 		if (r < 0) {

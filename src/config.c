@@ -484,10 +484,10 @@ static void endpoint_config_done(struct endpoint_config *e)
 	free(e->key_file);
 }
 
-void config_free(struct config *c)
+struct config *config_free(struct config *c)
 {
 	if (!c) {
-		return;
+		return NULL;
 	}
 	free(c->jobs_dir);
 	free(c->hook_exec);
@@ -499,6 +499,7 @@ void config_free(struct config *c)
 	}
 	free(c->endpoints);
 	free(c);
+	return NULL;
 }
 
 const struct endpoint_config *config_find_endpoint(const struct config *c, const char *name)

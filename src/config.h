@@ -98,7 +98,7 @@ struct config {
 
 /* A config with every default and no endpoint. NULL on OOM. */
 struct config *config_new(void);
-void config_free(struct config *c);
+struct config *config_free(struct config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct config *, config_free);
 
 /*

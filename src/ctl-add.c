@@ -22,11 +22,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
-static void jobfile_donep(struct jobfile *j)
-{
-	jobfile_done(j);
-}
-
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
@@ -132,7 +127,7 @@ static char *job_file_name(const uint8_t id[static 16], enum job_action action,
 int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_action action,
 		const char *endpoint, const char *description, char **ret_path)
 {
-	_cleanup_(diag_list_clearp) struct diag_list diags = { 0 };
+	_cleanup_(diag_list_donep) struct diag_list diags = { 0 };
 	_cleanup_(jobfile_donep) struct jobfile jf = { 0 };
 	_cleanup_(freep) char *text = NULL, *name = NULL, *dir = NULL, *path = NULL, *tmp = NULL,
 			      *other = NULL;
@@ -254,7 +249,7 @@ int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_ac
 static void note_known_outcome(const uint8_t id[static 16], enum job_action action,
 			       const char *endpoint)
 {
-	_cleanup_(state_reader_closep) struct state_reader *sr = NULL;
+	_cleanup_(state_reader_freep) struct state_reader *sr = NULL;
 	_cleanup_(state_row_donep) struct state_row row = { 0 };
 	_cleanup_(freep) char *dir = paths_state_dir(arg_state_dir);
 	char ids[UUID_STRING_MAX];

@@ -70,7 +70,7 @@ char *ctl_snippet(char *buf, size_t size, const char *s, size_t len)
 
 int ctl_load_config(bool warnings, struct config **ret)
 {
-	_cleanup_(diag_list_clearp) struct diag_list diags = { 0 };
+	_cleanup_(diag_list_donep) struct diag_list diags = { 0 };
 	_cleanup_(config_freep) struct config *c = NULL;
 	const char *path = paths_config_file(arg_config);
 	int r;

@@ -310,7 +310,7 @@ static int open_state(const char *dir, struct state_reader **ret)
 
 enum ctl_exit verb_list(char **args, size_t n)
 {
-	_cleanup_(state_reader_closep) struct state_reader *sr = NULL;
+	_cleanup_(state_reader_freep) struct state_reader *sr = NULL;
 	_cleanup_(yajl_gen_freep) yajl_gen g = NULL;
 	_cleanup_(freep) char *dir = paths_state_dir(arg_state_dir);
 	struct list_ctx ctx = { .now = now_realtime_usec() };

@@ -74,7 +74,7 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata
 static int http_post(const struct endpoint_config *e, const char *url, const char *body,
 		     struct http_answer *a)
 {
-	_cleanup_(diag_list_clearp) struct diag_list diags = { 0 };
+	_cleanup_(diag_list_donep) struct diag_list diags = { 0 };
 	_cleanup_(erase_and_freep) char *key = NULL, *auth = NULL;
 	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
 	struct curl_slist *headers = NULL, *h;

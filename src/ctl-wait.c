@@ -126,7 +126,7 @@ static void waiter_clear_line(struct waiter *w)
 static void waiter_done(struct waiter *w)
 {
 	waiter_clear_line(w);
-	state_reader_close(w->sr);
+	state_reader_free(w->sr);
 	free(w->state_dir);
 	for (size_t i = 0; w->items && i < w->n; i++) {
 		free(w->items[i].endpoint);

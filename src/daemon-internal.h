@@ -138,7 +138,7 @@ void process_reports(struct daemon *d);
 extern const struct jobsdir_ops daemon_jobsdir_ops;
 void settle_removals(struct daemon *d);
 void scan_one(void *userdata, const char *name);
-void scan_names_free(struct daemon *d);
+void scan_names_done(struct daemon *d);
 void rescan(struct daemon *d, bool for_reload);
 void rescan_step(struct daemon *d);
 

@@ -39,7 +39,7 @@ static void job_file_refused(const char *path, int level, const char *fmt, ...)
 	va_end(ap);
 	diag_add(&l, level == LOG_ERR ? DIAG_ERROR : DIAG_WARNING, path, 0, "%s", msg);
 	log_diags(&l, MESSAGE_ID_JOB_FILE_INVALID);
-	diag_list_clear(&l);
+	diag_list_done(&l);
 }
 
 /* Files refused while another file holds their job (e, action, id: the job
@@ -163,7 +163,7 @@ static void on_file_changed(void *userdata, const char *name)
 	r = jobfile_load(d->jobsdir->dir_fd, name, path, &jf, &diags);
 	if (r == -ENOENT) {
 		/* gone again before we could read it */
-		diag_list_clear(&diags);
+		diag_list_done(&diags);
 		on_file_removed(d, name);
 		return;
 	}
@@ -267,7 +267,7 @@ static void on_file_changed(void *userdata, const char *name)
 	}
 out:
 	jobfile_done(&jf);
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 }
 
 /* A job went away: files refused because of it (or of MaxJobs=) may fit now. */
@@ -401,7 +401,7 @@ static void collect_name(void *userdata, const char *name)
 	d->scan_names[d->n_scan_names++] = copy;
 }
 
-void scan_names_free(struct daemon *d)
+void scan_names_done(struct daemon *d)
 {
 	for (size_t i = d->scan_next; i < d->n_scan_names; i++) {
 		free(d->scan_names[i]);
@@ -413,7 +413,7 @@ void scan_names_free(struct daemon *d)
 
 static void rescan_end(struct daemon *d)
 {
-	scan_names_free(d);
+	scan_names_done(d);
 	d->scanning = false;
 	/* jobs whose file was gone when the rescan began and that no file
 	 * read since names: cancelled now, not mid-scan */

@@ -230,11 +230,11 @@ static void apply_endpoints(struct daemon *d, const struct config *c)
 			log_diags(&diags, NULL);
 			e->key_problem = strdup_or_null(diags.n > 0 ? diags.items[0].message
 								    : "the key cannot be read");
-			diag_list_clear(&diags);
+			diag_list_done(&diags);
 			continue;
 		}
 		log_diags(&diags, NULL); /* warnings: a key file others can read */
-		diag_list_clear(&diags);
+		diag_list_done(&diags);
 		auth = dify_auth_header(key);
 		e->headers = auth ? http_headers_new(auth) : NULL;
 		if (!e->headers) {
@@ -280,7 +280,7 @@ static void check_jobs_dir_access(struct daemon *d)
 	}
 	jobsdir_check_access(d->jobsdir->dir_fd, d->jobs_dir, &diags);
 	log_diags(&diags, NULL);
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 }
 
 /* --- signals, reload, stop --- */
@@ -307,7 +307,7 @@ static int load_config(struct daemon *d, const char *why, struct config **ret)
 				  MAX(diags.n_errors, (size_t)1), diags.n_errors == 1 ? "" : "s");
 		}
 	}
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 	if (r < 0) {
 		config_free(*ret);
 		*ret = NULL;
@@ -441,8 +441,8 @@ void daemon_shutdown(struct daemon *d)
 	(void)signal(SIGHUP, SIG_IGN);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
-	poller_finish(&d->poller);
-	notify_finish(&d->notify);
+	poller_done(&d->poller);
+	notify_done(&d->notify);
 }
 
 static void daemon_stop(struct daemon *d)
@@ -463,7 +463,7 @@ static void daemon_stop(struct daemon *d)
 	/* A reload or rescan in progress is dropped. The jobs it had not found
 	 * a file for yet are settled by identity at the next start. */
 	(void)uv_idle_stop(&d->reload_idle);
-	scan_names_free(d);
+	scan_names_done(d);
 	d->scanning = d->scan_for_reload = false;
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
@@ -686,10 +686,10 @@ static void daemon_free(struct daemon *d)
 		free(d->refused[i].name);
 	}
 	free(d->refused);
-	scan_names_free(d);
+	scan_names_done(d);
 	free(d->unfiled);
 	/* queued hooks may hold detached jobs: the runner hands them back */
-	hook_runner_finish(&d->hooks);
+	hook_runner_done(&d->hooks);
 
 	/* every job out of the dirty list before the store goes */
 	size_t i = 0;
@@ -697,8 +697,8 @@ static void daemon_free(struct daemon *d)
 	while (d->state && (j = registry_next(&d->registry, &i))) {
 		state_unmark(d->state, j);
 	}
-	registry_finish(&d->registry);
-	state_close(d->state);
+	registry_done(&d->registry);
+	state_free(d->state);
 	config_free(d->config);
 	free(d->jobs_dir);
 	free(d->state_dir);
@@ -724,7 +724,7 @@ int daemon_run(const struct daemon_options *o)
 	if (r < 0) {
 		d.exit_code = 1;
 		d.stopping = true;
-		poller_finish(&d.poller);
+		poller_done(&d.poller);
 		jobsdir_free(d.jobsdir);
 		d.jobsdir = NULL;
 	} else {

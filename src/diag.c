@@ -107,7 +107,7 @@ void diag_list_move(struct diag_list *dst, struct diag_list *src)
 		return;
 	}
 	if (!dst) {
-		diag_list_clear(src);
+		diag_list_done(src);
 		return;
 	}
 
@@ -132,7 +132,7 @@ void diag_list_move(struct diag_list *dst, struct diag_list *src)
 	*src = (struct diag_list){};
 }
 
-void diag_list_clear(struct diag_list *l)
+void diag_list_done(struct diag_list *l)
 {
 	if (!l) {
 		return;

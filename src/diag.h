@@ -49,10 +49,10 @@ char *diag_format(const struct diag *d, char *buf, size_t size);
 /* Move every entry of src to the end of dst; src is left empty. */
 void diag_list_move(struct diag_list *dst, struct diag_list *src);
 
-void diag_list_clear(struct diag_list *l);
-static inline void diag_list_clearp(struct diag_list *l)
+void diag_list_done(struct diag_list *l);
+static inline void diag_list_donep(struct diag_list *l)
 {
-	diag_list_clear(l);
+	diag_list_done(l);
 }
 
 /*

@@ -8,7 +8,7 @@ void hashmap_init(struct hashmap *m, const struct hashmap_ops *ops)
 	*m = (struct hashmap){ .ops = ops };
 }
 
-void hashmap_finish(struct hashmap *m)
+void hashmap_done(struct hashmap *m)
 {
 	if (!m) {
 		return;

@@ -31,7 +31,7 @@ struct hashmap {
 };
 
 void hashmap_init(struct hashmap *m, const struct hashmap_ops *ops);
-void hashmap_finish(struct hashmap *m); /* frees the slots, not the items */
+void hashmap_done(struct hashmap *m); /* frees the slots, not the items */
 
 /* Find the item whose key equals key, or NULL. */
 void *hashmap_get(const struct hashmap *m, const void *key);

@@ -8,7 +8,7 @@ void heap_init(struct heap *h)
 	*h = (struct heap){ 0 };
 }
 
-void heap_finish(struct heap *h)
+void heap_done(struct heap *h)
 {
 	if (!h) {
 		return;

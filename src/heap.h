@@ -37,7 +37,7 @@ static inline bool heap_node_queued(const struct heap_node *n)
 }
 
 void heap_init(struct heap *h);
-void heap_finish(struct heap *h); /* frees the array; the nodes are left alone */
+void heap_done(struct heap *h); /* frees the array; the nodes are left alone */
 
 /* Insert node with key; node must not be queued. 0 or -ENOMEM. */
 int heap_push(struct heap *h, struct heap_node *node, usec_t key);

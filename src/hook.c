@@ -545,7 +545,7 @@ int hook_runner_init(struct hook_runner *h, uv_loop_t *loop, unsigned max_parall
 	return 0;
 }
 
-void hook_runner_finish(struct hook_runner *h)
+void hook_runner_done(struct hook_runner *h)
 {
 	struct hook_run *run;
 

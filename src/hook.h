@@ -58,7 +58,7 @@ struct hook_ops {
 	void (*done)(void *userdata, void *job, const struct hook_exit *e);
 	/* Nothing runs any more (only while draining). */
 	void (*idle)(void *userdata);
-	/* A queued run is dropped unstarted by hook_runner_finish(). */
+	/* A queued run is dropped unstarted by hook_runner_done(). */
 	void (*discarded)(void *userdata, void *job);
 };
 
@@ -83,7 +83,7 @@ int hook_runner_init(struct hook_runner *h, uv_loop_t *loop, unsigned max_parall
 /* Drops queued runs (never started; ops->discarded for each). Running ones
  * must be over. Closes the kick timer: the struct must live until the loop
  * ran its close callback. */
-void hook_runner_finish(struct hook_runner *h);
+void hook_runner_done(struct hook_runner *h);
 
 void hook_runner_set_max_parallel(struct hook_runner *h, unsigned n);
 

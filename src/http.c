@@ -604,10 +604,10 @@ static void on_uv_http_closed(uv_handle_t *handle)
 	free(h);
 }
 
-void http_free(struct http *h)
+struct http *http_free(struct http *h)
 {
 	if (!h) {
-		return;
+		return NULL;
 	}
 	assert(h->active == 0);
 	h->closing = true;
@@ -626,6 +626,7 @@ void http_free(struct http *h)
 	h->by_fd = NULL;
 	h->n_by_fd = 0;
 	uv_close((uv_handle_t *)&h->timer, on_uv_http_closed);
+	return NULL;
 }
 
 void http_set_max_connections(struct http *h, unsigned n)
@@ -699,7 +700,7 @@ int http_request_init(struct http_request *req, struct http *h)
 	return 0;
 }
 
-void http_request_finish(struct http_request *req)
+void http_request_done(struct http_request *req)
 {
 	if (!req) {
 		return;

@@ -79,12 +79,12 @@ struct http_request {
 int http_new(uv_loop_t *loop, struct http **ret);
 
 /*
- * Tear down: every request must have been finished (http_request_finish).
+ * Tear down: every request must have been finished (http_request_done).
  * Closes the multi handle (and its cached connections) and the uv handles;
  * the memory is released from the last close callback, so run the loop once
  * more afterwards. Accepts NULL.
  */
-void http_free(struct http *h);
+struct http *http_free(struct http *h);
 
 /* How many connections curl may keep cached (sum of endpoint limits). */
 void http_set_max_connections(struct http *h, unsigned n);
@@ -92,7 +92,7 @@ void http_set_max_connections(struct http *h, unsigned n);
 /* Prepare req (zeroed by the caller) for use with h. 0 or negative errno. */
 int http_request_init(struct http_request *req, struct http *h);
 /* Cancel if active and release the easy handle and the body. Accepts zeroed. */
-void http_request_finish(struct http_request *req);
+void http_request_done(struct http_request *req);
 
 /*
  * Start a GET of target on req, which must not be active. on_done runs once

@@ -107,10 +107,10 @@ static void job_result_free(struct job_result *r)
 	free(r);
 }
 
-void job_free(struct job *j)
+struct job *job_free(struct job *j)
 {
 	if (!j) {
-		return;
+		return NULL;
 	}
 	assert(!heap_node_queued(&j->timer));
 	assert(j->dirty_idx == UINT32_MAX);
@@ -120,4 +120,5 @@ void job_free(struct job *j)
 	free(j->hook);
 	job_result_free(j->result);
 	free(j);
+	return NULL;
 }

@@ -120,7 +120,7 @@ struct job {
 /* A zeroed job with no timer and no dirty slot; NULL on OOM. */
 struct job *job_new(void);
 /* Frees the job and what it owns; it must be out of every list, heap and map. */
-void job_free(struct job *j);
+struct job *job_free(struct job *j);
 
 /* JOB_ENDPOINT / JOBWATCH_ENDPOINT name, id text etc. are formatted by callers. */
 static inline bool job_is_finished(const struct job *j)

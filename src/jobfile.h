@@ -51,6 +51,10 @@ struct jobfile {
 };
 
 void jobfile_done(struct jobfile *j); /* frees members; accepts zeroed */
+static inline void jobfile_donep(struct jobfile *j)
+{
+	jobfile_done(j);
+}
 
 /*
  * True when a directory entry name is a job file we look at: ends in ".job",

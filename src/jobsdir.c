@@ -198,10 +198,10 @@ static void on_uv_jobsdir_closed(uv_handle_t *h)
 	}
 }
 
-void jobsdir_free(struct jobsdir *d)
+struct jobsdir *jobsdir_free(struct jobsdir *d)
 {
 	if (!d) {
-		return;
+		return NULL;
 	}
 	/* stop watching before the fds go */
 	if (d->poll_active) {
@@ -217,7 +217,7 @@ void jobsdir_free(struct jobsdir *d)
 	d->path = NULL;
 	if (d->n_handles == 0) {
 		free(d);
-		return;
+		return NULL;
 	}
 	/* n_handles counts the handles initialised: each is closed once */
 	if (d->poll.type == UV_POLL && !uv_is_closing((uv_handle_t *)&d->poll)) {
@@ -226,6 +226,7 @@ void jobsdir_free(struct jobsdir *d)
 	if (d->hold_timer.type == UV_TIMER && !uv_is_closing((uv_handle_t *)&d->hold_timer)) {
 		uv_close((uv_handle_t *)&d->hold_timer, on_uv_jobsdir_closed);
 	}
+	return NULL;
 }
 
 int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops, void *userdata,

@@ -64,7 +64,7 @@ int jobsdir_new(uv_loop_t *loop, const char *path, const struct jobsdir_ops *ops
 /* Stop watching, close the fds and free d once the loop has closed its
  * handles. No callback runs after this (a removal held back is dropped).
  * Accepts NULL. */
-void jobsdir_free(struct jobsdir *d);
+struct jobsdir *jobsdir_free(struct jobsdir *d);
 
 /* What a scan did besides calling fn, for tests and diagnostics. */
 struct jobsdir_scan_stats {

@@ -68,7 +68,7 @@ int notify_init(struct notify *n, uv_loop_t *loop)
 	return 0;
 }
 
-void notify_finish(struct notify *n)
+void notify_done(struct notify *n)
 {
 	if (n->watchdog.type == UV_TIMER && !uv_is_closing((uv_handle_t *)&n->watchdog)) {
 		uv_close((uv_handle_t *)&n->watchdog, NULL);

@@ -30,7 +30,7 @@ struct notify {
 /* Set up; arms the watchdog timer when $WATCHDOG_USEC applies to us. */
 int notify_init(struct notify *n, uv_loop_t *loop);
 /* Closes the timer; the struct must live until the loop ran its close callback. */
-void notify_finish(struct notify *n);
+void notify_done(struct notify *n);
 
 /* From now on the timer sends WATCHDOG=1 only when fn(userdata) says the
  * loop makes progress; a tick without progress sends nothing, so a loop that

@@ -126,7 +126,7 @@ static void busy_unlink(struct poller *p, struct poll_request *pr)
 static void release_request(struct poller *p, struct poll_request *pr)
 {
 	busy_unlink(p, pr);
-	response_parser_end(&pr->parser);
+	response_parser_done(&pr->parser);
 	http_headers_unref(pr->headers);
 	pr->headers = NULL;
 	pr->job = NULL;
@@ -442,7 +442,7 @@ static void on_poll_done(struct http_request *req)
 
 	if (req->error == TRANSFER_OK) {
 		feed_parser(pr);
-		body_ok = response_parser_finish(&pr->parser) >= 0;
+		body_ok = response_parser_complete(&pr->parser) >= 0;
 	}
 	/* The answer goes to the state file and the hook: a key the server
 	 * echoed goes no further (the parsed strings were cleaned while parsing). */
@@ -694,7 +694,7 @@ void poller_stop(struct poller *p)
 	}
 }
 
-void poller_finish(struct poller *p)
+void poller_done(struct poller *p)
 {
 	struct poll_request *pr;
 
@@ -704,12 +704,12 @@ void poller_finish(struct poller *p)
 	poller_stop(p);
 	while ((pr = p->free_requests)) {
 		p->free_requests = pr->next_free;
-		http_request_finish(&pr->http);
+		http_request_done(&pr->http);
 		free(pr->url);
 		free(pr);
 		p->n_requests--;
 	}
-	heap_finish(&p->heap);
+	heap_done(&p->heap);
 	if (!uv_is_closing((uv_handle_t *)&p->timer)) {
 		uv_close((uv_handle_t *)&p->timer, NULL);
 	}

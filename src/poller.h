@@ -66,7 +66,7 @@ int poller_init(struct poller *p, uv_loop_t *loop, struct http *http, const stru
 		void *userdata);
 /* Cancels what is in flight, frees the pool, closes the timer (the struct
  * must live until the loop ran the close callback). Jobs are left alone. */
-void poller_finish(struct poller *p);
+void poller_done(struct poller *p);
 
 void poller_set_config(struct poller *p, const struct config *c);
 

@@ -66,7 +66,7 @@ static void endpoint_release(struct endpoint *e)
 	}
 }
 
-void registry_finish(struct registry *r)
+void registry_done(struct registry *r)
 {
 	struct job *j;
 	size_t i = 0;
@@ -80,8 +80,8 @@ void registry_finish(struct registry *r)
 	while (all && (j = hashmap_next(&r->by_identity, &i))) {
 		all[k++] = j;
 	}
-	hashmap_finish(&r->by_file);
-	hashmap_finish(&r->by_identity);
+	hashmap_done(&r->by_file);
+	hashmap_done(&r->by_identity);
 	for (size_t x = 0; x < k; x++) {
 		job_free(all[x]);
 	}

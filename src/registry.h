@@ -31,7 +31,7 @@ struct registry {
 
 void registry_init(struct registry *r);
 /* Frees every job still registered and every endpoint. */
-void registry_finish(struct registry *r);
+void registry_done(struct registry *r);
 
 /* The endpoint called name; created (unconfigured) when create is set.
  * NULL when absent or on OOM. */

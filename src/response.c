@@ -368,7 +368,7 @@ int response_parser_feed(struct response_parser *p, const void *buf, size_t len)
 	return 0;
 }
 
-int response_parser_finish(struct response_parser *p)
+int response_parser_complete(struct response_parser *p)
 {
 	if (p->failed) {
 		return -EBADMSG;
@@ -383,7 +383,7 @@ int response_parser_finish(struct response_parser *p)
 	return 0;
 }
 
-void response_parser_end(struct response_parser *p)
+void response_parser_done(struct response_parser *p)
 {
 	if (p->handle) {
 		yajl_free(p->handle);
@@ -406,7 +406,7 @@ int response_parse(const void *buf, size_t len, struct response *ret, char *erro
 		r = response_parser_feed(p, buf, len);
 	}
 	if (r >= 0) {
-		r = response_parser_finish(p);
+		r = response_parser_complete(p);
 	}
 	if (error && error_size > 0) {
 		snprintf(error, error_size, "%s", r == -EBADMSG ? p->error : "");
@@ -414,7 +414,7 @@ int response_parse(const void *buf, size_t len, struct response *ret, char *erro
 	if (ret) {
 		*ret = p->result;
 	}
-	response_parser_end(p);
+	response_parser_done(p);
 	free(p);
 	return r;
 }

@@ -54,7 +54,7 @@ struct response_parser {
 	_Alignas(16) unsigned char arena[RESPONSE_ARENA_SIZE];
 };
 
-/* Start a new parse. p must be zeroed or ended with response_parser_end().
+/* Start a new parse. p must be zeroed or ended with response_parser_done().
  * Returns 0 or -ENOMEM. */
 int response_parser_begin(struct response_parser *p);
 
@@ -64,10 +64,10 @@ int response_parser_feed(struct response_parser *p, const void *buf, size_t len)
 
 /* End of input. Returns 0 when the input was one complete JSON value,
  * -EBADMSG otherwise (empty, truncated, malformed, trailing garbage). */
-int response_parser_finish(struct response_parser *p);
+int response_parser_complete(struct response_parser *p);
 
 /* Release what begin allocated; accepts a zeroed or finished parser. */
-void response_parser_end(struct response_parser *p);
+void response_parser_done(struct response_parser *p);
 
 /* Parse a whole buffer at once (jobwatchctl, fuzzing). */
 int response_parse(const void *buf, size_t len, struct response *ret, char *error,

@@ -164,12 +164,12 @@ int state_reader_open(const char *dir, struct state_reader **ret)
 	}
 	if (access(r->path, F_OK) < 0) {
 		int e = -errno;
-		state_reader_close(r);
+		state_reader_free(r);
 		return e;
 	}
 	rc = sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		state_reader_close(r);
+		state_reader_free(r);
 		return state_sqlite_errno(rc);
 	}
 	(void)sqlite3_busy_timeout(r->db, 2000);
@@ -177,16 +177,17 @@ int state_reader_open(const char *dir, struct state_reader **ret)
 	return 0;
 }
 
-void state_reader_close(struct state_reader *r)
+struct state_reader *state_reader_free(struct state_reader *r)
 {
 	if (!r) {
-		return;
+		return NULL;
 	}
 	if (r->db) {
 		(void)sqlite3_close_v2(r->db);
 	}
 	free(r->path);
 	free(r);
+	return NULL;
 }
 
 int state_reader_rows(struct state_reader *r,

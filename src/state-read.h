@@ -56,8 +56,8 @@ static inline void state_row_donep(struct state_row *r)
 struct state_reader;
 /* Open read-only; -ENOENT when there is no state file. */
 int state_reader_open(const char *dir, struct state_reader **ret);
-void state_reader_close(struct state_reader *r); /* accepts NULL */
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct state_reader *, state_reader_close);
+struct state_reader *state_reader_free(struct state_reader *r); /* accepts NULL */
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct state_reader *, state_reader_free);
 /* Rows joined with their endpoint's trouble, ordered by accepted time. */
 int state_reader_rows(struct state_reader *r,
 		      int (*fn)(void *userdata, const struct state_row *row), void *userdata);

@@ -200,7 +200,7 @@ static int apply_acks(struct state *s, const char *dir)
 }
 
 /* Long (about 90 lines): the open, set-up and prepare steps each fail with
- * their own message, and all end in state_close(). */
+ * their own message, and all end in state_free(). */
 int state_open(const char *dir, struct state **ret)
 {
 	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
@@ -225,7 +225,7 @@ int state_open(const char *dir, struct state **ret)
 		r = log_error_errno(state_sqlite_errno(rc),
 				    "Failed to open the state file '%s': %s", s->path,
 				    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		state_close(s);
+		state_free(s);
 		return r;
 	}
 	(void)sqlite3_busy_timeout(s->db, 2000);
@@ -242,7 +242,7 @@ int state_open(const char *dir, struct state **ret)
 		r = log_error_errno(state_sqlite_errno(rc),
 				    "Failed to set up the state file '%s': %s", s->path,
 				    sqlite3_errmsg(s->db));
-		state_close(s);
+		state_free(s);
 		return r;
 	}
 	snprintf(ver, sizeof(ver),
@@ -253,13 +253,13 @@ int state_open(const char *dir, struct state **ret)
 		r = log_error_errno(state_sqlite_errno(rc),
 				    "Failed to write the state file '%s': %s", s->path,
 				    sqlite3_errmsg(s->db));
-		state_close(s);
+		state_free(s);
 		return r;
 	}
 
 	r = apply_acks(s, dir);
 	if (r < 0) {
-		state_close(s);
+		state_free(s);
 		return r;
 	}
 
@@ -286,17 +286,17 @@ int state_open(const char *dir, struct state **ret)
 		    " trouble = excluded.trouble, trouble_since_usec = excluded.trouble_since_usec,"
 		    " updated_usec = excluded.updated_usec",
 		    &s->endpoint) < 0) {
-		state_close(s);
+		state_free(s);
 		return -EIO;
 	}
 	*ret = s;
 	return 0;
 }
 
-void state_close(struct state *s)
+struct state *state_free(struct state *s)
 {
 	if (!s) {
-		return;
+		return NULL;
 	}
 	for (uint32_t i = 0; i < s->n_dirty; i++) {
 		if (s->dirty[i]) {
@@ -324,6 +324,7 @@ void state_close(struct state *s)
 	free(s->acks_path);
 	free(s->path);
 	free(s);
+	return NULL;
 }
 
 int state_load(struct state *s, int (*fn)(void *userdata, const struct state_row *row),

@@ -53,7 +53,7 @@ struct state;
 
 /* Open or create STATE_DIR/state.db. Failure is logged; returns negative errno. */
 int state_open(const char *dir, struct state **ret);
-void state_close(struct state *s); /* accepts NULL; does not flush */
+struct state *state_free(struct state *s); /* accepts NULL; does not flush */
 
 /* Call fn for every stored row (fn may keep nothing but copies). */
 int state_load(struct state *s, int (*fn)(void *userdata, const struct state_row *row),

@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* safe for a terminal and MESSAGE=, whatever the input */
 		CHECK(escape_is_clean(msg, strlen(msg)));
 	}
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 	free(buf);
 	return 0;
 }

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(strlen(diags.items[i].message) < 200 + 2 * ESCAPE_QUOTE_SIZE);
 	}
 
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 	free(buf);
 	return 0;
 }

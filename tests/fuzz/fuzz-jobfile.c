@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(escape_is_clean(diags.items[i].message, strlen(diags.items[i].message)));
 		CHECK(strlen(diags.items[i].message) < 200 + 2 * ESCAPE_QUOTE_SIZE);
 	}
-	diag_list_clear(&diags);
+	diag_list_done(&diags);
 	free(buf);
 	return 0;
 }

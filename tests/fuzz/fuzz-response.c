@@ -125,11 +125,11 @@ static int parse_chunked(const uint8_t *body, size_t len, const size_t *cuts, si
 		r = rr;
 		prev = end;
 	}
-	int rf = response_parser_finish(p);
+	int rf = response_parser_complete(p);
 	CHECK(r == 0 || rf == -EBADMSG);
 	snprintf(error, error_size, "%s", rf < 0 ? p->error : "");
 	*ret = p->result;
-	response_parser_end(p);
+	response_parser_done(p);
 	free(p);
 	return rf;
 }
@@ -357,11 +357,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < len; i++) {
 				(void)response_parser_feed(p, body + i, 1);
 			}
-			rp = response_parser_finish(p);
+			rp = response_parser_complete(p);
 			compare(&whole, rw, &p->result, rp);
 		}
 		if (p) {
-			response_parser_end(p);
+			response_parser_done(p);
 		}
 		free(p);
 	}
@@ -373,7 +373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p && response_parser_begin(p) == 0) {
 			p->secret = "Xq";
 			(void)response_parser_feed(p, body, len);
-			(void)response_parser_finish(p);
+			(void)response_parser_complete(p);
 			CHECK(!strstr(p->result.job_id, "Xq"));
 			CHECK(!strstr(p->result.job_status, "Xq"));
 			CHECK(!strstr(p->result.code, "Xq"));
@@ -381,7 +381,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(!strstr(p->result.error_msg, "Xq"));
 		}
 		if (p) {
-			response_parser_end(p);
+			response_parser_done(p);
 		}
 		free(p);
 	}

@@ -375,7 +375,7 @@ static void test_invalid_values(void **state)
 			assert_int_equal(e->http_version, HTTP_VERSION_AUTO);
 		}
 		config_free(c);
-		diag_list_clear(&d);
+		diag_list_done(&d);
 	}
 }
 
@@ -399,7 +399,7 @@ static void test_unknown(void **state)
 		    "Unknown key 'MaxJobs' in section [Poll], ignoring");
 	assert_int_equal(d.n_errors, 0);
 	assert_int_equal(c->max_jobs, 1000000);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_endpoint_sections(void **state)
@@ -440,7 +440,7 @@ static void test_endpoint_sections(void **state)
 	assert_string_equal(c->endpoints[1].base_url, "https://a.example");
 	/* An empty assignment resets. */
 	assert_null(c->endpoints[1].ca_file);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_later_wins(void **state)
@@ -466,7 +466,7 @@ static void test_binary(void **state)
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 2, "NUL byte");
 	assert_int_equal(c->max_jobs, 1000000);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static const char good_endpoint[] = "[Endpoint]\nBaseURL=https://x/v1\nAPIKeyFile=/k\n";
@@ -494,7 +494,7 @@ static void test_verify_poll(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 6,
 		    "[Poll] MaxInterval= 5s is shorter than InitialInterval= 10s");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	c = parse_verify("[Poll]\nInitialInterval=10s\nMaxInterval=10s\n", &d);
 	assert_n_diags(&d, 0);
@@ -505,7 +505,7 @@ static void test_verify_poll(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 6,
 		    "[Poll] MaxInterval= 999us is shorter than InitialInterval= 1ms");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* MaxInterval= left at its default (30s): where InitialInterval= was set. */
 	c = parse_verify("[Poll]\n\nInitialInterval=1min\n", &d);
@@ -513,7 +513,7 @@ static void test_verify_poll(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 6,
 		    "[Poll] MaxInterval= 30s is shorter than InitialInterval= 1min");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* An invalid later value is not stored: the valid assignment is named. */
 	c = parse_verify("[Poll]\nInitialInterval=2s\nMaxInterval=1s\nMaxInterval=soon\n", &d);
@@ -522,7 +522,7 @@ static void test_verify_poll(void **state)
 	assert_diag(&d, 1, DIAG_ERROR, "test.conf", 6,
 		    "[Poll] MaxInterval= 1s is shorter than InitialInterval= 2s");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* Set twice: the later assignment counts, and is named. */
 	c = parse_verify("[Poll]\nMaxInterval=1s\nInitialInterval=2s\n[Poll]\nMaxInterval=1500ms\n",
@@ -531,7 +531,7 @@ static void test_verify_poll(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 8,
 		    "[Poll] MaxInterval= 1s 500ms is shorter than InitialInterval= 2s");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* 8min * 1.2 + 30s = 606s. */
 	c = parse_verify("[Poll]\nMaxInterval=8min\n", &d);
@@ -540,7 +540,7 @@ static void test_verify_poll(void **state)
 		    "may outlast Dify's 600 s result window; results can be lost");
 	assert_int_equal(d.n_errors, 0);
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* 8min * 1.0 + 30s = 510s. */
 	c = parse_verify("[Poll]\nMaxInterval=8min\nJitter=0\n", &d);
@@ -552,14 +552,14 @@ static void test_verify_poll(void **state)
 	assert_n_diags(&d, 1);
 	assert_contains(d.items[0].message, "600 s result window");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* Only RequestTimeout= set (30s * 1.2 + 10min): named there. */
 	c = parse_verify("[Poll]\nRequestTimeout=10min\n", &d);
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_WARNING, "test.conf", 5, "600 s result window");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_verify_endpoints(void **state)
@@ -571,7 +571,7 @@ static void test_verify_endpoints(void **state)
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 4, "[Endpoint:x] has no BaseURL=");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	c = parse_verify("[Endpoint:x]\nBaseURL=https://x\nAPIKeyFile=/k\n\nAPIKeyCredential=x\n",
 			 &d);
@@ -580,14 +580,14 @@ static void test_verify_endpoints(void **state)
 		&d, 0, DIAG_ERROR, "test.conf", 8,
 		"[Endpoint:x] sets both APIKeyFile= and APIKeyCredential=, expected exactly one");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	c = parse_verify("[Endpoint:x]\nBaseURL=https://x\n", &d);
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 4,
 		    "[Endpoint:x] has no API key, expected APIKeyFile= or APIKeyCredential=");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* An empty assignment clears the other source, as a drop-in would. */
 	c = parse_verify("[Endpoint]\nAPIKeyFile=\nAPIKeyCredential=k\n", &d);
@@ -603,7 +603,7 @@ static void test_verify_endpoints(void **state)
 	assert_diag(&d, 0, DIAG_WARNING, "test.conf", 4, "the API key travels in clear text");
 	assert_contains(d.items[0].message, "[Endpoint:plain]");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	c = parse_verify("[Endpoint:l1]\nBaseURL=http://localhost:5001/v1\nAPIKeyFile=/k\n"
 			 "[Endpoint:l2]\nBaseURL=http://[::1]/v1\nAPIKeyFile=/k\n"
@@ -621,7 +621,7 @@ static void test_verify_other(void **state)
 	assert_int_equal(config_verify(c, &d), 0);
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_WARNING, NULL, 0, "No [Endpoint] section is configured");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* Set by hand, not through the parser, which refuses it earlier. */
 	c->hook_exec = strdup("relative/hook");
@@ -630,7 +630,7 @@ static void test_verify_other(void **state)
 	assert_diag(
 		&d, 0, DIAG_ERROR, NULL, 0,
 		"Invalid [Hook] Exec= value 'relative/hook': the command must be an absolute path");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_http_version_strings(void **state)
@@ -672,7 +672,7 @@ static void test_load(void **state)
 	assert_int_equal(c->max_jobs, 9);
 	assert_true(c->jitter == 0.5);
 	assert_int_equal(c->n_endpoints, 1);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_load_missing(void **state)
@@ -690,7 +690,7 @@ static void test_load_missing(void **state)
 	assert_defaults(c);
 	assert_int_equal(d.n_errors, 0);
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* Required: one error naming the file, returned as the errno; no config,
 	 * and nothing else reported (drop-ins and checks would only add noise). */
@@ -698,7 +698,7 @@ static void test_load_missing(void **state)
 	assert_null(c);
 	assert_int_equal(d.n, 1);
 	assert_diag(&d, 0, DIAG_ERROR, missing, 0, "No such file or directory");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* Drop-ins are read without a main file. */
 	assert_int_equal(mkdir(only_dir, 0700), 0);
@@ -706,7 +706,7 @@ static void test_load_missing(void **state)
 	assert_int_equal(config_load(only_dropins, false, &c, &d), 0);
 	assert_int_equal(c->max_jobs, 7);
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* A drop-in "directory" that is a file is reported. */
 	free(write_text("missing.conf.d", "x"));
@@ -714,7 +714,7 @@ static void test_load_missing(void **state)
 	assert_true(diag_has_errors(&d));
 	assert_diag(&d, 0, DIAG_ERROR, dir, 0, "Cannot open drop-in directory: Not a directory");
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_load_dropin_errors(void **state)
@@ -735,7 +735,7 @@ static void test_load_dropin_errors(void **state)
 	assert_diag(&d, 1, DIAG_ERROR, sub, 0, "File is a directory");
 	assert_int_equal(c->max_jobs, 1);
 	config_free(c);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 /* An endpoint reading its key from path, set at test.conf:3. */
@@ -773,7 +773,7 @@ static void check_key(const char *data, size_t len, int r_expected, const char *
 		/* Never the key itself. */
 		assert_null(strstr(d.items[0].message, "sekrit"));
 	}
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_api_key_file(void **state)
@@ -824,18 +824,18 @@ static void test_api_key_errors(void **state)
 	assert_int_equal(config_read_api_key(&e, NULL, &key, &d), -ENOENT);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "Cannot read API key file '");
 	assert_contains(d.items[0].message, "no-such-key': No such file or directory");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	e = key_endpoint(tmpdir, NULL);
 	assert_int_equal(config_read_api_key(&e, NULL, &key, &d), -EBADFD);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "is not a regular file");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* Neither source: reported at the section. */
 	e = key_endpoint(NULL, NULL);
 	assert_int_equal(config_read_api_key(&e, NULL, &key, &d), -EINVAL);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 1, "has no API key");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 	assert_null(key);
 }
 
@@ -856,15 +856,15 @@ static void test_api_key_credential(void **state)
 	assert_int_equal(config_read_api_key(&e, NULL, &key, &d), -ENXIO);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3,
 		    "APIKeyCredential=support-bot needs $CREDENTIALS_DIRECTORY, which is not set");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 	assert_int_equal(config_read_api_key(&e, "", &key, &d), -ENXIO);
 	assert_contains(d.items[0].message, "$CREDENTIALS_DIRECTORY");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	e = key_endpoint(NULL, "absent");
 	assert_int_equal(config_read_api_key(&e, tmpdir, &key, &d), -ENOENT);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "/absent': No such file or directory");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 	assert_null(key);
 }
 
@@ -882,7 +882,7 @@ static void test_api_key_from_parsed_config(void **state)
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 4, "contains control characters, blanks");
 	assert_null(strstr(d.items[0].message, "sekrit"));
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 /* [Hook] AllowJobHooks=: a boolean, default no. */
@@ -916,7 +916,7 @@ static void test_allow_job_hooks(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3,
 		    "Invalid AllowJobHooks= value 'maybe', expected 'yes' or 'no'");
 	assert_true(c->allow_job_hooks); /* the earlier assignment holds */
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 /* Proxy= and ProxyFromEnvironment=: what curl is told. */
@@ -971,7 +971,7 @@ static void test_proxy_invalid(void **state)
 			assert_null(strstr(d.items[0].message, "s3cret"));
 		}
 		assert_string_equal(config_find_endpoint(c, NULL)->proxy, "http://ok:1");
-		diag_list_clear(&d);
+		diag_list_done(&d);
 	}
 
 	struct diag_list d = {};
@@ -980,7 +980,7 @@ static void test_proxy_invalid(void **state)
 	assert_non_null(c);
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "Invalid ProxyFromEnvironment= value");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 /* Plain http:// through a proxy: the proxy sees the key. */
@@ -997,7 +997,7 @@ static void test_proxy_plain_http_warning(void **state)
 	assert_diag(
 		&d, 0, DIAG_WARNING, "test.conf", 1,
 		"uses plain http:// through Proxy=: the proxy sees every request, the API key included");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 /* A key file others may read works, with a warning naming it. */
@@ -1022,7 +1022,7 @@ static void test_api_key_file_mode(void **state)
 		snprintf(want, sizeof(want), "(mode %04o)", (unsigned)modes[i]);
 		assert_contains(d.items[0].message, want);
 		assert_null(strstr(d.items[0].message, "app-abc123"));
-		diag_list_clear(&d);
+		diag_list_done(&d);
 	}
 	/* owner-only modes are quiet */
 	static const mode_t quiet[] = { 0600, 0400, 0700 };

@@ -163,7 +163,7 @@ static void test_wait_keeps_log_level(void **state)
 
 static void test_state_peek(void **state)
 {
-	_cleanup_(state_reader_closep) struct state_reader *r = NULL;
+	_cleanup_(state_reader_freep) struct state_reader *r = NULL;
 
 	(void)state;
 	log_set_max_level(LOG_DEBUG);
@@ -206,7 +206,7 @@ static void test_paths_state_dir(void **state)
 
 static void test_diag_list_print(void **state)
 {
-	_cleanup_(diag_list_clearp) struct diag_list l = { 0 };
+	_cleanup_(diag_list_donep) struct diag_list l = { 0 };
 	unsigned errors = 0, warnings = 0;
 	char buf[1024];
 	size_t n;

@@ -67,7 +67,7 @@ static int teardown(void **state)
 	DIR *dir;
 	struct dirent *de;
 
-	state_close(f->d.state);
+	state_free(f->d.state);
 	/* the store's files: flat, no subdirectories */
 	dir = opendir(f->dir);
 	assert_non_null(dir);
@@ -115,7 +115,7 @@ static enum state_hook stored_hook_state(struct fixture *f, const uint8_t id[16]
 	assert_int_equal(state_reader_find(r, uuid_to_string(id, ids), &row), 0);
 	h = row.hook_state;
 	state_row_done(&row);
-	state_reader_close(r);
+	state_reader_free(r);
 	return h;
 }
 

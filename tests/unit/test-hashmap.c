@@ -196,7 +196,7 @@ static void random_ops(const struct hashmap_ops *ops, size_t n_keys, unsigned n_
 	for (size_t i = 0; i < m.n_slots; i++) {
 		assert_null(m.slots[i]);
 	}
-	hashmap_finish(&m);
+	hashmap_done(&m);
 	free(items);
 	free(present);
 }
@@ -241,9 +241,9 @@ static void test_empty(void **state)
 	assert_null(hashmap_get(&m, &k));
 	assert_null(hashmap_remove(&m, &k));
 	assert_null(hashmap_next(&m, &i));
-	hashmap_finish(&m);
-	hashmap_finish(&m);
-	hashmap_finish(NULL);
+	hashmap_done(&m);
+	hashmap_done(&m);
+	hashmap_done(NULL);
 }
 
 static void test_basic(void **state)
@@ -280,7 +280,7 @@ static void test_basic(void **state)
 	k = 1;
 	assert_ptr_equal(hashmap_get(&m, &k), &a2);
 	assert_int_equal(hashmap_size(&m), 3);
-	hashmap_finish(&m);
+	hashmap_done(&m);
 	assert_null(m.slots);
 	assert_int_equal(m.n_slots, 0);
 	assert_int_equal(hashmap_size(&m), 0);
@@ -315,7 +315,7 @@ static void test_shift_respects_home(void **state)
 	assert_ptr_equal(m.slots[2], &x2);
 	assert_ptr_equal(m.slots[3], &x3);
 	check_structure(&m);
-	hashmap_finish(&m);
+	hashmap_done(&m);
 }
 
 /* Runs that wrap past the last slot shift back across it. */
@@ -356,7 +356,7 @@ static void test_shift_wraps(void **state)
 			assert_ptr_equal(hashmap_get(&m, &keys[i]), &it[i]);
 		}
 	}
-	hashmap_finish(&m);
+	hashmap_done(&m);
 }
 
 static void test_growth(void **state)
@@ -383,7 +383,7 @@ static void test_growth(void **state)
 	}
 	assert_int_equal(m.n_slots, 2048);
 	assert_int_equal(hashmap_size(&m), 0);
-	hashmap_finish(&m);
+	hashmap_done(&m);
 	free(items);
 }
 
@@ -431,7 +431,7 @@ static void test_string_keys(void **state)
 	}
 	assert_int_equal(hashmap_size(&m), 1000);
 	check_structure(&m);
-	hashmap_finish(&m);
+	hashmap_done(&m);
 	free(n);
 }
 

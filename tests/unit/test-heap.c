@@ -177,7 +177,7 @@ static void random_ops(size_t n_nodes, unsigned n_ops, unsigned key_range, uint6
 	}
 	assert_null(heap_pop(&h));
 	assert_int_equal(h.n, 0);
-	heap_finish(&h);
+	heap_done(&h);
 	free(sorted);
 	free(r.nodes);
 	free(r.in);
@@ -218,9 +218,9 @@ static void test_empty(void **state)
 	assert_null(heap_pop(&h));
 	heap_remove(&h, &n); /* not queued: nothing happens */
 	assert_false(heap_node_queued(&n));
-	heap_finish(&h);
-	heap_finish(&h);
-	heap_finish(NULL);
+	heap_done(&h);
+	heap_done(&h);
+	heap_done(NULL);
 }
 
 static void test_order(void **state)
@@ -246,7 +246,7 @@ static void test_order(void **state)
 		check_heap(&h);
 	}
 	assert_null(heap_pop(&h));
-	heap_finish(&h);
+	heap_done(&h);
 }
 
 /* Removing from one subtree may bring up a last entry smaller than the hole's
@@ -281,7 +281,7 @@ static void test_remove_sifts_up(void **state)
 	heap_remove(&h, &n[0]);
 	check_heap(&h);
 	assert_ptr_equal(heap_peek(&h), &n[2]);
-	heap_finish(&h);
+	heap_done(&h);
 }
 
 static void test_set(void **state)
@@ -322,7 +322,7 @@ static void test_set(void **state)
 	assert_ptr_equal(heap_pop(&h), &a);
 	assert_ptr_equal(heap_pop(&h), &c);
 	assert_null(heap_pop(&h));
-	heap_finish(&h);
+	heap_done(&h);
 }
 
 /* finish leaves the nodes not queued, so they can be pushed again. */
@@ -338,7 +338,7 @@ static void test_finish_resets_nodes(void **state)
 	}
 	assert_int_equal(h.n, 100);
 	assert_true(h.allocated >= 100);
-	heap_finish(&h);
+	heap_done(&h);
 	assert_int_equal(h.n, 0);
 	assert_null(h.nodes);
 	for (size_t i = 0; i < ELEMENTSOF(n); i++) {
@@ -347,7 +347,7 @@ static void test_finish_resets_nodes(void **state)
 	/* reusable after finish */
 	assert_int_equal(heap_push(&h, &n[5], 1), 0);
 	assert_ptr_equal(heap_pop(&h), &n[5]);
-	heap_finish(&h);
+	heap_done(&h);
 }
 
 int main(void)

@@ -189,7 +189,7 @@ static void step(struct run *r)
 		uv_close((uv_handle_t *)&r->idle, NULL);
 		uv_close((uv_handle_t *)&r->prepare, NULL);
 		uv_close((uv_handle_t *)&r->timer, NULL);
-		http_request_finish(&r->req);
+		http_request_done(&r->req);
 		http_free(r->http);
 		return;
 	}

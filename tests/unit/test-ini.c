@@ -199,7 +199,7 @@ static void test_sections(void **state)
 	assert_diag(&d, 1, DIAG_ERROR, 3, "Unexpected text ' x' after section header");
 	assert_diag(&d, 2, DIAG_ERROR, 5, "Invalid section header '[Poll', missing ']'");
 	assert_string_equal(d.items[0].file, "test.conf");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_bad_lines(void **state)
@@ -214,7 +214,7 @@ static void test_bad_lines(void **state)
 	assert_diag(&d, 1, DIAG_ERROR, 3, "Missing '=' in 'noequals'");
 	assert_diag(&d, 2, DIAG_ERROR, 4, "Empty key");
 	assert_diag(&d, 3, DIAG_ERROR, 5, "Empty key");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 /* A bad line is quoted escaped and short: a file hard-linked into the jobs
@@ -240,7 +240,7 @@ static void test_hostile_lines(void **state)
 		"', missing ']'");
 	assert_diag(&d, 2, DIAG_ERROR, 4,
 		    "Unexpected text ' \\x1b[2Jtrailing' after section header");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_nul_byte(void **state)
@@ -252,11 +252,11 @@ static void test_nul_byte(void **state)
 	assert_int_equal(parse(text, sizeof(text) - 1, &d, (const char *[]){ NULL }), -EBADMSG);
 	assert_int_equal(d.n, 1);
 	assert_diag(&d, 0, DIAG_ERROR, 3, "NUL byte");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(parse("\0", 1, &d, (const char *[]){ NULL }), -EBADMSG);
 	assert_diag(&d, 0, DIAG_ERROR, 1, "NUL byte");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_callback_stops(void **state)
@@ -325,18 +325,18 @@ static void test_parse_file(void **state)
 	assert_contains(d.items[0].message, "No such file or directory");
 	(void)diag_format(&d.items[0], buf, sizeof(buf));
 	assert_contains(buf, "missing.conf: Cannot read file");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_non_null(big_data);
 	memset(big_data, '#', 70000);
 	big = write_tmp("big.conf", big_data, 70000);
 	assert_int_equal(ini_parse_file(big, NULL, on_key_any, &n, &d), -EFBIG);
 	assert_diag(&d, 0, DIAG_ERROR, 0, "File too large (70000 bytes, at most 65536)");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(ini_parse_file(tmpdir, NULL, on_key_any, &n, &d), -EBADFD);
 	assert_diag(&d, 0, DIAG_ERROR, 0, "File is a directory, expected a regular file");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* missing_ok: a missing file is not reported, other failures are. */
 	{
@@ -352,7 +352,7 @@ static void test_parse_file(void **state)
 			-EFBIG);
 		assert_int_equal(d.n, 1);
 		assert_string_equal(d.items[0].file, "shown-name");
-		diag_list_clear(&d);
+		diag_list_done(&d);
 	}
 }
 
@@ -394,10 +394,10 @@ static void test_diag(void **state)
 	assert_true(a.oom);
 	assert_false(b.oom);
 
-	diag_list_clear(&a);
+	diag_list_done(&a);
 	assert_int_equal(a.n, 0);
 	assert_false(diag_has_errors(&a));
-	diag_list_clear(NULL);
+	diag_list_done(NULL);
 }
 
 int main(void)

@@ -99,7 +99,7 @@ static void check_invalid(const char *text, unsigned line, const char *message)
 	assert_null(j.endpoint);
 	assert_null(j.description);
 	assert_null(j.hook);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_minimal(void **state)
@@ -207,7 +207,7 @@ static void test_warnings_only(void **state)
 		    "Unknown key 'Foo' in section [Job], ignoring");
 	assert_diag(&d, 1, DIAG_WARNING, "test.job", 5, "Unknown section [Other], ignoring");
 	jobfile_done(&j);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* The caller may pass no list. */
 	assert_int_equal(jobfile_parse_buffer("t", "[Job]\nJobID=" ID "\nAction=enable\nX=1\n",
@@ -236,7 +236,7 @@ static void test_hostile_text(void **state)
 	assert_diag(&d, 1, DIAG_WARNING, "test.job", 5,
 		    "Unknown section [Sec\\xc2\\x85tion], ignoring");
 	jobfile_done(&j);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(
 		parse("[Job]\nJobID=" ID "\nAction=en\x1b[2Jable-and-a-long-tail-SECRET\n", &j, &d),
@@ -245,7 +245,7 @@ static void test_hostile_text(void **state)
 		    "Invalid Action= value 'en\\x1b[2Jable-and-a-long-tail-SECRE" ESCAPE_ELLIPSIS
 		    "'");
 	jobfile_done(&j);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_missing_keys(void **state)
@@ -261,11 +261,11 @@ static void test_missing_keys(void **state)
 	assert_n_diags(&d, 3);
 	assert_diag(&d, 1, DIAG_ERROR, "test.job", 0, "Missing required key JobID= in [Job]");
 	assert_diag(&d, 2, DIAG_ERROR, "test.job", 0, "Missing required key Action= in [Job]");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(parse("", &j, &d), -EINVAL);
 	assert_int_equal(d.n_errors, 2);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* Errors fail the parse even without a list to put them in. */
 	assert_int_equal(jobfile_parse_buffer("t", "", 0, &j, NULL), -EINVAL);
@@ -340,7 +340,7 @@ static void test_several_errors(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.job", 2, "Invalid JobID=");
 	assert_diag(&d, 1, DIAG_ERROR, "test.job", 3, "Invalid Action=");
 	assert_diag(&d, 2, DIAG_ERROR, "test.job", 4, "Missing '='");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_name_is_valid(void **state)
@@ -403,7 +403,7 @@ static void test_check_refs(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.job", 5,
 		    "Endpoint= 'nope' does not name an [Endpoint:nope] section");
 	jobfile_done(&j);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\n", &j, NULL), 0);
 	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), 0);
@@ -411,7 +411,7 @@ static void test_check_refs(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.job", 0,
 		    "No Endpoint= is set and the configuration has no default [Endpoint]");
 	jobfile_done(&j);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(
 		parse("[Job]\nJobID=" ID "\nAction=enable\nHook=relative/hook --x\n", &j, NULL), 0);
@@ -419,13 +419,13 @@ static void test_check_refs(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, "test.job", 4,
 		    "Invalid Hook= value 'relative/hook --x', expected an absolute path first");
 	jobfile_done(&j);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nHook=\"\"\n", &j, NULL), 0);
 	assert_int_equal(jobfile_check_refs("test.job", &j, both, &d), -EINVAL);
 	assert_diag(&d, 0, DIAG_ERROR, "test.job", 4, "expected an absolute path first");
 	jobfile_done(&j);
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* An empty Hook= disables the hook; nothing to check. */
 	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nHook=\n", &j, NULL), 0);
@@ -460,7 +460,7 @@ static void test_check_refs_job_hooks(void **state)
 		&d, 0, DIAG_ERROR, "test.job", 4,
 		"Hook= is not allowed in job files: the configuration does not set [Hook] AllowJobHooks=yes");
 	assert_diag(&d, 1, DIAG_ERROR, "test.job", 4, "AllowJobHooks=yes");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 	assert_int_equal(jobfile_check_refs("test.job", &j, on, &d), 0);
 	assert_n_diags(&d, 0);
 	jobfile_done(&j);
@@ -509,7 +509,7 @@ static void test_load(void **state)
 	write_at(dirfd, "bad.job", "[Job]\nAction=enable\n", 20);
 	assert_int_equal(jobfile_load(dirfd, "bad.job", "/jobs/bad.job", &j, &d), -EINVAL);
 	assert_diag(&d, 0, DIAG_ERROR, "/jobs/bad.job", 1, "Missing required key JobID=");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_load_refused(void **state)
@@ -525,7 +525,7 @@ static void test_load_refused(void **state)
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "/jobs/link.job", 0,
 		    "is a symbolic link, refusing to follow it");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	/* A FIFO without a writer would block a plain open() forever. */
 	assert_int_equal(mkfifoat(dirfd, "fifo.job", 0600), 0);
@@ -534,19 +534,19 @@ static void test_load_refused(void **state)
 	alarm(0);
 	assert_diag(&d, 0, DIAG_ERROR, "/jobs/fifo.job", 0,
 		    "File is a FIFO, expected a regular file, refusing to read it");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	assert_int_equal(mkdirat(dirfd, "dir.job", 0700), 0);
 	assert_int_equal(jobfile_load(dirfd, "dir.job", "/jobs/dir.job", &j, &d), -EBADFD);
 	assert_diag(&d, 0, DIAG_ERROR, "/jobs/dir.job", 0, "File is a directory");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 
 	write_at(dirfd, "binary.job", binary, sizeof(binary) - 1);
 	assert_int_equal(jobfile_load(dirfd, "binary.job", "/jobs/binary.job", &j, &d), -EINVAL);
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "/jobs/binary.job", 3,
 		    "File contains a NUL byte, refusing binary content");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 	assert_null(j.hook);
 }
 
@@ -573,7 +573,7 @@ static void test_load_sizes(void **state)
 	assert_n_diags(&d, 1);
 	assert_diag(&d, 0, DIAG_ERROR, "/jobs/big.job", 0,
 		    "File too large (65537 bytes, at most 65536), refusing to read it");
-	diag_list_clear(&d);
+	diag_list_done(&d);
 }
 
 static void test_format(void **state)

@@ -2,7 +2,7 @@
 /*
  * The registry's two indexes: a job whose file was removed leaves the file
  * index ("unfiled") but keeps its identity until it is given another file (a
- * rename) or removed; sizes and iteration count it; registry_finish() frees
+ * rename) or removed; sizes and iteration count it; registry_done() frees
  * it.
  */
 #include <setjmp.h>
@@ -86,7 +86,7 @@ static void test_unfile_and_refile(void **state)
 		n++;
 	}
 	assert_int_equal(n, 2);
-	registry_finish(&r); /* frees a and c; ASan reports a leak otherwise */
+	registry_done(&r); /* frees a and c; ASan reports a leak otherwise */
 }
 
 int main(void)

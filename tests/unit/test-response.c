@@ -76,7 +76,7 @@ static int parse_chunks(const void *data, size_t len, const size_t *cuts, size_t
 		r = rr < 0 ? rr : r;
 		prev = end;
 	}
-	rf = response_parser_finish(p);
+	rf = response_parser_complete(p);
 	if (r < 0) {
 		assert_int_equal(rf, -EBADMSG);
 	}
@@ -87,7 +87,7 @@ static int parse_chunks(const void *data, size_t len, const size_t *cuts, size_t
 		assert_null(strchr(p->error, '\n'));
 	}
 	*ret = p->result;
-	response_parser_end(p);
+	response_parser_done(p);
 	assert_null(p->handle);
 	free(p);
 	return r;
@@ -868,15 +868,15 @@ static void test_empty_chunks(void **state)
 	assert_int_equal(response_parser_feed(p, body + 10, 0), 0);
 	assert_int_equal(response_parser_feed(p, body + 10, sizeof(body) - 11), 0);
 	assert_int_equal(response_parser_feed(p, body, 0), 0);
-	assert_int_equal(response_parser_finish(p), 0);
+	assert_int_equal(response_parser_complete(p), 0);
 	assert_string_equal(p->result.job_status, "completed");
-	response_parser_end(p);
+	response_parser_done(p);
 
 	/* no chunk at all is an empty body */
 	assert_int_equal(response_parser_begin(p), 0);
-	assert_int_equal(response_parser_finish(p), -EBADMSG);
+	assert_int_equal(response_parser_complete(p), -EBADMSG);
 	assert_true(p->error[0] != '\0');
-	response_parser_end(p);
+	response_parser_done(p);
 	free(p);
 }
 
@@ -990,11 +990,11 @@ static void test_lifecycle(void **state)
 	assert_non_null(p);
 
 	/* end accepts a zeroed parser, and twice */
-	response_parser_end(p);
-	response_parser_end(p);
+	response_parser_done(p);
+	response_parser_done(p);
 	/* feed and finish before begin */
 	assert_int_equal(response_parser_feed(p, good, 3), -EINVAL);
-	assert_int_equal(response_parser_finish(p), -EINVAL);
+	assert_int_equal(response_parser_complete(p), -EINVAL);
 
 	/* a failure sticks; later input is ignored */
 	assert_int_equal(response_parser_begin(p), 0);
@@ -1004,8 +1004,8 @@ static void test_lifecycle(void **state)
 	assert_null(strchr(p->error, '\n'));
 	assert_int_equal(response_parser_feed(p, good, sizeof(good) - 1), -EBADMSG);
 	assert_false(p->result.has_job_status);
-	assert_int_equal(response_parser_finish(p), -EBADMSG);
-	response_parser_end(p);
+	assert_int_equal(response_parser_complete(p), -EBADMSG);
+	response_parser_done(p);
 	assert_null(p->handle);
 
 	/* the same parser, reused, starts clean */
@@ -1013,23 +1013,23 @@ static void test_lifecycle(void **state)
 	assert_false(p->failed);
 	assert_string_equal(p->error, "");
 	assert_int_equal(response_parser_feed(p, good, sizeof(good) - 1), 0);
-	assert_int_equal(response_parser_finish(p), 0);
+	assert_int_equal(response_parser_complete(p), 0);
 	assert_true(p->result.has_job_status);
 	assert_string_equal(p->result.job_status, "waiting");
-	response_parser_end(p);
+	response_parser_done(p);
 
 	assert_int_equal(response_parser_begin(p), 0);
 	assert_int_equal(response_parser_feed(p, "{\"code\": \"x\"}", 13), 0);
-	assert_int_equal(response_parser_finish(p), 0);
+	assert_int_equal(response_parser_complete(p), 0);
 	assert_false(p->result.has_job_status);
 	assert_string_equal(p->result.job_status, "");
 	assert_string_equal(p->result.code, "x");
-	response_parser_end(p);
+	response_parser_done(p);
 
 	/* ended before finishing (a request cancelled mid-body) */
 	assert_int_equal(response_parser_begin(p), 0);
 	assert_int_equal(response_parser_feed(p, good, 10), 0);
-	response_parser_end(p);
+	response_parser_done(p);
 	free(p);
 }
 
@@ -1046,16 +1046,16 @@ static void test_reuse_after_large(void **state)
 		assert_int_equal(response_parser_begin(p), 0);
 		assert_int_equal(response_parser_feed(p, big, strlen(big) / (round + 1)), 0);
 		if (round % 2 == 0) {
-			response_parser_end(p);
+			response_parser_done(p);
 			continue;
 		}
-		response_parser_end(p);
+		response_parser_done(p);
 		assert_int_equal(response_parser_begin(p), 0);
 		assert_int_equal(response_parser_feed(p, small, sizeof(small) - 1), 0);
-		assert_int_equal(response_parser_finish(p), 0);
+		assert_int_equal(response_parser_complete(p), 0);
 		assert_string_equal(p->result.job_status, "completed");
 		assert_true(p->arena_used <= RESPONSE_ARENA_SIZE);
-		response_parser_end(p);
+		response_parser_done(p);
 	}
 	free(big);
 	free(p);
@@ -1095,13 +1095,13 @@ static void test_secret_redacted(void **state)
 			assert_int_equal(
 				response_parser_feed(&p, body + off, MIN(chunk, len - off)), 0);
 		}
-		assert_int_equal(response_parser_finish(&p), 0);
+		assert_int_equal(response_parser_complete(&p), 0);
 		assert_string_equal(p.result.job_status, "error");
 		assert_string_equal(p.result.error_msg,
 				    "got Authorization: Bearer [redacted]; twice: [redacted]");
 		assert_string_equal(p.result.message, "Bearer [redacted]");
 		assert_string_equal(p.result.code, "[redacted]");
-		response_parser_end(&p);
+		response_parser_done(&p);
 	}
 }
 
@@ -1120,10 +1120,10 @@ static void test_secret_redacted_before_cut(void **state)
 	assert_int_equal(response_parser_begin(&p), 0);
 	p.secret = key;
 	assert_int_equal(response_parser_feed(&p, body, strlen(body)), 0);
-	assert_int_equal(response_parser_finish(&p), 0);
+	assert_int_equal(response_parser_complete(&p), 0);
 	assert_null(strstr(p.result.message, "app-S3"));
 	assert_non_null(strstr(p.result.message, "[redacted"));
-	response_parser_end(&p);
+	response_parser_done(&p);
 }
 
 int main(void)

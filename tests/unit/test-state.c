@@ -94,7 +94,7 @@ static void flush(struct state *s, struct job *j, enum state_dirty d)
 /* The row of ids as jobwatchctl reads it; -ENOENT when there is none. */
 static int find(const char *ids, struct state_row *ret)
 {
-	_cleanup_(state_reader_closep) struct state_reader *r = NULL;
+	_cleanup_(state_reader_freep) struct state_reader *r = NULL;
 
 	assert_int_equal(state_reader_open(dir, &r), 0);
 	return state_reader_find(r, ids, ret);
@@ -171,7 +171,7 @@ static void test_write_and_read(void **state)
 	assert_memory_equal(row.body, j->result->body, row.body_len);
 	assert_int_equal(row.hook_state, STATE_HOOK_PENDING);
 
-	state_close(s);
+	state_free(s);
 	job_free(j);
 }
 
@@ -219,7 +219,7 @@ static void test_hook_marks(void **state)
 	assert_null(row.body);
 	state_row_done(&row);
 
-	state_close(s);
+	state_free(s);
 	job_free(a);
 	job_free(b);
 }
@@ -230,7 +230,7 @@ static void test_hook_marks(void **state)
 static void test_reopen(void **state)
 {
 	_cleanup_(state_row_donep) struct state_row row = { 0 };
-	_cleanup_(state_reader_closep) struct state_reader *r = NULL;
+	_cleanup_(state_reader_freep) struct state_reader *r = NULL;
 	struct state *s = NULL;
 	struct job *a = new_job(JOB_ID_1, "a.job"), *b = new_job(JOB_ID_2, "b.job");
 	usec_t started = 0;
@@ -246,7 +246,7 @@ static void test_reopen(void **state)
 	assert_int_equal(state_set_endpoint_trouble(s, "default", "HTTP 503", 1234), 0);
 	assert_int_equal(state_set_daemon(s, 4321, 5678), 0);
 	/* the mark is not in the database yet: a crash now would replay it */
-	state_close(s);
+	state_free(s);
 	s = NULL;
 	a->flags &= (uint16_t)~JOB_FLAG_ACK_LOGGED;
 	a->dirty_idx = UINT32_MAX;
@@ -269,7 +269,7 @@ static void test_reopen(void **state)
 	assert_int_equal(n, 2);
 
 	assert_int_equal(state_forget(s, b), 0);
-	state_close(s);
+	state_free(s);
 	assert_int_equal(find(JOB_ID_2, &row), -ENOENT);
 	job_free(a);
 	job_free(b);
@@ -317,7 +317,7 @@ static void test_current_schema_row(void **state)
 	assert_int_equal(row.hook_state, STATE_HOOK_DONE);
 	assert_true(row.journaled);
 	assert_int_equal(row.polls, 7);
-	state_close(s);
+	state_free(s);
 }
 
 int main(void)
