@@ -510,7 +510,8 @@ static int on_yajl_start_array(void *ctx)
 
 	if (at_top_level_value(p) && p->key == KEY_DATA) {
 		/* a repeated "data": the last one counts, as for every key */
-		p->result.documents = (struct response_documents){ .has_data = true };
+		memset(&p->result.documents, 0, sizeof(p->result.documents));
+		p->result.documents.has_data = true;
 		p->in_data = true;
 		p->key = KEY_NONE;
 		p->depth++;

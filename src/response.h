@@ -58,7 +58,7 @@ struct response_documents {
 			  * with a string indexing_status (of at most
 			  * RESPONSE_SHORT_MAX - 1 bytes, without NUL) */
 	bool failed_truncated; /* failed[] could not name every failed document */
-	uint32_t total; /* documents (elements of data) */
+	uint32_t total; /* documents: the objects among data's elements */
 	uint32_t count[_RESPONSE_DOC_STATUS_MAX]; /* documents per status */
 	uint64_t completed_segments, total_segments; /* sums; non-integers ignored, saturating */
 	char other_status[RESPONSE_SHORT_MAX]; /* the first unknown status word, or "" */
