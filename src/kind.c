@@ -395,6 +395,21 @@ int kind_status_path(const struct kind_ident *ident, char *buf, size_t size)
 	return (int)n;
 }
 
+int kind_status_url(const char *base, const struct kind_ident *ident, char *buf, size_t size)
+{
+	size_t n = strlen(base);
+
+	if (n >= size) {
+		return -ENOBUFS;
+	}
+	int r = kind_status_path(ident, buf + n, size - n);
+	if (r < 0) {
+		return r;
+	}
+	memcpy(buf, base, n);
+	return (int)n + r;
+}
+
 /* --- identity --- */
 
 bool kind_ident_equal(const struct kind_ident *a, const struct kind_ident *b)

@@ -133,6 +133,13 @@ char *kind_ident_id_string(const struct kind_ident *ident, char buf[static KIND_
  */
 int kind_status_path(const struct kind_ident *ident, char *buf, size_t size);
 
+/* Room for any built-in kind's status path with its NUL (tested). */
+#define KIND_STATUS_PATH_MAX 128
+
+/* "{base}{path}" into buf: the URL to GET. base has no trailing slash.
+ * Returns its length, -ENOBUFS or -EINVAL as kind_status_path(). */
+int kind_status_url(const char *base, const struct kind_ident *ident, char *buf, size_t size);
+
 /* Identity helpers for the registry (which adds the endpoint). */
 bool kind_ident_equal(const struct kind_ident *a, const struct kind_ident *b);
 uint64_t kind_ident_hash(const struct kind_ident *ident, uint64_t seed);

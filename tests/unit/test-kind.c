@@ -162,6 +162,18 @@ static void test_status_path(void **state)
 		}
 		assert_int_equal(kind_status_path(&cases[i].ident, buf, len + 1), (int)len);
 		assert_string_equal(buf, cases[i].path);
+		/* ids have a fixed length, "disable" is the longest action */
+		assert_true(len < KIND_STATUS_PATH_MAX);
+
+		char url[512], want[512];
+		snprintf(want, sizeof(want), "https://api.dify.ai/v1%s", cases[i].path);
+		assert_int_equal(kind_status_url("https://api.dify.ai/v1", &cases[i].ident, url,
+						 sizeof(url)),
+				 (int)strlen(want));
+		assert_string_equal(url, want);
+		assert_int_equal(kind_status_url("https://api.dify.ai/v1", &cases[i].ident, url,
+						 strlen(want)),
+				 -ENOBUFS);
 	}
 
 	/* idents that are no valid job of their kind */
