@@ -42,15 +42,12 @@ const char *poll_kind_to_string(enum poll_kind k)
 	return (unsigned)k < _POLL_KIND_MAX ? table[k] : "invalid";
 }
 
-/* Dify's two shapes of "job does not exist" (DIFY.md): 400 invalid_param from
- * older releases, 404 not_found from newer ones. Both carry the same message;
- * a 404 from the router (HTML, or werkzeug's JSON) does not. */
-static bool is_job_gone(long http_code, const struct response *r)
+/* Dify's "does not exist" (kind.h): a 404 from the router (HTML, or
+ * werkzeug's JSON) does not carry the message. */
+static bool is_job_gone(const struct kind *k, long http_code, const struct response *r)
 {
-	if (!r || !r->is_object || !r->has_message || !streq(r->message, DIFY_JOB_GONE_MESSAGE)) {
-		return false;
-	}
-	if (http_code != 400 && http_code != 404) {
+	if (!r || !r->is_object || !r->has_message ||
+	    !kind_is_gone_message(k, http_code, r->message)) {
 		return false;
 	}
 	/* CONTRACT: code invalid_param or not_found (older Dify sends the first
@@ -58,9 +55,9 @@ static bool is_job_gone(long http_code, const struct response *r)
 	return !r->has_code || streq(r->code, "invalid_param") || streq(r->code, "not_found");
 }
 
-void dify_classify(enum transfer_error transfer, long http_code, const struct response *resp,
-		   bool body_ok, uint64_t retry_after_s, const char *expected_id,
-		   struct poll_result *ret)
+void dify_classify_kind(const struct kind *k, enum transfer_error transfer, long http_code,
+			const struct response *resp, bool body_ok, uint64_t retry_after_s,
+			const char *expected_id, struct poll_result *ret)
 {
 	const struct response *r = body_ok ? resp : NULL;
 
@@ -83,26 +80,29 @@ void dify_classify(enum transfer_error transfer, long http_code, const struct re
 	}
 
 	if (http_code == 200) {
-		if (!r || !r->is_object || r->bad_shape || !r->has_job_status) {
-			ret->kind = POLL_BAD_BODY;
-			ret->job_fault = true;
-			return;
+		enum kind_verdict v = KIND_VERDICT_BAD;
+		if (r && r->is_object) {
+			v = k->read_answer(r, expected_id, ret);
 		}
-		/* an answer about another job (a mixed-up cache or proxy) says
-		 * nothing about ours */
-		if (expected_id && r->has_job_id && strcasecmp(r->job_id, expected_id) != 0) {
-			ret->kind = POLL_BAD_BODY;
-			ret->job_fault = true;
+		if (v == KIND_VERDICT_BAD) {
+			/* nothing of a misshapen answer is passed on */
+			*ret = (struct poll_result){
+				.kind = POLL_BAD_BODY,
+				.transfer = transfer,
+				.http_code = http_code,
+				.status = DIFY_STATUS_OTHER,
+				.status_text = "",
+				.error_msg = "",
+				.job_fault = true,
+			};
 			return;
 		}
 		ret->kind = POLL_STATUS;
-		ret->status = dify_status_from_string(r->job_status);
-		ret->status_text = r->job_status;
-		ret->error_msg = r->has_error_msg ? r->error_msg : "";
+		ret->verdict = v;
 		return;
 	}
 
-	if (is_job_gone(http_code, r)) {
+	if (is_job_gone(k, http_code, r)) {
 		ret->kind = POLL_GONE;
 	} else if (http_code == 401 || http_code == 403) {
 		ret->kind = POLL_AUTH;
@@ -121,6 +121,14 @@ void dify_classify(enum transfer_error transfer, long http_code, const struct re
 	if ((http_code == 429 || http_code == 503) && retry_after_s > 0) {
 		ret->retry_after_usec = backoff_retry_after_usec(retry_after_s);
 	}
+}
+
+void dify_classify(enum transfer_error transfer, long http_code, const struct response *resp,
+		   bool body_ok, uint64_t retry_after_s, const char *expected_id,
+		   struct poll_result *ret)
+{
+	dify_classify_kind(kind_get(KIND_ANNOTATION_REPLY), transfer, http_code, resp, body_ok,
+			   retry_after_s, expected_id, ret);
 }
 
 int dify_status_url(char *buf, size_t size, const char *base, enum job_action action,

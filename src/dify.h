@@ -2,9 +2,9 @@
 #pragma once
 
 /*
- * Knowledge of Dify's annotation-reply API (see DIFY.md): URLs, the auth
- * header, and the classification of one status answer into a poll result.
- * Pure: no I/O.
+ * Knowledge of Dify's API (see DIFY.md): URLs, the auth header, and the
+ * classification of one status answer into a poll result, for every job kind
+ * (what differs per kind is in kind.h's table). Pure: no I/O.
  */
 
 #include <stdbool.h>
@@ -12,11 +12,13 @@
 #include <stdint.h>
 
 #include "jobfile.h"
+#include "kind.h"
 #include "macro.h"
 #include "response.h"
 #include "transfer.h"
 
-/* The exact message of both "does not exist" shapes. */
+/* The message of both annotation-reply "does not exist" shapes (matched by
+ * prefix: kind.h). */
 #define DIFY_JOB_GONE_MESSAGE "The job does not exist."
 /* How long Dify keeps a terminal status (its Redis TTL). */
 #define DIFY_RESULT_TTL_USEC (600ULL * USEC_PER_SEC)
@@ -40,7 +42,10 @@ static inline bool dify_status_is_terminal(enum dify_status s)
 /* What one status request told us. */
 enum poll_kind {
 	POLL_STATUS, /* 200 with a job_status string */
-	POLL_GONE, /* 400 invalid_param / 404 not_found "The job does not exist." */
+	POLL_GONE, /* the kind's "does not exist": annotation-reply 400 invalid_param /
+		    * 404 not_found "The job does not exist.", document-indexing 404
+		    * "Documents not found." / "Dataset not found.", workflow-run 404
+		    * "Workflow run not found.", each matched by prefix */
 	POLL_AUTH, /* 401 or 403: the key is wrong for this app */
 	POLL_RATE_LIMITED, /* 429 */
 	POLL_UNAVAILABLE, /* 503 */
@@ -56,9 +61,19 @@ struct poll_result {
 	enum poll_kind kind;
 	enum transfer_error transfer; /* for POLL_TRANSFER (and TOO_LARGE bodies) */
 	long http_code; /* 0 when no answer arrived */
-	enum dify_status status; /* for POLL_STATUS */
-	const char *status_text; /* borrowed from the response: the raw job_status */
-	const char *error_msg; /* borrowed; "" when absent */
+	enum dify_status status; /* for POLL_STATUS of annotation-reply; OTHER for other kinds */
+	/* For POLL_STATUS: RUNNING, COMPLETED or ERROR (never BAD: that is
+	 * POLL_BAD_BODY). What job_track_apply() decides by, for every kind. */
+	enum kind_verdict verdict;
+	/* For POLL_STATUS: the remote status (JOB_REMOTE_STATUS), borrowed from
+	 * the response or static: annotation-reply's job_status, workflow-run's
+	 * status, document-indexing's word for the batch (kind.c); "" when none. */
+	const char *status_text;
+	bool status_known; /* status_text is a word the kind knows; false: say once */
+	const char *error_msg; /* borrowed; "" when absent (JOB_ERROR) */
+	/* document-indexing's tally (progress, JOB_DOCUMENTS...), borrowed from
+	 * the response; NULL for other kinds and other results. */
+	const struct response_documents *documents;
 	usec_t retry_after_usec; /* Retry-After on 429/503, capped; 0 when none */
 	/* A fault of this job's own answer, not of the endpoint as a whole: a
 	 * 200 that is no usable status (POLL_BAD_BODY), or a 5xx other than 503
@@ -68,12 +83,18 @@ struct poll_result {
 };
 
 /*
- * Classify one exchange. transfer is how it ended below HTTP; http_code the
- * status (0 if none); resp the parsed body or NULL when the body did not parse
- * (body_ok false); retry_after_s the Retry-After header in seconds (0 = none);
- * expected_id the job id asked about (NULL: not checked): a 200 naming another
- * job_id is POLL_BAD_BODY. Pointers in *ret borrow from resp.
+ * Classify one exchange about a job of kind k. transfer is how it ended below
+ * HTTP; http_code the status (0 if none); resp the parsed body or NULL when
+ * the body did not parse (body_ok false); retry_after_s the Retry-After header
+ * in seconds (0 = none); expected_id the job's own id as text
+ * (kind_ident_id_string(); NULL: not checked): a 200 naming another id is
+ * POLL_BAD_BODY. Pointers in *ret borrow from resp (or are static).
  */
+void dify_classify_kind(const struct kind *k, enum transfer_error transfer, long http_code,
+			const struct response *resp, bool body_ok, uint64_t retry_after_s,
+			const char *expected_id, struct poll_result *ret);
+
+/* dify_classify_kind() for annotation-reply. */
 void dify_classify(enum transfer_error transfer, long http_code, const struct response *resp,
 		   bool body_ok, uint64_t retry_after_s, const char *expected_id,
 		   struct poll_result *ret);

@@ -64,10 +64,10 @@ enum job_outcome job_track_apply(struct job_track *t, const struct poll_result *
 		t->gone_count = 0;
 		t->has_status = true;
 		t->last_status = (uint8_t)r->status;
-		if (r->status == DIFY_STATUS_COMPLETED) {
+		if (r->verdict == KIND_VERDICT_COMPLETED) {
 			return JOB_OUTCOME_COMPLETED;
 		}
-		if (r->status == DIFY_STATUS_ERROR) {
+		if (r->verdict == KIND_VERDICT_ERROR) {
 			return JOB_OUTCOME_ERROR;
 		}
 		return JOB_OUTCOME_NONE;

@@ -14,21 +14,6 @@
 
 #define UUID_EXAMPLE "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
-static const char *const job_action_table[_JOB_ACTION_MAX] = {
-	[JOB_ACTION_ENABLE] = "enable",
-	[JOB_ACTION_DISABLE] = "disable",
-};
-
-const char *job_action_to_string(enum job_action v)
-{
-	return string_table_name(job_action_table, ELEMENTSOF(job_action_table), (int)v);
-}
-
-int job_action_from_string(const char *s)
-{
-	return string_table_value(job_action_table, ELEMENTSOF(job_action_table), s);
-}
-
 void jobfile_done(struct jobfile *j)
 {
 	if (!j) {
@@ -116,7 +101,8 @@ struct jobfile_parser {
 	struct diag_list *diags;
 	bool in_job; /* inside a [Job] section */
 	unsigned line_job; /* line of the first [Job] header, 0 if none */
-	unsigned line_id, line_action;
+	unsigned line_field[_KIND_FIELD_MAX]; /* line of each kind key, 0 when absent */
+	int kind; /* enum kind_type, or -EINVAL after an invalid Kind= */
 };
 
 /* Where an assignment is, for the item parsers' messages. */
@@ -144,29 +130,54 @@ static int replace_string(char **field, const char *value)
 	return 0;
 }
 
-static int parse_job_id(struct job_ctx *ctx, const char *value)
+/* JobID=, Action=, Dataset=, Batch=: which of them a job needs depends on its
+ * Kind=, which may come later; that is checked once the file is read. */
+static int parse_field(struct job_ctx *ctx, enum kind_field f, const char *value)
 {
 	/* Present, even if invalid: no "missing" error on top. */
-	ctx->st->line_id = ctx->line;
-	if (uuid_from_string(value, ctx->st->job->id) < 0) {
-		job_error(ctx,
-			  "Invalid JobID= value '%s', expected a UUID such as '" UUID_EXAMPLE "'",
-			  QUOTE(value));
+	ctx->st->line_field[f] = ctx->line;
+	if (kind_field_parse(f, value, &ctx->st->job->ident) < 0) {
+		job_error(ctx, "Invalid %s= value '%s', expected %s", kind_field_key(f),
+			  QUOTE(value), kind_field_expected(f));
 	}
 	return 0;
 }
 
+static int parse_job_id(struct job_ctx *ctx, const char *value)
+{
+	return parse_field(ctx, KIND_FIELD_JOB_ID, value);
+}
+
 static int parse_action(struct job_ctx *ctx, const char *value)
 {
-	int a = job_action_from_string(value);
+	return parse_field(ctx, KIND_FIELD_ACTION, value);
+}
 
-	ctx->st->line_action = ctx->line;
-	if (a < 0) {
-		job_error(ctx, "Invalid Action= value '%s', expected 'enable' or 'disable'",
-			  QUOTE(value));
-		return 0;
+static int parse_dataset(struct job_ctx *ctx, const char *value)
+{
+	return parse_field(ctx, KIND_FIELD_DATASET, value);
+}
+
+static int parse_batch(struct job_ctx *ctx, const char *value)
+{
+	return parse_field(ctx, KIND_FIELD_BATCH, value);
+}
+
+static int parse_kind(struct job_ctx *ctx, const char *value)
+{
+	int k = kind_type_from_string(value);
+
+	ctx->st->job->line_kind = ctx->line;
+	ctx->st->kind = k;
+	if (k < 0) {
+		char names[128] = "";
+		for (int t = 0; t < _KIND_TYPE_MAX; t++) {
+			size_t n = strlen(names);
+			snprintf(names + n, sizeof(names) - n, "%s'%s'", t > 0 ? ", " : "",
+				 kind_type_to_string(t));
+		}
+		job_error(ctx, "Invalid Kind= value '%s', expected one of %s", QUOTE(value), names);
 	}
-	ctx->st->job->action = (enum job_action)a;
 	return 0;
 }
 
@@ -256,7 +267,33 @@ static const struct job_item job_items[] = {
 	{ "JobID", parse_job_id },	{ "Action", parse_action },
 	{ "Endpoint", parse_endpoint }, { "Description", parse_description },
 	{ "Hook", parse_hook },		{ "Timeout", parse_timeout },
+	{ "Kind", parse_kind },		{ "Dataset", parse_dataset },
+	{ "Batch", parse_batch },
 };
+
+/* Every key the kind needs is there, and no key of another kind. */
+static void check_kind_fields(struct jobfile_parser *st, struct diag_list *diags)
+{
+	const struct kind *k = kind_get(st->kind);
+
+	if (!k) {
+		return; /* an invalid Kind= was reported; its keys cannot be judged */
+	}
+	/* annotation-reply's messages are the ones of every job file before kinds */
+	bool dflt = st->kind == KIND_ANNOTATION_REPLY;
+	for (int f = 0; f < _KIND_FIELD_MAX; f++) {
+		bool needed = k->fields & KIND_FIELD_BIT(f);
+		if (needed && st->line_field[f] == 0) {
+			diag_add(diags, DIAG_ERROR, st->file, st->line_job,
+				 "Missing required key %s= in [Job]%s%s", kind_field_key(f),
+				 dflt ? "" : " for Kind=", dflt ? "" : k->name);
+		} else if (!needed && st->line_field[f] != 0) {
+			diag_add(diags, DIAG_ERROR, st->file, st->line_field[f],
+				 "%s= is not a key of Kind=%s%s", kind_field_key(f), k->name,
+				 dflt && !st->job->line_kind ? " (the default kind)" : "");
+		}
+	}
+}
 
 static int on_job_section(void *userdata, const char *file, unsigned line, const char *section)
 {
@@ -298,7 +335,9 @@ int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct j
 	 * passes no list. */
 	struct diag_list local = {};
 	struct jobfile j = {};
-	struct jobfile_parser st = { .file = file, .job = &j, .diags = &local };
+	struct jobfile_parser st = {
+		.file = file, .job = &j, .diags = &local, .kind = KIND_ANNOTATION_REPLY
+	};
 	int r;
 
 	*ret = (struct jobfile){};
@@ -314,19 +353,15 @@ int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct j
 		r = -EINVAL;
 		goto fail;
 	}
-	if (st.line_id == 0) {
-		diag_add(&local, DIAG_ERROR, file, st.line_job,
-			 "Missing required key JobID= in [Job]");
-	}
-	if (st.line_action == 0) {
-		diag_add(&local, DIAG_ERROR, file, st.line_job,
-			 "Missing required key Action= in [Job]");
-	}
+	check_kind_fields(&st, &local);
 	if (diag_has_errors(&local)) {
 		r = local.oom ? -ENOMEM : -EINVAL;
 		goto fail;
 	}
 
+	j.ident.kind = (uint8_t)st.kind;
+	memcpy(j.id, j.ident.id, sizeof(j.id));
+	j.action = (enum job_action)j.ident.action;
 	diag_list_move(diags, &local);
 	*ret = j;
 	return 0;
@@ -411,37 +446,81 @@ static bool description_is_writable(const char *s)
 	       s[n - 1] != ' ' && !ends_in_backslash(s);
 }
 
-char *jobfile_format(const uint8_t id[static 16], enum job_action action, const char *endpoint,
-		     const char *description, int *ret_error)
+/* "[Job]\n" + keys (each line ending in "\n") + Endpoint= and Description=. */
+static char *format_job(const char *keys, const char *endpoint, const char *description,
+			int *ret_error)
 {
-	char uuid[UUID_STRING_MAX];
-	const char *a = job_action_to_string(action);
 	char *s;
-	int dummy;
 
-	if (!ret_error) {
-		ret_error = &dummy;
-	}
 	*ret_error = 0;
-
 	if (isempty(endpoint)) {
 		endpoint = NULL;
 	}
 	if (isempty(description)) {
 		description = NULL;
 	}
-	if (!a || (endpoint && !name_is_valid(endpoint)) ||
+	if ((endpoint && !name_is_valid(endpoint)) ||
 	    (description && !description_is_writable(description))) {
 		*ret_error = -EINVAL;
 		return NULL;
 	}
-
-	s = strjoin("[Job]\nJobID=", uuid_to_string(id, uuid), "\nAction=", a, "\n",
-		    endpoint ? "Endpoint=" : "", strempty(endpoint), endpoint ? "\n" : "",
-		    description ? "Description=" : "", strempty(description),
+	s = strjoin("[Job]\n", keys, endpoint ? "Endpoint=" : "", strempty(endpoint),
+		    endpoint ? "\n" : "", description ? "Description=" : "", strempty(description),
 		    description ? "\n" : "");
 	if (!s) {
 		*ret_error = -ENOMEM;
 	}
 	return s;
+}
+
+char *jobfile_format(const uint8_t id[static 16], enum job_action action, const char *endpoint,
+		     const char *description, int *ret_error)
+{
+	struct kind_ident ident = { .kind = KIND_ANNOTATION_REPLY, .action = (uint8_t)action };
+
+	if ((unsigned)action >= _JOB_ACTION_MAX) {
+		if (ret_error) {
+			*ret_error = -EINVAL;
+		}
+		return NULL;
+	}
+	memcpy(ident.id, id, sizeof(ident.id));
+	return jobfile_format_kind(&ident, endpoint, description, ret_error);
+}
+
+char *jobfile_format_kind(const struct kind_ident *ident, const char *endpoint,
+			  const char *description, int *ret_error)
+{
+	const struct kind *k = kind_get(ident->kind);
+	/* JobID= then Action= come first, as in every job file before kinds */
+	static const enum kind_field order[] = { KIND_FIELD_JOB_ID, KIND_FIELD_ACTION,
+						 KIND_FIELD_DATASET, KIND_FIELD_BATCH };
+	char keys[256] = "";
+	int dummy;
+
+	if (!ret_error) {
+		ret_error = &dummy;
+	}
+	if (!k) {
+		*ret_error = -EINVAL;
+		return NULL;
+	}
+	/* annotation-reply, the default, is written without Kind= */
+	if (ident->kind != KIND_ANNOTATION_REPLY) {
+		snprintf(keys, sizeof(keys), "Kind=%s\n", k->name);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+		char buf[KIND_ID_STRING_MAX];
+		size_t n = strlen(keys);
+
+		if (!(k->fields & KIND_FIELD_BIT(order[i]))) {
+			continue;
+		}
+		if (!kind_field_to_string(ident, order[i], buf)) {
+			*ret_error = -EINVAL;
+			return NULL;
+		}
+		snprintf(keys + n, sizeof(keys) - n, "%s=%s\n", kind_field_key(order[i]), buf);
+	}
+	return format_job(keys, endpoint, description, ret_error);
 }

@@ -3,17 +3,24 @@
 
 /*
  * NAME.job files: the table and validation of [Job]. A job's identity is
- * (endpoint, action, id). Pure: reading a file is the only I/O.
+ * (endpoint, kind, the kind's id fields: struct kind_ident). Pure: reading a
+ * file is the only I/O.
  *
  *   [Job]
- *   JobID=<uuid>             required, any case, stored as 16 bytes
- *   Action=enable|disable    required
+ *   Kind=NAME                optional: annotation-reply (the default),
+ *                            document-indexing, workflow-run (kind.h)
+ *   JobID=<uuid>             annotation-reply, workflow-run: required, any case
+ *   Action=enable|disable    annotation-reply: required
+ *   Dataset=<uuid>           document-indexing: required
+ *   Batch=<20 digits>        document-indexing: required (Dify's batch id)
  *   Endpoint=NAME            optional; the default endpoint otherwise
  *   Description=TEXT         optional, at most JOBFILE_DESCRIPTION_MAX bytes
  *   Hook=/path args...       optional override of [Hook] Exec= (only with
  *                            [Hook] AllowJobHooks=yes); empty = no hook
  *   Timeout=2h               optional override of [Poll] JobTimeout=
  *
+ * A kind's key missing, or another kind's key given (Action= with
+ * Kind=workflow-run): an error at FILE:LINE.
  * Unknown keys and sections: warnings. A missing required key or an invalid
  * value: an error, and the whole file is skipped.
  */
@@ -22,6 +29,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "kind.h" /* enum job_action, struct kind_ident */
 #include "macro.h"
 
 #define JOBFILE_SUFFIX ".job"
@@ -29,15 +37,11 @@
 
 struct config;
 
-enum job_action {
-	JOB_ACTION_ENABLE,
-	JOB_ACTION_DISABLE,
-	_JOB_ACTION_MAX,
-};
-const char *job_action_to_string(enum job_action a);
-int job_action_from_string(const char *s); /* -EINVAL if unknown */
-
 struct jobfile {
+	/* The identity, every kind: ident.kind is the enum kind_type. */
+	struct kind_ident ident;
+	/* Copies of ident.id and ident.action, as every job file had them before
+	 * kinds: for document-indexing id holds the packed batch (kind.h). */
 	uint8_t id[16];
 	enum job_action action;
 	char *endpoint; /* owned; NULL means the default endpoint */
@@ -47,7 +51,7 @@ struct jobfile {
 	usec_t timeout_usec; /* valid when has_timeout; > 0 */
 
 	/* line of each key, 0 when absent; for messages about cross-checks */
-	unsigned line_endpoint, line_hook;
+	unsigned line_endpoint, line_hook, line_kind;
 };
 
 void jobfile_done(struct jobfile *j); /* frees members; accepts zeroed */
@@ -100,3 +104,11 @@ int jobfile_load(int dirfd, const char *name, const char *path, struct jobfile *
  */
 char *jobfile_format(const uint8_t id[static 16], enum job_action action, const char *endpoint,
 		     const char *description, int *ret_error);
+
+/*
+ * The same for a job of any kind (jobwatchctl add --kind): Kind= (left out
+ * for annotation-reply, so its files read as before) and the kind's keys
+ * from ident. -EINVAL when ident is not valid for its kind.
+ */
+char *jobfile_format_kind(const struct kind_ident *ident, const char *endpoint,
+			  const char *description, int *ret_error);

@@ -9,8 +9,16 @@
  * allocation leaves this module: yajl's own allocations are served from an
  * arena inside struct response_parser (malloc only if it overflows).
  *
- * Recognised keys: job_id, job_status, error_msg (200 answers); code,
- * message, status (error answers).
+ * Recognised keys, so that one parse serves every kind (kind.h):
+ *   annotation-reply 200: job_id, job_status, error_msg;
+ *   workflow-run 200: id, status (a string), error (a string or null); the
+ *     rest (outputs, ...) is left to whoever reads the raw body;
+ *   document-indexing 200: data, an array of documents of which id,
+ *     indexing_status, error, completed_segments and total_segments are
+ *     tallied as they stream by (struct response_documents): nothing per
+ *     document is kept but a bounded list of the failed ones;
+ *   error answers (every kind): code, message, status (a number).
+ * A nested object or array anywhere else is skipped.
  */
 
 #include <stdbool.h>
@@ -24,7 +32,41 @@
 #define RESPONSE_ERROR_MAX 1024 /* error_msg (with NUL) */
 #define RESPONSE_MESSAGE_MAX 256 /* message (with NUL) */
 
+#define RESPONSE_DOC_ERROR_MAX 256 /* one document's error in the failed list (with NUL) */
+
 #define RESPONSE_ARENA_SIZE 8192 /* enough for yajl on answers of this size */
+
+/* A document's indexing_status (DIFY.md, kind 2), least advanced first. */
+enum response_doc_status {
+	RESPONSE_DOC_WAITING,
+	RESPONSE_DOC_PARSING,
+	RESPONSE_DOC_CLEANING,
+	RESPONSE_DOC_SPLITTING,
+	RESPONSE_DOC_INDEXING,
+	RESPONSE_DOC_PAUSED,
+	RESPONSE_DOC_COMPLETED,
+	RESPONSE_DOC_ERROR,
+	RESPONSE_DOC_OTHER, /* a word this version does not know */
+	_RESPONSE_DOC_STATUS_MAX,
+};
+const char *response_doc_status_to_string(int s); /* "other" for OTHER and out of range */
+
+/* The top-level "data" array of a document-indexing answer, tallied. */
+struct response_documents {
+	bool has_data; /* "data" is an array (the last "data" when repeated) */
+	bool bad_shape; /* "data" is not an array, or an element is not an object
+			  * with a string indexing_status (of at most
+			  * RESPONSE_SHORT_MAX - 1 bytes, without NUL) */
+	bool failed_truncated; /* failed[] could not name every failed document */
+	uint32_t total; /* documents: the objects among data's elements */
+	uint32_t count[_RESPONSE_DOC_STATUS_MAX]; /* documents per status */
+	uint64_t completed_segments, total_segments; /* sums; non-integers ignored, saturating */
+	char other_status[RESPONSE_SHORT_MAX]; /* the first unknown status word, or "" */
+	/* The failed documents as "ID: error; ID: error" (just "ID" when the
+	 * error is empty or null), each error cut to RESPONSE_DOC_ERROR_MAX, the
+	 * whole cut and ended with "…" when it does not fit: JOB_ERROR. */
+	char failed[RESPONSE_ERROR_MAX];
+};
 
 struct response {
 	bool is_object; /* the top-level value is an object */
@@ -38,6 +80,17 @@ struct response {
 	char code[RESPONSE_SHORT_MAX];
 	char message[RESPONSE_MESSAGE_MAX];
 	char error_msg[RESPONSE_ERROR_MAX];
+
+	/* workflow-run; "status" as a number is has_status above */
+	bool has_id, has_status_text, has_error;
+	bool status_bad_shape; /* the last "status" is neither a string nor a number, or
+				 * a string with a NUL or longer than RESPONSE_SHORT_MAX - 1 */
+	char id[RESPONSE_SHORT_MAX];
+	char status_text[RESPONSE_SHORT_MAX];
+	char error[RESPONSE_ERROR_MAX]; /* cut and ended with "…" when longer */
+
+	/* document-indexing */
+	struct response_documents documents;
 };
 
 struct response_parser {
@@ -50,6 +103,16 @@ struct response_parser {
 	const char *secret; /* borrowed, or NULL: the endpoint's API key, replaced by
 			     * REDACTED (redact.h) in every string kept; set it after
 			     * response_parser_begin() */
+	bool in_data, in_doc; /* inside the top-level "data" array / one of its objects */
+	struct {
+		bool has_status, has_error;
+		uint8_t status; /* enum response_doc_status */
+		char status_word[RESPONSE_SHORT_MAX];
+		char id[RESPONSE_SHORT_MAX];
+		char error[RESPONSE_DOC_ERROR_MAX];
+		uint64_t completed_segments, total_segments;
+		bool has_completed_segments, has_total_segments;
+	} doc; /* the document being read; reset at its '{' */
 	size_t arena_used;
 	_Alignas(16) unsigned char arena[RESPONSE_ARENA_SIZE];
 };

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "escape.h"
+#include "kind.h"
 #include "fuzz-check.h"
 #include "jobfile.h"
 #include "string-util.h"
@@ -31,13 +32,14 @@ static void check_round_trip(const struct jobfile *j)
 	char *text;
 	int error = 0;
 
-	text = jobfile_format(j->id, j->action, j->endpoint, j->description, &error);
+	text = jobfile_format_kind(&j->ident, j->endpoint, j->description, &error);
 	if (!text) {
 		CHECK(error == -ENOMEM);
 		return;
 	}
 	CHECK(error == 0);
 	if (jobfile_parse_buffer("fuzz.job", text, strlen(text), &back, NULL) == 0) {
+		CHECK(kind_ident_equal(&back.ident, &j->ident));
 		CHECK(memcmp(back.id, j->id, sizeof(j->id)) == 0);
 		CHECK(back.action == j->action);
 		CHECK(streq_ptr(back.endpoint, j->endpoint));
@@ -68,6 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
 	CHECK((r == -EINVAL) == diag_has_errors(&diags) || r == -ENOMEM);
 	if (r == 0) {
+		/* a parsed job is a valid job of its kind: its path can be built */
+		char path[256];
+		CHECK(kind_status_path(&j.ident, path, sizeof(path)) > 0);
+		CHECK(memcmp(j.ident.id, j.id, sizeof(j.id)) == 0);
+		CHECK(j.ident.kind != KIND_ANNOTATION_REPLY || j.action == j.ident.action);
 		CHECK(!j.description || strlen(j.description) <= JOBFILE_DESCRIPTION_MAX);
 		CHECK(!j.has_timeout || j.timeout_usec > 0);
 		check_round_trip(&j);

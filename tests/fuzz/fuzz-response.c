@@ -4,8 +4,8 @@
  * body is parsed whole with response_parse() and in chunks with
  * response_parser_*(), and both results must agree. yajl's tree parser is the
  * reference for what the top-level keys hold. Each result then goes through
- * dify_classify() under a few HTTP codes, and the classification through
- * job_track_apply().
+ * dify_classify_kind() for every kind (kind.h) under a few HTTP codes, and the
+ * classification through job_track_apply().
  */
 #include <errno.h>
 #include <stdint.h>
@@ -18,6 +18,7 @@
 #include "dify.h"
 #include "fuzz-check.h"
 #include "job.h"
+#include "kind.h"
 #include "response.h"
 #include "string-util.h"
 
@@ -68,6 +69,34 @@ static void check_response(const struct response *r, int rc, const char *error)
 	check_field(r->code, sizeof(r->code));
 	check_field(r->message, sizeof(r->message));
 	check_field(r->error_msg, sizeof(r->error_msg));
+	check_field(r->id, sizeof(r->id));
+	check_field(r->status_text, sizeof(r->status_text));
+	check_field(r->error, sizeof(r->error));
+	check_field(r->documents.other_status, sizeof(r->documents.other_status));
+	check_field(r->documents.failed, sizeof(r->documents.failed));
+
+	const struct response_documents *d = &r->documents;
+	uint64_t counted = 0;
+	for (size_t i = 0; i < _RESPONSE_DOC_STATUS_MAX; i++) {
+		counted += d->count[i];
+	}
+	/* a document without a status is in total only, and makes the shape bad */
+	CHECK(counted <= d->total);
+	CHECK(counted == d->total || d->bad_shape);
+	CHECK((d->other_status[0] != '\0') == (d->count[RESPONSE_DOC_OTHER] > 0));
+	CHECK((d->failed[0] != '\0') == (d->count[RESPONSE_DOC_ERROR] > 0));
+	if (d->failed_truncated) {
+		size_t n = strlen(d->failed);
+		CHECK(n >= 3 && memcmp(d->failed + n - 3, "\xe2\x80\xa6", 3) == 0);
+	}
+	if (!d->has_data) {
+		CHECK(d->total == 0 && counted == 0);
+	}
+	if (r->has_status_text) {
+		CHECK(!r->status_bad_shape);
+	} else {
+		CHECK(r->status_text[0] == '\0');
+	}
 
 	CHECK(rc == 0 || rc == -EBADMSG);
 	if (rc < 0) {
@@ -81,6 +110,8 @@ static void check_response(const struct response *r, int rc, const char *error)
 		CHECK(!r->bad_shape);
 		CHECK(!r->has_job_id && !r->has_job_status && !r->has_error_msg);
 		CHECK(!r->has_code && !r->has_message && !r->has_status);
+		CHECK(!r->has_id && !r->has_status_text && !r->has_error && !r->status_bad_shape);
+		CHECK(!r->documents.has_data && !r->documents.bad_shape && r->documents.total == 0);
 	}
 	if (!r->has_status) {
 		CHECK(r->status == 0);
@@ -149,6 +180,48 @@ static yajl_val tree_member(yajl_val v, const char *key, size_t *count)
 	return found;
 }
 
+/* The documents of "data" as the tree sees them: counted alike. */
+static void check_data_against_tree(yajl_val data, size_t n, const struct response_documents *d)
+{
+	if (n == 0) {
+		CHECK(!d->has_data && !d->bad_shape);
+		return;
+	}
+	if (n != 1) {
+		return;
+	}
+	if (!YAJL_IS_ARRAY(data)) {
+		CHECK(!d->has_data && d->bad_shape);
+		return;
+	}
+	CHECK(d->has_data);
+	uint32_t completed = 0, failed = 0, objects = 0;
+	bool usable = true;
+	for (size_t i = 0; i < YAJL_GET_ARRAY(data)->len; i++) {
+		yajl_val doc = YAJL_GET_ARRAY(data)->values[i];
+		size_t k;
+
+		objects += YAJL_IS_OBJECT(doc);
+		const char *s = YAJL_IS_OBJECT(doc)
+					? YAJL_GET_STRING(tree_member(doc, "indexing_status", &k))
+					: NULL;
+		if (!s || k != 1 || strlen(s) >= RESPONSE_SHORT_MAX) {
+			usable = false;
+			continue;
+		}
+		completed += streq(s, "completed");
+		failed += streq(s, "error");
+	}
+	/* total counts the objects: any other element makes the shape bad */
+	CHECK(d->total == objects);
+	CHECK(objects == YAJL_GET_ARRAY(data)->len || d->bad_shape);
+	if (usable) {
+		CHECK(!d->bad_shape);
+		CHECK(d->count[RESPONSE_DOC_COMPLETED] == completed);
+		CHECK(d->count[RESPONSE_DOC_ERROR] == failed);
+	}
+}
+
 /* Compare with yajl's tree parser. It allows comments, wants a NUL-terminated
  * text, and cuts keys and strings at an embedded NUL (raw or \u0000), so it is a reference only for
  * bodies that avoid those. */
@@ -215,24 +288,40 @@ static void check_against_tree(const uint8_t *body, size_t len, const struct res
 		}
 		if (n == 0) {
 			CHECK(!r->has_status);
+			CHECK(!r->has_status_text);
 		}
+		s = YAJL_GET_STRING(st);
+		if (n == 1 && s && strlen(s) < RESPONSE_SHORT_MAX) {
+			CHECK(r->has_status_text);
+			CHECK(streq(r->status_text, s));
+		}
+		if (n == 1 && !YAJL_IS_STRING(st)) {
+			CHECK(!r->has_status_text);
+		}
+
+		yajl_val data = tree_member(v, "data", &n);
+		check_data_against_tree(data, n, &r->documents);
 	}
 	yajl_tree_free(v);
 	free(text);
 }
 
-static void check_classify(const struct response *r, bool ok, uint64_t retry_after_s)
+/* One kind's classification of every code and transfer, and what
+ * job_track_apply() makes of it. */
+static void check_classify_kind(enum kind_type kt, const struct response *r, bool ok,
+				uint64_t retry_after_s)
 {
 	static const long codes[] = { 200, 400, 401, 403, 404, 429, 500, 503, 302, 0 };
 	static const enum transfer_error transfers[] = { TRANSFER_OK, TRANSFER_TOO_LARGE,
 							 TRANSFER_RESET };
+	const struct kind *k = kind_get(kt);
 
 	for (size_t t = 0; t < ELEMENTSOF(transfers); t++) {
 		for (size_t c = 0; c < ELEMENTSOF(codes); c++) {
 			struct poll_result pr;
 			long code = codes[c];
 
-			dify_classify(transfers[t], code, r, ok, retry_after_s, NULL, &pr);
+			dify_classify_kind(k, transfers[t], code, r, ok, retry_after_s, NULL, &pr);
 			CHECK((unsigned)pr.kind < _POLL_KIND_MAX);
 			CHECK(pr.http_code == code);
 			CHECK(pr.transfer == transfers[t]);
@@ -247,18 +336,54 @@ static void check_classify(const struct response *r, bool ok, uint64_t retry_aft
 				continue;
 			}
 			if (pr.kind == POLL_STATUS) {
-				CHECK(code == 200 && ok && r->is_object && !r->bad_shape);
-				CHECK(r->has_job_status);
+				CHECK(code == 200 && ok && r->is_object);
+				CHECK(pr.verdict == KIND_VERDICT_RUNNING ||
+				      pr.verdict == KIND_VERDICT_COMPLETED ||
+				      pr.verdict == KIND_VERDICT_ERROR);
+			} else {
+				CHECK(pr.status == DIFY_STATUS_OTHER);
+				CHECK(pr.verdict == KIND_VERDICT_RUNNING);
+				CHECK(pr.error_msg[0] == '\0' && pr.status_text[0] == '\0');
+				CHECK(!pr.documents);
+			}
+			if (pr.kind == POLL_STATUS && kt == KIND_ANNOTATION_REPLY) {
+				CHECK(!r->bad_shape && r->has_job_status);
 				CHECK(pr.status_text == r->job_status);
 				CHECK(pr.status == dify_status_from_string(r->job_status));
+				CHECK(pr.verdict ==
+				      (pr.status == DIFY_STATUS_COMPLETED ? KIND_VERDICT_COMPLETED
+				       : pr.status == DIFY_STATUS_ERROR	  ? KIND_VERDICT_ERROR
+									  : KIND_VERDICT_RUNNING));
 				if (r->has_error_msg) {
 					CHECK(pr.error_msg == r->error_msg);
 				} else {
 					CHECK(pr.error_msg[0] == '\0');
 				}
-			} else {
-				CHECK(pr.status == DIFY_STATUS_OTHER);
-				CHECK(pr.error_msg[0] == '\0');
+			}
+			if (pr.kind == POLL_STATUS && kt == KIND_WORKFLOW_RUN) {
+				CHECK(r->has_status_text && pr.status_text == r->status_text);
+				CHECK(pr.verdict != KIND_VERDICT_COMPLETED ||
+				      streq(r->status_text, "succeeded") ||
+				      streq(r->status_text, "partial-succeeded"));
+				CHECK(pr.verdict != KIND_VERDICT_ERROR ||
+				      streq(r->status_text, "failed") ||
+				      streq(r->status_text, "stopped"));
+			}
+			if (pr.kind == POLL_STATUS && kt == KIND_DOCUMENT_INDEXING) {
+				const struct response_documents *d = pr.documents;
+				CHECK(d == &r->documents && d->has_data && !d->bad_shape);
+				uint32_t done = d->count[RESPONSE_DOC_COMPLETED] +
+						d->count[RESPONSE_DOC_ERROR];
+				if (pr.verdict == KIND_VERDICT_COMPLETED) {
+					CHECK(d->total > 0 &&
+					      d->count[RESPONSE_DOC_COMPLETED] == d->total);
+				} else if (pr.verdict == KIND_VERDICT_ERROR) {
+					CHECK(d->total > 0 && done == d->total);
+					CHECK(d->count[RESPONSE_DOC_ERROR] > 0);
+					CHECK(pr.error_msg == d->failed && d->failed[0] != '\0');
+				} else {
+					CHECK(d->total == 0 || done < d->total);
+				}
 			}
 			if (code == 200) {
 				CHECK(pr.kind == POLL_STATUS || pr.kind == POLL_BAD_BODY);
@@ -266,7 +391,7 @@ static void check_classify(const struct response *r, bool ok, uint64_t retry_aft
 			if (pr.kind == POLL_GONE) {
 				CHECK(code == 400 || code == 404);
 				CHECK(ok && r->is_object && r->has_message);
-				CHECK(streq(r->message, DIFY_JOB_GONE_MESSAGE));
+				CHECK(kind_is_gone_message(k, code, r->message));
 			}
 			if (code == 404 && pr.kind != POLL_GONE) {
 				CHECK(pr.kind == POLL_HTTP_ERROR);
@@ -284,10 +409,10 @@ static void check_classify(const struct response *r, bool ok, uint64_t retry_aft
 			if (pr.kind == POLL_GONE) {
 				CHECK(o == JOB_OUTCOME_UNKNOWN);
 			} else if (pr.kind == POLL_STATUS) {
-				CHECK(o == (pr.status == DIFY_STATUS_COMPLETED
+				CHECK(o == (pr.verdict == KIND_VERDICT_COMPLETED
 						    ? JOB_OUTCOME_COMPLETED
-					    : pr.status == DIFY_STATUS_ERROR ? JOB_OUTCOME_ERROR
-									     : JOB_OUTCOME_NONE));
+					    : pr.verdict == KIND_VERDICT_ERROR ? JOB_OUTCOME_ERROR
+									       : JOB_OUTCOME_NONE));
 				CHECK(tr.seen_alive && tr.gone_count == 0);
 			} else {
 				CHECK(o == JOB_OUTCOME_NONE);
@@ -295,6 +420,25 @@ static void check_classify(const struct response *r, bool ok, uint64_t retry_aft
 			}
 		}
 	}
+}
+
+static void check_classify(const struct response *r, bool ok, uint64_t retry_after_s)
+{
+	for (int t = 0; t < _KIND_TYPE_MAX; t++) {
+		check_classify_kind(t, r, ok, retry_after_s);
+	}
+
+	/* dify_classify() is annotation-reply's */
+	struct poll_result a, b;
+	dify_classify(TRANSFER_OK, 200, r, ok, retry_after_s, NULL, &a);
+	dify_classify_kind(kind_get(KIND_ANNOTATION_REPLY), TRANSFER_OK, 200, r, ok, retry_after_s,
+			   NULL, &b);
+	/* field by field: padding is not part of the result */
+	CHECK(a.kind == b.kind && a.transfer == b.transfer && a.http_code == b.http_code);
+	CHECK(a.status == b.status && a.verdict == b.verdict && a.status_known == b.status_known);
+	CHECK(a.status_text == b.status_text && a.error_msg == b.error_msg);
+	CHECK(a.retry_after_usec == b.retry_after_usec && a.job_fault == b.job_fault);
+	CHECK(a.documents == b.documents);
 }
 
 static void compare(const struct response *a, int ra, const struct response *b, int rb)
@@ -379,6 +523,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(!strstr(p->result.code, "Xq"));
 			CHECK(!strstr(p->result.message, "Xq"));
 			CHECK(!strstr(p->result.error_msg, "Xq"));
+			CHECK(!strstr(p->result.id, "Xq"));
+			CHECK(!strstr(p->result.status_text, "Xq"));
+			CHECK(!strstr(p->result.error, "Xq"));
+			CHECK(!strstr(p->result.documents.other_status, "Xq"));
+			CHECK(!strstr(p->result.documents.failed, "Xq"));
 		}
 		if (p) {
 			response_parser_done(p);

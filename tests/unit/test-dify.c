@@ -277,6 +277,16 @@ static void test_classify_gone(void **state)
 		{ "404 invalid_param", TRANSFER_OK, 404, GONE_400, 0, POLL_GONE, 0 },
 		{ "no code", TRANSFER_OK, 404, "{\"message\": \"The job does not exist.\"}", 0,
 		  POLL_GONE, 0 },
+		/* issue 14: matched by prefix, whatever the framework appends */
+		{ "flask-restx suffix", TRANSFER_OK, 404,
+		  "{\"code\": \"not_found\", \"message\": \"The job does not exist. You have requested this URI [/v1/apps/annotation-reply/enable/status/3c90c3cc-0d44-4b50-8888-8dd25736052a] but did you mean /v1/apps/annotation-reply/<string:action> ?\", \"status\": 404}",
+		  0, POLL_GONE, 0 },
+		{ "trailing space", TRANSFER_OK, 404,
+		  "{\"code\": \"not_found\", \"message\": \"The job does not exist. \"}", 0,
+		  POLL_GONE, 0 },
+		{ "embedded NUL after", TRANSFER_OK, 404,
+		  "{\"code\": \"not_found\", \"message\": \"The job does not exist.\\u0000\"}", 0,
+		  POLL_GONE, 0 },
 	};
 	check_cases(cases, ELEMENTSOF(cases));
 }
@@ -323,14 +333,8 @@ static void test_classify_not_gone(void **state)
 		{ "no period", TRANSFER_OK, 404,
 		  "{\"code\": \"not_found\", \"message\": \"The job does not exist\"}", 0,
 		  POLL_HTTP_ERROR, 0 },
-		{ "trailing space", TRANSFER_OK, 404,
-		  "{\"code\": \"not_found\", \"message\": \"The job does not exist. \"}", 0,
-		  POLL_HTTP_ERROR, 0 },
 		{ "other case", TRANSFER_OK, 404,
 		  "{\"code\": \"not_found\", \"message\": \"the job does not exist.\"}", 0,
-		  POLL_HTTP_ERROR, 0 },
-		{ "embedded NUL", TRANSFER_OK, 404,
-		  "{\"code\": \"not_found\", \"message\": \"The job does not exist.\\u0000\"}", 0,
 		  POLL_HTTP_ERROR, 0 },
 		{ "nested", TRANSFER_OK, 404,
 		  "{\"error\": {\"code\": \"not_found\", \"message\": \"The job does not exist.\"}}",

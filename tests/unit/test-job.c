@@ -86,6 +86,9 @@ static struct poll_result status_result(enum dify_status s)
 		.kind = POLL_STATUS,
 		.http_code = 200,
 		.status = s,
+		.verdict = s == DIFY_STATUS_COMPLETED ? KIND_VERDICT_COMPLETED
+			   : s == DIFY_STATUS_ERROR   ? KIND_VERDICT_ERROR
+						      : KIND_VERDICT_RUNNING,
 		.status_text = dify_status_to_string(s),
 		.error_msg = "",
 	};

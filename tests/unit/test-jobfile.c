@@ -639,6 +639,114 @@ static void test_format_refused(void **state)
 	check_format_refused(JOB_ACTION_ENABLE, NULL, long_desc);
 }
 
+#define DATASET "11111111-2222-4333-8444-555555555555"
+#define BATCH "20261202075447123456"
+
+/* Kind= and the keys of each kind (kind.h). */
+static void test_kinds(void **state)
+{
+	struct jobfile j = {};
+	struct diag_list d = {};
+	char buf[KIND_ID_STRING_MAX];
+
+	/* without Kind=: annotation-reply, as every job file before kinds */
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=disable\n", &j, &d), 0);
+	assert_int_equal(j.ident.kind, KIND_ANNOTATION_REPLY);
+	assert_int_equal(j.ident.action, JOB_ACTION_DISABLE);
+	assert_string_equal(kind_ident_id_string(&j.ident, buf), ID);
+	assert_int_equal(j.line_kind, 0);
+	jobfile_done(&j);
+
+	assert_int_equal(
+		parse("[Job]\nKind=annotation-reply\nJobID=" ID "\nAction=enable\n", &j, &d), 0);
+	assert_int_equal(j.ident.kind, KIND_ANNOTATION_REPLY);
+	assert_int_equal(j.line_kind, 2);
+	jobfile_done(&j);
+
+	/* Kind= may come after the keys it decides about */
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nKind=workflow-run\nEndpoint=wf\n", &j, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_int_equal(j.ident.kind, KIND_WORKFLOW_RUN);
+	assert_int_equal(j.ident.action, 0);
+	assert_string_equal(kind_ident_id_string(&j.ident, buf), ID);
+	assert_string_equal(j.endpoint, "wf");
+	jobfile_done(&j);
+
+	assert_int_equal(parse("[Job]\nKind=document-indexing\nDataset=" DATASET "\nBatch=" BATCH
+			       "\nEndpoint=kb\n",
+			       &j, &d),
+			 0);
+	assert_n_diags(&d, 0);
+	assert_int_equal(j.ident.kind, KIND_DOCUMENT_INDEXING);
+	assert_string_equal(kind_ident_id_string(&j.ident, buf), BATCH);
+	assert_string_equal(kind_field_to_string(&j.ident, KIND_FIELD_DATASET, buf), DATASET);
+	jobfile_done(&j);
+
+	/* errors, each at its line */
+	check_invalid(
+		"[Job]\nKind=document-indexing\nDataset=" DATASET "\nBatch=" ID "\n", 4,
+		"Invalid Batch= value '3c90c3cc-0d44-4b50-8888-8dd25736\xe2\x80\xa6', expected Dify's batch id of 20 digits");
+	check_invalid("[Job]\nKind=document-indexing\nDataset=" BATCH "\nBatch=" BATCH "\n", 3,
+		      "Invalid Dataset= value '" BATCH "', expected a UUID");
+	check_invalid("[Job]\nKind=workflow-run\nJobID=" ID "\nAction=enable\n", 4,
+		      "Action= is not a key of Kind=workflow-run");
+	check_invalid("# x\n[Job]\nKind=document-indexing\nDataset=" DATASET "\n", 2,
+		      "Missing required key Batch= in [Job] for Kind=document-indexing");
+	check_invalid("[Job]\nKind=document-indexing\nBatch=" BATCH "\n", 1,
+		      "Missing required key Dataset= in [Job] for Kind=document-indexing");
+	check_invalid("[Job]\nKind=document-indexing\nJobID=" ID "\nDataset=" DATASET
+		      "\nBatch=" BATCH "\n",
+		      3, "JobID= is not a key of Kind=document-indexing");
+	check_invalid("[Job]\nKind=workflow-run\n", 1,
+		      "Missing required key JobID= in [Job] for Kind=workflow-run");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nBatch=" BATCH "\n", 4,
+		      "Batch= is not a key of Kind=annotation-reply (the default kind)");
+	check_invalid("[Job]\nKind=annotation-reply\nJobID=" ID "\nAction=enable\nDataset=" DATASET
+		      "\n",
+		      5, "Dataset= is not a key of Kind=annotation-reply");
+	/* an unknown kind: one error, its keys are not judged */
+	check_invalid(
+		"[Job]\nKind=workflow\nJobID=" ID "\n", 2,
+		"Invalid Kind= value 'workflow', expected one of 'annotation-reply', 'document-indexing', 'workflow-run'");
+	check_invalid("[Job]\nKind=\nJobID=" ID "\nAction=enable\n", 2, "Invalid Kind= value ''");
+}
+
+static void test_format_kinds(void **state)
+{
+	static const char *const texts[] = {
+		"[Job]\nJobID=" ID "\nAction=enable\nEndpoint=app\n",
+		"[Job]\nKind=document-indexing\nDataset=" DATASET "\nBatch=" BATCH
+		"\nEndpoint=kb\nDescription=nightly import\n",
+		"[Job]\nKind=workflow-run\nJobID=" ID "\n",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+		struct jobfile j = {}, back = {};
+		int error = 1;
+
+		assert_int_equal(parse(texts[i], &j, NULL), 0);
+		_cleanup_(freep) char *s =
+			jobfile_format_kind(&j.ident, j.endpoint, j.description, &error);
+		assert_non_null(s);
+		assert_int_equal(error, 0);
+		/* written as an operator would: the same text back */
+		assert_string_equal(s, texts[i]);
+		assert_int_equal(parse(s, &back, NULL), 0);
+		assert_true(kind_ident_equal(&j.ident, &back.ident));
+		jobfile_done(&j);
+		jobfile_done(&back);
+	}
+
+	struct kind_ident bad = { .kind = _KIND_TYPE_MAX };
+	int error = 0;
+	assert_null(jobfile_format_kind(&bad, NULL, NULL, &error));
+	assert_int_equal(error, -EINVAL);
+	bad = (struct kind_ident){ .kind = KIND_DOCUMENT_INDEXING };
+	bad.id[0] = 0xff;
+	assert_null(jobfile_format_kind(&bad, NULL, NULL, &error));
+	assert_int_equal(error, -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +768,8 @@ int main(void)
 		cmocka_unit_test(test_load_sizes),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_refused),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_format_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
