@@ -9,7 +9,7 @@
 #include "escape.h"
 #include "jobfile.h"
 #include "util.h"
-#include "fuzz-check.h"
+#include "test-helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

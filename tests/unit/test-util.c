@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <locale.h>
 #include <setjmp.h>
@@ -15,40 +14,7 @@
 #include <cmocka.h>
 
 #include "util.h"
-
-static char tmpdir[] = "/tmp/test-util-XXXXXX";
-
-static int setup_tmpdir(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown_tmpdir(void **state)
-{
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *tmp_path(const char *name)
-{
-	char *p = strjoin(tmpdir, "/", name);
-
-	assert_non_null(p);
-	return p;
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
+#include "test-helpers.h"
 
 static void test_grow_array(void **state)
 {
@@ -271,14 +237,14 @@ static void test_uuid(void **state)
 
 static void test_read_file_capped(void **state)
 {
-	_cleanup_(freep) char *file = tmp_path("file"), *link = tmp_path("link"),
-			      *fifo = tmp_path("fifo"), *empty = tmp_path("empty");
+	_cleanup_(freep) char *file = test_tmp_path("file"), *link = test_tmp_path("link"),
+			      *fifo = test_tmp_path("fifo"), *empty = test_tmp_path("empty");
 	_cleanup_(closep) int dirfd = -1;
 	char *buf = NULL;
 	size_t len = 99;
 
-	write_file(file, "hello\n", 6);
-	write_file(empty, "", 0);
+	assert_int_equal(test_write_file_at(AT_FDCWD, file, "hello\n", 6), 0);
+	assert_int_equal(test_write_file_at(AT_FDCWD, empty, "", 0), 0);
 	assert_int_equal(symlink(file, link), 0);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 
@@ -300,7 +266,7 @@ static void test_read_file_capped(void **state)
 	free(buf);
 
 	/* Relative to a directory fd. */
-	dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = open(test_tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dirfd >= 0);
 	assert_int_equal(read_file_capped(dirfd, "file", 100, true, &buf, NULL), 0);
 	assert_string_equal(buf, "hello\n");
@@ -315,15 +281,15 @@ static void test_read_file_capped(void **state)
 	alarm(10);
 	assert_int_equal(read_file_capped(dirfd, "fifo", 100, true, &buf, &len), -EBADFD);
 	alarm(0);
-	assert_int_equal(read_file_capped(AT_FDCWD, tmpdir, 100, true, &buf, &len), -EBADFD);
+	assert_int_equal(read_file_capped(AT_FDCWD, test_tmpdir, 100, true, &buf, &len), -EBADFD);
 	assert_int_equal(read_file_capped(dirfd, "missing", 100, true, &buf, &len), -ENOENT);
 }
 
 static void test_fsync_directory_of(void **state)
 {
-	_cleanup_(freep) char *file = tmp_path("sync");
+	_cleanup_(freep) char *file = test_tmp_path("sync");
 
-	write_file(file, "x", 1);
+	assert_int_equal(test_write_file_at(AT_FDCWD, file, "x", 1), 0);
 	assert_int_equal(fsync_directory_of(file), 0);
 	assert_int_equal(fsync_directory_of("relative-name"), 0);
 	assert_int_equal(fsync_directory_of("/etc"), 0);
@@ -465,5 +431,5 @@ int main(void)
 		cmocka_unit_test(test_url_host_is_loopback),
 	};
 
-	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
+	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
 }
