@@ -236,7 +236,7 @@ def test_wait(sb, d, mock, J):
 
     # a result that arrives later: wait is still waiting, then returns as soon as it arrives
     w = spawn_ctl(sb, "wait", "--timeout", "60s", J["later"])
-    time.sleep(C.t(1.5))
+    H.quiet(1.5, "wait keeps waiting for a result that has not come")
     if w.poll() is not None:
         r = finish(w, "wait on a later result")
         raise H.Failure("wait returned before the job ended: rc %s\n%s%s" % (r.returncode, r.stdout, r.stderr))

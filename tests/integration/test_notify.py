@@ -64,11 +64,11 @@ def test():
     bad_line = next(n for n, ln in enumerate(open(sb.conf).read().splitlines(), 1) if ln.startswith("InitialInterval="))
     t_reload = time.time()
     d.reload()
-    time.sleep(0.3)
-    errs = [e for e in d.journal(since=t_reload - 1) if int(e.get("PRIORITY", "6")) <= 3]
-    H.check(any("%s:%d" % (sb.conf, bad_line) in e.get("MESSAGE", "") for e in errs),
-            "the bad configuration is not reported with %s:%d (errors: %s)", sb.conf, bad_line,
-            [e.get("MESSAGE") for e in errs])
+
+    def reported():
+        errs = [e for e in d.journal(since=t_reload - 1) if int(e.get("PRIORITY", "6")) <= 3]
+        return [e for e in errs if "%s:%d" % (sb.conf, bad_line) in e.get("MESSAGE", "")]
+    H.wait_until(reported, 5, what="an error entry naming %s:%d, the bad configuration" % (sb.conf, bad_line))
     n = len(mock.status_requests(J["pending"]))
     mock.wait_for_requests(n + 3, timeout=C.t(3), job_id=J["pending"])      # still polled, old intervals
     times = mock.poll_times(J["pending"])[-3:]
