@@ -31,6 +31,7 @@
 #define RUNS_MAX 16
 
 static const char *helper; /* hook-helper's path */
+static int saved_stderr = -1; /* the real stderr while it is captured */
 static double time_scale = 1.0;
 
 struct ctx {
@@ -44,7 +45,7 @@ struct ctx {
 	pid_t pids[RUNS_MAX];
 	struct hook_exit exits[RUNS_MAX];
 	bool done_seen[RUNS_MAX];
-	int capture_fd, saved_stderr; /* stderr goes to capture_fd meanwhile */
+	int capture_fd; /* stderr goes there meanwhile */
 	char *capture; /* what the runner logged, from ctx_init() to run_loop()'s end */
 };
 
@@ -111,8 +112,8 @@ static void ctx_init(struct ctx *c, unsigned max_parallel)
 	c->capture_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(c->capture_fd >= 0);
 	fflush(stderr);
-	c->saved_stderr = dup(STDERR_FILENO);
-	assert_true(c->saved_stderr >= 0);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
 	assert_int_equal(dup2(c->capture_fd, STDERR_FILENO), STDERR_FILENO);
 
 	assert_int_equal(uv_loop_init(&c->loop), 0);
@@ -155,6 +156,19 @@ static void enqueue(struct ctx *c, int i, uint64_t timeout_ms, const char *input
 	assert_int_equal(hook_enqueue(&c->runner, &s), 0);
 }
 
+/* Ends the capture; also each test's teardown, so that a failed assertion
+ * during the capture does not keep the next tests' stderr. */
+static int restore_stderr(void **state)
+{
+	(void)state;
+	if (saved_stderr >= 0) {
+		(void)dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+	return 0;
+}
+
 static void on_guard(uv_timer_t *t)
 {
 	struct ctx *c = t->data;
@@ -178,8 +192,7 @@ static void run_loop(struct ctx *c, uint64_t guard_ms)
 	uv_unref((uv_handle_t *)&c->guard); /* a guard only: it keeps nothing alive */
 	(void)uv_run(&c->loop, UV_RUN_DEFAULT);
 
-	assert_int_equal(dup2(c->saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(c->saved_stderr);
+	restore_stderr(NULL);
 	f = fdopen(c->capture_fd, "r");
 	assert_non_null(f);
 	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
@@ -452,15 +465,15 @@ static void test_drain(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exit_status_and_lines),
-		cmocka_unit_test(test_stdin),
-		cmocka_unit_test(test_spawn_error),
-		cmocka_unit_test(test_timeout_sigterm),
-		cmocka_unit_test(test_timeout_sigkill),
-		cmocka_unit_test(test_leftover_process),
-		cmocka_unit_test(test_max_parallel),
-		cmocka_unit_test(test_raise_max_parallel),
-		cmocka_unit_test(test_drain),
+		cmocka_unit_test_teardown(test_exit_status_and_lines, restore_stderr),
+		cmocka_unit_test_teardown(test_stdin, restore_stderr),
+		cmocka_unit_test_teardown(test_spawn_error, restore_stderr),
+		cmocka_unit_test_teardown(test_timeout_sigterm, restore_stderr),
+		cmocka_unit_test_teardown(test_timeout_sigkill, restore_stderr),
+		cmocka_unit_test_teardown(test_leftover_process, restore_stderr),
+		cmocka_unit_test_teardown(test_max_parallel, restore_stderr),
+		cmocka_unit_test_teardown(test_raise_max_parallel, restore_stderr),
+		cmocka_unit_test_teardown(test_drain, restore_stderr),
 	};
 	const char *scale = getenv("JOBWATCH_TEST_TIME_SCALE");
 
