@@ -114,7 +114,7 @@ def part1():
     [r] = d.wait_for_results(1, timeout=10, job_id=good1)
     took = mock.status_requests(good1)[0]["t"] - t_good1
     H.note("the first poll of a job written after the FIFO came %.2fs after the file", took)
-    H.check(took < 2.0, "a job written after a FIFO was first polled only after %.2fs", took)
+    H.check(took < H.t(2.0), "a job written after a FIFO was first polled only after %.2fs", took)
     H.eq(r["JOB_STATUS"], "completed", "outcome of the job written after the FIFO")
 
     expect_refused(d, paths["bin1"], [""])
@@ -199,12 +199,12 @@ def part3():
     th.join(60)
     H.note("burst of 5000 files took %.2fs; a job set to completed %.2fs into it was reported after %.2fs",
            t["end"] - t["start"], t_set - t["start"], t_done - t_set)
-    H.check(t_done - t_set < 3.0, "a job that ended during the burst was reported only %.2fs later", t_done - t_set)
+    H.check(t_done - t_set < H.t(3.0), "a job that ended during the burst was reported only %.2fs later", t_done - t_set)
     times = [x for x in mock.poll_times(P) if t["start"] <= x <= t["end"] + 0.5]
     gaps = H.gaps(times)
     H.note("pending job polled %d times during the burst, largest gap %.2fs", len(times),
            max(gaps) if gaps else -1)
-    H.check(len(times) >= 2 and max(gaps) < 1.5, "the pending job was not polled on schedule during the burst: %s",
+    H.check(len(times) >= 2 and max(gaps) < H.t(1.5), "the pending job was not polled on schedule during the burst: %s",
             ["%.2f" % g for g in gaps])
     # whatever the burst left behind is seen: only P and E stay in the state DB
     H.wait_until(lambda: sorted(x["job_id"] for x in sb.state_query("SELECT job_id FROM jobs")) == sorted([P, E]),

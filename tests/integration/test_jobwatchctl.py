@@ -224,7 +224,7 @@ def test_wait(sb, d, mock, J):
     H.eq(p.stdout, e["MESSAGE"] + "\n", "wait's output")
     H.check("state file" not in p.stderr, "wait used the state file, not the journal: %s", p.stderr)
     if not C.SLOW:
-        H.check(took < 2.5, "wait on a result in the journal took %.1fs", took)
+        H.check(took < H.t(2.5), "wait on a result in the journal took %.1fs", took)
 
     # an error outcome: exit 1
     [e_err] = C.wait_results(d, 1, job_id=J["err"])
@@ -248,7 +248,7 @@ def test_wait(sb, d, mock, J):
     H.eq(r.returncode, 0, "exit status of wait on a later result (stderr: %s)" % r.stderr)
     H.eq(r.stdout, e_later["MESSAGE"] + "\n", "output of wait on a later result")
     if not C.SLOW:
-        H.check(took < 5, "wait took %.1fs after the job completed", took)
+        H.check(took < H.t(5), "wait took %.1fs after the job completed", took)
 
     # a timeout: exit 2, the pending id named
     t0 = time.monotonic()
