@@ -502,7 +502,12 @@ EOF
   burst_done() { [[ "$(show StatusText)" =~ ^Watching\ 0\ jobs\ \(0\ requests\ in\ flight,\ 0\ waiting\ for\ a\ connection\),\ $BURST_JOBS\ finished$ ]]; }
   wait_until 300 "$BURST_JOBS results and their hooks" burst_done
   note "$tag: all $BURST_JOBS results and hooks done $(elapsed "$t")s after the flip"
-  X journalctl --sync   # returns once journald wrote what it has
+  # journald has read every entry the daemon sent once it shows a marker sent after them to the
+  # same datagram socket (one receive queue, read in order)
+  local marker=jobwatch-burst-$tag-$$
+  X python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(("MESSAGE=%s\nSYSLOG_IDENTIFIER=jobwatch-test\n" % sys.argv[1]).encode(), "/run/systemd/journal/socket")' "$marker"
+  marker_seen() { X journalctl --no-pager -q -o cat SYSLOG_IDENTIFIER=jobwatch-test | grep -qx "$marker"; }
+  wait_until 60 "journald to catch up with the burst ($marker)" marker_seen
   X journalctl --no-pager -q -u jobwatchd -o json --output-fields=MESSAGE_ID,JOB_ID \
       MESSAGE_ID=$MID_RESULT MESSAGE_ID=$MID_HOOK_EXIT MESSAGE_ID=$MID_HOOK_LINE > "$T/burst-$tag.json"
   read -r DELIVERED PRODUCED RESULTS_SEEN SPAN < <(python3 - "$T/ids-$tag" "$T/burst-$tag.json" "$MID_RESULT" "$MID_HOOK_EXIT" "$MID_HOOK_LINE" <<'EOF'
