@@ -46,7 +46,11 @@ int main(int argc, char **argv)
 		return n < 0 ? 1 : 0;
 	}
 	if (strcmp(mode, "sleep") == 0 && argc > 2) {
-		usleep((useconds_t)atoi(argv[2]) * 1000);
+		unsigned ms;
+		if (sscanf(argv[2], "%u", &ms) != 1) {
+			return 2;
+		}
+		usleep((useconds_t)ms * 1000);
 		return 0;
 	}
 	if (strcmp(mode, "ignore-term") == 0) {

@@ -374,7 +374,7 @@ static void test_leftover_process(void **state)
 		      " exited but left processes running, sending SIGTERM to its process group.");
 	line = strstr(c.capture, OUT("child "));
 	assert_non_null(line);
-	child = atoi(line + strlen(OUT("child ")));
+	assert_int_equal(sscanf(line + strlen(OUT("child ")), "%d", &child), 1);
 	assert_true(child > 0);
 	/* gone, or a zombie waiting for whoever reaps orphans here */
 	snprintf(proc, sizeof(proc), "/proc/%d/stat", child);
@@ -486,8 +486,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s: %m\n", argv[0], argv[1]);
 		return 2;
 	}
-	if (scale && atof(scale) >= 1.0) {
-		time_scale = atof(scale);
+	if (scale && (sscanf(scale, "%lf", &time_scale) != 1 || time_scale < 1.0)) {
+		fprintf(stderr, "JOBWATCH_TEST_TIME_SCALE=%s: expected a number >= 1\n", scale);
+		return 2;
 	}
 	if (argc > 2) {
 		cmocka_set_test_filter(argv[2]); /* one case by name */
