@@ -35,7 +35,7 @@ def test():
 
     # READY=1 after the first scan: the first STATUS= counts the two good files
     i = d.wait_ready()
-    st = d.notify.wait("STATUS", timeout=5, since=d.mark)[1]["fields"]["STATUS"]
+    st = d.notify.wait("STATUS", timeout=H.t(5), since=d.mark)[1]["fields"]["STATUS"]
     H.note("first STATUS=%s", st)
     H.check(re.search(r"(?i)\b2 jobs?\b.*watch|watch\w*\D*\b2\b", st), "first STATUS= does not count 2 jobs: %r", st)
     # WATCHDOG=1, repeatedly, within WATCHDOG_USEC
