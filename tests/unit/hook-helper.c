@@ -11,12 +11,18 @@
  *   leave       starts a child in its group that sleeps 60 s, prints its pid,
  *               closes its output and exits 0 (the child does not hold the
  *               pipes)
+ *   self        prints its environment ("env X=Y"), its open fds ("fd N"),
+ *               whether it leads its session and process group, and its cwd
  */
+#include <dirent.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void say(int fd, const char *s)
 {
@@ -72,6 +78,29 @@ int main(int argc, char **argv)
 			_exit(0);
 		}
 		printf("child %d\n", (int)pid);
+		return 0;
+	}
+	if (strcmp(mode, "self") == 0) {
+		char cwd[PATH_MAX];
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
+
+		for (char **e = environ; *e; e++) {
+			printf("env %s\n", *e);
+		}
+		if (!d) {
+			return 1;
+		}
+		while ((de = readdir(d))) {
+			int fd;
+			if (sscanf(de->d_name, "%d", &fd) == 1 && fd != dirfd(d)) {
+				printf("fd %d\n", fd);
+			}
+		}
+		closedir(d);
+		printf("session leader %s\n", getsid(0) == getpid() ? "yes" : "no");
+		printf("group leader %s\n", getpgid(0) == getpid() ? "yes" : "no");
+		printf("cwd %s\n", getcwd(cwd, sizeof(cwd)) ? cwd : "?");
 		return 0;
 	}
 	fprintf(stderr, "hook-helper: unknown mode '%s'\n", mode);

@@ -290,6 +290,39 @@ static void test_stdin(void **state)
 	ctx_done(&c);
 }
 
+/* Exactly the environment it is given, fds 0, 1 and 2 only, its own session
+ * and process group, in /. */
+static void test_environment_and_fds(void **state)
+{
+	struct ctx c;
+	const char *p;
+	unsigned fds = 0;
+
+	(void)state;
+	ctx_init(&c, 4);
+	enqueue(&c, 0, 30000, NULL, helper, "self", NULL);
+	run_loop(&c, 30000);
+
+	assert_int_equal(c.exits[0].exit_status, 0);
+	find_line(&c, OUT("env JOBWATCH_UNIT_TEST=1"));
+	for (p = c.capture; (p = strstr(p, OUT("env "))); p++) {
+		assert_true(strncmp(p + strlen(OUT("env ")), "JOBWATCH_UNIT_TEST=1\n", 21) == 0);
+	}
+	find_line(&c, OUT("fd 0"));
+	find_line(&c, OUT("fd 1"));
+	find_line(&c, OUT("fd 2"));
+	for (p = c.capture; (p = strstr(p, OUT("fd "))); p++) {
+		fds++;
+	}
+	if (fds != 3) {
+		fail_msg("the hook has %u fds, not 3:\n%s", fds, c.capture);
+	}
+	find_line(&c, OUT("session leader yes"));
+	find_line(&c, OUT("group leader yes"));
+	find_line(&c, OUT("cwd /"));
+	ctx_done(&c);
+}
+
 static void test_spawn_error(void **state)
 {
 	struct ctx c;
@@ -467,6 +500,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_exit_status_and_lines, restore_stderr),
 		cmocka_unit_test_teardown(test_stdin, restore_stderr),
+		cmocka_unit_test_teardown(test_environment_and_fds, restore_stderr),
 		cmocka_unit_test_teardown(test_spawn_error, restore_stderr),
 		cmocka_unit_test_teardown(test_timeout_sigterm, restore_stderr),
 		cmocka_unit_test_teardown(test_timeout_sigkill, restore_stderr),
