@@ -6,8 +6,8 @@
 
 #include "config.h"
 #include "escape.h"
-#include "fuzz-check.h"
 #include "string-util.h"
+#include "test-helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "escape.h"
-#include "fuzz-check.h"
+#include "test-helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "escape.h"
-#include "fuzz-check.h"
 #include "ini.h"
 #include "macro.h"
+#include "test-helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

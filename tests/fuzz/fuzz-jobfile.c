@@ -8,9 +8,9 @@
 #include "config.h"
 #include "escape.h"
 #include "kind.h"
-#include "fuzz-check.h"
 #include "jobfile.h"
 #include "string-util.h"
+#include "test-helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,50 +16,23 @@
 
 #include "backoff.h"
 #include "dify.h"
-#include "fuzz-check.h"
 #include "job.h"
 #include "kind.h"
 #include "response.h"
 #include "string-util.h"
+#include "test-helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Byte-by-byte feeding costs O(n^2) in yajl for long tokens; keep it to small bodies. */
 #define BYTEWISE_MAX 4096
 
-static bool is_valid_utf8(const char *s)
-{
-	const unsigned char *c = (const unsigned char *)s;
-
-	while (*c) {
-		size_t n;
-		if (*c < 0x80) {
-			n = 0;
-		} else if ((*c & 0xE0) == 0xC0) {
-			n = 1;
-		} else if ((*c & 0xF0) == 0xE0) {
-			n = 2;
-		} else if ((*c & 0xF8) == 0xF0) {
-			n = 3;
-		} else {
-			return false;
-		}
-		c++;
-		for (size_t i = 0; i < n; i++, c++) {
-			if ((*c & 0xC0) != 0x80) {
-				return false;
-			}
-		}
-	}
-	return true;
-}
-
 /* A string field is terminated within its array and is whole UTF-8 (yajl
  * validates strings; we only cut on character boundaries). */
 static void check_field(const char *s, size_t cap)
 {
 	CHECK(strnlen(s, cap) < cap);
-	CHECK(is_valid_utf8(s));
+	CHECK(test_utf8_valid(s));
 }
 
 static void check_response(const struct response *r, int rc, const char *error)

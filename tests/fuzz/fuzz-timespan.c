@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "timespan.h"
-#include "fuzz-check.h"
+#include "test-helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

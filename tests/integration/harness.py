@@ -34,6 +34,11 @@ Environment:
   JOBWATCH_TEST_TMPDIR      where sandboxes go (default: $TMPDIR or /tmp)
   JOBWATCH_TEST_KEEP=1      keep the sandbox directory after the test
   JOBWATCH_TEST_VERBOSE=1   log harness steps
+  JOBWATCH_TEST_TIME_SCALE  factor (>= 1) for every wall-clock bound: the timeout of each wait
+                            here (wait_until and all wait_* helpers, daemon start and stop, mock
+                            start, jobwatchctl runs) and, through t(), the upper bounds and
+                            "nothing happens for N s" periods the tests check; default 4 with
+                            JOBWATCH_TEST_SLOW=1 (valgrind), else 1.  Lower bounds are never scaled.
 
 `python3 harness.py selftest` checks the harness itself against a small stand-in daemon
 (written in Python into the sandbox), so it can be verified before jobwatchd exists.
@@ -136,8 +141,42 @@ class TcpServer:
         self.sock.close()
 
 
+def _time_scale():
+    v = os.environ.get("JOBWATCH_TEST_TIME_SCALE")
+    if v:
+        try:
+            f = float(v)
+        except ValueError:
+            f = 0.0
+        if f < 1.0:
+            raise SystemExit("JOBWATCH_TEST_TIME_SCALE=%r: expected a number >= 1" % v)
+        return f
+    return 4.0 if os.environ.get("JOBWATCH_TEST_SLOW") not in (None, "", "0") else 1.0
+
+
+# The one factor by which every wall-clock bound of the tests grows on a slow machine (or under
+# valgrind): see JOBWATCH_TEST_TIME_SCALE above and tests/README.md.
+TIME_SCALE = _time_scale()
+
+
+def t(seconds):
+    """A wall-clock bound (a wait's timeout, an upper bound on a duration, a quiet period) scaled
+    for this machine.  Never use it on a lower bound."""
+    return seconds * TIME_SCALE
+
+
+def quiet(seconds, what):
+    """Let seconds (scaled) pass on purpose, because the test checks that nothing happens
+    meanwhile (what: e.g. "no second result entry").  Never a way to wait for something to
+    happen: that is wait_until() and the wait_* helpers."""
+    log("quiet for %.2fs: %s", t(seconds), what)
+    time.sleep(t(seconds))
+
+
 def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
-    """Call fn() until it returns something truthy; return that, or fail after timeout."""
+    """Call fn() until it returns something truthy; return that, or fail after timeout (scaled
+    by TIME_SCALE)."""
+    timeout = t(timeout)
     deadline = time.monotonic() + timeout
     while True:
         v = fn()
@@ -546,7 +585,7 @@ class Sandbox:
         e = _clean_env()
         e.update(env or {})
         log("run %s", " ".join(shlex.quote(a) for a in argv))
-        p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, env=e)
+        p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=t(timeout), env=e)
         if check and p.returncode != 0:
             raise Failure("%s exited %d\nstdout: %s\nstderr: %s" % (argv, p.returncode, p.stdout, p.stderr))
         return p
@@ -677,6 +716,7 @@ class Mock:
             os.unlink(self.port_file)
         self.logf = open(self.log_path, "ab")
         self.proc = spawn(self.argv, stdout=self.logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        timeout = t(timeout)
         deadline = time.monotonic() + timeout
         while not os.path.exists(self.port_file):
             if self.proc.poll() is not None:
@@ -1007,7 +1047,8 @@ class Notify:
             return len(self.messages)
 
     def wait(self, key, value=None, timeout=10, since=0, pid=None):
-        """Wait for a message (index >= since) carrying KEY (=VALUE); returns (index, message)."""
+        """Wait for a message (index >= since) carrying KEY (=VALUE); returns (index, message).
+        timeout is not scaled here: callers pass a scaled one."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
@@ -1125,6 +1166,7 @@ class Daemon:
     def wait_notify(self, key, value=None, timeout=10, since=None):
         """Wait for an sd_notify message from this run; returns its index in notify.messages."""
         since = self.mark if since is None else since
+        timeout = t(timeout)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -1178,6 +1220,7 @@ class Daemon:
                 raise Failure("%s had already exited with %s; stderr:\n%s" % (self.name, self.rc, self.stderr_tail()))
             return self.rc
         mark = self.notify.count()
+        timeout = t(timeout)
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
@@ -1213,6 +1256,7 @@ class Daemon:
         return self.start(wait_ready=wait_ready, timeout=timeout)
 
     def wait_exit(self, timeout=10):
+        timeout = t(timeout)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -9,15 +9,12 @@ import time
 
 import harness as H
 
-# Valgrind runs (JOBWATCH_TEST_SLOW=1) are 20-50x slower: waits and budgets grow, never the
-# lower bounds a test checks.
+# Valgrind runs (JOBWATCH_TEST_SLOW=1) are 20-50x slower.  Waits and budgets grow by harness.py's
+# one factor (JOBWATCH_TEST_TIME_SCALE, 4 under JOBWATCH_TEST_SLOW), never the lower bounds a test
+# checks.  The harness's waits scale their timeouts themselves.
 SLOW = os.environ.get("JOBWATCH_TEST_SLOW") not in (None, "", "0")
-SCALE = 4.0 if SLOW else 1.0
-
-
-def t(seconds):
-    """A wait or budget, scaled for slow runs."""
-    return seconds * SCALE
+SCALE = H.TIME_SCALE
+t = H.t
 
 
 def _message_ids():
@@ -57,7 +54,7 @@ def wait_results(d, count, timeout=20, job_id=None):
     m = {"MESSAGE_ID": RESULT}
     if job_id is not None:
         m["JOB_ID"] = job_id
-    return d.wait_for_journal(None, count, t(timeout), **m)
+    return d.wait_for_journal(None, count, timeout, **m)
 
 
 def by_job(entries):
@@ -69,7 +66,7 @@ def by_job(entries):
 
 def assert_one_result_each(d, job_ids, settle=0.5):
     """Exactly one result entry per job of job_ids (after a short settle), none for others."""
-    time.sleep(settle)
+    time.sleep(t(settle))            # the thing under test: no second entry comes meanwhile
     got = by_job(results(d))
     problems = []
     for j in job_ids:

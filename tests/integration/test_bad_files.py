@@ -80,7 +80,7 @@ def test():
         for e in hits:
             H.check(word in e["MESSAGE"], "%s: %r does not mention %s", n, e["MESSAGE"], word)
             H.eq(e.get("PRIORITY"), "4" if warning else "3", "PRIORITY of %r" % e["MESSAGE"])
-    time.sleep(1.5)          # and no second report without a change
+    H.quiet(1.5, "no second report without a change")
     for n in texts:
         check_reported(n, 1)
     for name in ("notes.txt", "README", ".hidden"):
@@ -95,7 +95,7 @@ def test():
     sb.write_job("bad-timeout", text="[Job]\nJobID=%s\nAction=enable\nTimeout=never\n" % U["bad_timeout"])
     H.wait_until(lambda: len([e for e in d.journal() if e.get("MESSAGE", "").startswith(
         "%s:4: " % paths["bad-timeout"])]) >= 2, timeout=C.t(5), what="the changed bad file reported")
-    time.sleep(0.5)
+    H.quiet(0.5, "the change is reported once, not more")
     check_reported("bad-timeout", 2)
     mock.set(U["bad_timeout"], lifecycle=quick)
     sb.write_job("bad-timeout", U["bad_timeout"], timeout="1h")

@@ -100,7 +100,7 @@ def test():
     [res] = C.wait_results(d, 1, timeout=10)
     H.eq(res["JOB_STATUS"], "completed", "outcome with the drop-ins' BaseURL")
     times = mock.poll_times(job)
-    H.check(len(times) >= 3 and all(g < 1.0 for g in H.gaps(times)),
+    H.check(len(times) >= 3 and all(g < H.t(1.0) for g in H.gaps(times)),
             "poll gaps %s: the last drop-in's InitialInterval=100ms did not win", ["%.3f" % g for g in H.gaps(times)])
     d.stop()
 

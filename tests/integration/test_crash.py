@@ -106,7 +106,7 @@ def test():
             kills += 1
             d.start(timeout=60)
             next_kill = time.monotonic() + rnd.uniform(0.5, 3.0)
-        time.sleep(0.02)
+        time.sleep(0.02)     # the scenario's pace: files and kills spread over time
     for j in late[li:]:
         sb.write_job(j["name"], j["job_id"])
     H.note("%d kills in %.1fs; waiting for the rest", kills, time.monotonic() - t0)
@@ -129,7 +129,7 @@ def test():
         missing_h = ids - hooked
         raise H.Failure("after %d kills: %d job(s) without a result entry (%s), %d without a hook run (%s)"
                         % (kills, len(missing_r), sorted(missing_r)[:5], len(missing_h), sorted(missing_h)[:5]))
-    time.sleep(2.0)          # late duplicates, if any
+    H.quiet(2.0, "no late duplicate results")
     d.stop(timeout=60)
 
     ents = H.journal_entries(pids=d.pids, since=sb.t_wall - 2, MESSAGE_ID=RESULT_ID)

@@ -93,6 +93,22 @@ def hooks_per_job(sb):
     return out
 
 
+def wait_stored(sb, job_ids, timeout=10):
+    """Wait until the state file says of each job that its result is journaled and its hook done
+    (nothing of them is left to write when the disk fills)."""
+    def stored():
+        rows = {r["job_id"]: r for r in sb.state_query("SELECT job_id, journaled, hook_state FROM jobs")}
+        return all(j in rows and (rows[j]["journaled"], rows[j]["hook_state"]) == (1, 2) for j in job_ids)
+    H.wait_until(stored, timeout, what="the state file to record %s as journaled and hooked" % job_ids)
+
+
+def wait_answered(mock, job_id, statuses, timeout=10):
+    """Wait until the mock has written a whole answer with a job_status in statuses for job_id."""
+    H.wait_until(lambda: any(e["job_status"] in statuses and e["t_end"] is not None
+                             for e in mock.status_requests(job_id)),
+                 timeout, what="an answer %s for %s" % (statuses, job_id))
+
+
 def new_mounts():
     m = Mounts()
     H._register(m)          # after its sandbox: unmounted before the sandbox is removed
@@ -119,7 +135,9 @@ def part1():
     d = sb.start_daemon()
     d.wait_for_results(1, job_id=A)
     sb.wait_for_hook_records(1)
-    time.sleep(1.0)
+    wait_stored(sb, [A])
+    H.wait_until(lambda: len(sb.state_query("SELECT job_id FROM jobs")) == 1 + len(B), 10,
+                 what="a row for every job in the state file")
 
     # ---- full -------------------------------------------------------------------------
     t_full = time.time()
@@ -136,9 +154,8 @@ def part1():
     d.wait_status(r"state file not writable", timeout=10)
     # the jobs end meanwhile: the mock answers their final status
     for j in B[:3] + [N1]:
-        mock.wait_for_requests(1, timeout=10, job_id=j, kind="status",
-                               predicate=lambda e: e["job_status"] in ("completed", "error"))
-    time.sleep(3.0)                            # more than one retry period
+        wait_answered(mock, j, ("completed", "error"))
+    H.quiet(3.0, "held results stay held over more than one retry period (2 s)")
     H.check(d.is_running(), "jobwatchd died on a full disk (rc %s)", d.proc.poll())
     held = per_job(d)
     H.eq(sorted(j for j in held if j != A), [], "result entries reported while the state file cannot be written")
@@ -152,7 +169,7 @@ def part1():
     H.note("recovery: %s (%.1fs after the space returned)", rec[0]["MESSAGE"], time.monotonic() - t_free)
     H.wait_until(lambda: all(j in per_job(d) for j in B[:3] + [N1]), 10, what="the held results")
     sb.wait_for_hook_records(5, timeout=15)
-    time.sleep(1.0)
+    H.quiet(1.0, "no held result or hook is repeated")
     res = per_job(d)
     for j, want in ((B[0], "completed"), (B[1], "completed"), (B[2], "error"), (N1, "completed")):
         H.eq([e["JOB_STATUS"] for e in res[j]], [want], "result entries of a held job")
@@ -162,14 +179,15 @@ def part1():
             "STATUS= still says the state file is not writable: %s", d.status_lines()[-1:])
 
     # ---- full again, kill -9 while full, space returns, restart --------------------------------
-    time.sleep(1.0)
+    wait_stored(sb, [A] + B[:3] + [N1])
     fill(filler)
     mock.set(B[3], status="completed")
     sb.write_job("n2", N2)
-    mock.wait_for_requests(1, timeout=10, job_id=B[3], kind="status",
-                           predicate=lambda e: e["job_status"] == "completed")
-    mock.wait_for_requests(1, timeout=10, job_id=N2, kind="status")
-    time.sleep(1.0)
+    # the second time the state file cannot be written: a second error entry
+    d.wait_for_journal(None, 2, timeout=10, MESSAGE_ID=STATE_TROUBLE, PRIORITY=3)
+    wait_answered(mock, B[3], ("completed",))
+    wait_answered(mock, N2, ("completed",))
+    H.quiet(1.0, "the results that ended on a full disk are not reported")
     H.check(B[3] not in per_job(d) and N2 not in per_job(d), "a result was reported while the disk was full")
     d.kill9()
     os.unlink(filler)
@@ -177,7 +195,7 @@ def part1():
     H.wait_until(lambda: B[3] in per_job(d) and N2 in per_job(d), 15,
                  what="the results held when jobwatchd was killed")
     sb.wait_for_hook_records(7, timeout=15)
-    time.sleep(1.5)
+    H.quiet(1.5, "nothing reported before the kill -9 is reported again")
     res = per_job(d)
     H.eq({j: len(v) for j, v in res.items()}, {j: 1 for j in [A] + B[:4] + [N1, N2]},
          "result entries per job after the kill -9 on a full disk")

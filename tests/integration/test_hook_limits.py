@@ -44,7 +44,7 @@ def test():
     d = sb.start_daemon()
     C.wait_results(d, 2 + N_PAR, timeout=10)
     exits = d.wait_for_journal(None, 2 + N_PAR, TIMEOUT + KILL_DELAY + C.t(15), MESSAGE_ID=C.HOOK_EXIT)
-    time.sleep(0.3)
+    H.quiet(0.3, "no further hook-exit entries")
     exits = C.by_job(d.journal(MESSAGE_ID=C.HOOK_EXIT))
     soft = C.Soft()
     for j in [term, kill] + par:

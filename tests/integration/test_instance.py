@@ -37,7 +37,7 @@ def test():
 
     # --- a second daemon 2 s after the first --------------------------------------------------
     d1 = sb.start_daemon(name="first")
-    time.sleep(2.0)
+    time.sleep(2.0)             # the scenario: the second one starts 2 s after the first
     d2 = sb.start_daemon(wait_ready=False, name="second")
     rc = d2.wait_exit(timeout=C.t(10))
     H.check(rc not in (0, None) and rc > 0, "the second jobwatchd exited with %s, expected non-zero", rc)
@@ -65,7 +65,7 @@ def test():
     # every job: one result, one hook run
     C.wait_results(d1, len(J), timeout=20)
     sb.wait_for_hook_records(len(J), timeout=C.t(15))
-    time.sleep(1.0)
+    H.quiet(1.0, "no result or hook run twice")
     res = d1.journal(MESSAGE_ID=C.RESULT) + d2.journal(MESSAGE_ID=C.RESULT)
     H.eq(collections.Counter(e.get("JOB_ID") for e in res), collections.Counter(J), "results per job")
     runs = collections.Counter(r["env"].get("JOBWATCH_JOB_ID") for r in sb.hook_records())
@@ -86,7 +86,7 @@ def test():
         except H.Failure:
             raise H.Failure("round %d: two jobwatchd started together both run (pids %d, %d)"
                             % (rnd, a.pid, b.pid))
-        time.sleep(0.5)
+        H.quiet(0.5, "the other one keeps running")
         gone = [x for x in (a, b) if not x.is_running()]
         H.eq(len(gone), 1, "round %d: jobwatchd processes that exited" % rnd)
         loser, winner = gone[0], (b if gone[0] is a else a)

@@ -54,7 +54,7 @@ def test():
     took = time.monotonic() - t0
     H.note("%d results after %.1fs", len(res), took)
     H.check(len(res) >= N, "only %d of %d results within %.0fs", len(res), N, BUDGET)
-    time.sleep(1.0)
+    H.quiet(1.0, "no result twice")
     res = results()
     per = collections.Counter(e.get("JOB_ID") for e in res)
     dup = {j: n for j, n in per.items() if n != 1}
@@ -83,7 +83,7 @@ def test():
         if len(exits) >= N:
             break
         time.sleep(1.0)
-    time.sleep(0.5)
+    H.quiet(0.5, "no hook run twice")
     exits = d.journal(MESSAGE_ID=C.HOOK_EXIT)
     per = collections.Counter(e.get("JOB_ID") for e in exits)
     H.eq({j: n for j, n in per.items() if n != 1}, {}, "jobs whose hook-exit entry is not unique")

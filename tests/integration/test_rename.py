@@ -93,7 +93,7 @@ def test():
     os.rename(f_fin_mv, f_fin_mv_b)
     f_fin_cp_b = sb.job_path("fin-cp-b")
     shutil.copyfile(f_fin_cp, f_fin_cp_b)
-    time.sleep(0.3)
+    time.sleep(0.3)     # the scenario: the copy exists beside the original for a while
     os.unlink(f_fin_cp)
     # 3: the first of two files naming one job removed
     os.unlink(f_dup_a)
@@ -118,7 +118,7 @@ def test():
     # the renamed running jobs go on being polled
     for j in (running, onto, dup, chain_y, fast_run):
         mock.wait_for_requests(3, timeout=C.t(5), job_id=j, predicate=lambda x: x["seq"] > seen)
-    time.sleep(C.t(1.5))        # several poll intervals: a re-polled finished job would show
+    H.quiet(1.5, "several poll intervals: a re-polled finished job would show")
     soft = C.Soft()             # every scenario checked, all failures reported
     for j in (fin_mv, fin_cp, chain_x, fast_fin):
         soft.eq([x["seq"] for x in mock.status_requests(j) if x["seq"] > seen], [],
@@ -129,7 +129,7 @@ def test():
     for j in (running, onto, dup, chain_y, fast_run):
         H.wait_until(lambda: [e for e in C.results(d, j) if e.get("JOB_STATUS") == "completed"],
                      C.t(10), what="a completed result of %s" % j)
-    time.sleep(0.5)
+    H.quiet(0.5, "no poll after the result")
 
     def polls(j):
         return len(mock.status_requests(j))
@@ -172,7 +172,7 @@ def test():
     # hooks: once for each ended job, with the file it ended under
     want = sorted([fin_mv, fin_cp, running, onto, dup, chain_x, chain_y, fast_run, fast_fin])
     sb.wait_for_hook_records(len(want), timeout=C.t(10))
-    time.sleep(C.t(0.5))
+    H.quiet(0.5, "no hook runs twice")
     recs = sb.hook_records()
     soft.eq(sorted(r["env"]["JOBWATCH_JOB_ID"] for r in recs), want, "jobs whose hook ran")
     files = {r["env"]["JOBWATCH_JOB_ID"]: r["env"]["JOBWATCH_JOB_FILE"] for r in recs}
@@ -198,7 +198,12 @@ def test():
     os.rename(sb.job_path("down-g-a"), f_g_b)
     d.start()
     mock.wait_for_requests(2, timeout=C.t(10), job_id=P, predicate=lambda x: x["seq"] > seen)
-    time.sleep(0.5)
+    try:                # the new names stored (the check below names what differs)
+        H.wait_until(lambda: all([r["file"] for r in sb.state_query("SELECT file FROM jobs WHERE job_id = ?", (j,))]
+                                 == [name] for j, name in ((P, "down-p-b.job"), (G, "down-g-b.job"))),
+                     5, what="the renamed files in the state DB")
+    except H.Failure:
+        pass
     for j, name in ((P, "down-p-b.job"), (G, "down-g-b.job")):
         soft.eq([r["file"] for r in sb.state_query("SELECT file FROM jobs WHERE job_id = ?", (j,))],
                 [name], "the state file's name of %s" % j)
@@ -206,7 +211,7 @@ def test():
     mock.set(P, status="completed")
     H.wait_until(lambda: [e for e in C.results(d, P) if e.get("JOB_STATUS") == "completed"],
                  C.t(10), what="a completed result of P")
-    time.sleep(C.t(1.0))
+    H.quiet(1.0, "G, finished before the restart, is not polled")
     soft.eq([x["seq"] for x in mock.status_requests(G) if x["seq"] > seen], [],
             "status requests for G after the restart")
     got = C.by_job(C.results(d))
@@ -219,7 +224,7 @@ def test():
         except H.Failure as ex:
             soft.check(False, "%s", ex)
     sb.wait_for_hook_records(n_hooks + 2, timeout=C.t(10))
-    time.sleep(C.t(0.5))
+    H.quiet(0.5, "no hook runs twice")
     runs = sorted(r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records())
     soft.eq(runs, sorted(want + [P, G]), "hook runs after the restart")
 
@@ -265,13 +270,13 @@ def stress(sb, mock, d, soft):
             os.unlink(path[j])
         path[j] = dst
         if k % 25 == 0:
-            time.sleep(0.02)
-    time.sleep(C.t(1.5))
+            time.sleep(0.02)        # the burst's pace
+    time.sleep(C.t(1.5))            # the scenario: the jobs end after the renames, not among them
     live = [j for j in ids if path[j] is not None]
     mock.set(live, status="completed")
     for j in live:
         H.wait_until(lambda: C.results(d, j), C.t(10), what="a result of %s" % j)
-    time.sleep(C.t(1.0))
+    H.quiet(1.0, "no result twice")
     got = C.by_job(C.results(d))
     for i, j in enumerate(ids):
         es = ["%s %s" % (e.get("JOB_STATUS"), os.path.basename(e.get("JOB_FILE", ""))) for e in got.get(j, [])]

@@ -58,7 +58,7 @@ def test():
 
     C.wait_results(d, len(J), timeout=20)
     sb.wait_for_hook_records(len(J), timeout=C.t(20))
-    time.sleep(0.5)
+    d.wait_for_journal(None, len(J), timeout=10, MESSAGE_ID=C.HOOK_EXIT)    # the runs are over
     recs = sb.hook_records()
     hook_pids += [r["pid"] for r in recs]
     for r in recs:

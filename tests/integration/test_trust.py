@@ -84,7 +84,7 @@ def part_redaction():
     d = sb.start_daemon(args=["--log-level=debug"], env={"JOBWATCH_HTTP_TRACE": "1"})
     res = C.wait_results(d, len(J), timeout=20)
     recs = sb.wait_for_hook_records(len(J), timeout=C.t(20))
-    time.sleep(0.5)
+    d.wait_for_journal(None, len(J), timeout=10, MESSAGE_ID=C.HOOK_EXIT)    # the runs are over
     d.stop()
 
     # the server did echo the real key (else this test would prove nothing)
@@ -167,7 +167,7 @@ def part_job_hooks():
                               timeout=C.t(10))
     H.check("AllowJobHooks=yes" in errs[0]["MESSAGE"] and errs[0].get("PRIORITY") == "3",
             "journal: %r", (errs[0]["MESSAGE"], errs[0].get("PRIORITY")))
-    time.sleep(1.0)
+    H.quiet(1.0, "the refused job hook does not run")
     H.eq(sorted(e["JOB_ID"] for e in d.results()), sorted([J["plain"], J["none"]]), "jobs with a result")
     H.eq([r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records("main")], [J["plain"]], "main hook runs")
     H.eq(sb.hook_records("own"), [], "runs of the refused job file's own hook")
@@ -193,7 +193,7 @@ def part_job_hooks():
     C.wait_results(d, 1, timeout=10, job_id=late)
     d.wait_for_journal(lambda e: "Not running the job file's Hook=" in e.get("MESSAGE", ""), 1,
                        timeout=C.t(5), JOB_ID=late)
-    time.sleep(1.0)
+    H.quiet(1.0, "the job file's hook does not run")
     H.eq([r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records("own")], [J["own"]],
          "own hook runs after AllowJobHooks= was turned off")
     H.eq(len(sb.hook_records("main")), 1, "main hook runs after AllowJobHooks= was turned off")
@@ -375,7 +375,7 @@ def part_proxy():
         H.wait_until(lambda: len(d.journal(JOB_ENDPOINT="nodns")) + len(
             [e for e in d.journal() if "jw-no-such-host" in e.get("MESSAGE", "")]) > 0,
             C.t(10), what="the unresolvable endpoint's trouble")
-        time.sleep(C.t(1.5))          # several more polls, each on a replaced handle
+        H.quiet(1.5, "no connection to the proxy over several more polls, each on a replaced handle")
         H.eq(trap.connections, 0, "connections to the environment's proxy after a failed name resolution")
         sb.remove_job("nodns")
         del conf["Endpoint:nodns"]

@@ -97,9 +97,15 @@ fail() {
   fi
   exit 1
 }
-# wait_until SECONDS WHAT COMMAND... -- poll COMMAND every 0.2 s
+# Every wall-clock bound grows by JOBWATCH_TEST_TIME_SCALE (>= 1; default 1), as in
+# tests/integration/harness.py (tests/README.md).
+TIME_SCALE=${JOBWATCH_TEST_TIME_SCALE:-1}
+awk -v s="$TIME_SCALE" 'BEGIN { exit !(s + 0 >= 1) }' ||
+  { echo "JOBWATCH_TEST_TIME_SCALE=$TIME_SCALE: expected a number >= 1" >&2; exit 2; }
+# wait_until SECONDS WHAT COMMAND... -- poll COMMAND every 0.2 s, for SECONDS (scaled) at most
 wait_until() {
-  local secs=$1 what=$2; shift 2
+  local secs; secs=$(awk -v a="$1" -v s="$TIME_SCALE" 'BEGIN { printf "%d", a * s + 0.999 }')
+  local what=$2; shift 2
   local end; end=$(awk -v t="$(now)" -v s="$secs" 'BEGIN { printf "%d", t + s }')
   until "$@"; do
     [ "$(date +%s)" -lt "$end" ] || fail "timed out after ${secs}s waiting for $what"
@@ -152,7 +158,9 @@ start_server() {
   "$@" --port-file "$pf" >"$T/$log.log" 2>&1 &
   PIDS+=($!)
   local pid=$!
-  for _ in $(seq 150); do [ -s "$pf" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # its port file, or its end
+  server_up() { [ -s "$pf" ] || ! kill -0 "$pid" 2>/dev/null; }
+  wait_until 15 "$log to start" server_up
   [ -s "$pf" ] || { cat "$T/$log.log"; fail "$log did not start"; }
   printf -v "$var" '%s' "$(cat "$pf")"
 }
@@ -381,9 +389,16 @@ nr0=$(show NRestarts)
 W=(0f000001-0000-4000-8000-00000000000f 0f000002-0000-4000-8000-00000000000f 0f000003-0000-4000-8000-00000000000f)
 mock_post "$BASE/_mock/jobs" "{\"jobs\": [$(printf '{"job_id": "%s", "lifecycle": [["processing", 8], ["completed", null]]},' "${W[@]}" | sed 's/,$//')]}" >/dev/null
 for i in 0 1 2; do write_job "w$i" "${W[$i]}"; done
-polled() { mock_get "$BASE/_mock/requests?job_id=${W[2]}&headers=0" | grep -q job_status; }
+# each job polled and its answer written out: the daemon watches all three when it freezes
+polled() {
+  local id
+  for id in "${W[@]}"; do
+    mock_get "$BASE/_mock/requests?job_id=$id&kind=status&headers=0" |
+      python3 -c 'import json, sys; sys.exit(not any(e["t_end"] is not None and e["job_status"] for e in json.load(sys.stdin)))' ||
+      return 1
+  done
+}
 wait_until 20 "the watchdog jobs polled" polled
-sleep 1
 mp=$(show MainPID)
 ts=$(now)
 X kill -STOP "$mp"
@@ -487,7 +502,12 @@ EOF
   burst_done() { [[ "$(show StatusText)" =~ ^Watching\ 0\ jobs\ \(0\ requests\ in\ flight,\ 0\ waiting\ for\ a\ connection\),\ $BURST_JOBS\ finished$ ]]; }
   wait_until 300 "$BURST_JOBS results and their hooks" burst_done
   note "$tag: all $BURST_JOBS results and hooks done $(elapsed "$t")s after the flip"
-  sleep 1   # let journald write what it has
+  # journald has read every entry the daemon sent once it shows a marker sent after them to the
+  # same datagram socket (one receive queue, read in order)
+  local marker=jobwatch-burst-$tag-$$
+  X python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(("MESSAGE=%s\nSYSLOG_IDENTIFIER=jobwatch-test\n" % sys.argv[1]).encode(), "/run/systemd/journal/socket")' "$marker"
+  marker_seen() { X journalctl --no-pager -q -o cat SYSLOG_IDENTIFIER=jobwatch-test | grep -qx "$marker"; }
+  wait_until 60 "journald to catch up with the burst ($marker)" marker_seen
   X journalctl --no-pager -q -u jobwatchd -o json --output-fields=MESSAGE_ID,JOB_ID \
       MESSAGE_ID=$MID_RESULT MESSAGE_ID=$MID_HOOK_EXIT MESSAGE_ID=$MID_HOOK_LINE > "$T/burst-$tag.json"
   read -r DELIVERED PRODUCED RESULTS_SEEN SPAN < <(python3 - "$T/ids-$tag" "$T/burst-$tag.json" "$MID_RESULT" "$MID_HOOK_EXIT" "$MID_HOOK_LINE" <<'EOF'

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,40 +15,14 @@
 #include "config.h"
 #include "memory-util.h"
 #include "string-util.h"
-
-static char tmpdir[] = "/tmp/test-config-XXXXXX";
-
-static int setup_tmpdir(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown_tmpdir(void **state)
-{
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *tmp_path(const char *name)
-{
-	char *p = strjoin(tmpdir, "/", name);
-
-	assert_non_null(p);
-	return p;
-}
+#include "test-helpers.h"
 
 static char *write_tmp(const char *name, const char *data, size_t len)
 {
-	char *path = tmp_path(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char *path = test_tmp_path(name);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
+	assert_non_null(path);
+	assert_int_equal(test_write_file_at(AT_FDCWD, path, data, len), 0);
 	return path;
 }
 
@@ -648,7 +621,7 @@ static void test_http_version_strings(void **state)
 
 static void test_load(void **state)
 {
-	_cleanup_(freep) char *main_conf = NULL, *dir = tmp_path("load.conf.d");
+	_cleanup_(freep) char *main_conf = NULL, *dir = test_tmp_path("load.conf.d");
 	_cleanup_(config_freep) struct config *c = NULL;
 	struct diag_list d = {};
 	char name[64];
@@ -677,10 +650,10 @@ static void test_load(void **state)
 
 static void test_load_missing(void **state)
 {
-	_cleanup_(freep) char *missing = tmp_path("missing.conf");
-	_cleanup_(freep) char *dir = tmp_path("missing.conf.d");
-	_cleanup_(freep) char *only_dropins = tmp_path("only.conf");
-	_cleanup_(freep) char *only_dir = tmp_path("only.conf.d");
+	_cleanup_(freep) char *missing = test_tmp_path("missing.conf");
+	_cleanup_(freep) char *dir = test_tmp_path("missing.conf.d");
+	_cleanup_(freep) char *only_dropins = test_tmp_path("only.conf");
+	_cleanup_(freep) char *only_dir = test_tmp_path("only.conf.d");
 	struct config *c = NULL;
 	struct diag_list d = {};
 
@@ -720,8 +693,8 @@ static void test_load_missing(void **state)
 static void test_load_dropin_errors(void **state)
 {
 	_cleanup_(freep) char *main_conf = write_text("e.conf", "[Daemon]\nMaxJobs=1\n");
-	_cleanup_(freep) char *dir = tmp_path("e.conf.d");
-	_cleanup_(freep) char *sub = tmp_path("e.conf.d/sub.conf");
+	_cleanup_(freep) char *dir = test_tmp_path("e.conf.d");
+	_cleanup_(freep) char *sub = test_tmp_path("e.conf.d/sub.conf");
 	struct config *c = NULL;
 	struct diag_list d = {};
 	char name[128];
@@ -816,7 +789,7 @@ static void test_api_key_sizes(void **state)
 
 static void test_api_key_errors(void **state)
 {
-	_cleanup_(freep) char *missing = tmp_path("no-such-key");
+	_cleanup_(freep) char *missing = test_tmp_path("no-such-key");
 	struct endpoint_config e = key_endpoint(missing, NULL);
 	struct diag_list d = {};
 	char *key = NULL;
@@ -826,7 +799,7 @@ static void test_api_key_errors(void **state)
 	assert_contains(d.items[0].message, "no-such-key': No such file or directory");
 	diag_list_done(&d);
 
-	e = key_endpoint(tmpdir, NULL);
+	e = key_endpoint(test_tmpdir, NULL);
 	assert_int_equal(config_read_api_key(&e, NULL, &key, &d), -EBADFD);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "is not a regular file");
 	diag_list_done(&d);
@@ -847,7 +820,7 @@ static void test_api_key_credential(void **state)
 
 	free(write_text("support-bot", "app-cred\n"));
 
-	assert_int_equal(config_read_api_key(&e, tmpdir, &key, &d), 0);
+	assert_int_equal(config_read_api_key(&e, test_tmpdir, &key, &d), 0);
 	assert_string_equal(key, "app-cred");
 	assert_n_diags(&d, 0);
 	erase_and_free(key);
@@ -862,7 +835,7 @@ static void test_api_key_credential(void **state)
 	diag_list_done(&d);
 
 	e = key_endpoint(NULL, "absent");
-	assert_int_equal(config_read_api_key(&e, tmpdir, &key, &d), -ENOENT);
+	assert_int_equal(config_read_api_key(&e, test_tmpdir, &key, &d), -ENOENT);
 	assert_diag(&d, 0, DIAG_ERROR, "test.conf", 3, "/absent': No such file or directory");
 	diag_list_done(&d);
 	assert_null(key);
@@ -1068,5 +1041,5 @@ int main(void)
 		cmocka_unit_test(test_api_key_file_mode),
 	};
 
-	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
+	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,23 +14,7 @@
 #include "escape.h"
 #include "ini.h"
 #include "string-util.h"
-
-static char tmpdir[] = "/tmp/test-ini-XXXXXX";
-
-static int setup_tmpdir(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown_tmpdir(void **state)
-{
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+#include "test-helpers.h"
 
 /* Every callback as one line of text: "3 [Poll]" or "4 Poll Key=Value". */
 struct record {
@@ -286,14 +269,10 @@ static void test_callback_stops(void **state)
 
 static char *write_tmp(const char *name, const char *data, size_t len)
 {
-	char *path = strjoin(tmpdir, "/", name);
-	int fd;
+	char *path = test_tmp_path(name);
 
 	assert_non_null(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
+	assert_int_equal(test_write_file_at(AT_FDCWD, path, data, len), 0);
 	return path;
 }
 
@@ -307,7 +286,7 @@ static int on_key_any(void *userdata, const char *file, unsigned line, const cha
 static void test_parse_file(void **state)
 {
 	_cleanup_(freep) char *good = write_tmp("good.conf", "[A]\nx=1\n", 8);
-	_cleanup_(freep) char *missing = strjoin(tmpdir, "/missing.conf");
+	_cleanup_(freep) char *missing = test_tmp_path("missing.conf");
 	_cleanup_(freep) char *big_data = malloc(70000);
 	_cleanup_(freep) char *big = NULL;
 	struct diag_list d = {};
@@ -334,7 +313,7 @@ static void test_parse_file(void **state)
 	assert_diag(&d, 0, DIAG_ERROR, 0, "File too large (70000 bytes, at most 65536)");
 	diag_list_done(&d);
 
-	assert_int_equal(ini_parse_file(tmpdir, NULL, on_key_any, &n, &d), -EBADFD);
+	assert_int_equal(ini_parse_file(test_tmpdir, NULL, on_key_any, &n, &d), -EBADFD);
 	assert_diag(&d, 0, DIAG_ERROR, 0, "File is a directory, expected a regular file");
 	diag_list_done(&d);
 
@@ -410,5 +389,5 @@ int main(void)
 		cmocka_unit_test(test_diag),	       cmocka_unit_test(test_hostile_lines),
 	};
 
-	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
+	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
 }

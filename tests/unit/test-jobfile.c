@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,25 +17,9 @@
 #include "ini.h"
 #include "jobfile.h"
 #include "uuid-util.h"
+#include "test-helpers.h"
 
 #define ID "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-
-static char tmpdir[] = "/tmp/test-jobfile-XXXXXX";
-
-static int setup_tmpdir(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown_tmpdir(void **state)
-{
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void assert_contains(const char *haystack, const char *needle)
 {
@@ -473,7 +456,7 @@ static void test_check_refs_job_hooks(void **state)
 
 static int open_tmpdir(void)
 {
-	int fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(test_tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	assert_true(fd >= 0);
 	return fd;
@@ -481,11 +464,7 @@ static int open_tmpdir(void)
 
 static void write_at(int dirfd, const char *name, const char *data, size_t len)
 {
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
+	assert_int_equal(test_write_file_at(dirfd, name, data, len), 0);
 }
 
 static const char good_job[] = "[Job]\nJobID=" ID "\nAction=enable\n";
@@ -772,5 +751,5 @@ int main(void)
 		cmocka_unit_test(test_format_kinds),
 	};
 
-	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
+	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
 }

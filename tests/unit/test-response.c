@@ -11,6 +11,7 @@
 
 #include "macro.h"
 #include "response.h"
+#include "test-helpers.h"
 
 #define JOB_ID "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 #define ELLIPSIS "\xe2\x80\xa6"
@@ -91,33 +92,6 @@ static int parse_chunks(const void *data, size_t len, const size_t *cuts, size_t
 	assert_null(p->handle);
 	free(p);
 	return r;
-}
-
-static bool is_valid_utf8(const char *s)
-{
-	const unsigned char *c = (const unsigned char *)s;
-
-	while (*c) {
-		size_t n;
-		if (*c < 0x80) {
-			n = 0;
-		} else if ((*c & 0xE0) == 0xC0) {
-			n = 1;
-		} else if ((*c & 0xF0) == 0xE0) {
-			n = 2;
-		} else if ((*c & 0xF8) == 0xF0) {
-			n = 3;
-		} else {
-			return false;
-		}
-		c++;
-		for (size_t i = 0; i < n; i++, c++) {
-			if ((*c & 0xC0) != 0x80) {
-				return false;
-			}
-		}
-	}
-	return true;
 }
 
 /* Field by field, so that a failure names what differs. */
@@ -564,7 +538,7 @@ static void test_short_field_caps(void **state)
 	assert_int_equal(parse_str(b, &r), 0);
 	assert_true(r.has_code);
 	assert_int_equal(strlen(r.code), 62); /* 31 two-byte characters */
-	assert_true(is_valid_utf8(r.code));
+	assert_true(test_utf8_valid(r.code));
 	assert_false(r.bad_shape);
 	free(b);
 }
@@ -590,14 +564,14 @@ static void test_message_cap(void **state)
 	b = repeat("\xe2\x82\xac", 100, "{\"message\": \"", "\"}");
 	assert_int_equal(parse_str(b, &r), 0);
 	assert_int_equal(strlen(r.message), 255);
-	assert_true(is_valid_utf8(r.message));
+	assert_true(test_utf8_valid(r.message));
 	free(b);
 
 	/* 4-byte characters: 255 would split the 64th, keep 63 */
 	b = repeat("\xf0\x9f\x98\x80", 100, "{\"message\": \"", "\"}");
 	assert_int_equal(parse_str(b, &r), 0);
 	assert_int_equal(strlen(r.message), 252);
-	assert_true(is_valid_utf8(r.message));
+	assert_true(test_utf8_valid(r.message));
 	free(b);
 }
 
@@ -622,7 +596,7 @@ static void check_error_msg(const char *prefix, const char *unit, size_t times, 
 			    strlen(r.error_msg), want_len);
 		fail();
 	}
-	assert_true(is_valid_utf8(r.error_msg));
+	assert_true(test_utf8_valid(r.error_msg));
 	if (truncated) {
 		size_t kept = want_len - strlen(ELLIPSIS);
 		assert_string_equal(r.error_msg + kept, ELLIPSIS);
@@ -933,7 +907,7 @@ static void test_large_bodies(void **state)
 	check_large(b, strlen(b), "processing");
 	assert_int_equal(parse_str(b, &r), 0);
 	assert_true(r.error_msg_truncated);
-	assert_true(is_valid_utf8(r.error_msg));
+	assert_true(test_utf8_valid(r.error_msg));
 	free(b);
 
 	/* many small values */
