@@ -27,9 +27,12 @@
  * and digits, is the job file's Key= line, which a job file of this kind
  * then requires (kinddef.keys lists them, for the job-file parser). The
  * job-file keys with a meaning of their own (Kind, Endpoint, Description,
- * Hook, Timeout, StallAfter, JobID, Action, Dataset, Batch) cannot be
- * placeholders. Every value is URL-escaped (kind_url_escape()) when the
- * path is built; a value must pass kinddef_value_is_valid().
+ * Hook, Timeout, StallAfter, JobID, Action, Dataset, Batch) and Id, in any
+ * letter case, cannot be placeholders. StatusPath= must hold {id}. Every
+ * value is URL-escaped (kind_url_escape()) when the path is built; a value
+ * must pass kinddef_value_is_valid(). A user kind's JobID= is any such text
+ * (OpenAI's "batch_abc123"), not a UUID: struct kind_ident's 16 bytes cannot
+ * hold it, so the wiring needs a text id for user kinds.
  *
  * A kind's status, read from StatusField=, must be a JSON string of at most
  * KINDDEF_WORD_MAX - 1 bytes without \u0000: a number, a boolean, null, an
@@ -44,6 +47,7 @@
 #include "diag.h"
 #include "jsonextract.h"
 #include "jsonptr.h"
+#include "macro.h"
 
 #define KINDDEF_SECTION_PREFIX "Kind:"
 #define KINDDEF_PATH_MAX 512 /* bytes of a StatusPath= template */
@@ -173,7 +177,7 @@ int kinddef_read_status(const struct jsonextract_value *v, const char **ret_word
  * Check a StatusPath= template (for kinddef_set and the fuzzer): starts with
  * '/', at most KINDDEF_PATH_MAX bytes, no control character, space, '#' or
  * backslash, balanced braces, and only known placeholders. Returns 0, or
- * -EINVAL with a message in reason[size]. When keys is not NULL, the {Key}
- * names are collected there (owned strv; -ENOMEM on OOM).
+ * -EINVAL with a message in reason[size]. When ret_keys is not NULL, the
+ * {Key} names are returned there (owned strv, possibly empty; -ENOMEM on OOM).
  */
 int kinddef_check_template(const char *t, char ***ret_keys, char *reason, size_t size);

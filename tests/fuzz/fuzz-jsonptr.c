@@ -126,8 +126,8 @@ static void compare(yajl_val v, const struct jsonextract_value *x)
 }
 
 /* The same extraction fed in two chunks cut at split. */
-static int extract_split(const struct jsonptr *const *ptrs, size_t n, size_t cap,
-			 const char *body, size_t len, size_t split, struct jsonextract *x)
+static int extract_split(const struct jsonptr *const *ptrs, size_t n, size_t cap, const char *body,
+			 size_t len, size_t split, struct jsonextract *x)
 {
 	*x = (struct jsonextract){};
 	for (size_t i = 0; i < n; i++) {
