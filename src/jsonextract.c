@@ -52,10 +52,37 @@ static void record(struct jsonextract *x, size_t i, enum jsonextract_type type, 
 	store_text(v, x->caps[i], s, len);
 }
 
+/*
+ * A scalar value begins: ask every matcher (exactly once each, as the
+ * matcher wants one event per value) and copy the value for those at their
+ * pointer. yajl hands over the whole unescaped string however the body was
+ * cut: the key is redacted here, before any copy is cut to its cap, and only
+ * when some pointer is at the value.
+ */
 static void on_scalar(struct jsonextract *x, enum jsonextract_type type, const char *s, size_t len)
 {
+	_cleanup_(freep) char *clean = NULL;
+	bool hit[JSONEXTRACT_POINTERS_MAX] = {};
+	bool any = false;
+
 	for (size_t i = 0; i < x->n; i++) {
-		if (jsonptr_matcher_scalar(&x->matchers[i])) {
+		hit[i] = jsonptr_matcher_scalar(&x->matchers[i]);
+		any |= hit[i];
+	}
+	if (!any) {
+		return;
+	}
+	if (redact_needed(s, len, x->secret)) {
+		clean = redact(s, len, x->secret, &len);
+		if (clean) {
+			s = clean;
+		} else {
+			s = REDACTED;
+			len = strlen(REDACTED);
+		}
+	}
+	for (size_t i = 0; i < x->n; i++) {
+		if (hit[i]) {
 			record(x, i, type, s, len);
 		}
 	}
@@ -81,36 +108,7 @@ static int on_yajl_number(void *ctx, const char *s, size_t len)
 
 static int on_yajl_string(void *ctx, const unsigned char *s, size_t len)
 {
-	struct jsonextract *x = ctx;
-	_cleanup_(freep) char *clean = NULL;
-	const char *t = (const char *)s;
-
-	/* yajl hands over the whole unescaped string however the body was cut:
-	 * redact before any copy is cut to its cap. Only when some pointer is
-	 * here, which the matchers say as the value begins. */
-	bool hit[JSONEXTRACT_POINTERS_MAX] = {};
-	bool any = false;
-	for (size_t i = 0; i < x->n; i++) {
-		hit[i] = jsonptr_matcher_scalar(&x->matchers[i]);
-		any |= hit[i];
-	}
-	if (!any) {
-		return 1;
-	}
-	if (redact_needed(t, len, x->secret)) {
-		clean = redact(t, len, x->secret, &len);
-		if (clean) {
-			t = clean;
-		} else {
-			t = REDACTED;
-			len = strlen(REDACTED);
-		}
-	}
-	for (size_t i = 0; i < x->n; i++) {
-		if (hit[i]) {
-			record(x, i, JSONEXTRACT_STRING, t, len);
-		}
-	}
+	on_scalar(ctx, JSONEXTRACT_STRING, (const char *)s, len);
 	return 1;
 }
 

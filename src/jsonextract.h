@@ -22,10 +22,12 @@
  *   - a huge string: its copy is cut to the pointer's cap on a UTF-8
  *     boundary and marked truncated (a status word cut short is no status);
  *   - \u0000 inside a string: copied as '?' and marked has_nul;
- *   - the API key echoed inside a string: replaced by REDACTED (redact.h)
+ *   - the API key echoed inside a value: replaced by REDACTED (redact.h)
  *     before the copy is cut, as response.c does;
  *   - the same pointer matched twice (duplicate member names): the last
  *     value counts, n_matches says how many there were.
+ * values[] are meaningful only once jsonextract_complete() returned 0: after
+ * a failure they hold what was seen before it, which is no answer.
  * What a value of the wrong type means is the caller's decision: see
  * kinddef_read_status() (kinddef.h) for the status.
  */

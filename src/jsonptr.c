@@ -129,6 +129,7 @@ int jsonptr_copy(const struct jsonptr *src, struct jsonptr *ret)
 
 void jsonptr_matcher_init(struct jsonptr_matcher *m, const struct jsonptr *ptr)
 {
+	assert(ptr->n_tokens <= JSONPTR_TOKENS_MAX); /* jsonptr_parse() guarantees it */
 	*m = (struct jsonptr_matcher){ .ptr = ptr };
 }
 

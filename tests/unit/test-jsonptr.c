@@ -363,6 +363,27 @@ static void test_extract_several(void **state)
 	jsonextract_done(&x);
 	assert_string_equal(x.values[1].text, "bad key " REDACTED " here");
 
+	/* also when the key is cut across chunks, and in a number */
+	static const char numbers[] =
+		"{\"status\": 1234567, \"errors\": {\"data\": [{\"message\": \"sk-SECRET\"}]}}";
+	x = (struct jsonextract){ .secret = "sk-SECRET" };
+	assert_int_equal(jsonextract_add(&x, &error, 64), 0);
+	assert_int_equal(jsonextract_begin(&x), 0);
+	for (size_t i = 0; i < strlen(numbers); i++) {
+		assert_int_equal(jsonextract_feed(&x, numbers + i, 1), 0);
+	}
+	assert_int_equal(jsonextract_complete(&x), 0);
+	jsonextract_done(&x);
+	assert_string_equal(x.values[0].text, REDACTED);
+	x = (struct jsonextract){ .secret = "345" };
+	assert_int_equal(jsonextract_add(&x, &status, 64), 0);
+	assert_int_equal(jsonextract_begin(&x), 0);
+	assert_int_equal(jsonextract_feed(&x, numbers, strlen(numbers)), 0);
+	assert_int_equal(jsonextract_complete(&x), 0);
+	jsonextract_done(&x);
+	assert_int_equal(x.values[0].type, JSONEXTRACT_NUMBER);
+	assert_string_equal(x.values[0].text, "12" REDACTED "67");
+
 	/* limits of add() */
 	x = (struct jsonextract){};
 	for (int i = 0; i < JSONEXTRACT_POINTERS_MAX; i++) {
