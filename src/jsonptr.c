@@ -66,7 +66,6 @@ static int unescape_token(const char *s, size_t len, struct jsonptr_token *ret)
 
 int jsonptr_parse(const char *s, struct jsonptr *ret, const char **reterr_reason)
 {
-	_cleanup_(jsonptr_donep) struct jsonptr p = {};
 	const char *reason = NULL;
 	size_t len = strlen(s), n = 0;
 	int r;
@@ -93,24 +92,28 @@ int jsonptr_parse(const char *s, struct jsonptr *ret, const char **reterr_reason
 		return -EINVAL;
 	}
 
-	p.text = strdup(s);
-	p.tokens = n > 0 ? calloc(n, sizeof(*p.tokens)) : NULL;
-	if (!p.text || (n > 0 && !p.tokens)) {
+	/* one token per '/': s starts with one when it is not empty */
+	struct jsonptr p = { .text = strdup(s),
+			     .tokens = calloc(MAX(n, (size_t)1), sizeof(*p.tokens)) };
+	if (!p.text || !p.tokens) {
+		jsonptr_done(&p);
 		return -ENOMEM;
 	}
-	for (const char *t = s; *t == '/'; p.n_tokens++) {
+	const char *t = s;
+	for (size_t i = 0; i < n; i++) {
 		const char *end = strchrnul(t + 1, '/');
-		r = unescape_token(t + 1, (size_t)(end - t - 1), &p.tokens[p.n_tokens]);
-		if (r == -EINVAL && reterr_reason) {
-			*reterr_reason = "'~' not followed by '0' or '1'";
-		}
+		r = unescape_token(t + 1, (size_t)(end - t - 1), &p.tokens[i]);
 		if (r < 0) {
+			if (r == -EINVAL && reterr_reason) {
+				*reterr_reason = "'~' not followed by '0' or '1'";
+			}
+			jsonptr_done(&p);
 			return r;
 		}
+		p.n_tokens++;
 		t = end;
 	}
 	*ret = p;
-	p = (struct jsonptr){};
 	return 0;
 }
 
