@@ -78,6 +78,10 @@ static void check_key_file_mode(const struct endpoint_config *e, const char *pat
 		path, (unsigned)(st.st_mode & 07777), path);
 }
 
+/* Long (about 80 lines): each way a key can be unusable (no source, no
+ * $CREDENTIALS_DIRECTORY, too large, not a file, unreadable, empty, not
+ * printable) gets its own message at the key's FILE:LINE, and every copy of
+ * the key that fails is wiped where it was read. */
 int config_read_api_key(const struct endpoint_config *e, const char *credentials_dir, char **ret,
 			struct diag_list *diags)
 {

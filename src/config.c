@@ -79,21 +79,6 @@ struct config_item {
 #define item_error(ctx, ...)                                                                       \
 	diag_add((ctx)->diags, DIAG_ERROR, (ctx)->file, (ctx)->line, __VA_ARGS__)
 
-static int replace_string(char **field, const char *value)
-{
-	char *s = NULL;
-
-	if (value) {
-		s = strdup(value);
-		if (!s) {
-			return -ENOMEM;
-		}
-	}
-	free(*field);
-	*field = s;
-	return 0;
-}
-
 static bool path_is_absolute(const char *s)
 {
 	return s && s[0] == '/';
@@ -107,7 +92,7 @@ static int parse_path(const struct item_ctx *ctx, const struct config_item *item
 			   QUOTE(value));
 		return 0;
 	}
-	return replace_string(data, value);
+	return free_and_strdup(data, value);
 }
 
 /* Like parse_path(), but an empty value resets the setting. */
@@ -115,7 +100,7 @@ static int parse_path_or_empty(const struct item_ctx *ctx, const struct config_i
 			       const char *value, void *data)
 {
 	if (isempty(value)) {
-		return replace_string(data, NULL);
+		return free_and_strdup(data, NULL);
 	}
 	return parse_path(ctx, item, value, data);
 }
@@ -221,14 +206,14 @@ static int parse_exec(const struct item_ctx *ctx, const struct config_item *item
 	const char *why;
 
 	if (isempty(value)) {
-		return replace_string(data, NULL); /* no hook */
+		return free_and_strdup(data, NULL); /* no hook */
 	}
 	why = check_command(value);
 	if (why) {
 		item_error(ctx, "Invalid %s= value '%s': %s", ctx->key, QUOTE(value), why);
 		return 0;
 	}
-	return replace_string(data, value);
+	return free_and_strdup(data, value);
 }
 
 static bool has_blank_or_control(const char *s)
@@ -344,7 +329,7 @@ static int parse_proxy(const struct item_ctx *ctx, const struct config_item *ite
 		       const char *value, void *data)
 {
 	if (isempty(value)) {
-		return replace_string(data, NULL);
+		return free_and_strdup(data, NULL);
 	}
 	/* The value is not repeated: a proxy URL may carry a password. */
 	if (!proxy_scheme_ok(value) || has_blank_or_control(value)) {
@@ -354,13 +339,13 @@ static int parse_proxy(const struct item_ctx *ctx, const struct config_item *ite
 			ctx->key);
 		return 0;
 	}
-	return replace_string(data, value);
+	return free_and_strdup(data, value);
 }
 
 /* Remember where the key source was set: errors reading the key point there. */
 static int note_key_line(const struct item_ctx *ctx)
 {
-	int r = replace_string(&ctx->endpoint->key_file, ctx->file);
+	int r = free_and_strdup(&ctx->endpoint->key_file, ctx->file);
 
 	if (r < 0) {
 		return r;
@@ -377,7 +362,7 @@ static int parse_api_key_file(const struct item_ctx *ctx, const struct config_it
 			   QUOTE(value));
 		return 0;
 	}
-	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
+	if (free_and_strdup(data, isempty(value) ? NULL : value) < 0) {
 		return -ENOMEM;
 	}
 	return note_key_line(ctx);
@@ -393,7 +378,7 @@ static int parse_api_key_credential(const struct item_ctx *ctx, const struct con
 			ctx->key, QUOTE(value));
 		return 0;
 	}
-	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
+	if (free_and_strdup(data, isempty(value) ? NULL : value) < 0) {
 		return -ENOMEM;
 	}
 	return note_key_line(ctx);
@@ -621,7 +606,7 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 	if (item->where != WHERE_NONE && (!st->diags || st->diags->n_errors == errors)) {
 		struct config_where *w = &st->config->where[item->where];
 
-		r = replace_string(&w->file, file);
+		r = free_and_strdup(&w->file, file);
 		if (r < 0) {
 			return r;
 		}

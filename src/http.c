@@ -199,23 +199,6 @@ static void forget_options(struct http_request *req)
 	req->proxy_set = NULL;
 }
 
-/* *set becomes a copy of value (NULL for NULL): what an option is now set to.
- * -ENOMEM leaves it as it was, and the option must then not be set. */
-static int remember_option(char **set, const char *value)
-{
-	char *copy = NULL;
-
-	if (value) {
-		copy = strdup_or_null(value);
-		if (!copy) {
-			return -ENOMEM;
-		}
-	}
-	free(*set);
-	*set = copy;
-	return 0;
-}
-
 /* libcurl 8.14 (Debian 13's) leaks the host name of a failed name resolution
  * when the handle is used again (curl issue #17602, fixed in 8.15.0): such a
  * handle is replaced by a new one, set up as http_request_init() does. */
@@ -493,7 +476,8 @@ int http_submit(struct http_request *req, const struct http_target *t)
 		req->pipewait_set = pipewait;
 	}
 	if (!streq_ptr(t->ca_file, req->ca_file_set)) {
-		if (remember_option(&req->ca_file_set, t->ca_file) < 0) {
+		/* -ENOMEM leaves it as it was: the option must then not be set */
+		if (free_and_strdup(&req->ca_file_set, t->ca_file) < 0) {
 			return -ENOMEM;
 		}
 		/* NULL would switch the CA file off; restore the built-in default */
@@ -502,7 +486,7 @@ int http_submit(struct http_request *req, const struct http_target *t)
 		EASY_SETOPT(e, CURLOPT_CAINFO, ca);
 	}
 	if (!streq_ptr(t->proxy, req->proxy_set)) {
-		if (remember_option(&req->proxy_set, t->proxy) < 0) {
+		if (free_and_strdup(&req->proxy_set, t->proxy) < 0) {
 			return -ENOMEM;
 		}
 		int r = curl_set_proxy(e, t->proxy);
