@@ -23,10 +23,10 @@ struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct http *http; /* borrowed */
-	bool ours; /* opened by on_curl_opensocket */
+	bool ours; /* opened by http_socket_on_curl_opensocket */
 	/* curl asked to read it: the connection is made, and curl closes such
-	 * a socket through on_curl_closesocket (one still connecting it may
-	 * close behind our back, see on_curl_socket) */
+	 * a socket through http_socket_on_curl_closesocket (one still connecting it may
+	 * close behind our back, see http_socket_on_curl_socket) */
 	bool established;
 	bool idle; /* no transfer uses it: curl said CURL_POLL_REMOVE */
 	int events; /* UV_READABLE/UV_WRITABLE last asked for by curl */
@@ -105,7 +105,7 @@ static struct sock_ctx *sock_new(struct http *h, curl_socket_t fd)
 	return ctx;
 }
 
-/* Is ctx's fd still the socket on_curl_opensocket made for it? */
+/* Is ctx's fd still the socket http_socket_on_curl_opensocket made for it? */
 static bool sock_is_same(const struct sock_ctx *ctx)
 {
 	struct stat st;
@@ -226,9 +226,9 @@ int http_socket_on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *use
 }
 
 /* curl opens a connection (CURLOPT_OPENSOCKETFUNCTION): we own the watch of
- * its socket from here until on_curl_closesocket, so once connected it may
+ * its socket from here until http_socket_on_curl_closesocket, so once connected it may
  * stay registered while the connection idles between transfers (a socket
- * still connecting may be closed without that callback: on_curl_socket). */
+ * still connecting may be closed without that callback: http_socket_on_curl_socket). */
 curl_socket_t http_socket_on_curl_opensocket(void *clientp, curlsocktype purpose,
 					     struct curl_sockaddr *addr)
 {

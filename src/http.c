@@ -328,12 +328,12 @@ struct http *http_free(struct http *h)
 	assert(h->active == 0);
 	h->closing = true;
 	/* Closing the multi handle closes cached connections; curl tells us to
-	 * forget their sockets through on_curl_socket(REMOVE). */
+	 * forget their sockets through http_socket_on_curl_socket(REMOVE). */
 	curl_multi_cleanup(h->multi);
 	h->multi = NULL;
 	curl_share_cleanup(h->share);
 	h->share = NULL;
-	/* curl closed its sockets through on_curl_closesocket; anything left
+	/* curl closed its sockets through http_socket_on_curl_closesocket; anything left
 	 * (none expected) is closed here */
 	http_socket_forget_all(h);
 	uv_close((uv_handle_t *)&h->timer, on_uv_http_closed);
