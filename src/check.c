@@ -11,42 +11,13 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config-paths.h"
-#include "config.h"
+#include "config-load.h"
 #include "escape.h"
 #include "jobfile.h"
 #include "jobsdir.h"
 #include "memory-util.h"
+#include "paths.h"
 #include "string-util.h"
-
-static void print_diags(const struct diag_list *l, unsigned *errors, unsigned *warnings)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		const struct diag *x = &l->items[i];
-		/* FILE:LINE: message, warnings marked the way compilers do; file
-		 * names and messages quote text from outside, so escaped */
-		const char *w = x->level == DIAG_WARNING ? "warning: " : "";
-		char file[PATH_MAX], msg[2048];
-		escape_text_buf(file, sizeof(file), strempty(x->file), strlen(strempty(x->file)));
-		escape_text_buf(msg, sizeof(msg), x->message, strlen(x->message));
-		if (x->file && x->line > 0) {
-			printf("%s:%u: %s%s\n", file, x->line, w, msg);
-		} else if (x->file) {
-			printf("%s: %s%s\n", file, w, msg);
-		} else {
-			printf("%s%s\n", w, msg);
-		}
-		if (x->level == DIAG_ERROR) {
-			(*errors)++;
-		} else {
-			(*warnings)++;
-		}
-	}
-	if (l->oom) {
-		printf("out of memory\n");
-		(*errors)++;
-	}
-}
 
 struct check_ctx {
 	const struct config *config;
@@ -71,22 +42,22 @@ static void check_one(void *userdata, const char *name)
 	if (r >= 0) {
 		(void)jobfile_check_refs(path, &jf, c->config, &diags);
 	}
-	print_diags(&diags, &c->errors, &c->warnings);
+	diag_list_print(&diags, stdout, "", true, &c->errors, &c->warnings);
 	jobfile_done(&jf);
 	diag_list_done(&diags);
 }
 
 int check_run(const struct daemon_options *o)
 {
-	const char *path = o->config_path ? o->config_path : JOBWATCH_CONFIG_FILE;
+	const char *path = paths_config_file(o->config_path);
 	struct diag_list diags = { 0 };
 	_cleanup_(config_freep) struct config *c = NULL;
 	struct check_ctx ctx = { .dir_fd = -1 };
 	int r;
 
-	r = config_load(path, o->config_path != NULL, &c, &diags);
+	r = config_load_arg(o->config_path, &c, &diags);
 	if (r < 0 && !c) {
-		print_diags(&diags, &ctx.errors, &ctx.warnings);
+		diag_list_print(&diags, stdout, "", true, &ctx.errors, &ctx.warnings);
 		char p[PATH_MAX];
 		printf("%s: cannot be loaded\n", escape_text_buf(p, sizeof(p), path, strlen(path)));
 		diag_list_done(&diags);
@@ -110,10 +81,10 @@ int check_run(const struct daemon_options *o)
 			erase_and_free(key);
 		}
 	}
-	print_diags(&diags, &ctx.errors, &ctx.warnings);
+	diag_list_print(&diags, stdout, "", true, &ctx.errors, &ctx.warnings);
 	diag_list_done(&diags);
 
-	assert(c); /* config_load() gives one whenever it returns >= 0 */
+	assert(c); /* config_load_arg() gives one unless it cannot read the files */
 	ctx.config = c;
 	ctx.dir = o->jobs_dir ? o->jobs_dir : c->jobs_dir;
 	ctx.dir_fd = open(ctx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -125,7 +96,7 @@ int check_run(const struct daemon_options *o)
 		ctx.errors++;
 	} else {
 		jobsdir_check_access(ctx.dir_fd, ctx.dir, &diags);
-		print_diags(&diags, &ctx.errors, &ctx.warnings);
+		diag_list_print(&diags, stdout, "", true, &ctx.errors, &ctx.warnings);
 		diag_list_done(&diags);
 		r = jobsdir_scan_fd(ctx.dir_fd, ctx.dir, check_one, &ctx, JOBSDIR_PREFETCH_AUTO,
 				    NULL);

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-#include <dirent.h>
+/*
+ * jobwatch.conf's schema: the table of keys, their value parsers, the
+ * defaults, and the cross-field checks. Reading the files and drop-ins is
+ * config-load.c; an endpoint's lookup, proxy and API key, config-endpoint.c.
+ */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "alloc-util.h"
 #include "config-paths.h"
 #include "config.h"
 #include "escape.h"
-#include "fileio.h"
 #include "ini.h"
 #include "memory-util.h"
 #include "parse-util.h"
@@ -78,21 +79,6 @@ struct config_item {
 #define item_error(ctx, ...)                                                                       \
 	diag_add((ctx)->diags, DIAG_ERROR, (ctx)->file, (ctx)->line, __VA_ARGS__)
 
-static int replace_string(char **field, const char *value)
-{
-	char *s = NULL;
-
-	if (value) {
-		s = strdup(value);
-		if (!s) {
-			return -ENOMEM;
-		}
-	}
-	free(*field);
-	*field = s;
-	return 0;
-}
-
 static bool path_is_absolute(const char *s)
 {
 	return s && s[0] == '/';
@@ -106,7 +92,7 @@ static int parse_path(const struct item_ctx *ctx, const struct config_item *item
 			   QUOTE(value));
 		return 0;
 	}
-	return replace_string(data, value);
+	return free_and_strdup(data, value);
 }
 
 /* Like parse_path(), but an empty value resets the setting. */
@@ -114,7 +100,7 @@ static int parse_path_or_empty(const struct item_ctx *ctx, const struct config_i
 			       const char *value, void *data)
 {
 	if (isempty(value)) {
-		return replace_string(data, NULL);
+		return free_and_strdup(data, NULL);
 	}
 	return parse_path(ctx, item, value, data);
 }
@@ -220,14 +206,14 @@ static int parse_exec(const struct item_ctx *ctx, const struct config_item *item
 	const char *why;
 
 	if (isempty(value)) {
-		return replace_string(data, NULL); /* no hook */
+		return free_and_strdup(data, NULL); /* no hook */
 	}
 	why = check_command(value);
 	if (why) {
 		item_error(ctx, "Invalid %s= value '%s': %s", ctx->key, QUOTE(value), why);
 		return 0;
 	}
-	return replace_string(data, value);
+	return free_and_strdup(data, value);
 }
 
 static bool has_blank_or_control(const char *s)
@@ -343,7 +329,7 @@ static int parse_proxy(const struct item_ctx *ctx, const struct config_item *ite
 		       const char *value, void *data)
 {
 	if (isempty(value)) {
-		return replace_string(data, NULL);
+		return free_and_strdup(data, NULL);
 	}
 	/* The value is not repeated: a proxy URL may carry a password. */
 	if (!proxy_scheme_ok(value) || has_blank_or_control(value)) {
@@ -353,13 +339,13 @@ static int parse_proxy(const struct item_ctx *ctx, const struct config_item *ite
 			ctx->key);
 		return 0;
 	}
-	return replace_string(data, value);
+	return free_and_strdup(data, value);
 }
 
 /* Remember where the key source was set: errors reading the key point there. */
 static int note_key_line(const struct item_ctx *ctx)
 {
-	int r = replace_string(&ctx->endpoint->key_file, ctx->file);
+	int r = free_and_strdup(&ctx->endpoint->key_file, ctx->file);
 
 	if (r < 0) {
 		return r;
@@ -376,7 +362,7 @@ static int parse_api_key_file(const struct item_ctx *ctx, const struct config_it
 			   QUOTE(value));
 		return 0;
 	}
-	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
+	if (free_and_strdup(data, isempty(value) ? NULL : value) < 0) {
 		return -ENOMEM;
 	}
 	return note_key_line(ctx);
@@ -392,7 +378,7 @@ static int parse_api_key_credential(const struct item_ctx *ctx, const struct con
 			ctx->key, QUOTE(value));
 		return 0;
 	}
-	if (replace_string(data, isempty(value) ? NULL : value) < 0) {
+	if (free_and_strdup(data, isempty(value) ? NULL : value) < 0) {
 		return -ENOMEM;
 	}
 	return note_key_line(ctx);
@@ -499,22 +485,6 @@ struct config *config_free(struct config *c)
 	}
 	free(c->endpoints);
 	free(c);
-	return NULL;
-}
-
-const struct endpoint_config *config_find_endpoint(const struct config *c, const char *name)
-{
-	if (!c) {
-		return NULL;
-	}
-	if (!name) {
-		name = ENDPOINT_DEFAULT_NAME;
-	}
-	for (size_t i = 0; i < c->n_endpoints; i++) {
-		if (streq(c->endpoints[i].name, name)) {
-			return &c->endpoints[i];
-		}
-	}
 	return NULL;
 }
 
@@ -636,7 +606,7 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 	if (item->where != WHERE_NONE && (!st->diags || st->diags->n_errors == errors)) {
 		struct config_where *w = &st->config->where[item->where];
 
-		r = replace_string(&w->file, file);
+		r = free_and_strdup(&w->file, file);
 		if (r < 0) {
 			return r;
 		}
@@ -776,300 +746,4 @@ int config_verify(struct config *c, struct diag_list *diags)
 	}
 
 	return diags && diags->oom ? -ENOMEM : 0;
-}
-
-static int load_file(struct config *c, const char *path, bool missing_ok, struct diag_list *diags)
-{
-	_cleanup_(freep) char *buf = NULL;
-	size_t len;
-	int r;
-
-	r = ini_read_file(AT_FDCWD, path, path, false, missing_ok, &buf, &len, diags);
-	if (r == -ENOMEM) {
-		return r;
-	}
-	if (r < 0) {
-		return 0; /* reported, or missing and that is fine */
-	}
-	return config_parse_buffer(c, path, buf, len, diags);
-}
-
-static int strv_append(char ***l, size_t *n, size_t *allocated, const char *s)
-{
-	char *copy = strdup(s);
-	int r;
-
-	if (!copy) {
-		return -ENOMEM;
-	}
-	r = strv_push(l, n, allocated, copy);
-	if (r < 0) {
-		free(copy);
-	}
-	return r;
-}
-
-static int cmp_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_dropin_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 5 && streq(name + n - 5, ".conf");
-}
-
-/* The drop-in file names in dir, sorted with strcmp(); none if dir is missing. */
-static int list_dropins(const char *dir, char ***ret, struct diag_list *diags)
-{
-	_cleanup_(strv_freep) char **names = NULL;
-	DIR *d;
-	struct dirent *de;
-	size_t n = 0, allocated = 0;
-	int r = 0;
-
-	*ret = NULL;
-	d = opendir(dir);
-	if (!d) {
-		r = -errno;
-		if (r == -ENOENT) {
-			return 0;
-		}
-		if (r == -ENOMEM) {
-			return r;
-		}
-		diag_add(diags, DIAG_ERROR, dir, 0, "Cannot open drop-in directory: %s",
-			 strerror(-r));
-		return 0;
-	}
-
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			if (errno != 0) {
-				diag_add(diags, DIAG_ERROR, dir, 0,
-					 "Cannot read drop-in directory: %s", strerror(errno));
-			}
-			break;
-		}
-		if (!is_dropin_name(de->d_name)) {
-			continue;
-		}
-		r = strv_append(&names, &n, &allocated, de->d_name);
-		if (r < 0) {
-			break;
-		}
-	}
-	closedir(d);
-	if (r < 0) {
-		return r;
-	}
-
-	if (n > 0) {
-		qsort(names, n, sizeof(char *), cmp_strings);
-	}
-	*ret = TAKE_PTR(names);
-	return 0;
-}
-
-static int load_dropins(struct config *c, const char *path, struct diag_list *diags)
-{
-	_cleanup_(strv_freep) char **names = NULL;
-	_cleanup_(freep) char *dir = NULL;
-	int r;
-
-	dir = strjoin(path, ".d");
-	if (!dir) {
-		return -ENOMEM;
-	}
-	r = list_dropins(dir, &names, diags);
-	if (r < 0) {
-		return r;
-	}
-
-	for (char **name = names; name && *name; name++) {
-		_cleanup_(freep) char *p = strjoin(dir, "/", *name);
-
-		if (!p) {
-			return -ENOMEM;
-		}
-		/* A drop-in removed since the listing is no longer there to read. */
-		r = load_file(c, p, true, diags);
-		if (r < 0) {
-			return r;
-		}
-	}
-	return 0;
-}
-
-int config_load(const char *path, bool required, struct config **ret, struct diag_list *diags)
-{
-	_cleanup_(config_freep) struct config *c = NULL;
-	int r;
-
-	*ret = NULL;
-	c = config_new();
-	if (!c) {
-		return -ENOMEM;
-	}
-
-	if (required) {
-		/* A named file that cannot be read is the whole story: no drop-ins,
-		 * no checks that would only add noise to the one reason. */
-		_cleanup_(freep) char *buf = NULL;
-		size_t len;
-		r = ini_read_file(AT_FDCWD, path, path, false, false, &buf, &len, diags);
-		if (r < 0) {
-			return r;
-		}
-		r = config_parse_buffer(c, path, buf, len, diags);
-	} else {
-		r = load_file(c, path, true, diags);
-	}
-	if (r < 0) {
-		return r;
-	}
-	r = load_dropins(c, path, diags);
-	if (r < 0) {
-		return r;
-	}
-	r = config_verify(c, diags);
-	if (r < 0) {
-		return r;
-	}
-
-	*ret = TAKE_PTR(c);
-	return 0;
-}
-
-const char *config_endpoint_proxy(const struct endpoint_config *e)
-{
-	if (e->proxy) {
-		return e->proxy;
-	}
-	return e->proxy_from_env ? NULL : "";
-}
-
-/* Problems with the key are reported where its source was set. */
-static const char *key_where_file(const struct endpoint_config *e)
-{
-	return e->key_file ? e->key_file : e->file;
-}
-
-static unsigned key_where_line(const struct endpoint_config *e)
-{
-	return e->key_file ? e->key_line : e->line;
-}
-
-static bool key_is_printable(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch <= ' ' || ch >= 0x7f) {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* A key file others can read (or write) is a key others have: say so. */
-static void check_key_file_mode(const struct endpoint_config *e, const char *path,
-				struct diag_list *diags)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0 || !(st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))) {
-		return;
-	}
-	diag_add(
-		diags, DIAG_WARNING, key_where_file(e), key_where_line(e),
-		"API key file '%s' is readable or writable by users other than its owner (mode %04o), expected mode 0600 or 0400 (chmod go= '%s')",
-		path, (unsigned)(st.st_mode & 07777), path);
-}
-
-int config_read_api_key(const struct endpoint_config *e, const char *credentials_dir, char **ret,
-			struct diag_list *diags)
-{
-	_cleanup_(freep) char *cred_path = NULL;
-	const char *path;
-	char *buf = NULL;
-	size_t len = 0, keylen;
-	int r;
-
-	if (e->api_key_file) {
-		path = e->api_key_file;
-	} else if (e->api_key_credential) {
-		if (isempty(credentials_dir)) {
-			diag_add(
-				diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
-				"APIKeyCredential=%s needs $CREDENTIALS_DIRECTORY, which is not set (use LoadCredential= in the service unit)",
-				e->api_key_credential);
-			return -ENXIO;
-		}
-		cred_path = strjoin(credentials_dir, "/", e->api_key_credential);
-		if (!cred_path) {
-			return -ENOMEM;
-		}
-		path = cred_path;
-	} else {
-		diag_add(diags, DIAG_ERROR, e->file, e->line,
-			 "Endpoint '%s' has no API key, expected APIKeyFile= or APIKeyCredential=",
-			 e->name);
-		return -EINVAL;
-	}
-
-	r = read_file_capped(AT_FDCWD, path, API_KEY_MAX, false, &buf, &len);
-	if (r == -ENOMEM) {
-		return r;
-	}
-	if (r == -EFBIG) {
-		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
-			 "API key file '%s' is too large, expected at most %d bytes", path,
-			 API_KEY_MAX);
-		return r;
-	}
-	if (r == -EBADFD) {
-		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
-			 "API key file '%s' is not a regular file", path);
-		return r;
-	}
-	if (r < 0) {
-		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
-			 "Cannot read API key file '%s': %s", path, strerror(-r));
-		return r;
-	}
-
-	/* One trailing newline is the file's, not the key's. */
-	keylen = len;
-	if (keylen > 0 && buf[keylen - 1] == '\n') {
-		keylen--;
-		if (keylen > 0 && buf[keylen - 1] == '\r') {
-			keylen--;
-		}
-	}
-	if (keylen == 0) {
-		diag_add(diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
-			 "API key file '%s' is empty", path);
-		erase_secret(buf, len); /* its length, not strlen(): it may hold a NUL */
-		free(buf);
-		return -EINVAL;
-	}
-	if (!key_is_printable(buf, keylen)) {
-		diag_add(
-			diags, DIAG_ERROR, key_where_file(e), key_where_line(e),
-			"API key file '%s' contains control characters, blanks or non-ASCII bytes, expected printable ASCII",
-			path);
-		erase_secret(buf, len); /* its length, not strlen(): it may hold a NUL */
-		free(buf);
-		return -EINVAL;
-	}
-
-	check_key_file_mode(e, path, diags);
-	buf[keylen] = '\0';
-	*ret = buf;
-	return 0;
 }

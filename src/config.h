@@ -3,8 +3,10 @@
 
 /*
  * jobwatch.conf: the schema, defaults and cross-field checks. Table-driven
- * (see config.c). A loaded struct config is immutable; a reload builds a new
- * one and the daemon swaps it in.
+ * (see config.c); the files and drop-ins are read by config-load.c, an
+ * endpoint's lookup, proxy and API key are config-endpoint.c. A loaded
+ * struct config is immutable; a reload builds a new one and the daemon swaps
+ * it in.
  *
  * Sections: [Daemon] [Poll] [Hook] [Endpoint] [Endpoint:NAME]. Unknown keys
  * and sections are warnings (FILE:LINE) and ignored; invalid values are

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
+#include "alloc-util.h"
 #include "ctl.h"
 #include "escape.h"
 #include "paths.h"
@@ -144,14 +145,9 @@ static int list_fn(void *userdata, const struct state_row *row)
 	if (ctx->gen) {
 		return list_json_row(ctx, row);
 	}
-	if (ctx->n_rows == ctx->allocated) {
-		size_t a = ctx->allocated ? ctx->allocated * 2 : 64;
-		struct state_row *n = realloc(ctx->rows, a * sizeof(*n));
-		if (!n) {
-			return -ENOMEM;
-		}
-		ctx->rows = n;
-		ctx->allocated = a;
+	if (!grow_array((void **)&ctx->rows, &ctx->allocated, sizeof(*ctx->rows),
+			ctx->n_rows + 1)) {
+		return -ENOMEM;
 	}
 	copy = &ctx->rows[ctx->n_rows];
 	*copy = (struct state_row){

@@ -196,7 +196,29 @@ static enum ctl_exit bad_option(const char *verb, int c, char *argv[])
 	return ctl_usage_error(verb, "unknown option '%s'", opt);
 }
 
-/* Long (about 150 lines): two getopt passes (common options, then the
+/* -c, -j, -s and -h, taken before the command and among its arguments alike:
+ * true when c is one of them. */
+static bool common_option(int c, bool *help)
+{
+	switch (c) {
+	case 'c':
+		arg_config = optarg;
+		return true;
+	case 'j':
+		arg_jobs_dir = optarg;
+		return true;
+	case 's':
+		arg_state_dir = optarg;
+		return true;
+	case 'h':
+		*help = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Long (about 130 lines): two getopt passes (common options, then the
  * command's) over one switch each, as getopt wants them. */
 enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_verb, char ***ret_args,
 			     size_t *ret_n)
@@ -210,23 +232,11 @@ enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_ver
 	*ret_verb = NULL;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:c:j:s:h", options_global, NULL)) >= 0) {
-		switch (c) {
-		case 'c':
-			arg_config = optarg;
-			break;
-		case 'j':
-			arg_jobs_dir = optarg;
-			break;
-		case 's':
-			arg_state_dir = optarg;
-			break;
-		case 'h':
-			help = true;
-			break;
-		case ARG_VERSION:
+		if (c == ARG_VERSION) {
 			printf("jobwatchctl %s\n", JOBWATCH_VERSION);
 			return CTL_EXIT_SUCCESS;
-		default:
+		}
+		if (!common_option(c, &help)) {
 			return bad_option(NULL, c, argv);
 		}
 	}
@@ -263,21 +273,12 @@ enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_ver
 	}
 	optind = 0;
 	while ((c = getopt_long(argc, argv, v->short_opts, v->options, NULL)) >= 0) {
+		if (common_option(c, &help)) {
+			continue;
+		}
 		switch (c) {
 		case 1:
 			args[n++] = optarg;
-			break;
-		case 'c':
-			arg_config = optarg;
-			break;
-		case 'j':
-			arg_jobs_dir = optarg;
-			break;
-		case 's':
-			arg_state_dir = optarg;
-			break;
-		case 'h':
-			help = true;
 			break;
 		case ARG_VERSION:
 			printf("jobwatchctl %s\n", JOBWATCH_VERSION);

@@ -92,10 +92,10 @@ struct daemon {
 	enum watchdog_verdict watchdog_verdict; /* the last one, to log changes only */
 
 	struct orphan_hook *orphans; /* owned array */
-	size_t n_orphans;
+	size_t n_orphans, orphans_allocated;
 
 	struct refused_file *refused; /* owned: job files refused for now (duplicate, MaxJobs=) */
-	size_t n_refused;
+	size_t n_refused, refused_allocated;
 
 	/* borrowed: jobs whose file was removed in the batch of directory changes
 	 * being handled (JOB_FLAG_UNSETTLED); kept if a file names them again by

@@ -26,21 +26,23 @@ static void job_file_problem(struct daemon *d, const struct diag_list *diags)
 }
 
 /* One problem with a job file as a whole: "PATH: message", with the job file
- * MESSAGE_ID so that journalctl -x explains it. */
-static void job_file_refused(const char *path, int level, const char *fmt, ...) _printf_(3, 4);
-static void job_file_refused(const char *path, int level, const char *fmt, ...)
+ * MESSAGE_ID so that journalctl -x explains it, and the fields log_diags()
+ * gives a problem at a line of the file. fmt's arguments follow path. */
+static void job_file_log(int level, const char *path, const char *fmt, ...) _printf_(3, 4);
+static void job_file_log(int level, const char *path, const char *fmt, ...)
 {
-	struct diag_list l = { 0 };
-	char msg[1024];
+	char ffile[512];
+	const char *fields[] = { "MESSAGE_ID=" MESSAGE_ID_JOB_FILE_INVALID, ffile, "CONFIG_LINE=0",
+				 NULL };
 	va_list ap;
 
+	snprintf(ffile, sizeof(ffile), "CONFIG_FILE=%s", path);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)log_fields_va(level, 0, fields, fmt, ap);
 	va_end(ap);
-	diag_add(&l, level == LOG_ERR ? DIAG_ERROR : DIAG_WARNING, path, 0, "%s", msg);
-	log_diags(&l, MESSAGE_ID_JOB_FILE_INVALID);
-	diag_list_done(&l);
 }
+#define job_file_refused(path, level, fmt, ...)                                                    \
+	job_file_log((level), (path), "%s: " fmt, (path), ##__VA_ARGS__)
 
 /* Files refused while another file holds their job (e, action, id: the job
  * they name), or while MaxJobs= is reached: looked at again whenever a job
@@ -59,11 +61,10 @@ static void remember_refused(struct daemon *d, const char *name, struct endpoint
 		if (d->n_refused >= REFUSED_MAX) {
 			return; /* still re-read when it changes, or on reload */
 		}
-		struct refused_file *n = realloc(d->refused, (d->n_refused + 1) * sizeof(*n));
-		if (!n) {
+		if (!grow_array((void **)&d->refused, &d->refused_allocated, sizeof(*d->refused),
+				d->n_refused + 1)) {
 			return;
 		}
-		d->refused = n;
 		f = &d->refused[d->n_refused];
 		*f = (struct refused_file){ .name = strdup_or_null(name) };
 		if (!f->name) {
@@ -280,7 +281,7 @@ static void retry_refused(struct daemon *d)
 		return;
 	}
 	d->refused = NULL;
-	d->n_refused = 0;
+	d->n_refused = d->refused_allocated = 0;
 	for (size_t i = 0; i < n; i++) {
 		on_file_changed(d, files[i].name);
 		free(files[i].name);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "daemon-internal.h"
 #include "dify.h"
 #include "journal.h"
@@ -63,14 +64,13 @@ static bool hook_still_running(const struct state_row *row)
 
 static void watch_orphan(struct daemon *d, struct job *j, const struct state_row *row)
 {
-	struct orphan_hook *n = realloc(d->orphans, (d->n_orphans + 1) * sizeof(*n));
-	if (!n) {
+	if (!grow_array((void **)&d->orphans, &d->orphans_allocated, sizeof(*d->orphans),
+			d->n_orphans + 1)) {
 		return;
 	}
-	d->orphans = n;
-	n[d->n_orphans++] = (struct orphan_hook){ .job = j,
-						  .pid = row->hook_pid,
-						  .start_time = row->hook_pid_start };
+	d->orphans[d->n_orphans++] = (struct orphan_hook){ .job = j,
+							   .pid = row->hook_pid,
+							   .start_time = row->hook_pid_start };
 	j->flags |= JOB_FLAG_HOOK_RUNNING;
 	log_job(LOG_NOTICE, j,
 		"Its hook (pid %d) is still running from before the restart; waiting for it instead of running it again.",

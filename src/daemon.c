@@ -7,7 +7,7 @@
 #include <uv.h>
 
 #include "alloc-util.h"
-#include "config-paths.h"
+#include "config-load.h"
 #include "daemon-internal.h"
 #include "dify.h"
 #include "lockfile.h"
@@ -290,12 +290,8 @@ static void check_jobs_dir_access(struct daemon *d)
 static int load_config(struct daemon *d, const char *why, struct config **ret)
 {
 	struct diag_list diags = { 0 };
-	const char *path = d->opts->config_path ? d->opts->config_path : JOBWATCH_CONFIG_FILE;
-	int r = config_load(path, d->opts->config_path != NULL, ret, &diags);
+	int r = config_load_arg(d->opts->config_path, ret, &diags);
 
-	if (r >= 0 && diag_has_errors(&diags)) {
-		r = -EINVAL;
-	}
 	if (r < 0 && diags.n_errors == 1 && diags.n == 1) {
 		/* one problem: one line that says it all */
 		char buf[2048];
@@ -494,17 +490,8 @@ static void on_uv_signal(uv_signal_t *s, int signum)
 
 static int setup_dirs(struct daemon *d)
 {
-	const char *state = d->opts->state_dir;
-	if (!state) {
-		state = getenv("STATE_DIRECTORY");
-		/* systemd may pass several, separated by ':'; ours is the first */
-		if (state && strchr(state, ':')) {
-			d->state_dir = strndup(state, (size_t)(strchr(state, ':') - state));
-		}
-	}
-	if (!d->state_dir) {
-		d->state_dir = strdup_or_null(state ? state : JOBWATCH_STATE_DIR);
-	}
+	/* main.c resolved it (paths_state_dir()) */
+	d->state_dir = strdup_or_null(d->opts->state_dir);
 	d->jobs_dir = strdup_or_null(d->opts->jobs_dir ? d->opts->jobs_dir : d->config->jobs_dir);
 	if (!d->state_dir || !d->jobs_dir) {
 		return log_error_errno(-ENOMEM, "Out of memory");

@@ -16,7 +16,7 @@
 struct daemon_options {
 	const char *config_path; /* NULL: the default, where a missing file means defaults */
 	const char *jobs_dir; /* NULL: [Daemon] JobsDirectory= */
-	const char *state_dir; /* NULL: $STATE_DIRECTORY or the built-in default */
+	const char *state_dir; /* the state directory, as paths_state_dir() resolved it */
 };
 
 /*

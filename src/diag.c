@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "diag.h"
 #include "escape.h"
 #include "string-util.h"
@@ -32,20 +33,7 @@ _printf_(1, 0) static char *vformat(const char *fmt, va_list ap)
 
 static bool diag_list_grow(struct diag_list *l)
 {
-	size_t n;
-	struct diag *p;
-
-	if (l->n < l->allocated) {
-		return true;
-	}
-	n = l->allocated ? l->allocated * 2 : 8;
-	p = realloc(l->items, n * sizeof(struct diag));
-	if (!p) {
-		return false;
-	}
-	l->items = p;
-	l->allocated = n;
-	return true;
+	return grow_array((void **)&l->items, &l->allocated, sizeof(*l->items), l->n + 1);
 }
 
 void diag_add(struct diag_list *l, enum diag_level level, const char *file, unsigned line,

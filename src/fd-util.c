@@ -38,10 +38,21 @@ int fd_cloexec_from_proc(int first)
 		close(dfd);
 		return r;
 	}
-	while ((de = readdir(dir))) {
+	for (;;) {
 		unsigned fd;
 		int flags;
 
+		/* NULL is the end or an error: only errno tells (fcntl() below
+		 * sets it too, so it is cleared before every call). A listing
+		 * cut short leaves fds a child would inherit: that is a failure. */
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno != 0) {
+				r = -errno;
+			}
+			break;
+		}
 		if (safe_atou(de->d_name, &fd) < 0 || fd < (unsigned)first || fd > INT_MAX ||
 		    (int)fd == dirfd(dir)) {
 			continue;

@@ -16,6 +16,8 @@ static inline void closep(int *fd)
 /* Set close-on-exec on every open fd >= first, so that a child exec'd
  * afterwards inherits none of them: close_range(CLOSE_RANGE_CLOEXEC), or
  * walking /proc/self/fd where that is unavailable (Linux < 5.11).
- * fd_cloexec_from_proc() is that fallback alone. 0 or a negative errno. */
+ * fd_cloexec_from_proc() is that fallback alone. 0 or a negative errno (also
+ * when reading /proc/self/fd fails part-way: some fds may be left without
+ * close-on-exec). */
 int fd_cloexec_from(int first);
 int fd_cloexec_from_proc(int first);

@@ -407,6 +407,9 @@ static int init_handles(struct hook_run *run, uv_loop_t *loop)
 	return 0;
 }
 
+/* Long (about 90 lines): the pipes, the close-on-exec sweep right before the
+ * spawn, the bookkeeping when uv_spawn() fails (its exit callback never
+ * runs) and the start of output and input, in the order they must happen. */
 static void start_run(struct hook_runner *h, struct hook_run *run)
 {
 	uv_stdio_container_t stdio[3];

@@ -115,21 +115,6 @@ struct job_ctx {
 #define job_error(ctx, ...)                                                                        \
 	diag_add((ctx)->st->diags, DIAG_ERROR, (ctx)->st->file, (ctx)->line, __VA_ARGS__)
 
-static int replace_string(char **field, const char *value)
-{
-	char *s = NULL;
-
-	if (value) {
-		s = strdup(value);
-		if (!s) {
-			return -ENOMEM;
-		}
-	}
-	free(*field);
-	*field = s;
-	return 0;
-}
-
 /* JobID=, Action=, Dataset=, Batch=: which of them a job needs depends on its
  * Kind=, which may come later; that is checked once the file is read. */
 static int parse_field(struct job_ctx *ctx, enum kind_field f, const char *value)
@@ -189,7 +174,7 @@ static int parse_endpoint(struct job_ctx *ctx, const char *value)
 	 * spellings give the same job identity. */
 	if (isempty(value) || streq(value, ENDPOINT_DEFAULT_NAME)) {
 		j->line_endpoint = ctx->line;
-		return replace_string(&j->endpoint, NULL);
+		return free_and_strdup(&j->endpoint, NULL);
 	}
 	if (!name_is_valid(value)) {
 		job_error(
@@ -199,7 +184,7 @@ static int parse_endpoint(struct job_ctx *ctx, const char *value)
 		return 0;
 	}
 	j->line_endpoint = ctx->line;
-	return replace_string(&j->endpoint, value);
+	return free_and_strdup(&j->endpoint, value);
 }
 
 static int parse_description(struct job_ctx *ctx, const char *value)
@@ -215,7 +200,7 @@ static int parse_description(struct job_ctx *ctx, const char *value)
 			"Invalid Description= value, expected UTF-8 text without control characters");
 		return 0;
 	}
-	return replace_string(&ctx->st->job->description, isempty(value) ? NULL : value);
+	return free_and_strdup(&ctx->st->job->description, isempty(value) ? NULL : value);
 }
 
 static int parse_hook(struct job_ctx *ctx, const char *value)
@@ -238,7 +223,7 @@ static int parse_hook(struct job_ctx *ctx, const char *value)
 		}
 	}
 	ctx->st->job->line_hook = ctx->line;
-	return replace_string(&ctx->st->job->hook, value);
+	return free_and_strdup(&ctx->st->job->hook, value);
 }
 
 static int parse_timeout(struct job_ctx *ctx, const char *value)

@@ -298,6 +298,9 @@ static void on_doc_string(struct response_parser *p, const unsigned char *s, siz
 	}
 }
 
+/* Long (about 85 lines): where a string sits (a document of an indexing
+ * answer, the top level, nested: ignored), the redaction of an echoed key,
+ * then one case per top-level key of every kind's answer, in one switch. */
 static int on_yajl_string(void *ctx, const unsigned char *s, size_t len)
 {
 	struct response_parser *p = ctx;

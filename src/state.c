@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "journal.h"
@@ -52,7 +53,7 @@ struct state {
 	uint32_t n_dirty, allocated;
 	unsigned n_urgent, n_sync;
 	struct pending_delete *deletes;
-	size_t n_deletes;
+	size_t n_deletes, deletes_allocated;
 	usec_t last_flush_usec; /* CLOCK_MONOTONIC of the last successful flush */
 	usec_t last_sync_usec; /* ... and of the last one synced to disk */
 	bool failing;
@@ -64,14 +65,12 @@ struct state {
 static void state_log(int level, const char *fmt, ...) _printf_(2, 3);
 static void state_log(int level, const char *fmt, ...)
 {
-	char msg[1024];
 	const char *fields[] = { "MESSAGE_ID=" MESSAGE_ID_STATE_TROUBLE, NULL };
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)log_fields_va(level, 0, fields, fmt, ap);
 	va_end(ap);
-	log_fields_internal(level, 0, fields, "%s", msg);
 }
 
 static void write_failed(struct state *s, int rc, const char *what)
@@ -655,11 +654,11 @@ int state_forget_row(struct state *s, const char *endpoint, const char *action, 
 		return 0;
 	}
 	write_failed(s, rc, "deleting a job");
-	struct pending_delete *n = realloc(s->deletes, (s->n_deletes + 1) * sizeof(*n));
-	if (!n) {
+	if (!grow_array((void **)&s->deletes, &s->deletes_allocated, sizeof(*s->deletes),
+			s->n_deletes + 1)) {
 		return -ENOMEM;
 	}
-	s->deletes = n;
+	struct pending_delete *n = s->deletes;
 	n[s->n_deletes] = (struct pending_delete){
 		.endpoint = strdup_or_null(endpoint),
 		.action = strdup_or_null(action),

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "string-util.h"
@@ -12,6 +13,21 @@ char *strdup_or_null(const char *s)
 		return NULL;
 	}
 	return strdup(s);
+}
+
+int free_and_strdup(char **p, const char *s)
+{
+	char *copy = NULL;
+
+	if (s) {
+		copy = strdup(s);
+		if (!copy) {
+			return -ENOMEM;
+		}
+	}
+	free(*p);
+	*p = copy;
+	return 0;
 }
 
 char *strjoin_real(const char *a, ...)

@@ -37,6 +37,10 @@ static inline const char *strempty(const char *s)
 /* strdup() that passes NULL through: NULL for NULL, else a copy or NULL on OOM. */
 char *strdup_or_null(const char *s);
 
+/* *p becomes a copy of s (NULL for NULL) and its old value is freed. Returns
+ * 0, or -ENOMEM with *p left as it was. */
+int free_and_strdup(char **p, const char *s);
+
 /* Returns a new string "a" + "b" + ... (NULL-terminated list); NULL on OOM. */
 char *strjoin_real(const char *a, ...) __attribute__((sentinel));
 #define strjoin(...) strjoin_real(__VA_ARGS__, NULL)

@@ -233,7 +233,9 @@ def part_permissions():
     # jobwatchctl start, which reads the key too, warns as well
     p = sb.run_ctl("start", "enable", *START_ARGS)
     H.eq(p.returncode, 0, "jobwatchctl start with a key file of mode 0666 (stderr %r)" % p.stderr)
-    H.check("warning: %s:%d: API key file '%s' is readable or writable" % (sb.conf, key_line, key_file) in p.stderr,
+    # printed as --check prints it (diag_list_print()), after jobwatchctl's prefix
+    H.check("jobwatchctl: %s:%d: warning: API key file '%s' is readable or writable" % (sb.conf, key_line, key_file)
+            in p.stderr,
             "jobwatchctl start does not warn about the key file: %r", p.stderr)
 
     # the daemon says the same at start-up

@@ -4,7 +4,7 @@
 
 tests/mock/mock_dify.py models Dify faithfully but spends about 1-2 ms per
 request; the journald burst test polls 20,000 jobs at once, so it uses this
-server: every job is "processing" until POST /_flip, then every job is
+server: every job is "waiting" until POST /_flip, then every job is
 "completed". HTTP/1.1 with keep-alive, GET only, one asyncio protocol, answers
 precomputed. Python 3.11 standard library.
 
@@ -12,7 +12,7 @@ precomputed. Python 3.11 standard library.
        Authorization: Bearer KEY  -> 200 {"job_id", "job_status", "error_msg"}
        anything else              -> 401 / 404 like Dify
   POST /_flip                     -> from now on every job is completed
-  POST /_reset                    -> every job is processing again, counters are 0
+  POST /_reset                    -> every job is waiting again, counters are 0
   GET  /_stats                    -> {"requests": N, "status": N, "completed": N, "flipped": bool}
 
 Usage: burst_server.py --port-file FILE --key KEY [--prefix /v1]
@@ -71,7 +71,7 @@ class State:
         if headers.get(b"authorization", b"").lower() != self.auth.lower():
             return self.unauthorized
         self.status += 1
-        st = b"completed" if self.flipped else b"processing"
+        st = b"completed" if self.flipped else b"waiting"
         if self.flipped:
             self.completed += 1
         body = b'{"job_id": "%s", "job_status": "%s", "error_msg": ""}\n' % (m.group(2).lower(), st)

@@ -245,8 +245,8 @@ phase "meson install, verify, catalog ($(wc -w <<<"$ids") MESSAGE_IDs)"
 # 2. Configure as README.md ("Run as a service") says, point it at a mock Dify, start.
 cat > "$T/scenario.json" <<'EOF'
 {"jobs": [
-  {"job_id": "0a000000-0000-4000-8000-00000000000a", "lifecycle": [["waiting", 3], ["processing", 2], ["completed", null]]},
-  {"job_id": "0b000000-0000-4000-8000-00000000000b", "lifecycle": [["processing", 2], ["error", null]], "error_msg": "embedding model not found"}
+  {"job_id": "0a000000-0000-4000-8000-00000000000a", "lifecycle": [["waiting", 5], ["completed", null]]},
+  {"job_id": "0b000000-0000-4000-8000-00000000000b", "lifecycle": [["waiting", 2], ["error", null]], "error_msg": "embedding model not found"}
 ]}
 EOF
 start_server MOCK_PORT mock python3 "$MOCK" --port 0 --key "$KEY" --scenario "$T/scenario.json" --quiet
@@ -323,7 +323,7 @@ status_re='^Watching [0-9]+ jobs? \([0-9]+ requests? in flight, [0-9]+ waiting f
 status_is() { [[ "$(show StatusText)" =~ $1 ]]; }
 wait_until 20 "StatusText with 2 finished" status_is '^Watching 0 jobs \(0 requests in flight, 0 waiting for a connection\), 2 finished$'
 C=0c000000-0000-4000-8000-00000000000c
-mock_post "$BASE/_mock/jobs" '{"jobs": [{"job_id": "'$C'", "lifecycle": [["processing", null]]}]}' >/dev/null
+mock_post "$BASE/_mock/jobs" '{"jobs": [{"job_id": "'$C'", "lifecycle": [["waiting", null]]}]}' >/dev/null
 write_job c "$C"
 wait_until 20 "StatusText watching job C" status_is '^Watching 1 job \([01] requests? in flight, 0 waiting for a connection\), 2 finished$'
 mock_post "$BASE/_mock/config" '{"revoke_keys": ["'$KEY'"]}' >/dev/null
@@ -343,7 +343,7 @@ phase "STATUS= counts, 401 trouble and recovery"
 start_server MOCK2_PORT mock2 python3 "$MOCK" --port 0 --key "$KEY" --quiet
 D=0d000000-0000-4000-8000-00000000000d
 mock_post "http://127.0.0.1:$MOCK2_PORT/_mock/jobs" \
-  '{"jobs": [{"job_id": "'$D'", "lifecycle": [["processing", 1], ["completed", null]]}]}' >/dev/null
+  '{"jobs": [{"job_id": "'$D'", "lifecycle": [["waiting", 1], ["completed", null]]}]}' >/dev/null
 write_job d "$D" Endpoint=second
 refused() { jctl -o json MESSAGE_ID=$MID_FILE_INVALID | grep -q '"CONFIG_FILE":"/etc/jobwatch/jobs.d/d.job"'; }
 wait_until 20 "job file d.job refused (no endpoint 'second' yet)" refused
@@ -387,7 +387,7 @@ X systemctl restart jobwatchd
 [ "$(show WatchdogUSec)" = 3s ] || fail "WatchdogUSec is $(show WatchdogUSec)"
 nr0=$(show NRestarts)
 W=(0f000001-0000-4000-8000-00000000000f 0f000002-0000-4000-8000-00000000000f 0f000003-0000-4000-8000-00000000000f)
-mock_post "$BASE/_mock/jobs" "{\"jobs\": [$(printf '{"job_id": "%s", "lifecycle": [["processing", 8], ["completed", null]]},' "${W[@]}" | sed 's/,$//')]}" >/dev/null
+mock_post "$BASE/_mock/jobs" "{\"jobs\": [$(printf '{"job_id": "%s", "lifecycle": [["waiting", 8], ["completed", null]]},' "${W[@]}" | sed 's/,$//')]}" >/dev/null
 for i in 0 1 2; do write_job "w$i" "${W[$i]}"; done
 # each job polled and its answer written out: the daemon watches all three when it freezes
 polled() {
@@ -492,7 +492,7 @@ EOF
   t=$(now)
   X systemctl start jobwatchd || fail "start with $BURST_JOBS job files"
   note "$tag: start with $BURST_JOBS job files until READY=1: $(elapsed "$t")s"
-  # every job polled once ("processing"); then a fresh journald, so that the burst
+  # every job polled once ("waiting"); then a fresh journald, so that the burst
   # begins its own rate-limit window (30 s) instead of straddling the start's
   polled_all() { [ "$(mock_get "$BURL/_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" -ge "$BURST_JOBS" ]; }
   wait_until 180 "$BURST_JOBS first polls" polled_all

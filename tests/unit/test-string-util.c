@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -28,6 +30,21 @@ static void test_strings(void **state)
 	assert_true(isempty(""));
 	assert_true(isempty(NULL));
 	assert_string_equal(strempty(NULL), "");
+}
+
+/* config.c, jobfile.c and http.c keep "the value set last" with it */
+static void test_free_and_strdup(void **state)
+{
+	char *p = NULL;
+	const char *v = "value";
+
+	assert_int_equal(free_and_strdup(&p, v), 0);
+	assert_string_equal(p, "value");
+	assert_ptr_not_equal(p, v);
+	assert_int_equal(free_and_strdup(&p, "other"), 0);
+	assert_string_equal(p, "other");
+	assert_int_equal(free_and_strdup(&p, NULL), 0);
+	assert_null(p);
 }
 
 static void test_name_is_valid(void **state)
@@ -60,6 +77,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_name_is_valid),
+		cmocka_unit_test(test_free_and_strdup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
