@@ -11,6 +11,7 @@
 #include "poller.h"
 #include "redact.h"
 #include "response.h"
+#include "stall.h"
 #include "string-util.h"
 #include "time-util.h"
 #include "timespan.h"
@@ -397,6 +398,56 @@ static void trouble_update(struct poller *p, struct endpoint *e, struct job *j,
 	}
 }
 
+/* --- stalls --- */
+
+usec_t poller_stall_after(const struct config *c, const struct job *j)
+{
+	return j->stall_after_usec > 0 ? j->stall_after_usec : c->stall_after_usec;
+}
+
+/* One status answer about j: keep its stall clock, and say when it stalls or
+ * moves again (CONTRACT "Stalls"). O(1): a fingerprint, no copy of the answer. */
+static void stall_check(struct poller *p, struct job *j, const struct poll_result *r)
+{
+	usec_t now = now_realtime_usec(), since = j->stall.changed_usec, after;
+	enum kind_type kind = KIND_ANNOTATION_REPLY;
+	const char *status = strempty(r->status_text);
+	enum stall_action a;
+
+	after = poller_stall_after(p->config, j);
+	a = stall_observe(&j->stall, stall_fingerprint(status, r->documents), now, after);
+	if (a == STALL_NOTHING) {
+		return;
+	}
+
+	char fm[64], fe[160], fa[64], fk[64], fs[96], fu[64], fx[64], span[TIMESPAN_MAX],
+		sa[TIMESPAN_MAX];
+	const char *fields[] = { fm, fe, fa, fk, fs, fu, fx, NULL };
+	usec_t still = now > since ? now - since : 0;
+
+	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s",
+		 a == STALL_ANNOUNCE ? MESSAGE_ID_JOB_STALLED : MESSAGE_ID_JOB_MOVING);
+	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
+	snprintf(fa, sizeof(fa), "JOB_ACTION=%s", job_action_to_string(j->action));
+	snprintf(fk, sizeof(fk), "JOB_KIND=%s", kind_type_to_string(kind));
+	snprintf(fs, sizeof(fs), "JOB_REMOTE_STATUS=%s", status);
+	snprintf(fu, sizeof(fu), "JOB_STALLED_USEC=%llu", (unsigned long long)still);
+	snprintf(fx, sizeof(fx), "JOB_STALL_AFTER_USEC=%llu", (unsigned long long)after);
+	timespan_format(span, sizeof(span), still);
+	if (a == STALL_ANNOUNCE) {
+		log_job_internal(
+			LOG_WARNING, 0, j->id, j->file, fields,
+			"Stalled: Dify has answered '%s' for %s without a change (StallAfter=%s); the job keeps being polled until its Timeout=. %s",
+			status, span, timespan_format(sa, sizeof(sa), after),
+			stall_hint(kind, (enum job_action)j->action, status));
+	} else {
+		log_job_internal(LOG_NOTICE, 0, j->id, j->file, fields,
+				 "Moving again: Dify answers '%s' now, after %s without a change.",
+				 status, span);
+	}
+	p->ops->stall_changed(p->userdata, j, a == STALL_ANNOUNCE);
+}
+
 /* --- the answer --- */
 
 static void schedule_next(struct poller *p, struct job *j, usec_t now)
@@ -472,6 +523,7 @@ static void on_poll_done(struct http_request *req)
 	enum job_outcome o = job_track_apply(&j->track, &r);
 
 	if (r.kind == POLL_STATUS) {
+		stall_check(p, j, &r);
 		j->last_alive_usec = now_realtime_usec();
 		/* alive after all: a "gone while jobwatchd was down" note no longer applies */
 		j->flags &= (uint16_t)~JOB_FLAG_GONE_WHILE_DOWN;
