@@ -284,10 +284,21 @@ static void describe_trouble(const struct poll_result *r, const struct poll_requ
 	snprintf(brief, brief_size, "HTTP %ld", r->http_code);
 	switch (r->kind) {
 	case POLL_AUTH:
-		snprintf(
-			text, size,
-			"the API key is refused (HTTP %ld); check APIKeyFile=/APIKeyCredential= and that the key belongs to this app",
-			r->http_code);
+		if (r->http_code == 403 && dify_json) {
+			/* Dify's 403s name what is wrong (DIFY.md): the app no longer
+			 * exists, its API service is disabled, the workspace is archived,
+			 * the dataset API is not enabled. The key is fine: quote Dify. */
+			snprintf(
+				text, size,
+				"access refused (HTTP 403): Dify says '%s'; check the app (or dataset) and its workspace in Dify",
+				resp->message);
+		} else {
+			snprintf(
+				text, size,
+				"the API key is refused (HTTP %ld%s%s%s); check APIKeyFile=/APIKeyCredential= and that the key belongs to this app",
+				r->http_code, dify_json ? ": Dify says '" : "",
+				dify_json ? resp->message : "", dify_json ? "'" : "");
+		}
 		break;
 	case POLL_RATE_LIMITED:
 		snprintf(text, size, "rate limited (HTTP 429%s)", ra);
