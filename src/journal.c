@@ -94,7 +94,7 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 	} else if (streq(r->status, "expired")) {
 		what = "expired (Dify no longer knows it: its result window passed)";
 	} else if (streq(r->status, "unknown")) {
-		what = "is unknown to Dify (never seen: wrong job id, action, app or endpoint? Polling disable for an enable job looks exactly like an unknown job)";
+		what = "is unknown to Dify (never seen: a wrong job id, action, app or endpoint; polling disable for an enable job looks exactly like an unknown job)";
 	} else if (streq(r->status, "timeout")) {
 		what = "timed out";
 	} else if (streq(r->status, "cancelled")) {

@@ -46,7 +46,9 @@ def test():
     d = sb.start_daemon()
     res = C.wait_results(d, 1, job_id=wrong, timeout=15)[0]
     H.eq(res["JOB_STATUS"], "unknown", "outcome of a disable watch on an enable job")
-    H.check("Polling disable for an enable job looks exactly like an unknown job" in res["MESSAGE"]
+    C.check_message(res, job_id=wrong, status="unknown", action="disable", endpoint="default",
+                    polls=int(res["JOB_POLLS"]))
+    H.check("polling disable for an enable job looks exactly like an unknown job" in res["MESSAGE"]
             and "action" in res["MESSAGE"],
             "the unknown outcome names the wrong-action case: %s", res["MESSAGE"])
 
