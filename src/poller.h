@@ -99,6 +99,9 @@ void poller_stop(struct poller *p);
 
 /* Effective StallAfter= for j under c (USEC_INFINITY: off). */
 usec_t poller_stall_after(const struct config *c, const struct job *j);
+/* The stall fingerprint (stall.h) of j's remote status and progress as they
+ * are now; restored jobs get theirs back with it. */
+uint32_t poller_stall_fingerprint(const struct job *j);
 
 /* Effective JobTimeout for j under c. */
 usec_t poller_job_timeout(const struct config *c, const struct job *j);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "response.h"
 #include "stall.h"
 #include "string-util.h"
 
@@ -30,19 +29,14 @@ static uint32_t fnv(uint32_t h, const void *p, size_t n)
 	return h;
 }
 
-uint32_t stall_fingerprint(const char *status, const struct response_documents *docs)
+uint32_t stall_fingerprint(const char *status, uint64_t documents_done, uint64_t segments_done)
 {
 	uint32_t h = 2166136261U;
 
 	status = strempty(status);
 	h = fnv(h, status, strlen(status) + 1);
-	if (docs) {
-		/* Progress: how many documents are in each status, and the
-		 * segments done; the total is what the answer says. */
-		h = fnv(h, docs->count, sizeof(docs->count));
-		h = fnv(h, &docs->completed_segments, sizeof(docs->completed_segments));
-		h = fnv(h, &docs->total_segments, sizeof(docs->total_segments));
-	}
+	h = fnv(h, &documents_done, sizeof(documents_done));
+	h = fnv(h, &segments_done, sizeof(segments_done));
 	return h != 0 ? h : 1;
 }
 

@@ -22,8 +22,6 @@
 /* [Poll] StallAfter= default. */
 #define STALL_AFTER_DEFAULT_USEC (30 * USEC_PER_MINUTE)
 
-struct response_documents;
-
 enum stall_action {
 	STALL_NOTHING,
 	STALL_ANNOUNCE, /* the stall warning is due: set stalled_usec to now */
@@ -51,10 +49,12 @@ enum stall_action stall_decide(usec_t changed_usec, usec_t stalled_usec, usec_t 
 
 /*
  * The fingerprint of a remote status word (NULL = "") and, for
- * document-indexing, the progress in its tally (NULL for other kinds): the
- * documents per status and the segments done. Never 0.
+ * document-indexing, its progress: documents done (completed or error) and
+ * segments done (0 and 0 for other kinds). Never 0. What it is made of is
+ * kept in the state (remote_status, progress), so a restored job gets the
+ * same fingerprint back.
  */
-uint32_t stall_fingerprint(const char *status, const struct response_documents *docs);
+uint32_t stall_fingerprint(const char *status, uint64_t documents_done, uint64_t segments_done);
 
 /*
  * One status answer with fingerprint fp at now: a new fingerprint restarts
