@@ -10,6 +10,8 @@
                 message saying so. Each is endpoint trouble whose entry quotes Dify's message
                 (before: "the API key is refused", which sends the operator to the key).
   401           a tenant that is not active: 401, and the entry quotes Dify's message too.
+  dataset 403   a document-indexing batch of a dataset whose API access is not enabled: 403
+                "Dataset api access is not enabled.", quoted.
 """
 
 import uuid
@@ -26,19 +28,29 @@ STATES = {  # endpoint: (key, app state, Dify's message)
 }
 
 
+DKEY = "dataset-jobwatchtest000000000"         # "dataset-" + 21 characters
+DATASET_MSG = "Dataset api access is not enabled."
+
+
 def test():
     sb = H.Sandbox()
+    ds, batch = str(uuid.uuid4()), "20261202075447000003"
     wrong = str(uuid.uuid4())
     others = {name: str(uuid.uuid4()) for name in STATES}
-    keys = [H.KEY] + [k for k, _, _ in STATES.values()]
+    keys = [H.KEY, DKEY] + [k for k, _, _ in STATES.values()]
     jobs = [{"job_id": wrong, "action": "enable", "lifecycle": [["waiting", None]]}]
     jobs += [{"job_id": j, "lifecycle": [["waiting", None]]} for j in others.values()]
     mock = sb.start_mock(keys=keys, jobs=jobs)
     mock.config(apps={k: {"state": st} for k, st, _ in STATES.values()})
+    mock.add_batches({"dataset_id": ds, "batch": batch, "count": 1},
+                     datasets=[{"id": ds, "api_enabled": False}])
     conf = sb.base_config(mock, job_timeout="30s")
     for name, (key, _, _) in STATES.items():
         conf["Endpoint:" + name] = {"BaseURL": mock.url, "APIKeyFile": sb.write_key("key-" + name, key)}
+    conf["Endpoint:kb"] = {"BaseURL": mock.url, "APIKeyFile": sb.write_key("key-kb", DKEY)}
     sb.write_config(conf)
+    sb.write_job("batch", text=H.ini_text({"Job": {"Kind": "document-indexing", "Dataset": ds,
+                                                   "Batch": batch, "Endpoint": "kb"}}))
     sb.write_job("wrong", wrong, action="disable")
     for name, j in others.items():
         sb.write_job(name, j, endpoint=name)
@@ -60,6 +72,10 @@ def test():
         if state != "tenant_inactive":
             H.check("403" in tr["MESSAGE"] and "API key is refused" not in tr["MESSAGE"],
                     "a 403 naming the app or workspace is not blamed on the key: %s", tr["MESSAGE"])
+    tr = d.wait_for_journal(count=1, timeout=10, MESSAGE_ID=C.TROUBLE, JOB_ENDPOINT="kb")[0]
+    H.note("kb: %s", tr["MESSAGE"])
+    H.check("'%s'" % DATASET_MSG in tr["MESSAGE"] and "API key is refused" not in tr["MESSAGE"],
+            "the dataset's 403 quotes Dify's message: %s", tr["MESSAGE"])
     d.stop()
 
 
