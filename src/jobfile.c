@@ -280,16 +280,11 @@ struct job_item {
 
 /* Every key of [Job]. A key given twice: the later one wins, as in systemd. */
 static const struct job_item job_items[] = {
-	{ "JobID", parse_job_id },
-	{ "Action", parse_action },
-	{ "Endpoint", parse_endpoint },
-	{ "Description", parse_description },
-	{ "Hook", parse_hook },
-	{ "Timeout", parse_timeout },
-	{ "Kind", parse_kind },
-	{ "Dataset", parse_dataset },
-	{ "StallAfter", parse_stall_after },
-	{ "Batch", parse_batch },
+	{ "JobID", parse_job_id },	{ "Action", parse_action },
+	{ "Endpoint", parse_endpoint }, { "Description", parse_description },
+	{ "Hook", parse_hook },		{ "Timeout", parse_timeout },
+	{ "Kind", parse_kind },		{ "Dataset", parse_dataset },
+	{ "Batch", parse_batch },	{ "StallAfter", parse_stall_after },
 };
 
 /* Every key the kind needs is there, and no key of another kind. */
