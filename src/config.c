@@ -16,6 +16,7 @@
 #include "ini.h"
 #include "memory-util.h"
 #include "parse-util.h"
+#include "stall.h"
 #include "string-util.h"
 #include "strv.h"
 #include "timespan.h"
@@ -131,7 +132,8 @@ static int parse_usec(const struct item_ctx *ctx, const struct config_item *item
 			   ctx->key, QUOTE(value));
 		return 0;
 	}
-	if (v == USEC_INFINITY || v > item->max) {
+	/* max USEC_INFINITY: "infinity" is a value (StallAfter=) */
+	if ((v == USEC_INFINITY && item->max != USEC_INFINITY) || v > item->max) {
 		item_error(ctx, "Invalid %s= value '%s', expected a finite time span", ctx->key,
 			   QUOTE(value));
 		return 0;
@@ -399,6 +401,8 @@ static const struct config_item config_items[] = {
 	  WHERE_JITTER },
 	{ SECTION_POLL, "JobTimeout", parse_usec, offsetof(struct config, job_timeout_usec), 1,
 	  FINITE },
+	{ SECTION_POLL, "StallAfter", parse_usec, offsetof(struct config, stall_after_usec), 1,
+	  USEC_INFINITY },
 	{ SECTION_POLL, "RequestTimeout", parse_usec, offsetof(struct config, request_timeout_usec),
 	  USEC_PER_MSEC, FINITE, WHERE_REQUEST_TIMEOUT },
 	{ SECTION_HOOK, "Exec", parse_exec, offsetof(struct config, hook_exec), 0, 0,
@@ -453,6 +457,7 @@ struct config *config_new(void)
 	c->jitter = 0.2;
 	c->job_timeout_usec = 24 * USEC_PER_HOUR;
 	c->request_timeout_usec = 30 * USEC_PER_SEC;
+	c->stall_after_usec = STALL_AFTER_DEFAULT_USEC;
 	c->hook_timeout_usec = 60 * USEC_PER_SEC;
 	c->hook_max_parallel = 16;
 	return c;

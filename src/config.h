@@ -83,6 +83,7 @@ struct config {
 	double jitter; /* Jitter=, default 0.2, 0 <= j < 1 */
 	usec_t job_timeout_usec; /* JobTimeout=, default 24h, > 0 */
 	usec_t request_timeout_usec; /* RequestTimeout=, default 30s, >= 1ms */
+	usec_t stall_after_usec; /* StallAfter=, default 30min, > 0; USEC_INFINITY = off */
 
 	/* [Hook] */
 	char *hook_exec; /* owned; Exec=, NULL when unset or empty */

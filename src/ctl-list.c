@@ -132,6 +132,11 @@ static int list_json_row(struct list_ctx *ctx, const struct state_row *row)
 	GEN(gen_str(g, row->trouble));
 	GEN(gen_key(g, "trouble_since_usec"));
 	GEN(gen_usec(g, row->trouble != NULL, row->trouble_since_usec));
+	/* the stall clock (jobwatchd(8), "Stalls"): null when none / not stalled */
+	GEN(gen_key(g, "status_changed_usec"));
+	GEN(gen_usec(g, !row->outcome && row->status_changed_usec > 0, row->status_changed_usec));
+	GEN(gen_key(g, "stalled_usec"));
+	GEN(gen_usec(g, !row->outcome && row->stalled_usec > 0, row->stalled_usec));
 	GEN(yajl_gen_map_close(g));
 #undef GEN
 	return st == yajl_gen_status_ok ? 0 : -ENOMEM;
@@ -160,6 +165,8 @@ static int list_fn(void *userdata, const struct state_row *row)
 		.trouble = strdup_or_null(row->trouble),
 		.accepted_usec = row->accepted_usec,
 		.trouble_since_usec = row->trouble_since_usec,
+		.status_changed_usec = row->status_changed_usec,
+		.stalled_usec = row->stalled_usec,
 		.polls = row->polls,
 	};
 	ctx->n_rows++;
@@ -207,6 +214,14 @@ static void list_cells(const struct list_ctx *ctx, const struct state_row *row,
 				       : 0);
 		snprintf(cells[COL_TROUBLE], sizeof(cells[0]), "%.80s (for %s)", row->trouble,
 			 since);
+		ptrs[COL_TROUBLE] = cells[COL_TROUBLE];
+	} else if (!row->outcome && row->stalled_usec > 0) {
+		/* a stalled job: how long its status has not moved */
+		ctl_format_age(since, sizeof(since),
+			       ctx->now > row->status_changed_usec
+				       ? ctx->now - row->status_changed_usec
+				       : 0);
+		snprintf(cells[COL_TROUBLE], sizeof(cells[0]), "stalled (for %s)", since);
 		ptrs[COL_TROUBLE] = cells[COL_TROUBLE];
 	}
 	ptrs[COL_DESCRIPTION] = strempty(row->description);

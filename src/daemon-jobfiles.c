@@ -119,6 +119,7 @@ static void take_file_settings(struct daemon *d, struct job *j, struct jobfile *
 	free(j->hook);
 	j->hook = TAKE_PTR(jf->hook);
 	j->timeout_usec = jf->has_timeout ? jf->timeout_usec : 0;
+	j->stall_after_usec = jf->has_stall_after ? jf->stall_after_usec : 0;
 	if (!job_is_finished(j)) {
 		poller_set_deadline(&d->poller, j, job_deadline(d, j));
 	}
@@ -195,7 +196,8 @@ static void on_file_changed(void *userdata, const char *name)
 	dup = registry_by_identity(&d->registry, e, &jf.ident);
 	if (old && dup == old) {
 		if (streq_ptr(old->description, jf.description) && streq_ptr(old->hook, jf.hook) &&
-		    old->timeout_usec == (jf.has_timeout ? jf.timeout_usec : 0)) {
+		    old->timeout_usec == (jf.has_timeout ? jf.timeout_usec : 0) &&
+		    old->stall_after_usec == (jf.has_stall_after ? jf.stall_after_usec : 0)) {
 			/* unchanged (a rescan reads every file): nothing to write */
 			goto out;
 		}
@@ -243,6 +245,7 @@ static void on_file_changed(void *userdata, const char *name)
 	j->description = TAKE_PTR(jf.description);
 	j->hook = TAKE_PTR(jf.hook);
 	j->timeout_usec = jf.has_timeout ? jf.timeout_usec : 0;
+	j->stall_after_usec = jf.has_stall_after ? jf.stall_after_usec : 0;
 	j->accepted_usec = now_realtime_usec();
 	if (!j->file || registry_add(&d->registry, j) < 0) {
 		log_error("Out of memory adding job file '%s'", path);

@@ -74,6 +74,11 @@ void set_outcome(struct daemon *d, struct job *j, enum job_outcome o, const char
 		free(j->result);
 	}
 	j->result = res;
+	if (j->stall.stalled_usec != 0) {
+		/* an outcome ends a stall (the result entry says how) */
+		j->stall.stalled_usec = 0;
+		registry_stall_changed(&d->registry, j, false);
+	}
 	j->outcome = (uint8_t)o;
 	j->state = JOB_STATE_FINISHED;
 	if (!(j->flags & JOB_DETACHED)) {

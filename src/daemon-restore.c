@@ -74,6 +74,13 @@ static void restore_track(struct job *j, const struct state_row *row)
 		x->documents_total = (uint32_t)MIN(row->documents, (int64_t)UINT32_MAX);
 		x->documents_failed = (uint32_t)MIN(row->documents_failed, (int64_t)UINT32_MAX);
 	}
+	/* The stall clock goes on where it was, announced or not (a restart
+	 * neither resets it nor announces a stall again); a finished job has none. */
+	if (!row->outcome && row->status_changed_usec != 0) {
+		j->stall.changed_usec = row->status_changed_usec;
+		j->stall.stalled_usec = row->stalled_usec;
+		j->stall.fingerprint = poller_stall_fingerprint(j);
+	}
 }
 
 /* The identity a row names (its kind, action, dataset and id columns), or
@@ -217,6 +224,10 @@ int on_state_row(void *userdata, const struct state_row *row)
 
 	if (j) {
 		restore_track(j, row);
+		if (j->stall.stalled_usec != 0) {
+			/* the scan added j to the registry before its stall was known */
+			registry_stall_changed(&d->registry, j, true);
+		}
 		d->n_started_new--;
 		if (a != RESTORE_RESUME) {
 			restore_result(j, row, outcome);

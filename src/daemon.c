@@ -49,6 +49,7 @@ void update_status(struct daemon *d)
 	struct status_counts c = {
 		.total = registry_size(&d->registry),
 		.finished = d->registry.n_finished,
+		.stalled = d->registry.n_stalled,
 		.in_flight = d->poller.in_flight,
 		.queued = d->poller.n_queued,
 		.hooks_running = d->hooks.n_running,
@@ -165,10 +166,18 @@ static void on_endpoint_changed(void *userdata, struct endpoint *e)
 					 e->trouble_since_usec);
 }
 
+static void on_poll_stall_changed(void *userdata, struct job *j, bool stalled)
+{
+	struct daemon *d = userdata;
+	registry_stall_changed(&d->registry, j, stalled);
+	state_mark(d->state, j, STATE_DIRTY_URGENT);
+}
+
 static const struct poller_ops poller_ops = {
 	.finished = on_poll_finished,
 	.changed = on_poll_changed,
 	.endpoint_changed = on_endpoint_changed,
+	.stall_changed = on_poll_stall_changed,
 };
 
 /* --- endpoints and config --- */

@@ -16,6 +16,7 @@
 #include "heap.h"
 #include "jobfile.h"
 #include "macro.h"
+#include "stall.h"
 
 /* "Does not exist" answers in a row that end a job (CONTRACT). */
 #define JOB_GONE_LIMIT 3
@@ -126,6 +127,8 @@ struct job {
 	usec_t last_poll_usec; /* CLOCK_MONOTONIC start of the last poll, 0 if none */
 	usec_t last_alive_usec; /* CLOCK_REALTIME of the last 200 with a job_status, 0 if none */
 	usec_t timeout_usec; /* the job's own Timeout=, 0 when it uses JobTimeout= */
+	usec_t stall_after_usec; /* the job's own StallAfter=, 0 when it uses [Poll]'s */
+	struct stall_clock stall; /* status or progress last changed, stall announced */
 
 	struct endpoint *endpoint; /* borrowed: the registry owns endpoints */
 	char *file; /* owned: the job file's name inside the jobs directory */

@@ -242,6 +242,22 @@ static int parse_timeout(struct job_ctx *ctx, const char *value)
 	return 0;
 }
 
+static int parse_stall_after(struct job_ctx *ctx, const char *value)
+{
+	usec_t t;
+
+	if (timespan_parse(value, &t) < 0 || t == 0) {
+		job_error(
+			ctx,
+			"Invalid StallAfter= value '%s', expected a time span above 0 such as '30min' or '2h', or 'infinity'",
+			QUOTE(value));
+		return 0;
+	}
+	ctx->st->job->has_stall_after = true;
+	ctx->st->job->stall_after_usec = t;
+	return 0;
+}
+
 struct job_item {
 	const char *key;
 	int (*parse)(struct job_ctx *ctx, const char *value);
@@ -253,7 +269,7 @@ static const struct job_item job_items[] = {
 	{ "Endpoint", parse_endpoint }, { "Description", parse_description },
 	{ "Hook", parse_hook },		{ "Timeout", parse_timeout },
 	{ "Kind", parse_kind },		{ "Dataset", parse_dataset },
-	{ "Batch", parse_batch },
+	{ "Batch", parse_batch },	{ "StallAfter", parse_stall_after },
 };
 
 /* Every key the kind needs is there, and no key of another kind. */

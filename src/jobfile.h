@@ -18,6 +18,7 @@
  *   Hook=/path args...       optional override of [Hook] Exec= (only with
  *                            [Hook] AllowJobHooks=yes); empty = no hook
  *   Timeout=2h               optional override of [Poll] JobTimeout=
+ *   StallAfter=10min         optional override of [Poll] StallAfter= (infinity: off)
  *
  * A kind's key missing, or another kind's key given (Action= with
  * Kind=workflow-run): an error at FILE:LINE.
@@ -49,6 +50,9 @@ struct jobfile {
 	char *hook; /* owned; NULL = use [Hook] Exec=, "" = no hook */
 	bool has_timeout;
 	usec_t timeout_usec; /* valid when has_timeout; > 0 */
+	bool has_stall_after;
+	usec_t stall_after_usec; /* StallAfter=, valid when has_stall_after; > 0, may be
+				  * USEC_INFINITY (off) */
 
 	/* line of each key, 0 when absent; for messages about cross-checks */
 	unsigned line_endpoint, line_hook, line_kind;

@@ -143,7 +143,7 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 				? "is unknown to Dify (never seen: wrong batch, dataset or endpoint?)"
 			: workflow
 				? "is unknown to Dify (never seen: wrong run id, app or endpoint?)"
-				: "is unknown to Dify (never seen: wrong job id, app or endpoint?)");
+				: "is unknown to Dify (never seen: a wrong job id, action, app or endpoint; polling disable for an enable job looks exactly like an unknown job)");
 	} else if (streq(r->status, "timeout")) {
 		snprintf(what, sizeof(what), "timed out");
 	} else if (streq(r->status, "cancelled")) {

@@ -35,6 +35,11 @@
 #define MESSAGE_ID_JOB_TROUBLE "2f0be04248444af5afa460af86fdf961"
 /* That job answers properly again. */
 #define MESSAGE_ID_JOB_RECOVERED "27aa5e1c9a5449d5bd5d9547d1b0c15d"
+/* A job's remote status (and progress) has not changed for StallAfter=: one
+ * warning per stall, with JOB_STALLED_USEC and JOB_REMOTE_STATUS. */
+#define MESSAGE_ID_JOB_STALLED "47ea85c72daa471e8b7439b07093d08d"
+/* That job's status or progress changed again after its stall warning. */
+#define MESSAGE_ID_JOB_MOVING "c9fe9309e32c4b369179cea82b853c00"
 
 struct journal_result {
 	const char *job_id; /* the kind's own id: a lower-case UUID, a batch */

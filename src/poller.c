@@ -11,6 +11,7 @@
 #include "poller.h"
 #include "redact.h"
 #include "response.h"
+#include "stall.h"
 #include "string-util.h"
 #include "time-util.h"
 #include "timespan.h"
@@ -306,10 +307,21 @@ static void describe_trouble(const struct poll_result *r, const struct poll_requ
 	snprintf(brief, brief_size, "HTTP %ld", r->http_code);
 	switch (r->kind) {
 	case POLL_AUTH:
-		snprintf(
-			text, size,
-			"the API key is refused (HTTP %ld); check APIKeyFile=/APIKeyCredential= and that the key belongs to this app",
-			r->http_code);
+		if (r->http_code == 403 && dify_json) {
+			/* Dify's 403s name what is wrong (DIFY.md): the app no longer
+			 * exists, its API service is disabled, the workspace is archived,
+			 * the dataset API is not enabled. The key is fine: quote Dify. */
+			snprintf(
+				text, size,
+				"access refused (HTTP 403): Dify says '%s'; check the app (or dataset) and its workspace in Dify",
+				resp->message);
+		} else {
+			snprintf(
+				text, size,
+				"the API key is refused (HTTP %ld%s%s%s); check APIKeyFile=/APIKeyCredential= and that the key belongs to this app",
+				r->http_code, dify_json ? ": Dify says '" : "",
+				dify_json ? resp->message : "", dify_json ? "'" : "");
+		}
 		break;
 	case POLL_RATE_LIMITED:
 		snprintf(text, size, "rate limited (HTTP 429%s)", ra);
@@ -422,6 +434,80 @@ static void trouble_update(struct poller *p, struct endpoint *e, struct job *j,
 	}
 }
 
+/* --- stalls --- */
+
+usec_t poller_stall_after(const struct config *c, const struct job *j)
+{
+	return j->stall_after_usec > 0 ? j->stall_after_usec : c->stall_after_usec;
+}
+
+uint32_t poller_stall_fingerprint(const struct job *j)
+{
+	const struct job_indexing *x = job_indexing(j);
+	bool progress = x && x->has_progress;
+
+	return stall_fingerprint(job_remote_status(j), progress ? x->documents_done : 0,
+				 progress ? x->segments_done : 0);
+}
+
+/* One status answer about j, already applied (remote status, progress): keep
+ * its stall clock, and say when it stalls or moves again (CONTRACT "Stalls").
+ * O(1): a fingerprint, no copy of the answer. */
+static void stall_check(struct poller *p, struct job *j)
+{
+	usec_t now = now_realtime_usec(), since = j->stall.changed_usec, after;
+	const char *status = strempty(job_remote_status(j));
+	enum stall_action a;
+
+	after = poller_stall_after(p->config, j);
+	a = stall_observe(&j->stall, poller_stall_fingerprint(j), now, after);
+	if (a == STALL_NOTHING) {
+		return;
+	}
+
+	char fm[64], fe[160], fk[64], fs[96], fu[64], fx[64], fa[64], fp[128], span[TIMESPAN_MAX],
+		sa[TIMESPAN_MAX], what[JOB_WHAT_MAX], progress[JOB_PROGRESS_STRING_MAX],
+		ids[KIND_ID_STRING_MAX];
+	const char *fields[9] = { fm, fe, fk, fs, fu, fx };
+	size_t n = 6;
+	usec_t still = now > since ? now - since : 0;
+	bool has_progress = job_progress_string(j, progress, sizeof(progress)) != NULL;
+
+	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s",
+		 a == STALL_ANNOUNCE ? MESSAGE_ID_JOB_STALLED : MESSAGE_ID_JOB_MOVING);
+	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
+	snprintf(fk, sizeof(fk), "JOB_KIND=%s", kind_type_to_string(j->kind));
+	snprintf(fs, sizeof(fs), "JOB_REMOTE_STATUS=%s", status);
+	snprintf(fu, sizeof(fu), "JOB_STALLED_USEC=%llu", (unsigned long long)still);
+	snprintf(fx, sizeof(fx), "JOB_STALL_AFTER_USEC=%llu", (unsigned long long)after);
+	if (j->kind == KIND_ANNOTATION_REPLY) {
+		snprintf(fa, sizeof(fa), "JOB_ACTION=%s", job_action_to_string(j->action));
+		fields[n++] = fa;
+	}
+	if (has_progress) {
+		snprintf(fp, sizeof(fp), "JOB_PROGRESS=%s", progress);
+		fields[n++] = fp;
+	}
+	fields[n] = NULL;
+	timespan_format(span, sizeof(span), still);
+	job_what(j, what, sizeof(what));
+	if (a == STALL_ANNOUNCE) {
+		log_job_internal(
+			LOG_WARNING, 0, job_id_string(j, ids), j->file, fields,
+			"Stalled: Dify has answered '%s'%s%s%s about this %s for %s without a change (StallAfter=%s); it keeps being polled until its Timeout=. %s",
+			status, has_progress ? " (" : "", has_progress ? progress : "",
+			has_progress ? ")" : "", what, span, timespan_format(sa, sizeof(sa), after),
+			stall_hint(j->kind, (enum job_action)j->action, status));
+	} else {
+		log_job_internal(
+			LOG_NOTICE, 0, job_id_string(j, ids), j->file, fields,
+			"Moving again: Dify answers '%s'%s%s%s about this %s now, after %s without a change.",
+			status, has_progress ? " (" : "", has_progress ? progress : "",
+			has_progress ? ")" : "", what, span);
+	}
+	p->ops->stall_changed(p->userdata, j, a == STALL_ANNOUNCE);
+}
+
 /* --- the answer --- */
 
 static void schedule_next(struct poller *p, struct job *j, usec_t now)
@@ -514,6 +600,7 @@ static void on_poll_done(struct http_request *req)
 		}
 		/* progress is written with the next lazy flush, the status change below at once */
 		(void)job_set_progress(j, r.documents);
+		stall_check(p, j);
 	}
 
 	if (o != JOB_OUTCOME_NONE) {

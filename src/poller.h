@@ -40,6 +40,9 @@ struct poller_ops {
 	void (*changed)(void *userdata, struct job *j, bool urgent);
 	/* An endpoint's trouble started, changed or ended. */
 	void (*endpoint_changed)(void *userdata, struct endpoint *e);
+	/* j's stall was announced (stalled) or it moved again (!stalled);
+	 * j->stall holds the clock to persist (stall.h). */
+	void (*stall_changed)(void *userdata, struct job *j, bool stalled);
 };
 
 struct poller {
@@ -93,6 +96,12 @@ void poller_unstall(struct poller *p, struct job *j);
 
 /* Stop polling for good (SIGTERM): cancel requests in flight, keep jobs. */
 void poller_stop(struct poller *p);
+
+/* Effective StallAfter= for j under c (USEC_INFINITY: off). */
+usec_t poller_stall_after(const struct config *c, const struct job *j);
+/* The stall fingerprint (stall.h) of j's remote status and progress as they
+ * are now; restored jobs get theirs back with it. */
+uint32_t poller_stall_fingerprint(const struct job *j);
 
 /* Effective JobTimeout for j under c. */
 usec_t poller_job_timeout(const struct config *c, const struct job *j);

@@ -162,6 +162,9 @@ int registry_add(struct registry *r, struct job *j)
 	if (job_is_finished(j)) {
 		r->n_finished++;
 	}
+	if (j->stall.stalled_usec != 0) {
+		r->n_stalled++;
+	}
 	return 0;
 }
 
@@ -175,6 +178,21 @@ void registry_remove(struct registry *r, struct job *j)
 	j->endpoint->n_jobs--;
 	if (job_is_finished(j)) {
 		r->n_finished--;
+	}
+	if (j->stall.stalled_usec != 0) {
+		r->n_stalled--;
+	}
+}
+
+void registry_stall_changed(struct registry *r, const struct job *j, bool stalled)
+{
+	if (hashmap_get(&r->by_identity, j) != j) {
+		return;
+	}
+	if (stalled) {
+		r->n_stalled++;
+	} else if (r->n_stalled > 0) {
+		r->n_stalled--;
 	}
 }
 

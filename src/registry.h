@@ -27,6 +27,7 @@ struct registry {
 	struct endpoint **endpoints; /* owned array of owned endpoints */
 	size_t n_endpoints, endpoints_allocated;
 	unsigned n_finished; /* jobs with an outcome still in the registry */
+	unsigned n_stalled; /* jobs in the registry whose stall was announced (stall.h) */
 };
 
 void registry_init(struct registry *r);
@@ -47,6 +48,10 @@ struct job *registry_by_identity(const struct registry *r, const struct endpoint
 int registry_add(struct registry *r, struct job *j);
 /* Unregister j (does not free it). */
 void registry_remove(struct registry *r, struct job *j);
+
+/* j's stall was announced (stalled) or ended: counts it in n_stalled when j is
+ * in r. j->stall.stalled_usec must already say so (0 when not stalled). */
+void registry_stall_changed(struct registry *r, const struct job *j, bool stalled);
 
 /* j's file is gone: take it out of the file index. j keeps its identity and
  * its old name (for messages) until registry_set_file() or registry_remove(). */

@@ -22,8 +22,8 @@
 
 /* ?1..?5 are the identity (bind_identity()); ?27 is STATE_HOOK_DONE, bound
  * rather than written as a number (test-state would see the two drift apart).
- * ?25, ?26 (status_changed_usec, stalled_usec): the stall clock, not kept
- * yet: written NULL. */
+ * ?25, ?26 (status_changed_usec, stalled_usec): the stall clock (stall.h),
+ * NULL while it is 0. */
 static const char upsert_sql[] =
 	"INSERT INTO jobs (endpoint, kind, action, dataset, job_id, file, description,"
 	"  accepted_usec, polls, seen_alive, gone_count, last_status, last_status_usec, outcome,"
@@ -385,7 +385,8 @@ int state_open(const char *dir, struct state **ret)
 	    prepare(s,
 		    "UPDATE jobs SET polls = ?6, last_status_usec = coalesce(?7, last_status_usec),"
 		    " journaled = max(journaled, ?9), updated_usec = ?8,"
-		    " progress = coalesce(?10, progress)" IDENTITY_WHERE,
+		    " progress = coalesce(?10, progress),"
+		    " status_changed_usec = coalesce(?11, status_changed_usec)" IDENTITY_WHERE,
 		    &s->lazy) < 0 ||
 	    prepare(s, "DELETE FROM jobs" IDENTITY_WHERE, &s->delete_job) < 0 ||
 	    prepare(s, "UPDATE jobs SET journaled = 1, updated_usec = ?6" IDENTITY_WHERE,
@@ -599,6 +600,12 @@ static int write_job(struct state *s, const struct job *j, usec_t now_rt)
 			(void)sqlite3_bind_int64(st, 24, x->documents_failed);
 		}
 	}
+	if (j->stall.changed_usec != 0) {
+		(void)sqlite3_bind_int64(st, 25, (sqlite3_int64)j->stall.changed_usec);
+	}
+	if (j->stall.stalled_usec != 0) {
+		(void)sqlite3_bind_int64(st, 26, (sqlite3_int64)j->stall.stalled_usec);
+	}
 	(void)sqlite3_bind_int(st, 27, STATE_HOOK_DONE);
 	return step_reset(st);
 }
@@ -648,6 +655,10 @@ static int write_job_lazy(struct state *s, const struct job *j, usec_t now_rt)
 	(void)sqlite3_bind_int(st, 9, (j->flags & JOB_FLAG_JOURNALED) ? 1 : 0);
 	if (job_progress_string(j, progress, sizeof(progress))) {
 		(void)sqlite3_bind_text(st, 10, progress, -1, SQLITE_TRANSIENT);
+	}
+	/* progress moves the stall clock without an urgent write */
+	if (j->stall.changed_usec != 0) {
+		(void)sqlite3_bind_int64(st, 11, (sqlite3_int64)j->stall.changed_usec);
 	}
 	return step_reset(st);
 }

@@ -8,14 +8,18 @@
 char *status_format(char *buf, size_t size, const struct status_counts *c)
 {
 	size_t total = c->total, finished = c->finished;
-	char since[32];
+	char since[32], stalled[32] = "";
 	int n;
 
+	/* stalled jobs are watched jobs: said inside the parentheses, when any */
+	if (c->stalled > 0) {
+		snprintf(stalled, sizeof(stalled), ", %zu stalled", c->stalled);
+	}
 	n = snprintf(
 		buf, size,
-		"Watching %zu job%s (%u request%s in flight, %u waiting for a connection), %zu finished",
+		"Watching %zu job%s (%u request%s in flight, %u waiting for a connection%s), %zu finished",
 		total - finished, total - finished == 1 ? "" : "s", c->in_flight,
-		c->in_flight == 1 ? "" : "s", c->queued, finished);
+		c->in_flight == 1 ? "" : "s", c->queued, stalled, finished);
 	if (c->hooks_running + c->hooks_queued > 0 && n > 0 && (size_t)n < size) {
 		n += snprintf(buf + n, size - (size_t)n, ", %u hook%s running, %u waiting",
 			      c->hooks_running, c->hooks_running == 1 ? "" : "s", c->hooks_queued);

@@ -27,6 +27,7 @@ struct status_endpoint {
 
 struct status_counts {
 	size_t total, finished; /* jobs held, of which finished */
+	size_t stalled; /* watched jobs whose stall was announced (CONTRACT "Stalls") */
 	unsigned in_flight, queued; /* requests in flight, jobs waiting for a connection */
 	unsigned hooks_running, hooks_queued;
 	const struct status_endpoint *endpoints; /* borrowed: only those to name */

@@ -97,6 +97,7 @@ static void assert_defaults(const struct config *c)
 	assert_true(c->jitter == 0.2);
 	assert_int_equal(c->job_timeout_usec, 24 * USEC_PER_HOUR);
 	assert_int_equal(c->request_timeout_usec, 30 * USEC_PER_SEC);
+	assert_int_equal(c->stall_after_usec, 30 * USEC_PER_MINUTE);
 	assert_null(c->hook_exec);
 	assert_int_equal(c->hook_timeout_usec, 60 * USEC_PER_SEC);
 	assert_int_equal(c->hook_max_parallel, 16);
@@ -193,6 +194,7 @@ static void test_every_key(void **state)
 							 "Jitter=0\n"
 							 "JobTimeout=2h 30min\n"
 							 "RequestTimeout=1ms\n"
+							 "StallAfter=infinity\n"
 							 "[Hook]\n"
 							 "Exec=\"/opt/my hook\" 'a b'\n"
 							 "Timeout=5s\n"
@@ -216,6 +218,7 @@ static void test_every_key(void **state)
 	assert_true(c->jitter == 0.0);
 	assert_int_equal(c->job_timeout_usec, 150 * USEC_PER_MINUTE);
 	assert_int_equal(c->request_timeout_usec, USEC_PER_MSEC);
+	assert_true(c->stall_after_usec == USEC_INFINITY);
 	assert_string_equal(c->hook_exec, "\"/opt/my hook\" 'a b'");
 	assert_int_equal(c->hook_timeout_usec, 5 * USEC_PER_SEC);
 	assert_int_equal(c->hook_max_parallel, 1024);
@@ -283,6 +286,10 @@ static const struct invalid_case invalid_cases[] = {
 	{ "Poll", "JobTimeout", "0",
 	  "Invalid JobTimeout= value '0', expected a time span above 0" },
 	{ "Poll", "JobTimeout", "forever", "expected a time span" },
+	{ "Poll", "StallAfter", "0",
+	  "Invalid StallAfter= value '0', expected a time span above 0" },
+	{ "Poll", "StallAfter", "never",
+	  "Invalid StallAfter= value 'never', expected a time span" },
 	{ "Poll", "RequestTimeout", "999us",
 	  "Invalid RequestTimeout= value '999us', expected at least 1ms" },
 	{ "Poll", "RequestTimeout", "0", "expected at least 1ms" },

@@ -120,7 +120,8 @@ static void test_every_key(void **state)
 		      "Endpoint=support-bot\n"
 		      "Description=FAQ bot re-index, caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac # 1\n"
 		      "Hook=/path/to/other-hook --arg \"two words\"\n"
-		      "Timeout=2h\n",
+		      "Timeout=2h\n"
+		      "StallAfter=10min\n",
 		      &j, &d),
 		0);
 	assert_n_diags(&d, 0);
@@ -134,6 +135,15 @@ static void test_every_key(void **state)
 	assert_int_equal(j.line_hook, 7);
 	assert_true(j.has_timeout);
 	assert_int_equal(j.timeout_usec, 2 * USEC_PER_HOUR);
+	assert_true(j.has_stall_after);
+	assert_int_equal(j.stall_after_usec, 10 * USEC_PER_MINUTE);
+	jobfile_done(&j);
+
+	/* StallAfter=infinity turns stall warnings off for this job */
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nStallAfter=infinity\n", &j, &d),
+			 0);
+	assert_true(j.has_stall_after);
+	assert_true(j.stall_after_usec == USEC_INFINITY);
 	jobfile_done(&j);
 }
 
@@ -278,6 +288,10 @@ static void test_invalid_values(void **state)
 		      "Invalid Timeout= value 'infinity'");
 	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nTimeout=2 fortnights\n", 4,
 		      "Invalid Timeout= value '2 fortnights'");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nStallAfter=0\n", 4,
+		      "Invalid StallAfter= value '0', expected a time span above 0");
+	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nStallAfter=soon\n", 4,
+		      "Invalid StallAfter= value 'soon'");
 	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=a\x01z\n", 4,
 		      "Invalid Description= value, expected UTF-8 text without control characters");
 	check_invalid("[Job]\nJobID=" ID "\nAction=enable\nDescription=a\tz\n", 4,

@@ -146,11 +146,49 @@ static void test_identity_per_kind(void **state)
 	registry_done(&r);
 }
 
+/* n_stalled counts the jobs in the registry whose stall was announced. */
+static void test_stalled_count(void **state)
+{
+	struct registry r;
+	struct endpoint *e;
+	struct job *a, *b, *outside;
+
+	(void)state;
+	registry_init(&r);
+	e = registry_endpoint(&r, "default", true);
+	assert_non_null(e);
+	a = new_job(e, 1, "a.job");
+	b = new_job(e, 2, "b.job");
+	outside = new_job(e, 3, "c.job");
+	assert_int_equal(registry_add(&r, a), 0);
+	/* a job restored stalled counts when it is added */
+	b->stall.stalled_usec = 1;
+	assert_int_equal(registry_add(&r, b), 0);
+	assert_int_equal(r.n_stalled, 1);
+	a->stall.stalled_usec = 2;
+	registry_stall_changed(&r, a, true);
+	assert_int_equal(r.n_stalled, 2);
+	/* a job not in the registry (detached) is not counted */
+	outside->stall.stalled_usec = 3;
+	registry_stall_changed(&r, outside, true);
+	assert_int_equal(r.n_stalled, 2);
+	a->stall.stalled_usec = 0;
+	registry_stall_changed(&r, a, false);
+	assert_int_equal(r.n_stalled, 1);
+	/* removing a stalled job uncounts it */
+	registry_remove(&r, b);
+	assert_int_equal(r.n_stalled, 0);
+	job_free(b);
+	job_free(outside);
+	registry_done(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_per_kind),
 		cmocka_unit_test(test_unfile_and_refile),
+		cmocka_unit_test(test_stalled_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,11 @@ static void test_counts(void **state)
 		fmt(&c),
 		"Watching 100 jobs (40 requests in flight, 7 waiting for a connection), 2 finished, 0 hooks running, 5 waiting");
 	c.hooks_queued = 0;
+	c.stalled = 3;
+	assert_string_equal(
+		fmt(&c),
+		"Watching 100 jobs (40 requests in flight, 7 waiting for a connection, 3 stalled), 2 finished");
+	c.stalled = 0;
 	c.state_failing = true;
 	assert_string_equal(
 		fmt(&c),
