@@ -291,7 +291,17 @@ const char *ctl_row_state(const struct state_row *row)
 	if (row->outcome) {
 		return row->outcome;
 	}
+	/* the server's own word (verbatim), which the kinds share; the
+	 * annotation-reply status jobwatch classified, from a daemon before */
+	if (!isempty(row->remote_status)) {
+		return row->remote_status;
+	}
 	return row->last_status ? row->last_status : "pending";
+}
+
+const char *ctl_row_kind(const struct state_row *row)
+{
+	return isempty(row->kind) ? kind_type_to_string(KIND_ANNOTATION_REPLY) : row->kind;
 }
 
 char *ctl_format_age(char *buf, size_t size, usec_t t)

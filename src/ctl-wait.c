@@ -362,8 +362,9 @@ static void waiter_poll_state(struct waiter *w, usec_t now)
 	if (sr && state_reader_find(sr, first->ids, &row) >= 0 &&
 	    row.accepted_usec >= first->not_before_usec) {
 		usec_t rt = now_realtime_usec();
-		snprintf(line, sizeof(line), "waiting for %s%s: %s, %u poll%s, %s%s%s", first->ids,
-			 more, ctl_row_state(&row), row.polls, row.polls == 1 ? "" : "s",
+		snprintf(line, sizeof(line), "waiting for %s%s: %s%s%s, %u poll%s, %s%s%s",
+			 first->ids, more, ctl_row_state(&row), row.progress ? ", " : "",
+			 strempty(row.progress), row.polls, row.polls == 1 ? "" : "s",
 			 ctl_format_age(el, sizeof(el),
 					rt > row.accepted_usec ? rt - row.accepted_usec : 0),
 			 row.trouble ? ", endpoint trouble: " : "", strempty(row.trouble));

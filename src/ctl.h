@@ -141,8 +141,12 @@ int ctl_parse_ident(enum kind_type t, char *const *args, size_t n, bool hint_kin
  */
 int ctl_state_peek(const char *dir, struct state_reader **ret);
 
-/* A row's outcome, else its last status, else "pending". */
+/* A row's outcome, else the server's last status word (remote_status, else
+ * last_status), else "pending". */
 const char *ctl_row_state(const struct state_row *row);
+/* A row's kind: annotation-reply when it has none (a state file from before
+ * kinds). */
+const char *ctl_row_kind(const struct state_row *row);
 /* A span at second resolution: "1h 2min 3s", "0s" under a second. */
 char *ctl_format_age(char *buf, size_t size, usec_t t);
 
