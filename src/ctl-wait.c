@@ -288,12 +288,16 @@ static void waiter_state_fallback(struct waiter *w, struct wait_item *it,
 	}
 	struct journal_result jr = {
 		.job_id = row->job_id,
-		.action = row->action,
+		.kind = ctl_row_kind(row),
+		.action = isempty(row->action) ? NULL : row->action,
+		.dataset = isempty(row->dataset) ? NULL : row->dataset,
+		.documents = row->documents,
+		.documents_failed = row->documents_failed,
 		.endpoint = row->endpoint,
 		.description = row->description,
 		.status = row->outcome,
 		.error = row->error_msg,
-		.last_status = row->last_status,
+		.last_status = row->remote_status ? row->remote_status : row->last_status,
 		.polls = row->polls,
 		.duration_usec = row->finished_usec > row->accepted_usec
 					 ? row->finished_usec - row->accepted_usec

@@ -224,12 +224,17 @@ def test():
     test_wait(sb, d, J)
     test_list_done(sb, J)
 
-    # the batch's file is removed and added again: add says the outcome is known
+    # the batch's file is removed while the daemon is stopped (a running one forgets a finished
+    # job whose file goes) and added again: add says the outcome is known
+    d.stop()
     os.unlink(files["batch"])
     expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", J["dataset"], J["batch"]), 0,
            "add a finished batch again",
            stderr=r"note: jobwatchd already recorded the outcome 'completed' for this job")
-    d.stop()
+    # not for the same batch id under another dataset: another job
+    p = expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", str(uuid.uuid4()), J["batch"]),
+               0, "add the batch id under another dataset")
+    H.check("note:" not in p.stderr, "a note for another job: %s", p.stderr)
 
 
 if __name__ == "__main__":
