@@ -13,7 +13,8 @@ against the mock Dify:
   document counts;
 - wait on a batch id (20 digits) and on a run id (UUID): the result entry's MESSAGE, exit 0 for
   completed, 1 for a failed run, 2 for a batch that is not there;
-- add's note about an outcome already recorded, for a kind other than annotation-reply.
+- add's note about an outcome already recorded, for a kind other than annotation-reply;
+- wait's state-file fallback (a daemon logging to the console) for a batch.
 
 Exit 0 pass, 1 fail, 77 skip (no journald)."""
 
@@ -200,6 +201,25 @@ def test_list_done(sb, J):
     H.eq(jobs[J["failrun"]]["remote_status"], "failed", "remote status of the failed run")
 
 
+def test_console_fallback(mock):
+    """A daemon logging to the console writes no journal entry: wait reports a batch's outcome
+    from the state file, worded as the journal would (the document count from the state)."""
+    sb = H.Sandbox(name="ctl-kinds-console")
+    dataset, batch = str(uuid.uuid4()), batch_id()
+    doc = {"lifecycle": [["waiting", 0.2], ["indexing", 0.3], ["completed", None]]}
+    mock.add_batches({"dataset_id": dataset, "batch": batch, "documents": [doc, doc]})
+    conf = sb.base_config(mock)
+    conf["Endpoint:kb"] = {"BaseURL": mock.url, "APIKeyFile": sb.write_key("kb-key", DATASET_KEY)}
+    sb.write_config(conf)
+    expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", dataset, batch), 0,
+           "add (console daemon)")
+    d = sb.start_daemon(log_target="console")
+    expect(ctl(sb, "wait", "--timeout", "60s", batch, timeout=int(C.t(90))), 0, "wait (console daemon)",
+           stdout=r"^[^\n]*%s[^\n]*completed: 2 documents indexed" % batch,
+           stderr=r"warning: the state file has the result of job %s" % batch)
+    d.stop()
+
+
 def test():
     sb = H.Sandbox()
     J = {"dataset": str(uuid.uuid4()), "batch": batch_id(), "run": str(uuid.uuid4()),
@@ -235,6 +255,8 @@ def test():
     p = expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", str(uuid.uuid4()), J["batch"]),
                0, "add the batch id under another dataset")
     H.check("note:" not in p.stderr, "a note for another job: %s", p.stderr)
+
+    test_console_fallback(mock)
 
 
 if __name__ == "__main__":
