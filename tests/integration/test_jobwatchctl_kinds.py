@@ -14,7 +14,8 @@ against the mock Dify:
 - wait on a batch id (20 digits) and on a run id (UUID): the result entry's MESSAGE, exit 0 for
   completed, 1 for a failed run, 2 for a batch that is not there;
 - add's note about an outcome already recorded, for a kind other than annotation-reply;
-- wait's state-file fallback (a daemon logging to the console) for a batch.
+- wait's state-file fallback (a daemon logging to the console) for a batch;
+- bash completion of --kind and of each kind's first argument.
 
 Exit 0 pass, 1 fail, 77 skip (no journald)."""
 
@@ -220,7 +221,33 @@ def test_console_fallback(mock):
     d.stop()
 
 
+COMPLETION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "completion",
+                          "jobwatchctl.bash")
+
+
+def complete(*words):
+    """What bash completion offers for the last word of `jobwatchctl WORDS...`."""
+    script = ('source "$1"; shift; COMP_WORDS=(jobwatchctl "$@"); COMP_CWORD=$#; COMPREPLY=(); '
+              '_jobwatchctl; printf "%s\\n" "${COMPREPLY[@]}"')
+    p = subprocess.run(["bash", "-c", script, "bash", COMPLETION] + list(words), capture_output=True,
+                       text=True, timeout=30)
+    H.check(p.returncode == 0, "completion of %s: %d %s", words, p.returncode, p.stderr)
+    return sorted(w for w in p.stdout.splitlines() if w)
+
+
+def test_completion():
+    H.eq(complete("add", "--ki"), ["--kind"], "completion of add --ki")
+    H.eq(complete("add", "--kind", ""), ["annotation-reply", "document-indexing", "workflow-run"],
+         "completion of --kind")
+    H.eq(complete("add", ""), ["disable", "enable"], "completion of add's first argument")
+    H.eq(complete("add", "-k", "annotation-reply", ""), ["disable", "enable"], "annotation-reply's ACTION")
+    H.eq(complete("add", "--kind", "document-indexing", "--endpoint", "kb", ""), [],
+         "no action offered for a batch")
+    H.eq(complete("add", "--kind", "workflow-run", ""), [], "no action offered for a run")
+
+
 def test():
+    test_completion()
     sb = H.Sandbox()
     J = {"dataset": str(uuid.uuid4()), "batch": batch_id(), "run": str(uuid.uuid4()),
          "failrun": str(uuid.uuid4())}
