@@ -113,10 +113,10 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 		snprintf(what, sizeof(what), "completed: %lld document%s indexed",
 			 (long long)r->documents, r->documents == 1 ? "" : "s");
 	} else if ((streq(r->status, "completed") || streq(r->status, "error")) && workflow &&
-		   !isempty(r->last_status)) {
+		   !isempty(r->remote_status)) {
 		/* "succeeded (completed)", "partial-succeeded (completed)",
 		 * "stopped (error)": the run's word, then the outcome */
-		snprintf(what, sizeof(what), "%s (%s)", r->last_status, r->status);
+		snprintf(what, sizeof(what), "%s (%s)", r->remote_status, r->status);
 	} else if (streq(r->status, "completed")) {
 		snprintf(what, sizeof(what), "completed");
 	} else if (streq(r->status, "error") && indexing && r->documents >= 0) {
@@ -209,7 +209,9 @@ int journal_job_result(const struct journal_result *r)
 	}
 	if (!isempty(r->last_status)) {
 		fields_add(&f, "JOB_LAST_STATUS", r->last_status);
-		fields_add(&f, "JOB_REMOTE_STATUS", r->last_status);
+	}
+	if (!isempty(r->remote_status)) {
+		fields_add(&f, "JOB_REMOTE_STATUS", r->remote_status);
 	}
 	if (r->dataset) {
 		fields_add(&f, "JOB_DATASET_ID", r->dataset);

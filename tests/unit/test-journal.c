@@ -99,17 +99,17 @@ static void test_workflow(void **state)
 
 	(void)state;
 	r.kind = "workflow-run";
-	r.last_status = "succeeded";
+	r.remote_status = r.last_status = "succeeded";
 	check(&r, "Workflow run " UUID_A
 		  " (endpoint 'default') succeeded (completed) after 7 polls in 1min 3s.");
-	r.last_status = "partial-succeeded";
+	r.remote_status = r.last_status = "partial-succeeded";
 	check(&r, "Workflow run " UUID_A
 		  " (endpoint 'default') partial-succeeded (completed) after 7 polls in 1min 3s.");
 	r.status = "error";
-	r.last_status = "stopped";
+	r.remote_status = r.last_status = "stopped";
 	check(&r, "Workflow run " UUID_A
 		  " (endpoint 'default') stopped (error) after 7 polls in 1min 3s.");
-	r.last_status = "failed";
+	r.remote_status = r.last_status = "failed";
 	r.error = "node 3: timeout";
 	r.description = "nightly";
 	check(&r,
@@ -117,7 +117,7 @@ static void test_workflow(void **state)
 	      " (endpoint 'default', 'nightly') failed (error) after 7 polls in 1min 3s: node 3: timeout.");
 	r.status = "cancelled";
 	r.error = NULL;
-	r.last_status = "running";
+	r.remote_status = r.last_status = "running";
 	check(&r,
 	      "Workflow run " UUID_A
 	      " (endpoint 'default', 'nightly') was cancelled (its job file was removed or replaced) after 7 polls in 1min 3s.");
