@@ -297,7 +297,8 @@ static void waiter_state_fallback(struct waiter *w, struct wait_item *it,
 		.description = row->description,
 		.status = row->outcome,
 		.error = row->error_msg,
-		.last_status = row->remote_status ? row->remote_status : row->last_status,
+		.last_status = row->last_status,
+		.remote_status = row->remote_status,
 		.polls = row->polls,
 		.duration_usec = row->finished_usec > row->accepted_usec
 					 ? row->finished_usec - row->accepted_usec
