@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 # bash completion for jobwatchctl(1).
 #
-# Completes commands, options, actions, endpoint names (read from the config
-# file and its drop-ins with a plain grep for [Endpoint] / [Endpoint:NAME]) and,
-# for "wait", the job ids of `jobwatchctl list --json`. meson substitutes the
+# Completes commands, options, job kinds (add --kind), actions, endpoint names
+# (read from the config file and its drop-ins with a plain grep for [Endpoint]
+# / [Endpoint:NAME]) and, for "wait", the job ids of `jobwatchctl list --json`
+# (every kind's: UUIDs and indexing batches). meson substitutes the
 # built-in config path; used from the source tree, /etc/jobwatch/jobwatch.conf
 # is assumed.
 
@@ -67,7 +68,7 @@ _jobwatchctl()
     local commands='add list wait start help'
     local common='-c --config -j --jobs-dir -s --state-dir -h --help --version'
     local -A opts=(
-        [add]='-e --endpoint -d --description'
+        [add]='-k --kind -e --endpoint -d --description'
         [list]='--json'
         [wait]='-t --timeout'
         [start]='-e --endpoint -d --description --score-threshold --embedding-provider
@@ -83,7 +84,7 @@ _jobwatchctl()
         fi
         case ${words[i]} in
             -c | --config | -j | --jobs-dir | -s | --state-dir | -e | --endpoint | \
-                -d | --description | -t | --timeout | --score-threshold | \
+                -k | --kind | -d | --description | -t | --timeout | --score-threshold | \
                 --embedding-provider | --embedding-model)
                 skip=1 ;;
             -*) ;;
@@ -107,6 +108,10 @@ _jobwatchctl()
             ;;
         -e | --endpoint)
             COMPREPLY=($(compgen -W "$(_jobwatchctl_endpoints)" -- "$cur"))
+            return
+            ;;
+        -k | --kind)
+            COMPREPLY=($(compgen -W 'annotation-reply document-indexing workflow-run' -- "$cur"))
             return
             ;;
         -t | --timeout)
@@ -146,7 +151,7 @@ _jobwatchctl()
         fi
         case ${words[j]} in
             -c | --config | -j | --jobs-dir | -s | --state-dir | -e | --endpoint | \
-                -d | --description | -t | --timeout | --score-threshold | \
+                -k | --kind | -d | --description | -t | --timeout | --score-threshold | \
                 --embedding-provider | --embedding-model)
                 skip=1 ;;
             -*) ;;
@@ -154,9 +159,14 @@ _jobwatchctl()
         esac
     done
 
+    # the kind of add: ACTION comes first only for annotation-reply jobs
+    local kind
+    kind=$(_jobwatchctl_option_value -k --kind)
+
     case $cmd in
         add | start)
-            ((npos == 0)) && COMPREPLY=($(compgen -W 'enable disable' -- "$cur"))
+            [[ $cmd == start || -z $kind || $kind == annotation-reply ]] &&
+                ((npos == 0)) && COMPREPLY=($(compgen -W 'enable disable' -- "$cur"))
             ;;
         wait)
             COMPREPLY=($(compgen -W "$(_jobwatchctl_job_ids)" -- "$cur"))

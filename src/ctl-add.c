@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,12 +64,12 @@ static int rename_noreplace(const char *tmp, const char *path)
 }
 
 /*
- * Another *.job file in dirfd naming the same (endpoint, action, id). Bad
- * files are skipped (the daemon reports them). Returns 1 with its name in
- * *ret_name, 0 if none, or a negative errno.
+ * Another *.job file in dirfd naming the same job: (endpoint, kind, the
+ * kind's id fields). Bad files are skipped (the daemon reports them).
+ * Returns 1 with its name in *ret_name, 0 if none, or a negative errno.
  */
-static int find_same_job(int dirfd, const char *dir, const uint8_t id[static 16],
-			 enum job_action action, const char *endpoint, char **ret_name)
+static int find_same_job(int dirfd, const char *dir, const struct kind_ident *ident,
+			 const char *endpoint, char **ret_name)
 {
 	_cleanup_(closedirp) DIR *d = NULL;
 	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
@@ -98,8 +99,7 @@ static int find_same_job(int dirfd, const char *dir, const uint8_t id[static 16]
 		if (jobfile_load(dirfd, de->d_name, path, &jf, NULL) < 0) {
 			continue;
 		}
-		if (memcmp(jf.id, id, 16) == 0 && jf.action == action &&
-		    streq_ptr(jf.endpoint, endpoint)) {
+		if (kind_ident_equal(&jf.ident, ident) && streq_ptr(jf.endpoint, endpoint)) {
 			*ret_name = strdup_or_null(de->d_name);
 			return *ret_name ? 1 : -ENOMEM;
 		}
@@ -107,15 +107,37 @@ static int find_same_job(int dirfd, const char *dir, const uint8_t id[static 16]
 	return errno > 0 ? -errno : 0;
 }
 
-/* The job file's name: <endpoint>-<action>-<id>.job; never a dotfile. */
-static char *job_file_name(const uint8_t id[static 16], enum job_action action,
-			   const char *endpoint)
+/*
+ * The job file's name, never a dotfile: <endpoint>-<action>-<id>.job for an
+ * annotation-reply job, as before kinds; <endpoint>-<kind>-<fields>.job for
+ * the others, its id fields in the order add takes them (the dataset before
+ * its batch), so that two jobs never share a name. NULL when out of memory
+ * or ident is not valid.
+ */
+static char *job_file_name(const struct kind_ident *ident, const char *endpoint)
 {
-	char ids[UUID_STRING_MAX];
+	enum kind_field f[_KIND_FIELD_MAX];
+	size_t n = ctl_kind_args(ident->kind, f);
 	const char *ep = endpoint ? endpoint : ENDPOINT_DEFAULT_NAME;
+	char name[NAME_MAX + 1], buf[KIND_ID_STRING_MAX];
+	int k;
 
-	return strjoin(ep[0] == '.' ? "_" : "", ep, "-", job_action_to_string(action), "-",
-		       uuid_to_string(id, ids), JOBFILE_SUFFIX);
+	k = snprintf(name, sizeof(name), "%s%s", ep[0] == '.' ? "_" : "", ep);
+	if (ident->kind != KIND_ANNOTATION_REPLY && k >= 0) {
+		k = snprintf(name + k, sizeof(name) - (size_t)k, "-%s",
+			     kind_type_to_string(ident->kind));
+	}
+	for (size_t i = 0; i < n && k >= 0 && (size_t)k < sizeof(name); i++) {
+		size_t len = strlen(name);
+		if (!kind_field_to_string(ident, f[i], buf)) {
+			return NULL;
+		}
+		k = snprintf(name + len, sizeof(name) - len, "-%s", buf);
+	}
+	if (k < 0 || strlen(name) + strlen(JOBFILE_SUFFIX) >= sizeof(name)) {
+		return NULL; /* an endpoint name is at most 64 bytes: cannot happen */
+	}
+	return strjoin(name, JOBFILE_SUFFIX);
 }
 
 /*
@@ -124,8 +146,8 @@ static char *job_file_name(const uint8_t id[static 16], enum job_action action,
  */
 /* Long (about 120 lines): each step of the atomic write fails with a message
  * of its own that names the file and says what to do. */
-int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_action action,
-		const char *endpoint, const char *description, char **ret_path)
+int ctl_add_job(const struct config *c, const struct kind_ident *ident, const char *endpoint,
+		const char *description, char **ret_path)
 {
 	_cleanup_(diag_list_donep) struct diag_list diags = { 0 };
 	_cleanup_(jobfile_donep) struct jobfile jf = { 0 };
@@ -140,7 +162,7 @@ int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_ac
 		endpoint = NULL;
 	}
 
-	text = jobfile_format(id, action, endpoint, description, &r);
+	text = jobfile_format_kind(ident, endpoint, description, &r);
 	if (!text) {
 		if (r == -ENOMEM) {
 			return ctl_fail(r, "out of memory");
@@ -178,7 +200,7 @@ int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_ac
 	if (!dir) {
 		dir = strdup_or_null(d);
 	}
-	name = job_file_name(id, action, endpoint);
+	name = job_file_name(ident, endpoint);
 	if (!dir || !name) {
 		return ctl_fail(-ENOMEM, "out of memory");
 	}
@@ -191,7 +213,7 @@ int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_ac
 		*ret_path = TAKE_PTR(path);
 		return -EEXIST;
 	}
-	r = find_same_job(dirfd, dir, id, action, endpoint, &other);
+	r = find_same_job(dirfd, dir, ident, endpoint, &other);
 	if (r < 0) {
 		return ctl_fail(r, "cannot read the jobs directory '%s': %s", dir, strerror(-r));
 	}
@@ -245,38 +267,90 @@ int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_ac
 	return 0;
 }
 
+/*
+ * Whether a state row is the job of (endpoint, ident): the same kind (a row
+ * of a state file from before kinds has none: annotation-reply), id,
+ * action (annotation-reply) and dataset (document-indexing). The id was
+ * matched by state_reader_find().
+ */
+static bool row_is_job(const struct state_row *row, const struct kind_ident *ident,
+		       const char *endpoint)
+{
+	const struct kind *k = kind_get(ident->kind);
+	char buf[KIND_ID_STRING_MAX];
+
+	if (!streq(row->endpoint, endpoint ? endpoint : ENDPOINT_DEFAULT_NAME) ||
+	    !streq(isempty(row->kind) ? kind_type_to_string(KIND_ANNOTATION_REPLY) : row->kind,
+		   k->name)) {
+		return false;
+	}
+	if ((k->fields & KIND_FIELD_BIT(KIND_FIELD_ACTION)) &&
+	    !streq_ptr(row->action, kind_field_to_string(ident, KIND_FIELD_ACTION, buf))) {
+		return false;
+	}
+	if ((k->fields & KIND_FIELD_BIT(KIND_FIELD_DATASET)) &&
+	    !streq_ptr(row->dataset, kind_field_to_string(ident, KIND_FIELD_DATASET, buf))) {
+		return false;
+	}
+	return true;
+}
+
 /* Note a finished row of the same job: the daemon will not poll it again. */
-static void note_known_outcome(const uint8_t id[static 16], enum job_action action,
-			       const char *endpoint)
+static void note_known_outcome(const struct kind_ident *ident, const char *endpoint)
 {
 	_cleanup_(state_reader_freep) struct state_reader *sr = NULL;
 	_cleanup_(state_row_donep) struct state_row row = { 0 };
 	_cleanup_(freep) char *dir = paths_state_dir(arg_state_dir);
-	char ids[UUID_STRING_MAX];
+	char ids[KIND_ID_STRING_MAX];
 
-	if (!dir || ctl_state_peek(dir, &sr) < 0) {
+	if (!dir || !kind_ident_id_string(ident, ids) || ctl_state_peek(dir, &sr) < 0) {
 		return;
 	}
-	if (state_reader_find(sr, uuid_to_string(id, ids), &row) >= 0 && row.outcome &&
-	    streq(row.action, job_action_to_string(action)) &&
-	    streq(row.endpoint, endpoint ? endpoint : ENDPOINT_DEFAULT_NAME)) {
+	if (state_reader_find(sr, ids, &row) >= 0 && row.outcome &&
+	    row_is_job(&row, ident, endpoint)) {
 		fprintf(stderr,
 			"jobwatchctl: note: jobwatchd already recorded the outcome '%s' for this job; it will not poll it again\n",
 			row.outcome);
 	}
 }
 
+/* "enable job 3c90c3cc-...", "document-indexing batch 2026...", for messages. */
+static char *describe_job(const struct kind_ident *ident, char *buf, size_t size)
+{
+	char id[KIND_ID_STRING_MAX], action[KIND_ID_STRING_MAX];
+
+	if (!kind_ident_id_string(ident, id)) {
+		snprintf(id, sizeof(id), "?");
+	}
+	if (ident->kind == KIND_ANNOTATION_REPLY) {
+		snprintf(buf, size, "%s",
+			 strempty(kind_field_to_string(ident, KIND_FIELD_ACTION, action)));
+	} else {
+		snprintf(buf, size, "%s %s", kind_type_to_string(ident->kind), id);
+	}
+	return buf;
+}
+
 enum ctl_exit verb_add(char **args, size_t n)
 {
 	_cleanup_(config_freep) struct config *c = NULL;
 	_cleanup_(freep) char *path = NULL;
-	enum job_action action = JOB_ACTION_ENABLE;
-	uint8_t id[16];
+	enum kind_type t = KIND_ANNOTATION_REPLY;
+	struct kind_ident ident;
+	char what[128];
 	int r;
 
-	assert(n == 2);
-	if (ctl_parse_action(args[0], &action) < 0 || ctl_parse_job_id(args[1], id) < 0 ||
-	    ctl_check_description(arg_description) < 0) {
+	if (arg_kind) {
+		r = kind_type_from_string(arg_kind);
+		assert(r >= 0); /* checked by ctl_parse_argv() */
+		t = (enum kind_type)r;
+	}
+	r = ctl_parse_ident(t, args, n, !arg_kind, &ident);
+	if (r == -ERANGE) {
+		return ctl_usage_error("add", "add --kind %s needs %s", kind_type_to_string(t),
+				       ctl_kind_args_usage(t, " and ", what, sizeof(what)));
+	}
+	if (r < 0 || ctl_check_description(arg_description) < 0) {
 		return CTL_EXIT_FAILURE;
 	}
 	if (arg_endpoint && !streq(arg_endpoint, ENDPOINT_DEFAULT_NAME) &&
@@ -290,21 +364,21 @@ enum ctl_exit verb_add(char **args, size_t n)
 	if (ctl_load_config(false, &c) < 0 || !ctl_find_endpoint(c, arg_endpoint)) {
 		return CTL_EXIT_FAILURE;
 	}
-	r = ctl_add_job(c, id, action, arg_endpoint, arg_description, &path);
+	r = ctl_add_job(c, &ident, arg_endpoint, arg_description, &path);
 	if (r == -EEXIST) {
 		ctl_fail(
 			r,
 			"this job (%s on endpoint '%s') is already in '%s': remove that file first to add it again",
-			job_action_to_string(action),
+			describe_job(&ident, what, sizeof(what)),
 			arg_endpoint ? arg_endpoint : ENDPOINT_DEFAULT_NAME, path);
 		return CTL_EXIT_FAILURE;
 	}
 	if (r < 0) {
 		return CTL_EXIT_FAILURE;
 	}
-	note_known_outcome(
-		id, action,
-		arg_endpoint && !streq(arg_endpoint, ENDPOINT_DEFAULT_NAME) ? arg_endpoint : NULL);
+	note_known_outcome(&ident, arg_endpoint && !streq(arg_endpoint, ENDPOINT_DEFAULT_NAME)
+					   ? arg_endpoint
+					   : NULL);
 	printf("%s\n", path);
 	return CTL_EXIT_SUCCESS;
 }

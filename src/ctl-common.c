@@ -151,14 +151,104 @@ int ctl_parse_action(const char *s, enum job_action *ret)
 	return 0;
 }
 
-int ctl_parse_job_id(const char *s, uint8_t ret[static 16])
+int ctl_parse_wait_id(const char *s, char buf[static KIND_ID_STRING_MAX])
 {
-	if (uuid_from_string(s, ret) < 0) {
-		return ctl_fail(
-			-EINVAL,
-			"invalid job id '%s', expected a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a",
-			s);
+	struct kind_ident ident = { 0 };
+
+	if (kind_field_parse(KIND_FIELD_JOB_ID, s, &ident) >= 0) {
+		uuid_to_string(ident.id, buf);
+		return 0;
 	}
+	if (kind_field_parse(KIND_FIELD_BATCH, s, &ident) >= 0) {
+		snprintf(buf, KIND_ID_STRING_MAX, "%s", s);
+		return 0;
+	}
+	return ctl_fail(
+		-EINVAL,
+		"invalid job id '%s', expected a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a (an annotation job, a workflow run) or a document-indexing batch of 20 digits like " KIND_BATCH_EXAMPLE,
+		s);
+}
+
+/* add's positional arguments: the order in which a kind's fields are given
+ * on the command line (the action first, as "add ACTION JOB_ID" always had
+ * it; the dataset before its batch). */
+static const enum kind_field arg_order[] = {
+	KIND_FIELD_ACTION,
+	KIND_FIELD_DATASET,
+	KIND_FIELD_JOB_ID,
+	KIND_FIELD_BATCH,
+};
+_Static_assert(ELEMENTSOF(arg_order) == _KIND_FIELD_MAX, "every field has a place");
+
+size_t ctl_kind_args(enum kind_type t, enum kind_field ret[static _KIND_FIELD_MAX])
+{
+	const struct kind *k = kind_get(t);
+	size_t n = 0;
+
+	for (size_t i = 0; k && i < ELEMENTSOF(arg_order); i++) {
+		if (k->fields & KIND_FIELD_BIT(arg_order[i])) {
+			ret[n++] = arg_order[i];
+		}
+	}
+	return n;
+}
+
+/* The argument's name in usage texts, and in messages about its value. */
+static const char *arg_name(enum kind_type t, enum kind_field f, bool upper)
+{
+	switch (f) {
+	case KIND_FIELD_ACTION:
+		return upper ? "ACTION" : "action";
+	case KIND_FIELD_DATASET:
+		return upper ? "DATASET" : "dataset id";
+	case KIND_FIELD_BATCH:
+		return upper ? "BATCH" : "batch id";
+	case KIND_FIELD_JOB_ID:
+	default:
+		if (t == KIND_WORKFLOW_RUN) {
+			return upper ? "RUN_ID" : "run id";
+		}
+		return upper ? "JOB_ID" : "job id";
+	}
+}
+
+char *ctl_kind_args_usage(enum kind_type t, const char *sep, char *buf, size_t size)
+{
+	enum kind_field f[_KIND_FIELD_MAX];
+	size_t n = ctl_kind_args(t, f), len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++) {
+		int k = snprintf(buf + len, size - len, "%s%s", i == 0 ? "" : sep,
+				 arg_name(t, f[i], true));
+		if (k < 0) {
+			break;
+		}
+		len += (size_t)k;
+	}
+	return buf;
+}
+
+int ctl_parse_ident(enum kind_type t, char *const *args, size_t n, bool hint_kind,
+		    struct kind_ident *ret)
+{
+	enum kind_field f[_KIND_FIELD_MAX];
+	struct kind_ident ident = { .kind = (uint8_t)t };
+
+	if (n != ctl_kind_args(t, f)) {
+		return -ERANGE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (kind_field_parse(f[i], args[i], &ident) < 0) {
+			return ctl_fail(
+				-EINVAL, "invalid %s '%s', expected %s%s", arg_name(t, f[i], false),
+				args[i], kind_field_expected(f[i]),
+				hint_kind
+					? " (for another kind of job, name the kind with --kind; see 'jobwatchctl add --help')"
+					: "");
+		}
+	}
+	*ret = ident;
 	return 0;
 }
 
@@ -201,7 +291,17 @@ const char *ctl_row_state(const struct state_row *row)
 	if (row->outcome) {
 		return row->outcome;
 	}
+	/* the server's own word (verbatim), which the kinds share; the
+	 * annotation-reply status jobwatch classified, from a daemon before */
+	if (!isempty(row->remote_status)) {
+		return row->remote_status;
+	}
 	return row->last_status ? row->last_status : "pending";
+}
+
+const char *ctl_row_kind(const struct state_row *row)
+{
+	return isempty(row->kind) ? kind_type_to_string(KIND_ANNOTATION_REPLY) : row->kind;
 }
 
 char *ctl_format_age(char *buf, size_t size, usec_t t)

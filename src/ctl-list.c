@@ -105,7 +105,7 @@ static int list_json_row(struct list_ctx *ctx, const struct state_row *row)
 	GEN(gen_key(g, "endpoint"));
 	GEN(gen_str(g, row->endpoint));
 	GEN(gen_key(g, "action"));
-	GEN(gen_str(g, row->action));
+	GEN(gen_str(g, isempty(row->action) ? NULL : row->action)); /* a kind without Action= */
 	GEN(gen_key(g, "job_id"));
 	GEN(gen_str(g, row->job_id));
 	GEN(gen_key(g, "file"));
@@ -132,6 +132,20 @@ static int list_json_row(struct list_ctx *ctx, const struct state_row *row)
 	GEN(gen_str(g, row->trouble));
 	GEN(gen_key(g, "trouble_since_usec"));
 	GEN(gen_usec(g, row->trouble != NULL, row->trouble_since_usec));
+	/* kinds (added keys; the ones above keep their meaning) */
+	GEN(gen_key(g, "kind"));
+	GEN(gen_str(g, ctl_row_kind(row)));
+	GEN(gen_key(g, "dataset"));
+	GEN(gen_str(g, isempty(row->dataset) ? NULL : row->dataset));
+	GEN(gen_key(g, "remote_status"));
+	GEN(gen_str(g, row->remote_status));
+	GEN(gen_key(g, "progress"));
+	GEN(gen_str(g, row->progress));
+	GEN(gen_key(g, "documents"));
+	GEN(row->documents >= 0 ? yajl_gen_integer(g, row->documents) : yajl_gen_null(g));
+	GEN(gen_key(g, "documents_failed"));
+	GEN(row->documents_failed >= 0 ? yajl_gen_integer(g, row->documents_failed)
+				       : yajl_gen_null(g));
 	/* the stall clock (jobwatchd(8), "Stalls"): null when none / not stalled */
 	GEN(gen_key(g, "status_changed_usec"));
 	GEN(gen_usec(g, !row->outcome && row->status_changed_usec > 0, row->status_changed_usec));
@@ -163,16 +177,24 @@ static int list_fn(void *userdata, const struct state_row *row)
 		.last_status = strdup_or_null(row->last_status),
 		.outcome = strdup_or_null(row->outcome),
 		.trouble = strdup_or_null(row->trouble),
+		.kind = strdup_or_null(row->kind),
+		.dataset = strdup_or_null(row->dataset),
+		.remote_status = strdup_or_null(row->remote_status),
+		.progress = strdup_or_null(row->progress),
 		.accepted_usec = row->accepted_usec,
 		.trouble_since_usec = row->trouble_since_usec,
 		.status_changed_usec = row->status_changed_usec,
 		.stalled_usec = row->stalled_usec,
 		.polls = row->polls,
+		.documents = row->documents,
+		.documents_failed = row->documents_failed,
 	};
 	ctx->n_rows++;
 	if (!copy->endpoint || !copy->action || !copy->job_id ||
 	    (row->description && !copy->description) || (row->last_status && !copy->last_status) ||
-	    (row->outcome && !copy->outcome) || (row->trouble && !copy->trouble)) {
+	    (row->outcome && !copy->outcome) || (row->trouble && !copy->trouble) ||
+	    (row->kind && !copy->kind) || (row->dataset && !copy->dataset) ||
+	    (row->remote_status && !copy->remote_status) || (row->progress && !copy->progress)) {
 		return -ENOMEM;
 	}
 	return 0;
@@ -188,6 +210,11 @@ enum {
 	COL_POLLS,
 	COL_AGE,
 	COL_TROUBLE,
+	/* shown only when a job needs them, so that a list of annotation-reply
+	 * jobs reads as it did before kinds */
+	COL_KIND,
+	COL_DATASET,
+	COL_PROGRESS,
 	COL_DESCRIPTION,
 	_COL_MAX,
 };
@@ -201,7 +228,7 @@ static void list_cells(const struct list_ctx *ctx, const struct state_row *row,
 	ctl_format_age(cells[COL_AGE], sizeof(cells[0]),
 		       ctx->now > row->accepted_usec ? ctx->now - row->accepted_usec : 0);
 	ptrs[COL_ENDPOINT] = row->endpoint;
-	ptrs[COL_ACTION] = row->action;
+	ptrs[COL_ACTION] = isempty(row->action) ? "-" : row->action;
 	ptrs[COL_JOB_ID] = row->job_id;
 	ptrs[COL_STATE] = ctl_row_state(row);
 	ptrs[COL_POLLS] = cells[COL_POLLS];
@@ -224,6 +251,9 @@ static void list_cells(const struct list_ctx *ctx, const struct state_row *row,
 		snprintf(cells[COL_TROUBLE], sizeof(cells[0]), "stalled (for %s)", since);
 		ptrs[COL_TROUBLE] = cells[COL_TROUBLE];
 	}
+	ptrs[COL_KIND] = ctl_row_kind(row);
+	ptrs[COL_DATASET] = isempty(row->dataset) ? "-" : row->dataset;
+	ptrs[COL_PROGRESS] = isempty(row->progress) ? "-" : row->progress;
 	ptrs[COL_DESCRIPTION] = strempty(row->description);
 	/* text from the state file (a server's status, a job file's text):
 	 * escaped when it would not print as it is */
@@ -242,53 +272,68 @@ static void list_cells(const struct list_ctx *ctx, const struct state_row *row,
 	}
 }
 
-/* One table line: each cell padded to its width (POLLS right-aligned),
+/* One table line: each shown cell padded to its width (POLLS right-aligned),
  * without trailing blanks after the last non-empty cell. */
-static void print_row(const char *const *cells, const size_t *width, unsigned ncol)
+static void print_row(const char *const *cells, const size_t *width, const bool *shown)
 {
 	unsigned last = 0;
+	bool first = true;
 
-	for (unsigned i = 0; i < ncol; i++) {
-		if (!isempty(cells[i])) {
+	for (unsigned i = 0; i < _COL_MAX; i++) {
+		if (shown[i] && !isempty(cells[i])) {
 			last = i;
 		}
 	}
 	for (unsigned i = 0; i <= last; i++) {
-		const char *sep = i == last ? "\n" : "  ";
+		if (!shown[i]) {
+			continue;
+		}
+		if (!first) {
+			fputs("  ", stdout);
+		}
+		first = false;
 		if (i == COL_POLLS) {
-			printf("%*s%s", (int)width[i], cells[i], sep);
+			printf("%*s", (int)width[i], cells[i]);
 		} else if (i == last) {
-			printf("%s%s", cells[i], sep);
+			fputs(cells[i], stdout);
 		} else {
-			printf("%-*s%s", (int)width[i], cells[i], sep);
+			printf("%-*s", (int)width[i], cells[i]);
 		}
 	}
+	putchar('\n');
 }
 
 static void list_print_table(const struct list_ctx *ctx)
 {
 	static const char *const headers[_COL_MAX] = {
-		"ENDPOINT", "ACTION", "JOB_ID", "STATE", "POLLS", "AGE", "TROUBLE", "DESCRIPTION",
+		"ENDPOINT", "ACTION", "JOB_ID",	 "STATE",    "POLLS",	    "AGE",
+		"TROUBLE",  "KIND",   "DATASET", "PROGRESS", "DESCRIPTION",
 	};
 	char cells[_COL_MAX][CELL_MAX];
 	const char *ptrs[_COL_MAX];
 	size_t width[_COL_MAX];
-	bool any_description = false;
+	bool shown[_COL_MAX];
 
 	for (unsigned i = 0; i < _COL_MAX; i++) {
 		width[i] = strlen(headers[i]);
+		shown[i] = i < COL_KIND;
 	}
 	for (size_t r = 0; r < ctx->n_rows; r++) {
-		list_cells(ctx, &ctx->rows[r], cells, ptrs);
+		const struct state_row *row = &ctx->rows[r];
+		list_cells(ctx, row, cells, ptrs);
 		for (unsigned i = 0; i < _COL_MAX; i++) {
 			width[i] = MAX(width[i], strlen(ptrs[i]));
 		}
-		any_description |= !isempty(ctx->rows[r].description);
+		shown[COL_KIND] |=
+			!streq(ctl_row_kind(row), kind_type_to_string(KIND_ANNOTATION_REPLY));
+		shown[COL_DATASET] |= !isempty(row->dataset);
+		shown[COL_PROGRESS] |= !isempty(row->progress);
+		shown[COL_DESCRIPTION] |= !isempty(row->description);
 	}
-	print_row(headers, width, any_description ? _COL_MAX : COL_DESCRIPTION);
+	print_row(headers, width, shown);
 	for (size_t r = 0; r < ctx->n_rows; r++) {
 		list_cells(ctx, &ctx->rows[r], cells, ptrs);
-		print_row(ptrs, width, _COL_MAX);
+		print_row(ptrs, width, shown);
 	}
 }
 

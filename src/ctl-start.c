@@ -66,11 +66,11 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata
 	return n;
 }
 
-/* Zero the header strings curl copied (the key is in one of them), then free. */
 /* POST body to url with the endpoint's key; the answer in *a. Prints and
  * returns a negative errno when no HTTP answer arrived. */
-/* Long (about 95 lines): one transfer's options in a row, and the key's
- * copies erased right after it, in the same function that holds them. */
+/* Long (about 120 lines): one transfer's options in a row, each checked, and
+ * the key's copies erased right after it, in the same function that holds
+ * them. */
 static int http_post(const struct endpoint_config *e, const char *url, const char *body,
 		     struct http_answer *a)
 {
@@ -78,6 +78,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	_cleanup_(erase_and_freep) char *key = NULL, *auth = NULL;
 	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
 	struct curl_slist *headers = NULL, *h;
+	const char *option = NULL;
 	CURLcode cc;
 	char *loc = NULL;
 	int r;
@@ -112,26 +113,48 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	}
 	headers = h;
 
-	(void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(c, CURLOPT_URL, url);
-	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	(void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	(void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(c, CURLOPT_USERAGENT, "jobwatchctl/" JOBWATCH_VERSION);
-	(void)curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	(void)curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, START_TIMEOUT_MS);
-	(void)curl_easy_setopt(c, CURLOPT_HTTP_VERSION, curl_http_version_of(e->http_version));
+	/* The daemon's security options (no redirects, http and https only,
+	 * TLS verified), then ours; every result checked: a request sent
+	 * without one of them must not go out. */
+	r = curl_easy_set_security(c, "jobwatchctl/" JOBWATCH_VERSION, &option);
+	cc = CURLE_OK;
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (r >= 0 && cc == CURLE_OK) {                                                    \
+			cc = curl_easy_setopt(c, opt, val);                                        \
+			option = #opt;                                                             \
+		}                                                                                  \
+	} while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_POSTFIELDS, body);
+	SET(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	SET(CURLOPT_HTTPHEADER, headers);
+	SET(CURLOPT_TIMEOUT_MS, START_TIMEOUT_MS);
+	SET(CURLOPT_HTTP_VERSION, curl_http_version_of(e->http_version));
 	if (e->ca_file) {
-		(void)curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
+		SET(CURLOPT_CAINFO, e->ca_file);
 	}
-	/* Proxy= and ProxyFromEnvironment=, as the daemon does */
-	curl_set_proxy(c, config_endpoint_proxy(e));
-	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_curl_write);
-	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->error);
+	SET(CURLOPT_WRITEFUNCTION, on_curl_write);
+	SET(CURLOPT_WRITEDATA, a);
+	SET(CURLOPT_ERRORBUFFER, a->error);
+#undef SET
+	if (r >= 0) {
+		r = curl_code_to_errno(cc);
+	}
+	if (r >= 0) {
+		/* Proxy= and ProxyFromEnvironment=, as the daemon does */
+		r = curl_set_proxy(c, config_endpoint_proxy(e));
+		if (r < 0) {
+			option = "CURLOPT_PROXY";
+		}
+	}
+	if (r < 0) {
+		(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_erase_and_free(headers);
+		return ctl_fail(
+			r, "cannot set up the request to endpoint '%s': libcurl refused %s: %s",
+			e->name, option, strerror(-r));
+	}
 
 	cc = curl_easy_perform(c);
 	/* curl keeps no copy of the list: erase the key's copies now */
@@ -146,7 +169,7 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 		if (!clean) {
 			return ctl_fail(-ENOMEM, "out of memory");
 		}
-		explicit_bzero(a->body, a->len);
+		erase_secret(a->body, a->len);
 		free(a->body);
 		a->body = clean;
 		a->len = n;
@@ -334,7 +357,7 @@ enum ctl_exit verb_start(char **args, size_t n)
 	}
 	http_answer_done(&a);
 
-	char ids[UUID_STRING_MAX];
+	char ids[KIND_ID_STRING_MAX];
 	uuid_to_string(id, ids);
 	already = !streq(resp.job_status, "waiting");
 	if (already) {
@@ -343,7 +366,9 @@ enum ctl_exit verb_start(char **args, size_t n)
 		printf("a job of this action is already running on this app: %s (%s)\n", ids,
 		       escape_text_buf(st, sizeof(st), resp.job_status, strlen(resp.job_status)));
 	}
-	r = ctl_add_job(c, id, action, e->name, arg_description, &path);
+	struct kind_ident ident = { .kind = KIND_ANNOTATION_REPLY, .action = (uint8_t)action };
+	memcpy(ident.id, id, sizeof(ident.id));
+	r = ctl_add_job(c, &ident, e->name, arg_description, &path);
 	if (r == -EEXIST) {
 		/* another file's name: escaped */
 		char p[PATH_MAX];
@@ -367,5 +392,5 @@ enum ctl_exit verb_start(char **args, size_t n)
 	if (!arg_wait) {
 		return CTL_EXIT_SUCCESS;
 	}
-	return ctl_wait_for_jobs((const uint8_t(*)[16]) & id, 1);
+	return ctl_wait_for_jobs((const char(*)[KIND_ID_STRING_MAX])ids, 1);
 }

@@ -31,13 +31,14 @@
 static volatile sig_atomic_t interrupted;
 
 struct wait_item {
-	uint8_t id[16];
-	char ids[UUID_STRING_MAX];
+	char ids[KIND_ID_STRING_MAX]; /* the kind's own id, as JOB_ID has it */
 	/* From the state row, when the daemon knows the job: a result entry of
-	 * the same id that is older, or of another endpoint or action, is not
-	 * this job's (the id was used before, or the job was re-added). */
+	 * the same id that is older, or of another endpoint, kind, action or
+	 * dataset, is not this job's (the id was used before, or the job was
+	 * re-added). */
 	usec_t not_before_usec;
-	char *endpoint, *action; /* owned, or NULL when not known */
+	bool known; /* the fields below are the state row's */
+	char *endpoint, *kind, *action, *dataset; /* owned; NULL: anything goes */
 	bool done;
 	bool completed;
 	usec_t outcome_seen_usec; /* monotonic: when the state first showed an outcome */
@@ -123,14 +124,61 @@ static void waiter_clear_line(struct waiter *w)
 	}
 }
 
+static void item_forget(struct wait_item *it)
+{
+	it->known = false;
+	free(it->endpoint);
+	free(it->kind);
+	free(it->action);
+	free(it->dataset);
+	it->endpoint = it->kind = it->action = it->dataset = NULL;
+}
+
+/* Anchor it on the daemon's row of the job: its fields, taken from row. An
+ * empty action or dataset (a kind without one) matches anything, and so
+ * does the kind of a row from before kinds. */
+static void item_anchor(struct wait_item *it, struct state_row *row)
+{
+	item_forget(it);
+	it->known = true;
+	it->not_before_usec = row->accepted_usec;
+	it->endpoint = TAKE_PTR(row->endpoint);
+	if (!isempty(row->kind)) {
+		it->kind = TAKE_PTR(row->kind);
+	}
+	if (!isempty(row->action)) {
+		it->action = TAKE_PTR(row->action);
+	}
+	if (!isempty(row->dataset)) {
+		it->dataset = TAKE_PTR(row->dataset);
+	}
+}
+
+/* The entry is of the job it is anchored on. JOB_KIND is new with kinds: an
+ * entry without it is an annotation-reply job's (a daemon from before). */
+static bool item_matches(sd_journal *j, const struct wait_item *it)
+{
+	_cleanup_(freep) char *kind = NULL;
+
+	if (!field_is(j, "JOB_ENDPOINT", it->endpoint) || !field_is(j, "JOB_ACTION", it->action) ||
+	    !field_is(j, "JOB_DATASET_ID", it->dataset)) {
+		return false;
+	}
+	if (!it->kind) {
+		return true;
+	}
+	kind = journal_field(j, "JOB_KIND");
+	return kind ? streq(kind, it->kind)
+		    : streq(it->kind, kind_type_to_string(KIND_ANNOTATION_REPLY));
+}
+
 static void waiter_done(struct waiter *w)
 {
 	waiter_clear_line(w);
 	state_reader_free(w->sr);
 	free(w->state_dir);
 	for (size_t i = 0; w->items && i < w->n; i++) {
-		free(w->items[i].endpoint);
-		free(w->items[i].action);
+		item_forget(&w->items[i]);
 	}
 	free(w->items);
 }
@@ -158,20 +206,20 @@ static int waiter_scan(struct waiter *w, sd_journal *j)
 	while ((r = sd_journal_next(j)) > 0) {
 		_cleanup_(freep) char *id = journal_field(j, "JOB_ID");
 		_cleanup_(freep) char *status = NULL, *message = NULL;
-		uint8_t bin[16];
 		uint64_t t = 0;
 
-		if (!id || uuid_from_string(id, bin) < 0) {
+		/* the matches ask for the ids as JOB_ID has them (UUIDs in
+		 * lower case) */
+		if (!id) {
 			continue;
 		}
 		(void)sd_journal_get_realtime_usec(j, &t);
 		for (size_t i = 0; i < w->n; i++) {
 			struct wait_item *it = &w->items[i];
-			if (it->done || memcmp(it->id, bin, 16) != 0 || t < it->not_before_usec) {
+			if (it->done || !streq(it->ids, id) || t < it->not_before_usec) {
 				continue;
 			}
-			if (!field_is(j, "JOB_ENDPOINT", it->endpoint) ||
-			    !field_is(j, "JOB_ACTION", it->action)) {
+			if (!item_matches(j, it)) {
 				continue;
 			}
 			status = journal_field(j, "JOB_STATUS");
@@ -212,9 +260,7 @@ static void waiter_init_items(struct waiter *w)
 		_cleanup_(state_row_donep) struct state_row row = { 0 };
 		struct wait_item *it = &w->items[i];
 		if (state_reader_find(sr, it->ids, &row) >= 0) {
-			it->not_before_usec = row.accepted_usec;
-			it->endpoint = TAKE_PTR(row.endpoint);
-			it->action = TAKE_PTR(row.action);
+			item_anchor(it, &row);
 		}
 	}
 }
@@ -242,12 +288,17 @@ static void waiter_state_fallback(struct waiter *w, struct wait_item *it,
 	}
 	struct journal_result jr = {
 		.job_id = row->job_id,
-		.action = row->action,
+		.kind = ctl_row_kind(row),
+		.action = isempty(row->action) ? NULL : row->action,
+		.dataset = isempty(row->dataset) ? NULL : row->dataset,
+		.documents = row->documents,
+		.documents_failed = row->documents_failed,
 		.endpoint = row->endpoint,
 		.description = row->description,
 		.status = row->outcome,
 		.error = row->error_msg,
 		.last_status = row->last_status,
+		.remote_status = row->remote_status,
 		.polls = row->polls,
 		.duration_usec = row->finished_usec > row->accepted_usec
 					 ? row->finished_usec - row->accepted_usec
@@ -283,11 +334,9 @@ static void waiter_poll_state(struct waiter *w, usec_t now)
 		if (row.accepted_usec >= it->not_before_usec) {
 			waiter_state_fallback(w, it, &row, now);
 		}
-		if (!it->done && !it->action) {
+		if (!it->done && !it->known) {
 			/* added after we began: anchor on it from now on */
-			it->not_before_usec = row.accepted_usec;
-			it->endpoint = TAKE_PTR(row.endpoint);
-			it->action = TAKE_PTR(row.action);
+			item_anchor(it, &row);
 		}
 	}
 	w->state_cost_usec = now_monotonic_usec() - t0;
@@ -318,8 +367,9 @@ static void waiter_poll_state(struct waiter *w, usec_t now)
 	if (sr && state_reader_find(sr, first->ids, &row) >= 0 &&
 	    row.accepted_usec >= first->not_before_usec) {
 		usec_t rt = now_realtime_usec();
-		snprintf(line, sizeof(line), "waiting for %s%s: %s, %u poll%s, %s%s%s", first->ids,
-			 more, ctl_row_state(&row), row.polls, row.polls == 1 ? "" : "s",
+		snprintf(line, sizeof(line), "waiting for %s%s: %s%s%s, %u poll%s, %s%s%s",
+			 first->ids, more, ctl_row_state(&row), row.progress ? ", " : "",
+			 strempty(row.progress), row.polls, row.polls == 1 ? "" : "s",
 			 ctl_format_age(el, sizeof(el),
 					rt > row.accepted_usec ? rt - row.accepted_usec : 0),
 			 row.trouble ? ", endpoint trouble: " : "", strempty(row.trouble));
@@ -344,7 +394,7 @@ static void waiter_poll_state(struct waiter *w, usec_t now)
 /* The exit status, or 128 + the signal that interrupted the wait. */
 /* Long (about 120 lines): setting up the journal matches and the one wait
  * loop, whose exits are the exit statuses, read best in one place. */
-enum ctl_exit ctl_wait_for_jobs(const uint8_t (*ids)[16], size_t n)
+enum ctl_exit ctl_wait_for_jobs(const char (*ids)[KIND_ID_STRING_MAX], size_t n)
 {
 	_cleanup_(sd_journal_closep) sd_journal *j = NULL;
 	struct waiter w = {
@@ -366,8 +416,8 @@ enum ctl_exit ctl_wait_for_jobs(const uint8_t (*ids)[16], size_t n)
 		return CTL_EXIT_WAIT_ERROR;
 	}
 	for (size_t i = 0; i < n; i++) {
-		memcpy(w.items[i].id, ids[i], 16);
-		uuid_to_string(ids[i], w.items[i].ids);
+		memcpy(w.items[i].ids, ids[i], KIND_ID_STRING_MAX);
+		w.items[i].ids[KIND_ID_STRING_MAX - 1] = '\0';
 	}
 
 	/*
@@ -394,7 +444,7 @@ enum ctl_exit ctl_wait_for_jobs(const uint8_t (*ids)[16], size_t n)
 	/* Matches on one field are ORed, on different fields ANDed:
 	 * MESSAGE_ID=result AND (JOB_ID=a OR JOB_ID=b ...). */
 	for (size_t i = 0; r >= 0 && i < n; i++) {
-		char m[sizeof("JOB_ID=") + UUID_STRING_MAX];
+		char m[sizeof("JOB_ID=") + KIND_ID_STRING_MAX];
 		snprintf(m, sizeof(m), "JOB_ID=%s", w.items[i].ids);
 		r = sd_journal_add_match(j, m, 0);
 	}
@@ -468,7 +518,7 @@ enum ctl_exit ctl_wait_for_jobs(const uint8_t (*ids)[16], size_t n)
 
 enum ctl_exit verb_wait(char **args, size_t n)
 {
-	_cleanup_(freep) uint8_t(*ids)[16] = calloc(n, 16);
+	_cleanup_(freep) char(*ids)[KIND_ID_STRING_MAX] = calloc(n, KIND_ID_STRING_MAX);
 	size_t k = 0;
 
 	if (!ids) {
@@ -477,16 +527,16 @@ enum ctl_exit verb_wait(char **args, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		bool dup = false;
-		if (ctl_parse_job_id(args[i], ids[k]) < 0) {
+		if (ctl_parse_wait_id(args[i], ids[k]) < 0) {
 			return CTL_EXIT_USAGE;
 		}
 		/* the same id twice (in any case) is one job to wait for */
 		for (size_t m = 0; m < k && !dup; m++) {
-			dup = memcmp(ids[m], ids[k], 16) == 0;
+			dup = streq(ids[m], ids[k]);
 		}
 		if (!dup) {
 			k++;
 		}
 	}
-	return ctl_wait_for_jobs((const uint8_t(*)[16])ids, k);
+	return ctl_wait_for_jobs((const char(*)[KIND_ID_STRING_MAX])ids, k);
 }

@@ -22,6 +22,7 @@ const char *arg_jobs_dir;
 const char *arg_state_dir;
 const char *arg_endpoint;
 const char *arg_description;
+const char *arg_kind;
 bool arg_json;
 usec_t arg_timeout_usec = USEC_INFINITY;
 const char *arg_score_threshold;
@@ -39,6 +40,7 @@ enum {
 	ARG_PROVIDER,
 	ARG_MODEL,
 	ARG_WAIT,
+	ARG_KIND,
 };
 
 #define COMMON_OPTIONS                                                                             \
@@ -64,10 +66,12 @@ enum {
 static void help_main(void)
 {
 	printf("Usage: jobwatchctl [OPTION]... COMMAND [ARG]...\n"
-	       "Add, list, wait for and start the Dify annotation-reply jobs jobwatchd watches.\n"
+	       "Add, list, wait for and start the Dify jobs jobwatchd watches.\n"
 	       "\n"
 	       "Commands:\n"
 	       "  add [--endpoint E] [--description D] ACTION JOB_ID\n"
+	       "  add --kind document-indexing [--endpoint E] [--description D] DATASET BATCH\n"
+	       "  add --kind workflow-run [--endpoint E] [--description D] RUN_ID\n"
 	       "        write a job file for jobwatchd into the jobs directory\n"
 	       "  list [--json]\n"
 	       "        every job jobwatchd knows, from its state directory\n"
@@ -76,7 +80,8 @@ static void help_main(void)
 	       "  start ACTION --score-threshold X --embedding-provider P --embedding-model M\n"
 	       "        [--endpoint E] [--description D] [--wait [--timeout T]]\n"
 	       "        start a job on Dify, then add it\n"
-	       "ACTION is 'enable' or 'disable'. 'jobwatchctl COMMAND --help' tells more.\n"
+	       "ACTION is 'enable' or 'disable'; JOB_ID of wait is the kind's own id (a UUID, or\n"
+	       "a batch of 20 digits). 'jobwatchctl COMMAND --help' tells more.\n"
 	       "\n"
 	       "Options:\n" COMMON_HELP "\n" EXIT_HELP "See jobwatchctl(1).\n");
 }
@@ -84,12 +89,20 @@ static void help_main(void)
 static void help_add(void)
 {
 	printf("Usage: jobwatchctl add [OPTION]... ACTION JOB_ID\n"
-	       "Write a job file for jobwatchd: JOBS_DIR/ENDPOINT-ACTION-JOB_ID.job, atomically\n"
-	       "(temporary dotfile, fsync, rename). Prints its path. Refuses a job that is\n"
-	       "already in the jobs directory.\n"
+	       "       jobwatchctl add --kind document-indexing [OPTION]... DATASET BATCH\n"
+	       "       jobwatchctl add --kind workflow-run [OPTION]... RUN_ID\n"
+	       "Write a job file for jobwatchd, atomically (temporary dotfile, fsync, rename):\n"
+	       "JOBS_DIR/ENDPOINT-ACTION-JOB_ID.job for an annotation-reply job,\n"
+	       "JOBS_DIR/ENDPOINT-KIND-ID.job for the other kinds. Prints its path. Refuses a\n"
+	       "job that is already in the jobs directory.\n"
 	       "\n"
-	       "  ACTION                enable or disable\n"
+	       "  -k, --kind=KIND       annotation-reply (the default), document-indexing or\n"
+	       "                        workflow-run\n"
+	       "  ACTION                enable or disable (annotation-reply)\n"
 	       "  JOB_ID                the job's UUID, as Dify gave it (any case)\n"
+	       "  DATASET               the knowledge base's UUID (document-indexing)\n"
+	       "  BATCH                 the upload's batch id, 20 digits (document-indexing)\n"
+	       "  RUN_ID                the workflow run's UUID (workflow-run)\n"
 	       "  -e, --endpoint=NAME   a configured [Endpoint:NAME] (default: [Endpoint])\n"
 	       "  -d, --description=TEXT\n"
 	       "                        one line shown in the journal and given to the hook\n" COMMON_HELP
@@ -102,7 +115,9 @@ static void help_list(void)
 	printf("Usage: jobwatchctl list [OPTION]...\n"
 	       "Show every job jobwatchd knows, read from its state directory (safe while it\n"
 	       "runs): endpoint, action, id, state or outcome, polls, age since it was\n"
-	       "accepted, and the endpoint's trouble if any.\n"
+	       "accepted, and the endpoint's trouble if any; when other kinds than\n"
+	       "annotation-reply are watched, also each job's kind, the dataset of an\n"
+	       "indexing batch and the progress of a running batch.\n"
 	       "\n"
 	       "      --json            a JSON array of objects, for scripts\n" COMMON_HELP "\n"
 	       "Exit status: 0 success; 1 no state or it cannot be read; 64 usage error.\n");
@@ -111,7 +126,9 @@ static void help_list(void)
 static void help_wait(void)
 {
 	printf("Usage: jobwatchctl wait [OPTION]... JOB_ID...\n"
-	       "Wait for each job's result entry in the journal and print its message. Returns\n"
+	       "Wait for each job's result entry in the journal and print its message. JOB_ID\n"
+	       "is the kind's own id: an annotation job's or a workflow run's UUID, or an\n"
+	       "indexing batch (20 digits). Returns\n"
 	       "at once for results already there. On a terminal, a status line on stderr shows\n"
 	       "the job's state, polls and age from the state directory. Needs read access to\n"
 	       "jobwatchd's journal: root, or a member of the group systemd-journal.\n"
@@ -149,6 +166,7 @@ static void help_start(void)
 static const struct option options_global[] = { COMMON_OPTIONS, {} };
 static const struct option options_add[] = {
 	COMMON_OPTIONS,
+	{ "kind", required_argument, NULL, 'k' },
 	{ "endpoint", required_argument, NULL, 'e' },
 	{ "description", required_argument, NULL, 'd' },
 	{},
@@ -176,11 +194,30 @@ static const struct option options_start[] = {
 };
 
 static const struct verb verbs[] = {
-	{ "add", "-:c:j:s:he:d:", options_add, 2, 2, help_add, verb_add },
+	/* add: the number of arguments depends on --kind, checked below */
+	{ "add", "-:c:j:s:hk:e:d:", options_add, 0, SIZE_MAX, help_add, verb_add },
 	{ "list", "-:c:j:s:h", options_list, 0, 0, help_list, verb_list },
 	{ "wait", "-:c:j:s:ht:", options_wait, 1, SIZE_MAX, help_wait, verb_wait },
 	{ "start", "-:c:j:s:he:d:wt:", options_start, 1, 1, help_start, verb_start },
 };
+
+/* --kind with a name that is not a kind: say which are. */
+static enum ctl_exit bad_kind(const char *name)
+{
+	char list[256];
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (int t = 0; t < _KIND_TYPE_MAX && n < sizeof(list); t++) {
+		int k = snprintf(list + n, sizeof(list) - n, "%s%s", t ? ", " : "",
+				 kind_type_to_string((enum kind_type)t));
+		if (k < 0) {
+			break;
+		}
+		n += (size_t)k;
+	}
+	return ctl_usage_error("add", "unknown kind '%s', expected one of %s", name, list);
+}
 
 /* The option at argv[optind - 1] that getopt refused, for messages. */
 static enum ctl_exit bad_option(const char *verb, int c, char *argv[])
@@ -290,6 +327,13 @@ enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_ver
 		case 'd':
 			arg_description = optarg;
 			break;
+		case 'k':
+			if (kind_type_from_string(optarg) < 0) {
+				free(args);
+				return bad_kind(optarg);
+			}
+			arg_kind = optarg;
+			break;
 		case ARG_JSON:
 			arg_json = true;
 			break;
@@ -327,6 +371,25 @@ enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_ver
 		v->help();
 		free(args);
 		return CTL_EXIT_SUCCESS;
+	}
+	if (v->run == verb_add) {
+		enum kind_type t = arg_kind ? (enum kind_type)kind_type_from_string(arg_kind)
+					    : KIND_ANNOTATION_REPLY;
+		enum kind_field f[_KIND_FIELD_MAX];
+		char names[128];
+
+		if (n != ctl_kind_args(t, f)) {
+			free(args);
+			ctl_kind_args_usage(t, " and ", names, sizeof(names));
+			if (arg_kind) {
+				return ctl_usage_error(v->name, "add --kind %s needs %s", arg_kind,
+						       names);
+			}
+			return ctl_usage_error(
+				v->name,
+				"add needs %s (for another kind of job, name the kind with --kind)",
+				names);
+		}
 	}
 	if (n < v->min_args || n > v->max_args) {
 		static const char *const usage[] = {

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "job.h"
+#include "kind.h"
 #include "macro.h"
 #include "state-read.h"
 
@@ -41,6 +42,7 @@ extern const char *arg_jobs_dir;
 extern const char *arg_state_dir;
 extern const char *arg_endpoint;
 extern const char *arg_description;
+extern const char *arg_kind; /* add --kind, checked by ctl_parse_argv(); NULL: annotation-reply */
 extern bool arg_json;
 extern usec_t arg_timeout_usec;
 extern const char *arg_score_threshold;
@@ -102,8 +104,35 @@ const struct endpoint_config *ctl_find_endpoint(const struct config *c, const ch
 
 /* Argument checks: 0, or -EINVAL after saying what is wrong. */
 int ctl_parse_action(const char *s, enum job_action *ret);
-int ctl_parse_job_id(const char *s, uint8_t ret[static 16]);
 int ctl_check_description(const char *s);
+
+/*
+ * The id wait takes: a UUID (an annotation job, a workflow run; any case) or
+ * a document-indexing batch (20 digits), as the journal's JOB_ID has it (UUIDs
+ * in lower case) into buf. 0, or -EINVAL after saying what is wrong.
+ */
+int ctl_parse_wait_id(const char *s, char buf[static KIND_ID_STRING_MAX]);
+
+/*
+ * add's positional arguments for kind t, in the order they are given: the
+ * kind's fields (kind.h) in the order ACTION, DATASET, JOB_ID, BATCH, so
+ * "ACTION JOB_ID", "DATASET BATCH", "RUN_ID". Returns how many, the fields in
+ * ret.
+ */
+size_t ctl_kind_args(enum kind_type t, enum kind_field ret[static _KIND_FIELD_MAX]);
+/* Their names for messages and help: "ACTION and JOB_ID", "RUN_ID". */
+char *ctl_kind_args_usage(enum kind_type t, const char *sep, char *buf, size_t size);
+
+/*
+ * The identity of add's job of kind t from its n positional arguments, each
+ * checked by the kind layer (kind_field_parse()). Returns 0 with *ret filled;
+ * -ERANGE when n is not what the kind takes (nothing printed: a usage
+ * error); -EINVAL after saying which argument is wrong and what was expected.
+ * hint_kind: no --kind was given, so a bad first argument may be another
+ * kind's id; the message then names --kind.
+ */
+int ctl_parse_ident(enum kind_type t, char *const *args, size_t n, bool hint_kind,
+		    struct kind_ident *ret);
 
 /*
  * Open the state file for a look that is not the command's business (a note,
@@ -112,22 +141,27 @@ int ctl_check_description(const char *s);
  */
 int ctl_state_peek(const char *dir, struct state_reader **ret);
 
-/* A row's outcome, else its last status, else "pending". */
+/* A row's outcome, else the server's last status word (remote_status, else
+ * last_status), else "pending". */
 const char *ctl_row_state(const struct state_row *row);
+/* A row's kind: annotation-reply when it has none (a state file from before
+ * kinds). */
+const char *ctl_row_kind(const struct state_row *row);
 /* A span at second resolution: "1h 2min 3s", "0s" under a second. */
 char *ctl_format_age(char *buf, size_t size, usec_t t);
 
 /* --- the commands' shared parts --- */
 
 /*
- * ctl-add.c: write the job file for (endpoint, action, id) into the jobs
+ * ctl-add.c: write the job file for (endpoint, ident) into the jobs
  * directory, atomically. endpoint NULL means the default one. Returns 0 with
  * the new file's path in *ret_path; -EEXIST with the path of the file that
  * already holds the job in *ret_path (nothing printed); any other negative
  * errno after printing why.
  */
-int ctl_add_job(const struct config *c, const uint8_t id[static 16], enum job_action action,
-		const char *endpoint, const char *description, char **ret_path);
+int ctl_add_job(const struct config *c, const struct kind_ident *ident, const char *endpoint,
+		const char *description, char **ret_path);
 
-/* ctl-wait.c: wait for the result entries of ids; returns the exit status. */
-enum ctl_exit ctl_wait_for_jobs(const uint8_t (*ids)[16], size_t n);
+/* ctl-wait.c: wait for the result entries of ids (as ctl_parse_wait_id()
+ * gives them); returns the exit status. */
+enum ctl_exit ctl_wait_for_jobs(const char (*ids)[KIND_ID_STRING_MAX], size_t n);

@@ -38,7 +38,10 @@ import jwcheck as C
 EXIT_USAGE = 64
 JOB_KEYS = {"endpoint", "action", "job_id", "file", "description", "state", "outcome",
             "last_status", "polls", "accepted_usec", "age_usec", "finished_usec", "error",
-            "trouble", "trouble_since_usec", "status_changed_usec", "stalled_usec"}
+            "trouble", "trouble_since_usec",
+            # kinds (added; the keys above keep their meaning)
+            "kind", "dataset", "remote_status", "progress", "documents", "documents_failed",
+            "status_changed_usec", "stalled_usec"}
 WRONG_KEY = "app-wrongwrongwrongwrong0000"
 OTHER_APP = "app-someotherapp000000000000"
 

@@ -28,7 +28,9 @@
 #include "diag.h"
 #include "log.h"
 #include "paths.h"
+#include "jobfile.h"
 #include "string-util.h"
+#include "uuid-util.h"
 
 static char dir[64];
 
@@ -140,25 +142,264 @@ static void test_add_keeps_log_level(void **state)
  * back (it stayed at LOG_CRIT for the rest of the run). */
 static void test_wait_keeps_log_level(void **state)
 {
-	uint8_t id[1][16];
+	uint8_t raw[16];
+	char id[1][KIND_ID_STRING_MAX];
 	enum ctl_exit r;
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
 	(void)state;
 	/* an id no journal has seen */
 	assert_true(fd >= 0);
-	assert_int_equal(read(fd, id[0], sizeof(id[0])), (ssize_t)sizeof(id[0]));
+	assert_int_equal(read(fd, raw, sizeof(raw)), (ssize_t)sizeof(raw));
 	close(fd);
+	uuid_to_string(raw, id[0]);
 	write_file(STATE_DB_NAME, "");
 	arg_state_dir = dir;
 	arg_timeout_usec = 0; /* only look */
 	log_set_max_level(LOG_NOTICE);
-	r = ctl_wait_for_jobs((const uint8_t(*)[16])id, 1);
+	r = ctl_wait_for_jobs((const char(*)[KIND_ID_STRING_MAX])id, 1);
 	/* no such result in the journal: a timeout; 3 if there is no journal */
 	assert_true(r == CTL_EXIT_TIMEOUT || r == CTL_EXIT_WAIT_ERROR);
 	assert_int_equal(log_get_max_level(), LOG_NOTICE);
 	arg_state_dir = NULL;
 	arg_timeout_usec = USEC_INFINITY;
+}
+
+#define UUID_A "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+#define UUID_B "5b6f1d2e-9a3c-4e7f-8b1d-2c3e4f5a6b7c"
+#define BATCH "20261202075447123456"
+
+/* add --kind: the kind is checked when the command line is read, and so is
+ * the number of arguments the kind takes (exit 64 for both). */
+static void test_parse_argv_kind(void **state)
+{
+	const struct verb *v = NULL;
+
+	(void)state;
+	assert_int_equal(parse(&v, 4, "add", "--kind", "bogus", UUID_A), CTL_EXIT_USAGE);
+	assert_null(v);
+	arg_kind = NULL;
+	assert_int_equal(parse(&v, 2, "add", "enable"), CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 4, "add", "enable", UUID_A, "x"), CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 4, "add", "--kind", "workflow-run", UUID_A), CTL_EXIT_SUCCESS);
+	assert_non_null(v);
+	assert_string_equal(v->name, "add");
+	assert_string_equal(arg_kind, "workflow-run");
+	arg_kind = NULL;
+	assert_int_equal(parse(&v, 5, "add", "--kind", "workflow-run", "enable", UUID_A),
+			 CTL_EXIT_USAGE);
+	arg_kind = NULL;
+	assert_int_equal(parse(&v, 4, "add", "--kind=document-indexing", UUID_A, BATCH),
+			 CTL_EXIT_SUCCESS);
+	assert_string_equal(arg_kind, "document-indexing");
+	arg_kind = NULL;
+	assert_int_equal(parse(&v, 4, "add", "-k", "document-indexing", UUID_A), CTL_EXIT_USAGE);
+	arg_kind = NULL;
+	assert_int_equal(parse(&v, 3, "add", "enable", UUID_A), CTL_EXIT_SUCCESS);
+	assert_null(arg_kind);
+	/* --kind is add's only */
+	assert_int_equal(parse(&v, 3, "list", "--kind", "workflow-run"), CTL_EXIT_USAGE);
+	arg_kind = NULL;
+}
+
+static void test_kind_args(void **state)
+{
+	enum kind_field f[_KIND_FIELD_MAX];
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(ctl_kind_args(KIND_ANNOTATION_REPLY, f), 2);
+	assert_int_equal(f[0], KIND_FIELD_ACTION);
+	assert_int_equal(f[1], KIND_FIELD_JOB_ID);
+	assert_int_equal(ctl_kind_args(KIND_DOCUMENT_INDEXING, f), 2);
+	assert_int_equal(f[0], KIND_FIELD_DATASET);
+	assert_int_equal(f[1], KIND_FIELD_BATCH);
+	assert_int_equal(ctl_kind_args(KIND_WORKFLOW_RUN, f), 1);
+	assert_int_equal(f[0], KIND_FIELD_JOB_ID);
+	/* every kind of the table has arguments */
+	for (int t = 0; t < _KIND_TYPE_MAX; t++) {
+		assert_true(ctl_kind_args((enum kind_type)t, f) > 0);
+	}
+	assert_string_equal(ctl_kind_args_usage(KIND_ANNOTATION_REPLY, " and ", buf, sizeof(buf)),
+			    "ACTION and JOB_ID");
+	assert_string_equal(ctl_kind_args_usage(KIND_DOCUMENT_INDEXING, " ", buf, sizeof(buf)),
+			    "DATASET BATCH");
+	assert_string_equal(ctl_kind_args_usage(KIND_WORKFLOW_RUN, " ", buf, sizeof(buf)),
+			    "RUN_ID");
+}
+
+/* Each kind's arguments are checked by the kind layer; a value of the wrong
+ * form (a batch for a UUID, a UUID for a batch) is refused. */
+static void test_parse_ident(void **state)
+{
+	char a_enable[] = "enable", a_bogus[] = "restart", uuid_a[] = UUID_A,
+	     uuid_upper[] = "3C90C3CC-0D44-4B50-8888-8DD25736052A", uuid_b[] = UUID_B,
+	     batch[] = BATCH, short_batch[] = "2026120207544712345",
+	     letter_batch[] = "2026120207544712345x";
+	char buf[KIND_ID_STRING_MAX];
+	struct kind_ident id;
+
+	(void)state;
+	/* annotation-reply: ACTION JOB_ID, as before kinds */
+	assert_int_equal(ctl_parse_ident(KIND_ANNOTATION_REPLY, (char *[]){ a_enable, uuid_upper },
+					 2, true, &id),
+			 0);
+	assert_int_equal(id.kind, KIND_ANNOTATION_REPLY);
+	assert_int_equal(id.action, JOB_ACTION_ENABLE);
+	assert_string_equal(kind_ident_id_string(&id, buf), UUID_A);
+	assert_int_equal(
+		ctl_parse_ident(KIND_ANNOTATION_REPLY, (char *[]){ a_bogus, uuid_a }, 2, true, &id),
+		-EINVAL);
+	assert_int_equal(ctl_parse_ident(KIND_ANNOTATION_REPLY, (char *[]){ a_enable, batch }, 2,
+					 false, &id),
+			 -EINVAL);
+	/* a dataset and a batch given without --kind: not an action */
+	assert_int_equal(
+		ctl_parse_ident(KIND_ANNOTATION_REPLY, (char *[]){ uuid_a, batch }, 2, true, &id),
+		-EINVAL);
+	assert_int_equal(ctl_parse_ident(KIND_ANNOTATION_REPLY, (char *[]){ uuid_a }, 1, true, &id),
+			 -ERANGE);
+
+	/* document-indexing: DATASET BATCH */
+	assert_int_equal(ctl_parse_ident(KIND_DOCUMENT_INDEXING, (char *[]){ uuid_upper, batch }, 2,
+					 false, &id),
+			 0);
+	assert_int_equal(id.kind, KIND_DOCUMENT_INDEXING);
+	assert_string_equal(kind_ident_id_string(&id, buf), BATCH);
+	assert_string_equal(kind_field_to_string(&id, KIND_FIELD_DATASET, buf), UUID_A);
+	assert_int_equal(id.action, 0);
+	assert_int_equal(ctl_parse_ident(KIND_DOCUMENT_INDEXING, (char *[]){ uuid_a, uuid_b }, 2,
+					 false, &id),
+			 -EINVAL);
+	assert_int_equal(ctl_parse_ident(KIND_DOCUMENT_INDEXING, (char *[]){ uuid_a, short_batch },
+					 2, false, &id),
+			 -EINVAL);
+	assert_int_equal(ctl_parse_ident(KIND_DOCUMENT_INDEXING, (char *[]){ uuid_a, letter_batch },
+					 2, false, &id),
+			 -EINVAL);
+	assert_int_equal(
+		ctl_parse_ident(KIND_DOCUMENT_INDEXING, (char *[]){ batch, uuid_a }, 2, false, &id),
+		-EINVAL);
+	assert_int_equal(
+		ctl_parse_ident(KIND_DOCUMENT_INDEXING, (char *[]){ batch }, 1, false, &id),
+		-ERANGE);
+
+	/* workflow-run: RUN_ID */
+	assert_int_equal(
+		ctl_parse_ident(KIND_WORKFLOW_RUN, (char *[]){ uuid_upper }, 1, false, &id), 0);
+	assert_int_equal(id.kind, KIND_WORKFLOW_RUN);
+	assert_string_equal(kind_ident_id_string(&id, buf), UUID_A);
+	assert_int_equal(ctl_parse_ident(KIND_WORKFLOW_RUN, (char *[]){ batch }, 1, false, &id),
+			 -EINVAL);
+	assert_int_equal(
+		ctl_parse_ident(KIND_WORKFLOW_RUN, (char *[]){ a_enable, uuid_a }, 2, false, &id),
+		-ERANGE);
+}
+
+static void test_parse_wait_id(void **state)
+{
+	char buf[KIND_ID_STRING_MAX];
+
+	(void)state;
+	assert_int_equal(ctl_parse_wait_id("3C90C3CC-0D44-4B50-8888-8DD25736052A", buf), 0);
+	assert_string_equal(buf, UUID_A);
+	assert_int_equal(ctl_parse_wait_id(BATCH, buf), 0);
+	assert_string_equal(buf, BATCH);
+	assert_int_equal(ctl_parse_wait_id("2026120207544712345", buf), -EINVAL);
+	assert_int_equal(ctl_parse_wait_id("202612020754471234567", buf), -EINVAL);
+	assert_int_equal(ctl_parse_wait_id("3c90c3cc-0d44", buf), -EINVAL);
+	assert_int_equal(ctl_parse_wait_id("", buf), -EINVAL);
+}
+
+static char *read_text(const char *path)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+/* add of each kind: the file's name follows the kind's identity, its text
+ * is what jobfile.c reads back as that identity, and the same job in a file
+ * of another name is refused. */
+static void test_add_kinds(void **state)
+{
+	_cleanup_(freep) char *conf = strjoin(dir, "/jobwatch.conf");
+	_cleanup_(freep) char *jobs = strjoin(dir, "/jobs");
+	_cleanup_(freep) char *text = NULL;
+	static const struct {
+		const char *kind;
+		char *args[2];
+		size_t n;
+		const char *name;
+		enum kind_type type;
+	} cases[] = {
+		{ NULL,
+		  { (char *)"disable", (char *)UUID_A },
+		  2,
+		  "kb-disable-" UUID_A ".job",
+		  KIND_ANNOTATION_REPLY },
+		{ "document-indexing",
+		  { (char *)UUID_A, (char *)BATCH },
+		  2,
+		  "kb-document-indexing-" UUID_A "-" BATCH ".job",
+		  KIND_DOCUMENT_INDEXING },
+		{ "workflow-run",
+		  { (char *)UUID_A },
+		  1,
+		  "kb-workflow-run-" UUID_A ".job",
+		  KIND_WORKFLOW_RUN },
+	};
+
+	(void)state;
+	assert_non_null(conf);
+	assert_non_null(jobs);
+	assert_int_equal(mkdir(jobs, 0755), 0);
+	write_file("key", "dataset-0123456789abcdefghij\n");
+	text = strjoin("[Endpoint:kb]\nBaseURL=http://127.0.0.1:9/v1\nAPIKeyFile=", dir, "/key\n");
+	assert_non_null(text);
+	write_file("jobwatch.conf", text);
+	arg_config = conf;
+	arg_jobs_dir = jobs;
+	arg_state_dir = dir;
+	arg_endpoint = "kb";
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_(jobfile_donep) struct jobfile jf = { 0 };
+		_cleanup_(freep) char *path = strjoin(jobs, "/", cases[i].name);
+		_cleanup_(freep) char *body = NULL, *copy = NULL;
+		char buf[KIND_ID_STRING_MAX];
+
+		assert_non_null(path);
+		arg_kind = cases[i].kind;
+		assert_int_equal(verb_add((char **)cases[i].args, cases[i].n), CTL_EXIT_SUCCESS);
+		body = read_text(path);
+		assert_non_null(body);
+		assert_int_equal(jobfile_parse_buffer(path, body, strlen(body), &jf, NULL), 0);
+		assert_int_equal(jf.ident.kind, cases[i].type);
+		assert_string_equal(jf.endpoint, "kb");
+		assert_string_equal(kind_ident_id_string(&jf.ident, buf),
+				    cases[i].type == KIND_DOCUMENT_INDEXING ? BATCH : UUID_A);
+		/* the same job again: refused, in a file of another name too */
+		assert_int_equal(verb_add((char **)cases[i].args, cases[i].n), CTL_EXIT_FAILURE);
+		copy = strjoin(jobs, "/other-", cases[i].name);
+		assert_non_null(copy);
+		assert_int_equal(rename(path, copy), 0);
+		assert_int_equal(verb_add((char **)cases[i].args, cases[i].n), CTL_EXIT_FAILURE);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	/* the same UUID as a run and as an annotation job are different jobs,
+	 * already added above; a batch of another dataset is another job */
+	arg_kind = "document-indexing";
+	assert_int_equal(verb_add((char *[]){ (char *)UUID_B, (char *)BATCH }, 2),
+			 CTL_EXIT_SUCCESS);
+	arg_kind = NULL;
+	arg_config = arg_jobs_dir = arg_state_dir = arg_endpoint = NULL;
 }
 
 static void test_state_peek(void **state)
@@ -238,6 +479,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_keeps_log_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_keeps_log_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_peek, setup, teardown),
+		cmocka_unit_test(test_parse_argv_kind),
+		cmocka_unit_test(test_kind_args),
+		cmocka_unit_test(test_parse_ident),
+		cmocka_unit_test(test_parse_wait_id),
+		cmocka_unit_test_setup_teardown(test_add_kinds, setup, teardown),
 		cmocka_unit_test(test_paths_state_dir),
 		cmocka_unit_test(test_diag_list_print),
 	};
