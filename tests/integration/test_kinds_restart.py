@@ -145,7 +145,11 @@ def done_when(sb, mock):
     check_hooks(sb, [a, b], res)
 
     # 3. kill -9 once every result and hook is recorded
+    # (a hook whose completion was recorded is never run again: wait for the record, as test_crash does)
     H.wait_until(lambda: len(d.journal(MESSAGE_ID=C.HOOK_EXIT)) >= 6, 10, what="6 hook-exit entries")
+    H.wait_until(lambda: [(r["journaled"], r["hook_state"]) for r in
+                          sb.state_query("SELECT journaled, hook_state FROM jobs")] == [(1, 2)] * 6, 10,
+                 what="every result journaled and every hook's completion recorded in the state")
     d.kill9()
     d.start()
     assert_nothing_more(sb, d, mock, [a, b], "kill -9 after the results")
