@@ -38,9 +38,8 @@
  * job whose own file goes, it takes the job over (see settle_removals()). */
 struct refused_file {
 	char *name; /* owned */
-	struct endpoint *endpoint; /* identity: endpoint, action, id */
-	uint8_t action;
-	uint8_t id[16];
+	struct endpoint *endpoint; /* identity: endpoint, ident */
+	struct kind_ident ident;
 };
 
 struct orphan_hook {

@@ -42,11 +42,11 @@ static void job_file_refused(const char *path, int level, const char *fmt, ...)
 	diag_list_done(&l);
 }
 
-/* Files refused while another file holds their job (e, action, id: the job
+/* Files refused while another file holds their job (e, ident: the job
  * they name), or while MaxJobs= is reached: looked at again whenever a job
  * goes away. */
 static void remember_refused(struct daemon *d, const char *name, struct endpoint *e,
-			     enum job_action action, const uint8_t id[static 16])
+			     const struct kind_ident *ident)
 {
 	struct refused_file *f = NULL;
 
@@ -72,8 +72,7 @@ static void remember_refused(struct daemon *d, const char *name, struct endpoint
 		d->n_refused++;
 	}
 	f->endpoint = e;
-	f->action = (uint8_t)action;
-	memcpy(f->id, id, sizeof(f->id));
+	f->ident = *ident;
 }
 
 static void forget_refused(struct daemon *d, const char *name)
@@ -192,7 +191,7 @@ static void on_file_changed(void *userdata, const char *name)
 		goto out;
 	}
 	old = registry_by_file(&d->registry, name);
-	dup = registry_by_identity(&d->registry, e, jf.action, jf.id);
+	dup = registry_by_identity(&d->registry, e, &jf.ident);
 	if (old && dup == old) {
 		if (streq_ptr(old->description, jf.description) && streq_ptr(old->hook, jf.hook) &&
 		    old->timeout_usec == (jf.has_timeout ? jf.timeout_usec : 0)) {
@@ -205,13 +204,13 @@ static void on_file_changed(void *userdata, const char *name)
 	}
 
 	if (dup && registry_has_file(&d->registry, dup)) {
-		char ids[UUID_STRING_MAX];
+		char ids[KIND_ID_STRING_MAX], what[JOB_WHAT_MAX];
 		job_file_refused(
 			path, LOG_ERR,
 			"Job %s (%s, endpoint '%s') is already watched through '%s', ignoring this file.",
-			uuid_to_string(jf.id, ids), job_action_to_string(jf.action), e->name,
+			job_id_string(dup, ids), job_what(dup, what, sizeof(what)), e->name,
 			dup->file);
-		remember_refused(d, name, e, jf.action, jf.id);
+		remember_refused(d, name, e, &jf.ident);
 		goto out;
 	}
 	if (!old && !dup && registry_size(&d->registry) >= d->config->max_jobs) {
@@ -219,7 +218,7 @@ static void on_file_changed(void *userdata, const char *name)
 			path, LOG_ERR,
 			"Refusing the job: MaxJobs=%u jobs are held already. Remove finished job files or raise MaxJobs=.",
 			d->config->max_jobs);
-		remember_refused(d, name, e, jf.action, jf.id);
+		remember_refused(d, name, e, &jf.ident);
 		goto out;
 	}
 	forget_refused(d, name);
@@ -232,13 +231,12 @@ static void on_file_changed(void *userdata, const char *name)
 		goto out;
 	}
 
-	j = job_new();
+	j = job_new_kind(jf.ident.kind);
 	if (!j) {
 		log_error("Out of memory adding job file '%s'", path);
 		goto out;
 	}
-	memcpy(j->id, jf.id, sizeof(j->id));
-	j->action = (uint8_t)jf.action;
+	job_set_ident(j, &jf.ident);
 	j->endpoint = e;
 	j->file = strdup_or_null(name);
 	j->description = TAKE_PTR(jf.description);
@@ -251,12 +249,11 @@ static void on_file_changed(void *userdata, const char *name)
 		goto out;
 	}
 	{
-		char ids[UUID_STRING_MAX];
+		char ids[KIND_ID_STRING_MAX], what[JOB_WHAT_MAX];
 		const char *fields[] = { "MESSAGE_ID=" MESSAGE_ID_JOB_ACCEPTED, NULL };
-		uuid_to_string(j->id, ids);
-		log_job_internal(d->starting ? LOG_DEBUG : LOG_INFO, 0, j->id, j->file, fields,
-				 "Watching %s job on endpoint '%s'%s%s%s.",
-				 job_action_to_string(j->action), e->name,
+		log_job_internal(d->starting ? LOG_DEBUG : LOG_INFO, 0, job_id_string(j, ids),
+				 j->file, fields, "Watching %s on endpoint '%s'%s%s%s.",
+				 job_what(j, what, sizeof(what)), e->name,
 				 j->description ? " ('" : "", strempty(j->description),
 				 j->description ? "')" : "");
 	}
@@ -324,7 +321,7 @@ static void adopt_duplicates(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_refused && d->jobsdir;) {
 		struct refused_file *f = &d->refused[i];
-		struct job *j = registry_by_identity(&d->registry, f->endpoint, f->action, f->id);
+		struct job *j = registry_by_identity(&d->registry, f->endpoint, &f->ident);
 		if (!j || registry_has_file(&d->registry, j)) {
 			i++;
 			continue;

@@ -97,7 +97,7 @@ void set_outcome(struct daemon *d, struct job *j, enum job_outcome o, const char
 static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 {
 	const char *cmd = hook_command(d, j);
-	char ids[UUID_STRING_MAX];
+	char ids[KIND_ID_STRING_MAX], dataset[KIND_ID_STRING_MAX];
 	_cleanup_(freep) char *path = job_path(d, j);
 	usec_t now = now_realtime_usec();
 	int r;
@@ -117,8 +117,11 @@ static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 		return -ENOMEM;
 	}
 	struct hookenv_job env = {
-		.job_id = uuid_to_string(j->id, ids),
-		.action = job_action_to_string(j->action),
+		.job_id = job_id_string(j, ids),
+		.kind = kind_type_to_string(j->kind),
+		.action = j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : NULL,
+		.dataset = job_dataset_string(j, dataset),
+		.remote_status = job_remote_status(j),
 		.status = job_outcome_to_string(j->outcome),
 		.error = j->result ? j->result->error_msg : NULL,
 		.endpoint = j->endpoint->name,
@@ -165,12 +168,11 @@ void job_pipeline_done(struct daemon *d, struct job *j)
  * the job's id and file, and the hook counts as done. */
 static void hook_not_run(struct daemon *d, struct job *j, int r)
 {
-	char ids[UUID_STRING_MAX];
+	char ids[KIND_ID_STRING_MAX];
 	_cleanup_(freep) char *path = job_path(d, j);
 
 	log_job_errno(LOG_ERR, r, j, "Cannot run the hook: %m");
-	(void)journal_hook_exit(uuid_to_string(j->id, ids), path ? path : j->file, -1, 0, r, 0,
-				false);
+	(void)journal_hook_exit(job_id_string(j, ids), path ? path : j->file, -1, 0, r, 0, false);
 	j->flags &= (uint16_t)~JOB_FLAG_HOOK_RUNNING;
 	j->flags |= JOB_FLAG_HOOK_DONE;
 	(void)state_mark_hook(d->state, j, STATE_HOOK_DONE, 0, 0);
@@ -241,7 +243,9 @@ const struct hook_ops daemon_hook_ops = {
 
 static void report_one(struct daemon *d, struct job *j)
 {
-	char ids[UUID_STRING_MAX];
+	char ids[KIND_ID_STRING_MAX], dataset[KIND_ID_STRING_MAX];
+	const struct job_indexing *x = job_indexing(j);
+	bool tally = x && x->has_progress && job_is_finished(j);
 	_cleanup_(freep) char *path = job_path(d, j);
 	usec_t now = now_realtime_usec();
 	const char *note = NULL;
@@ -250,15 +254,18 @@ static void report_one(struct daemon *d, struct job *j)
 		note = "The result window passed while jobwatchd was not running.";
 	}
 	struct journal_result r = {
-		.job_id = uuid_to_string(j->id, ids),
-		.action = job_action_to_string(j->action),
+		.job_id = job_id_string(j, ids),
+		.kind = kind_type_to_string(j->kind),
+		.action = j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : NULL,
+		.dataset = job_dataset_string(j, dataset),
+		.documents = tally ? (int64_t)x->documents_total : -1,
+		.documents_failed = tally ? (int64_t)x->documents_failed : -1,
 		.endpoint = j->endpoint->name,
 		.file = path ? path : j->file,
 		.description = j->description,
 		.status = job_outcome_to_string(j->outcome),
 		.error = j->result ? j->result->error_msg : NULL,
-		.last_status =
-			j->track.has_status ? dify_status_to_string(j->track.last_status) : NULL,
+		.last_status = job_remote_status(j),
 		.note = note,
 		.polls = j->polls,
 		.duration_usec = now > j->accepted_usec ? now - j->accepted_usec : 0,

@@ -2,6 +2,8 @@
 /* Start-up: the state store's rows matched to the jobs the scan found, hooks
  * left running by a previous daemon, and the jobs resumed. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,8 +52,49 @@ static void restore_track(struct job *j, const struct state_row *row)
 	if (row->last_status) {
 		j->track.has_status = true;
 		j->track.last_status = (uint8_t)dify_status_from_string(row->last_status);
+		/* a version 1 row has no remote_status: its last_status is the word */
+		j->track.remote_status = job_status_intern(row->remote_status ? row->remote_status
+									      : row->last_status);
 		j->last_alive_usec = row->last_status_usec;
 	}
+	struct job_indexing *x = job_indexing(j);
+	unsigned dd, dt;
+	uint64_t sd, st;
+	if (x && row->progress &&
+	    sscanf(row->progress, "%u/%u documents, %" SCNu64 "/%" SCNu64 " segments", &dd, &dt,
+		   &sd, &st) == 4) {
+		x->has_progress = true;
+		x->documents_done = dd;
+		x->documents_total = dt;
+		x->segments_done = sd;
+		x->segments_total = st;
+	}
+	if (x && row->documents >= 0 && row->documents_failed >= 0) {
+		x->documents_total = (uint32_t)MIN(row->documents, (int64_t)UINT32_MAX);
+		x->documents_failed = (uint32_t)MIN(row->documents_failed, (int64_t)UINT32_MAX);
+	}
+}
+
+/* The identity a row names (its kind, action, dataset and id columns), or
+ * -EINVAL when they are not valid for its kind. */
+static int row_ident(const struct state_row *row, struct kind_ident *ret)
+{
+	int t = kind_type_from_string(row->kind);
+	const struct kind *k = t >= 0 ? kind_get((enum kind_type)t) : NULL;
+
+	*ret = (struct kind_ident){ 0 };
+	if (!k) {
+		return -EINVAL;
+	}
+	ret->kind = (uint8_t)t;
+	if (((k->fields & KIND_FIELD_BIT(KIND_FIELD_ACTION)) &&
+	     kind_field_parse(KIND_FIELD_ACTION, row->action, ret) < 0) ||
+	    ((k->fields & KIND_FIELD_BIT(KIND_FIELD_DATASET)) &&
+	     kind_field_parse(KIND_FIELD_DATASET, row->dataset, ret) < 0) ||
+	    kind_field_parse(k->id_field, row->job_id, ret) < 0) {
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* A hook the previous daemon started and did not see end: still running? */
@@ -86,11 +129,10 @@ static void watch_orphan(struct daemon *d, struct job *j, const struct state_row
  * that would repeat every hook running at the moment of a crash. */
 static void orphan_hook_ended(struct daemon *d, struct job *j)
 {
-	char ids[UUID_STRING_MAX];
+	char ids[KIND_ID_STRING_MAX];
 	_cleanup_(freep) char *path = job_path(d, j);
 
-	(void)journal_hook_exit(uuid_to_string(j->id, ids), path ? path : j->file, -1, 0, 0, 0,
-				false);
+	(void)journal_hook_exit(job_id_string(j, ids), path ? path : j->file, -1, 0, 0, 0, false);
 	j->flags &= (uint16_t)~JOB_FLAG_HOOK_RUNNING;
 	j->flags |= JOB_FLAG_HOOK_DONE;
 	(void)state_mark_hook(d->state, j, STATE_HOOK_DONE, 0, 0);
@@ -123,14 +165,13 @@ static void on_uv_orphan_timer(uv_timer_t *t)
 /* The job behind a state row whose file is gone: detached, reported or
  * hooked as its row says, then forgotten. */
 static struct job *detached_from_row(struct daemon *d, const struct state_row *row,
-				     struct endpoint *e, int action, const uint8_t id[16])
+				     struct endpoint *e, const struct kind_ident *ident)
 {
-	struct job *j = job_new();
+	struct job *j = job_new_kind(ident->kind);
 	if (!j) {
 		return NULL;
 	}
-	memcpy(j->id, id, 16);
-	j->action = (uint8_t)action;
+	job_set_ident(j, ident);
 	j->endpoint = e;
 	j->file = strdup_or_null(row->file);
 	j->description = row->description ? strdup_or_null(row->description) : NULL;
@@ -150,20 +191,20 @@ static struct job *detached_from_row(struct daemon *d, const struct state_row *r
 int on_state_row(void *userdata, const struct state_row *row)
 {
 	struct daemon *d = userdata;
-	uint8_t id[16];
+	struct kind_ident ident;
 
 	notify_watchdog_keepalive(&d->notify);
-	int action = job_action_from_string(row->action);
+	int id_ok = row_ident(row, &ident);
 	int outcome = row->outcome ? job_outcome_from_string(row->outcome) : JOB_OUTCOME_NONE;
 	struct endpoint *e;
 	struct job *j;
 
-	if (action < 0 || uuid_from_string(row->job_id, id) < 0 || outcome < 0) {
+	if (id_ok < 0 || outcome < 0) {
 		log_warning("Ignoring a malformed row in the state file (job '%s').", row->job_id);
 		return 0;
 	}
 	e = registry_endpoint(&d->registry, row->endpoint, false);
-	j = e ? registry_by_identity(&d->registry, e, (enum job_action)action, id) : NULL;
+	j = e ? registry_by_identity(&d->registry, e, &ident) : NULL;
 
 	enum restore_action a = pipeline_restore_action(&(struct restore_input){
 		.filed = j != NULL,
@@ -199,7 +240,7 @@ int on_state_row(void *userdata, const struct state_row *row)
 		return -ENOMEM;
 	}
 	if (a == RESTORE_CANCEL) {
-		j = detached_from_row(d, row, e, action, id);
+		j = detached_from_row(d, row, e, &ident);
 		if (!j) {
 			return -ENOMEM;
 		}
@@ -208,10 +249,10 @@ int on_state_row(void *userdata, const struct state_row *row)
 		return 0;
 	}
 	if (a == RESTORE_FORGET) {
-		(void)state_forget_row(d->state, row->endpoint, row->action, row->job_id);
+		(void)state_forget_row(d->state, row);
 		return 0;
 	}
-	j = detached_from_row(d, row, e, action, id);
+	j = detached_from_row(d, row, e, &ident);
 	if (!j) {
 		return -ENOMEM;
 	}

@@ -27,6 +27,9 @@ int hookenv_build(const struct hookenv_job *j, char ***ret_envp)
 		{ "JOBWATCH_JOB_FILE", j->job_file, true },
 		{ "JOBWATCH_POLLS", polls, true },
 		{ "JOBWATCH_DURATION", dur, true },
+		{ "JOBWATCH_KIND", j->kind ? j->kind : "annotation-reply", true },
+		{ "JOBWATCH_REMOTE_STATUS", j->remote_status, true },
+		{ "JOBWATCH_DATASET_ID", j->dataset, j->dataset != NULL },
 		{ "PATH", j->path ? j->path : HOOKENV_DEFAULT_PATH, true },
 		{ "LANG", j->lang, j->lang != NULL },
 	};

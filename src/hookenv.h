@@ -13,8 +13,12 @@
 #define HOOKENV_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct hookenv_job {
-	const char *job_id; /* the UUID as text */
-	const char *action, *status; /* job_action_to_string(), job_outcome_to_string() */
+	const char *job_id; /* the kind's own id as text (a UUID, a batch) */
+	const char *kind; /* kind_type_to_string(); NULL: annotation-reply */
+	const char *action; /* job_action_to_string(); NULL (empty) for other kinds */
+	const char *status; /* job_outcome_to_string() */
+	const char *remote_status; /* the server's last status word; NULL: empty */
+	const char *dataset; /* document-indexing's dataset; NULL: not set */
 	const char *error; /* NULL: empty */
 	const char *endpoint;
 	const char *description; /* NULL: empty */

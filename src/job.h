@@ -50,8 +50,20 @@ struct job_track {
 	bool seen_alive; /* a 200 with a job_status arrived at least once */
 	bool has_status; /* last_status is valid */
 	uint8_t gone_count; /* "does not exist" answers in a row */
-	uint8_t last_status; /* enum dify_status of the last 200 */
+	uint8_t last_status; /* enum dify_status of the last 200 (annotation-reply's word) */
+	uint8_t remote_status; /* the last 200's status word, any kind: job_status_word() */
 };
+
+/*
+ * The server's status words, interned: a job keeps one byte, not a string
+ * (100,000 jobs). A kind knows a handful of words; an unknown one is kept
+ * verbatim too, up to JOB_STATUS_WORDS_MAX distinct words in the process's
+ * life; past that (a server inventing words) a new word is recorded as
+ * "(unrecorded)". Returns the index; job_status_word() the word.
+ */
+#define JOB_STATUS_WORDS_MAX 255
+uint8_t job_status_intern(const char *word);
+const char *job_status_word(uint8_t index);
 
 /*
  * Apply one poll result. A 200 with a job_status resets the gone count and
@@ -88,9 +100,16 @@ struct job_result {
 	size_t body_len;
 };
 
+/*
+ * A job's identity is (endpoint, struct kind_ident); struct job keeps it
+ * compact: kind, action and id here, and a document-indexing job's dataset in
+ * struct job_indexing, allocated behind the job (job_new()) so that the other
+ * kinds do not pay for it. job_ident() puts it together.
+ */
 struct job {
-	uint8_t id[16];
-	uint8_t action; /* enum job_action */
+	uint8_t kind; /* enum kind_type */
+	uint8_t action; /* enum job_action; 0 unless annotation-reply */
+	uint8_t id[16]; /* the kind's own id, packed as in struct kind_ident */
 	uint8_t state; /* enum job_state */
 	uint8_t outcome; /* enum job_outcome */
 	uint8_t dirty; /* enum state_dirty: what the state store must write */
@@ -117,8 +136,45 @@ struct job {
 	struct job_result *result; /* owned, once there is an outcome */
 };
 
-/* A zeroed job with no timer and no dirty slot; NULL on OOM. */
-struct job *job_new(void);
+/* What a document-indexing job has beyond struct job (see there). */
+struct job_indexing {
+	uint8_t dataset[16];
+	bool has_progress; /* the fields below are from an answer */
+	uint32_t documents_done; /* completed or error */
+	uint32_t documents_total;
+	uint32_t documents_failed; /* error */
+	uint64_t segments_done, segments_total;
+};
+
+/* A zeroed job of kind kind (enum kind_type; ident fields still zero) with
+ * no timer and no dirty slot; NULL on OOM. */
+struct job *job_new_kind(int kind);
+static inline struct job *job_new(void)
+{
+	return job_new_kind(KIND_ANNOTATION_REPLY);
+}
+/* The indexing part of a document-indexing job, NULL for other kinds. */
+struct job_indexing *job_indexing(const struct job *j);
+/* Copy ident's fields into j (whose kind must be ident's). */
+void job_set_ident(struct job *j, const struct kind_ident *ident);
+/* j's identity, without the endpoint. */
+void job_ident(const struct job *j, struct kind_ident *ret);
+/* The kind's own id of j as text (JOB_ID): kind_ident_id_string(). */
+char *job_id_string(const struct job *j, char buf[static KIND_ID_STRING_MAX]);
+/* The dataset of a document-indexing job as text, NULL for other kinds. */
+char *job_dataset_string(const struct job *j, char buf[static KIND_ID_STRING_MAX]);
+/* The last remote status word, or NULL when none was seen. */
+const char *job_remote_status(const struct job *j);
+/* Record an indexing answer's tally in j (no-op for other kinds). Returns true
+ * when the progress changed. */
+bool job_set_progress(struct job *j, const struct response_documents *d);
+/* "D/T documents, S/U segments" into buf (indexing, with progress), or NULL. */
+char *job_progress_string(const struct job *j, char *buf, size_t size);
+#define JOB_PROGRESS_STRING_MAX 96
+/* What j is, for messages: "enable job", "disable job", "document batch of
+ * dataset UUID", "workflow run". Returns buf. */
+char *job_what(const struct job *j, char *buf, size_t size);
+#define JOB_WHAT_MAX 96
 /* Frees the job and what it owns; it must be out of every list, heap and map. */
 struct job *job_free(struct job *j);
 

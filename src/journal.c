@@ -74,37 +74,83 @@ static int fields_send(struct fields *f, int priority, const char *message)
 	return r;
 }
 
-char *journal_format_result(const struct journal_result *r, char *buf, size_t size)
+/* What the job is, for MESSAGE: "Job ID (enable, endpoint 'E', 'DESC')" and
+ * its like for each kind. */
+static int format_subject(const struct journal_result *r, char *buf, size_t size)
 {
-	char dur[TIMESPAN_MAX], desc[1100];
-	const char *what;
-	int n;
+	char desc[1100];
 
-	timespan_format(dur, sizeof(dur), r->duration_usec);
 	if (!isempty(r->description)) {
 		snprintf(desc, sizeof(desc), ", '%s'", r->description);
 	} else {
 		desc[0] = '\0';
 	}
+	if (streq_ptr(r->kind, "document-indexing")) {
+		return snprintf(buf, size, "Document batch %s of dataset %s on endpoint '%s'%s",
+				r->job_id, strempty(r->dataset), r->endpoint, desc);
+	}
+	if (streq_ptr(r->kind, "workflow-run")) {
+		return snprintf(buf, size, "Workflow run %s (endpoint '%s'%s)", r->job_id,
+				r->endpoint, desc);
+	}
+	return snprintf(buf, size, "Job %s (%s, endpoint '%s'%s)", r->job_id, strempty(r->action),
+			r->endpoint, desc);
+}
 
-	if (streq(r->status, "completed")) {
-		what = "completed";
+/* Long (about 70 lines): one sentence, its outcome worded per kind. */
+char *journal_format_result(const struct journal_result *r, char *buf, size_t size)
+{
+	char dur[TIMESPAN_MAX], what[256];
+	bool workflow = streq_ptr(r->kind, "workflow-run");
+	bool indexing = streq_ptr(r->kind, "document-indexing");
+	int n;
+
+	timespan_format(dur, sizeof(dur), r->duration_usec);
+
+	if (streq(r->status, "completed") && indexing && r->documents >= 0) {
+		snprintf(what, sizeof(what), "completed: %lld document%s indexed",
+			 (long long)r->documents, r->documents == 1 ? "" : "s");
+	} else if ((streq(r->status, "completed") || streq(r->status, "error")) && workflow &&
+		   !isempty(r->last_status)) {
+		/* "succeeded (completed)", "partial-succeeded (completed)",
+		 * "stopped (error)": the run's word, then the outcome */
+		snprintf(what, sizeof(what), "%s (%s)", r->last_status, r->status);
+	} else if (streq(r->status, "completed")) {
+		snprintf(what, sizeof(what), "completed");
+	} else if (streq(r->status, "error") && indexing && r->documents >= 0) {
+		snprintf(what, sizeof(what), "ended with errors: %lld of %lld document%s failed",
+			 (long long)r->documents_failed, (long long)r->documents,
+			 r->documents == 1 ? "" : "s");
 	} else if (streq(r->status, "error")) {
-		what = "ended with an error";
+		snprintf(what, sizeof(what), "ended with an error");
 	} else if (streq(r->status, "expired")) {
-		what = "expired (Dify no longer knows it: its result window passed)";
+		snprintf(what, sizeof(what),
+			 "expired (Dify no longer knows it: its result window passed)");
 	} else if (streq(r->status, "unknown")) {
-		what = "is unknown to Dify (never seen: wrong job id, app or endpoint?)";
+		snprintf(
+			what, sizeof(what), "%s",
+			indexing
+				? "is unknown to Dify (never seen: wrong batch, dataset or endpoint?)"
+			: workflow
+				? "is unknown to Dify (never seen: wrong run id, app or endpoint?)"
+				: "is unknown to Dify (never seen: wrong job id, app or endpoint?)");
 	} else if (streq(r->status, "timeout")) {
-		what = "timed out";
+		snprintf(what, sizeof(what), "timed out");
 	} else if (streq(r->status, "cancelled")) {
-		what = "was cancelled (its job file was removed or replaced)";
+		snprintf(what, sizeof(what),
+			 "was cancelled (its job file was removed or replaced)");
 	} else {
-		what = r->status;
+		snprintf(what, sizeof(what), "%s", r->status);
 	}
 
-	n = snprintf(buf, size, "Job %s (%s, endpoint '%s'%s) %s after %u poll%s in %s", r->job_id,
-		     r->action, r->endpoint, desc, what, r->polls, r->polls == 1 ? "" : "s", dur);
+	n = format_subject(r, buf, size);
+	if (n < 0 || (size_t)n >= size) {
+		return buf;
+	}
+	/* a tally ("20 documents indexed") is set off by a comma */
+	n += snprintf(buf + n, size - (size_t)n, " %s%s after %u poll%s in %s", what,
+		      indexing && r->documents >= 0 && strchr(what, ':') ? "," : "", r->polls,
+		      r->polls == 1 ? "" : "s", dur);
 	if (n < 0 || (size_t)n >= size) {
 		return buf;
 	}
@@ -137,7 +183,10 @@ int journal_job_result(const struct journal_result *r)
 	fields_addf(&f, "PRIORITY", "%d", r->priority);
 	fields_add(&f, "SYSLOG_IDENTIFIER", "jobwatchd");
 	fields_add(&f, "JOB_ID", r->job_id);
-	fields_add(&f, "JOB_ACTION", r->action);
+	fields_add(&f, "JOB_KIND", r->kind ? r->kind : "annotation-reply");
+	if (r->action) {
+		fields_add(&f, "JOB_ACTION", r->action);
+	}
 	fields_add(&f, "JOB_STATUS", r->status);
 	if (!isempty(r->error)) {
 		fields_add(&f, "JOB_ERROR", r->error);
@@ -151,6 +200,14 @@ int journal_job_result(const struct journal_result *r)
 	}
 	if (!isempty(r->last_status)) {
 		fields_add(&f, "JOB_LAST_STATUS", r->last_status);
+		fields_add(&f, "JOB_REMOTE_STATUS", r->last_status);
+	}
+	if (r->dataset) {
+		fields_add(&f, "JOB_DATASET_ID", r->dataset);
+	}
+	if (r->documents >= 0) {
+		fields_addf(&f, "JOB_DOCUMENTS", "%lld", (long long)r->documents);
+		fields_addf(&f, "JOB_DOCUMENTS_FAILED", "%lld", (long long)r->documents_failed);
 	}
 	ret = fields_send(&f, r->priority, safe);
 	fields_free(&f);

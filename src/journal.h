@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -36,14 +37,17 @@
 #define MESSAGE_ID_JOB_RECOVERED "27aa5e1c9a5449d5bd5d9547d1b0c15d"
 
 struct journal_result {
-	const char *job_id; /* lower-case UUID */
-	const char *action; /* "enable" | "disable" */
+	const char *job_id; /* the kind's own id: a lower-case UUID, a batch */
+	const char *kind; /* kind_type_to_string(); NULL: annotation-reply */
+	const char *action; /* "enable" | "disable"; NULL for kinds without Action= */
+	const char *dataset; /* document-indexing's dataset, else NULL */
+	int64_t documents, documents_failed; /* document-indexing's tally, -1: none */
 	const char *endpoint; /* endpoint name ("default" for [Endpoint]) */
 	const char *file; /* full path of the job file */
 	const char *description; /* may be NULL or "" */
 	const char *status; /* outcome: completed, error, expired, unknown, timeout, cancelled */
 	const char *error; /* error_msg; may be NULL or "" (no JOB_ERROR field then) */
-	const char *last_status; /* last job_status seen, may be NULL */
+	const char *last_status; /* the server's last status word, verbatim; may be NULL */
 	const char *note; /* an extra sentence for MESSAGE, may be NULL */
 	unsigned polls;
 	usec_t duration_usec; /* since first accepted */
@@ -52,11 +56,14 @@ struct journal_result {
 
 /*
  * Write a job's result entry. Fields: MESSAGE_ID, MESSAGE (one sentence),
- * PRIORITY, SYSLOG_IDENTIFIER, JOB_ID, JOB_ACTION, JOB_STATUS, JOB_ERROR
- * (when non-empty), JOB_ENDPOINT, JOB_FILE, JOB_POLLS, JOB_DURATION_USEC,
- * plus JOB_DESCRIPTION and JOB_LAST_STATUS when known. MESSAGE is escaped
- * (escape.h); JOB_ERROR, JOB_FILE, JOB_DESCRIPTION and JOB_LAST_STATUS keep
- * the exact bytes for scripts. Returns 0, or a negative errno when the
+ * PRIORITY, SYSLOG_IDENTIFIER, JOB_ID, JOB_KIND, JOB_ACTION (annotation-reply
+ * only), JOB_STATUS, JOB_ERROR (when non-empty), JOB_ENDPOINT, JOB_FILE,
+ * JOB_POLLS, JOB_DURATION_USEC, plus JOB_DESCRIPTION, JOB_LAST_STATUS and
+ * JOB_REMOTE_STATUS (the same word: the server's last) when known, and for
+ * document-indexing JOB_DATASET_ID, JOB_DOCUMENTS and JOB_DOCUMENTS_FAILED
+ * (the last two when an answer told them). MESSAGE is escaped (escape.h);
+ * JOB_ERROR, JOB_FILE, JOB_DESCRIPTION and the status words keep the exact
+ * bytes for scripts. Returns 0, or a negative errno when the
  * journal refused it (it is printed to stderr then).
  */
 int journal_job_result(const struct journal_result *r);

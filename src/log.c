@@ -225,10 +225,10 @@ int log_fields_internal(int level, int error, const char *const *fields, const c
 	return r;
 }
 
-int log_job_internal(int level, int error, const uint8_t id[16], const char *file,
+int log_job_internal(int level, int error, const char *id, const char *file,
 		     const char *const *extra, const char *fmt, ...)
 {
-	char prefix[512], ids[UUID_STRING_MAX];
+	char prefix[512];
 	char fid[64];
 	const char *fields[LOG_FIELDS_MAX + 2];
 	size_t n = 0;
@@ -238,9 +238,8 @@ int log_job_internal(int level, int error, const uint8_t id[16], const char *fil
 	if (!log_would_log(level)) {
 		return -abs(error);
 	}
-	uuid_to_string(id, ids);
-	snprintf(prefix, sizeof(prefix), "Job %s (%s): ", ids, strempty(file));
-	snprintf(fid, sizeof(fid), "JOB_ID=%s", ids);
+	snprintf(prefix, sizeof(prefix), "Job %s (%s): ", strempty(id), strempty(file));
+	snprintf(fid, sizeof(fid), "JOB_ID=%s", strempty(id));
 	fields[n++] = fid;
 	for (size_t i = 0; extra && extra[i] && n < LOG_FIELDS_MAX; i++) {
 		fields[n++] = extra[i];

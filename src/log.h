@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h> /* abs() in log_job_errno() */
 #include <syslog.h>
 
 #include "macro.h"
@@ -70,14 +71,21 @@ int log_fields_va(int level, int error, const char *const *fields, const char *f
 
 /*
  * A message about one job: "Job ID (FILE): message" with a JOB_ID= field, so
- * that `journalctl JOB_ID=...` tells the job's whole story. extra is an
+ * that `journalctl JOB_ID=...` tells the job's whole story. id is the job's
+ * own id as text (job_id_string(), kind_ident_id_string()). extra is an
  * optional NULL-terminated list of more "KEY=value" fields.
  */
-int log_job_internal(int level, int error, const uint8_t id[16], const char *file,
+int log_job_internal(int level, int error, const char *id, const char *file,
 		     const char *const *extra, const char *fmt, ...) _printf_(6, 7);
-#define log_job(level, j, ...) log_job_internal((level), 0, (j)->id, (j)->file, NULL, __VA_ARGS__)
+/* For a struct job *j (job.h): its id is formatted only when the message is
+ * written. */
 #define log_job_errno(level, error, j, ...)                                                        \
-	log_job_internal((level), (error), (j)->id, (j)->file, NULL, __VA_ARGS__)
+	(log_would_log(level)                                                                      \
+		 ? log_job_internal((level), (error),                                              \
+				    job_id_string((j), (char[KIND_ID_STRING_MAX]){ 0 }),           \
+				    (j)->file, NULL, __VA_ARGS__)                                  \
+		 : -abs(error))
+#define log_job(level, j, ...) log_job_errno((level), 0, (j), __VA_ARGS__)
 
 /* "FILE:LINE: message" with CONFIG_FILE= and CONFIG_LINE= fields. */
 int log_syntax_internal(int level, const char *file, unsigned line, const char *fmt, ...)

@@ -14,7 +14,6 @@
 #include "string-util.h"
 #include "time-util.h"
 #include "timespan.h"
-#include "uuid-util.h"
 
 /* Due jobs handled per timer callback before yielding to I/O. */
 #define DISPATCH_BUDGET 4096
@@ -123,9 +122,30 @@ static void busy_unlink(struct poller *p, struct poll_request *pr)
 	pr->busy_prev = pr->busy_next = NULL;
 }
 
+/*
+ * The body cap of a job's answers. An annotation-reply or workflow-run
+ * answer is a few hundred bytes (a workflow's outputs may be more): 64 KiB.
+ * A document-indexing answer lists every document of the batch, about 430
+ * bytes each, and Dify takes up to 1,000 documents in a batch: about 430 KB,
+ * so 1 MiB. The body is what the state keeps for the hook's stdin until the
+ * hook has run, so a hook's stdin is bounded by the same cap (jobwatchd(8)).
+ */
+#define POLL_BODY_MAX_INDEXING (1024U * 1024U)
+
+static size_t body_cap(const struct job *j)
+{
+	return j->kind == KIND_DOCUMENT_INDEXING ? POLL_BODY_MAX_INDEXING : RESPONSE_BODY_MAX;
+}
+
 static void release_request(struct poller *p, struct poll_request *pr)
 {
 	busy_unlink(p, pr);
+	if (pr->http.body_allocated > RESPONSE_BODY_MAX) {
+		/* a large indexing answer: the pooled request does not keep its buffer */
+		free(pr->http.body);
+		pr->http.body = NULL;
+		pr->http.body_len = pr->http.body_allocated = 0;
+	}
 	response_parser_done(&pr->parser);
 	http_headers_unref(pr->headers);
 	pr->headers = NULL;
@@ -188,7 +208,8 @@ static struct poll_request *get_request(struct poller *p)
 
 static int build_url(struct poll_request *pr, const struct endpoint *e, const struct job *j)
 {
-	size_t need = strlen(e->conf->base_url) + 128;
+	struct kind_ident ident;
+	size_t need = strlen(e->conf->base_url) + KIND_STATUS_PATH_MAX;
 	if (need > pr->url_size) {
 		char *u = realloc(pr->url, need);
 		if (!u) {
@@ -197,7 +218,8 @@ static int build_url(struct poll_request *pr, const struct endpoint *e, const st
 		pr->url = u;
 		pr->url_size = need;
 	}
-	return dify_status_url(pr->url, pr->url_size, e->conf->base_url, j->action, j->id);
+	job_ident(j, &ident);
+	return kind_status_url(e->conf->base_url, &ident, pr->url, pr->url_size);
 }
 
 /* Send j's next status request. Returns 0 or a negative errno. */
@@ -212,6 +234,7 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 	}
 	r = build_url(pr, e, j);
 	if (r >= 0) {
+		pr->http.max_body = body_cap(j);
 		r = response_parser_begin(&pr->parser);
 		pr->parsed = 0;
 		/* The key lives in e->headers, which the request holds a reference to. */
@@ -344,8 +367,9 @@ static void job_trouble(struct job *j, const struct poll_result *r, const struct
 	describe_trouble(r, pr, text, sizeof(text), brief, sizeof(brief));
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", MESSAGE_ID_JOB_TROUBLE);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
+	char ids[KIND_ID_STRING_MAX];
 	log_job_internal(
-		LOG_WARNING, 0, j->id, j->file, fields,
+		LOG_WARNING, 0, job_id_string(j, ids), j->file, fields,
 		"Endpoint '%s' answers about this job badly: %s; the job keeps being polled, its endpoint's other jobs are not affected.",
 		j->endpoint->name, text);
 }
@@ -357,7 +381,8 @@ static void job_recovered(struct job *j)
 
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s", MESSAGE_ID_JOB_RECOVERED);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
-	log_job_internal(LOG_NOTICE, 0, j->id, j->file, fields,
+	char ids[KIND_ID_STRING_MAX];
+	log_job_internal(LOG_NOTICE, 0, job_id_string(j, ids), j->file, fields,
 			 "Endpoint '%s' answers about this job properly again.", j->endpoint->name);
 }
 
@@ -457,16 +482,16 @@ static void on_poll_done(struct http_request *req)
 		}
 	}
 
-	char ids[UUID_STRING_MAX];
-	dify_classify(req->error, req->http_code, &pr->parser.result, body_ok, req->retry_after_s,
-		      uuid_to_string(j->id, ids), &r);
+	char ids[KIND_ID_STRING_MAX];
+	dify_classify_kind(kind_get(j->kind), req->error, req->http_code, &pr->parser.result,
+			   body_ok, req->retry_after_s, job_id_string(j, ids), &r);
 	trouble_update(p, e, j, &r, pr);
 
 	if (r.retry_after_usec > 0) {
 		endpoint_block_until(e, now + r.retry_after_usec);
 	}
 
-	uint8_t old_status = j->track.last_status;
+	uint8_t old_status = j->track.remote_status;
 	bool old_alive = j->track.seen_alive, old_has = j->track.has_status;
 	uint8_t old_gone = j->track.gone_count;
 	enum job_outcome o = job_track_apply(&j->track, &r);
@@ -475,12 +500,20 @@ static void on_poll_done(struct http_request *req)
 		j->last_alive_usec = now_realtime_usec();
 		/* alive after all: a "gone while jobwatchd was down" note no longer applies */
 		j->flags &= (uint16_t)~JOB_FLAG_GONE_WHILE_DOWN;
-		if (r.status == DIFY_STATUS_OTHER && !(j->flags & JOB_FLAG_OTHER_STATUS_SEEN)) {
+		if (!r.status_known && !(j->flags & JOB_FLAG_OTHER_STATUS_SEEN)) {
 			j->flags |= JOB_FLAG_OTHER_STATUS_SEEN;
-			log_job(LOG_NOTICE, j,
-				"Dify answered with job_status '%s', which this version does not know; treating it as not finished.",
-				r.status_text);
+			if (j->kind == KIND_ANNOTATION_REPLY) {
+				log_job(LOG_NOTICE, j,
+					"Dify answered with job_status '%s', which this version does not know; treating it as not finished.",
+					r.status_text);
+			} else {
+				log_job(LOG_NOTICE, j,
+					"Dify answered with status '%s', which this version does not know for a %s job; treating it as not finished.",
+					r.status_text, kind_type_to_string(j->kind));
+			}
 		}
+		/* progress is written with the next lazy flush, the status change below at once */
+		(void)job_set_progress(j, r.documents);
 	}
 
 	if (o != JOB_OUTCOME_NONE) {
@@ -488,7 +521,8 @@ static void on_poll_done(struct http_request *req)
 		p->ops->finished(p->userdata, j, o, r.error_msg, body, body_len);
 	} else {
 		bool urgent = old_alive != j->track.seen_alive || old_has != j->track.has_status ||
-			      old_status != j->track.last_status || old_gone != j->track.gone_count;
+			      old_status != j->track.remote_status ||
+			      old_gone != j->track.gone_count;
 		p->ops->changed(p->userdata, j, urgent);
 		if (now >= j->deadline_usec || (j->flags & JOB_FLAG_FINAL_POLL)) {
 			/* The deadline passed (this was the last look, or the request was

@@ -23,7 +23,8 @@ static const struct hashmap_ops by_file_ops = {
 };
 
 /* Identity lookups use a job as the key: the probe is a stack job with only
- * endpoint, action and id filled in. */
+ * endpoint and identity filled in (registry_by_identity()). The identity is
+ * (endpoint, struct kind_ident); kind.c says what makes two idents equal. */
 static const void *identity_key(const void *item)
 {
 	return item;
@@ -32,15 +33,21 @@ static const void *identity_key(const void *item)
 static uint64_t identity_hash(const void *key)
 {
 	const struct job *j = key;
-	uint64_t seed = (uint64_t)(uintptr_t)j->endpoint * 31 + j->action;
-	return hash_bytes(j->id, sizeof(j->id), seed);
+	struct kind_ident ident;
+	job_ident(j, &ident);
+	return kind_ident_hash(&ident, (uint64_t)(uintptr_t)j->endpoint * 31);
 }
 
 static bool identity_eq(const void *a, const void *b)
 {
 	const struct job *x = a, *y = b;
-	return x->endpoint == y->endpoint && x->action == y->action &&
-	       memcmp(x->id, y->id, sizeof(x->id)) == 0;
+	struct kind_ident ix, iy;
+	if (x->endpoint != y->endpoint || x->kind != y->kind) {
+		return false;
+	}
+	job_ident(x, &ix);
+	job_ident(y, &iy);
+	return kind_ident_equal(&ix, &iy);
 }
 
 static const struct hashmap_ops by_identity_ops = {
@@ -121,11 +128,17 @@ struct job *registry_by_file(const struct registry *r, const char *file)
 }
 
 struct job *registry_by_identity(const struct registry *r, const struct endpoint *e,
-				 enum job_action action, const uint8_t id[static 16])
+				 const struct kind_ident *ident)
 {
-	struct job probe = { .endpoint = (struct endpoint *)e, .action = (uint8_t)action };
-	memcpy(probe.id, id, sizeof(probe.id));
-	return hashmap_get(&r->by_identity, &probe);
+	/* a job of any kind with room for the indexing part (job.h) */
+	struct {
+		struct job job;
+		struct job_indexing indexing;
+	} probe = { .job = { .endpoint = (struct endpoint *)e, .kind = ident->kind } };
+	static_assert(offsetof(typeof(probe), indexing) == sizeof(struct job),
+		      "the probe has job_new_kind()'s layout");
+	job_set_ident(&probe.job, ident);
+	return hashmap_get(&r->by_identity, &probe.job);
 }
 
 int registry_add(struct registry *r, struct job *j)

@@ -38,10 +38,11 @@ void registry_done(struct registry *r);
 struct endpoint *registry_endpoint(struct registry *r, const char *name, bool create);
 
 struct job *registry_by_file(const struct registry *r, const char *file);
+/* The job of endpoint e with this identity (kind.h), or NULL. */
 struct job *registry_by_identity(const struct registry *r, const struct endpoint *e,
-				 enum job_action action, const uint8_t id[static 16]);
+				 const struct kind_ident *ident);
 
-/* Register j (its file, endpoint, action and id set). -EEXIST when the file
+/* Register j (its file, endpoint and identity set). -EEXIST when the file
  * name or the identity is taken, -ENOMEM. */
 int registry_add(struct registry *r, struct job *j);
 /* Unregister j (does not free it). */

@@ -56,6 +56,10 @@ void state_row_done(struct state_row *r)
 	free(r->outcome);
 	free(r->error_msg);
 	free(r->body);
+	free(r->kind);
+	free(r->dataset);
+	free(r->remote_status);
+	free(r->progress);
 	free(r->trouble);
 	*r = (struct state_row){ 0 };
 }
@@ -64,6 +68,12 @@ static char *column_text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	return t ? strdup_or_null((const char *)t) : NULL;
+}
+
+static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t null_value)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value
+							 : (int64_t)sqlite3_column_int64(st, i);
 }
 
 static int read_row(sqlite3_stmt *st, struct state_row *r)
@@ -87,6 +97,14 @@ static int read_row(sqlite3_stmt *st, struct state_row *r)
 		.hook_state = (enum state_hook)sqlite3_column_int(st, 16),
 		.hook_pid = (pid_t)sqlite3_column_int64(st, 17),
 		.hook_pid_start = (uint64_t)sqlite3_column_int64(st, 18),
+		.kind = column_text(st, 19),
+		.dataset = column_text(st, 20),
+		.remote_status = column_text(st, 21),
+		.progress = column_text(st, 22),
+		.documents = column_int_or(st, 23, -1),
+		.documents_failed = column_int_or(st, 24, -1),
+		.status_changed_usec = (usec_t)sqlite3_column_int64(st, 25),
+		.stalled_usec = (usec_t)sqlite3_column_int64(st, 26),
 	};
 	int blen = sqlite3_column_bytes(st, 14);
 	const void *b = sqlite3_column_blob(st, 14);
@@ -97,7 +115,7 @@ static int read_row(sqlite3_stmt *st, struct state_row *r)
 			r->body_len = (size_t)blen;
 		}
 	}
-	if (!r->endpoint || !r->action || !r->job_id || !r->file) {
+	if (!r->endpoint || !r->action || !r->job_id || !r->file || !r->kind || !r->dataset) {
 		state_row_done(r);
 		return -ENOMEM;
 	}
@@ -124,8 +142,9 @@ int state_iterate_rows(sqlite3 *db, const char *sql, const char *path,
 			break;
 		}
 		if (with_trouble) {
-			row.trouble = column_text(st, 19);
-			row.trouble_since_usec = (usec_t)sqlite3_column_int64(st, 20);
+			row.trouble = column_text(st, STATE_ROW_N_COLUMNS);
+			row.trouble_since_usec =
+				(usec_t)sqlite3_column_int64(st, STATE_ROW_N_COLUMNS + 1);
 		}
 		r = fn(userdata, &row);
 		state_row_done(&row);
@@ -221,8 +240,9 @@ int state_reader_find(struct state_reader *r, const char *job_id, struct state_r
 	if (rc == SQLITE_ROW) {
 		k = read_row(st, ret);
 		if (k >= 0) {
-			ret->trouble = column_text(st, 19);
-			ret->trouble_since_usec = (usec_t)sqlite3_column_int64(st, 20);
+			ret->trouble = column_text(st, STATE_ROW_N_COLUMNS);
+			ret->trouble_since_usec =
+				(usec_t)sqlite3_column_int64(st, STATE_ROW_N_COLUMNS + 1);
 		}
 	} else if (rc != SQLITE_DONE) {
 		k = state_sqlite_errno(rc);

@@ -44,6 +44,15 @@ struct state_row {
 	enum state_hook hook_state;
 	pid_t hook_pid;
 	uint64_t hook_pid_start; /* /proc/PID/stat starttime, to recognise the process */
+	/* schema 2 (kinds) */
+	char *kind; /* kind_type_to_string(); 'annotation-reply' for older rows */
+	char *dataset; /* document-indexing's Dataset= (lower case), "" otherwise */
+	char *remote_status; /* the server's last status word, verbatim; NULL if none */
+	char *progress; /* indexing: "D/T documents, S/U segments"; NULL otherwise */
+	int64_t documents, documents_failed; /* indexing, at the outcome; -1 when NULL */
+	usec_t status_changed_usec; /* CLOCK_REALTIME of the last change of remote
+				     * status or progress (the stall clock); 0 if none */
+	usec_t stalled_usec; /* when the current stall was announced; 0 = not stalled */
 	char *trouble; /* the endpoint's trouble (jobwatchctl), or NULL */
 	usec_t trouble_since_usec;
 };
@@ -61,7 +70,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct state_reader *, state_reader_free);
 /* Rows joined with their endpoint's trouble, ordered by accepted time. */
 int state_reader_rows(struct state_reader *r,
 		      int (*fn)(void *userdata, const struct state_row *row), void *userdata);
-/* The row of one job id (any endpoint/action; the newest if several). */
+/* The row of one job id, the kind's own id (any endpoint/kind/action/dataset;
+ * the newest if several). */
 int state_reader_find(struct state_reader *r, const char *job_id, struct state_row *ret);
 /* The daemon pid recorded, 0 if none. */
 pid_t state_reader_daemon_pid(struct state_reader *r, usec_t *ret_started);

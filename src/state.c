@@ -19,14 +19,18 @@
 #include "time-util.h"
 #include "uuid-util.h"
 
-/* ?19 is STATE_HOOK_DONE, bound rather than written as a number (test-state
- * would see the two drift apart). */
+/* ?1..?5 are the identity (bind_identity()); ?27 is STATE_HOOK_DONE, bound
+ * rather than written as a number (test-state would see the two drift apart).
+ * ?25, ?26 (status_changed_usec, stalled_usec): the stall clock, not kept
+ * yet: written NULL. */
 static const char upsert_sql[] =
-	"INSERT INTO jobs (endpoint, action, job_id, file, description, accepted_usec, polls,"
-	"  seen_alive, gone_count, last_status, last_status_usec, outcome, finished_usec,"
-	"  error_msg, body, journaled, hook_state, updated_usec)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-	" ON CONFLICT (endpoint, action, job_id) DO UPDATE SET"
+	"INSERT INTO jobs (endpoint, kind, action, dataset, job_id, file, description,"
+	"  accepted_usec, polls, seen_alive, gone_count, last_status, last_status_usec, outcome,"
+	"  finished_usec, error_msg, body, journaled, hook_state, updated_usec, remote_status,"
+	"  progress, documents, documents_failed, status_changed_usec, stalled_usec)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+	"  ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+	" ON CONFLICT (endpoint, kind, action, dataset, job_id) DO UPDATE SET"
 	"  file = excluded.file, description = excluded.description,"
 	"  accepted_usec = excluded.accepted_usec, polls = excluded.polls,"
 	"  seen_alive = excluded.seen_alive, gone_count = excluded.gone_count,"
@@ -34,12 +38,29 @@ static const char upsert_sql[] =
 	"  outcome = excluded.outcome, finished_usec = excluded.finished_usec,"
 	"  error_msg = excluded.error_msg, body = excluded.body,"
 	"  journaled = excluded.journaled,"
-	"  hook_state = CASE WHEN excluded.hook_state = ?19 THEN ?19 ELSE jobs.hook_state END,"
-	"  updated_usec = excluded.updated_usec";
+	"  hook_state = CASE WHEN excluded.hook_state = ?27 THEN ?27 ELSE jobs.hook_state END,"
+	"  updated_usec = excluded.updated_usec, remote_status = excluded.remote_status,"
+	"  progress = excluded.progress, documents = excluded.documents,"
+	"  documents_failed = excluded.documents_failed,"
+	"  status_changed_usec = excluded.status_changed_usec,"
+	"  stalled_usec = excluded.stalled_usec";
+
+#define IDENTITY_WHERE                                                                             \
+	" WHERE endpoint = ?1 AND kind = ?2 AND action = ?3 AND dataset = ?4 AND job_id = ?5"
 
 struct pending_delete {
-	char *endpoint, *action, *job_id; /* owned */
+	char *endpoint, *kind, *action, *dataset, *job_id; /* owned */
 };
+
+static void pending_delete_done(struct pending_delete *d)
+{
+	free(d->endpoint);
+	free(d->kind);
+	free(d->action);
+	free(d->dataset);
+	free(d->job_id);
+	*d = (struct pending_delete){ 0 };
+}
 
 struct state {
 	sqlite3 *db;
@@ -151,27 +172,41 @@ static int apply_acks(struct state *s, const char *dir)
 		log_warning_errno(r, "Failed to read '%s', ignoring: %m", s->acks_path);
 	}
 	if (r >= 0 && len > 0) {
-		rc = sqlite3_prepare_v2(s->db,
-					"UPDATE jobs SET journaled = 1"
-					" WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
-					-1, &st, NULL);
+		rc = sqlite3_prepare_v2(s->db, "UPDATE jobs SET journaled = 1" IDENTITY_WHERE, -1,
+					&st, NULL);
 		if (rc == SQLITE_OK) {
 			rc = exec_sql(s->db, "BEGIN IMMEDIATE;");
 		}
-		/* lines "ENDPOINT ACTION JOB_ID"; a torn last line is skipped */
+		/* lines "ENDPOINT KIND ACTION DATASET JOB_ID" ('-' for an empty
+		 * field), or "ENDPOINT ACTION JOB_ID" as version 1 wrote them; a
+		 * torn last line is skipped */
 		for (char *line = buf, *nl; rc == SQLITE_OK && (nl = strchr(line, '\n'));
 		     line = nl + 1) {
-			char *a, *b;
+			char *w[5];
+			size_t n = 0;
 			*nl = '\0';
-			a = strchr(line, ' ');
-			b = a ? strchr(a + 1, ' ') : NULL;
-			if (!b) {
+			for (char *p = line, *sp; n < ELEMENTSOF(w); p = sp + 1) {
+				w[n++] = p;
+				sp = strchr(p, ' ');
+				if (!sp) {
+					break;
+				}
+				*sp = '\0';
+			}
+			if (n == 3) {
+				w[4] = w[2];
+				w[2] = w[1];
+				w[1] = (char *)kind_type_to_string(KIND_ANNOTATION_REPLY);
+				w[3] = (char *)"-";
+			} else if (n != 5) {
 				continue;
 			}
-			*a = *b = '\0';
-			(void)sqlite3_bind_text(st, 1, line, -1, SQLITE_STATIC);
-			(void)sqlite3_bind_text(st, 2, a + 1, -1, SQLITE_STATIC);
-			(void)sqlite3_bind_text(st, 3, b + 1, -1, SQLITE_STATIC);
+			for (size_t i = 0; i < 5; i++) {
+				(void)sqlite3_bind_text(
+					st, (int)i + 1,
+					(i == 2 || i == 3) && streq(w[i], "-") ? "" : w[i], -1,
+					SQLITE_STATIC);
+			}
 			rc = step_reset(st);
 		}
 		if (rc == SQLITE_OK) {
@@ -199,6 +234,100 @@ static int apply_acks(struct state *s, const char *dir)
 	return 0;
 }
 
+/* The schema version the file says it has: 0 for a new file (no meta table
+ * or no row), or a negative SQLite result code. */
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, v = 0;
+
+	rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		/* no meta table: a new file */
+		return sqlite3_errcode(db) == SQLITE_ERROR ? 0 : -rc;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		v = sqlite3_column_int(st, 0);
+	} else if (rc != SQLITE_DONE) {
+		v = -rc;
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * Version 1 to 2 (job kinds), in place and in one transaction: a new jobs
+ * table with the kind columns, every row copied (kind 'annotation-reply',
+ * dataset ''), the old one dropped, the new one renamed, the version written.
+ * A failure rolls everything back and leaves the version 1 file as it was.
+ */
+static int migrate_v1(sqlite3 *db)
+{
+	int rc = exec_sql(db, "BEGIN IMMEDIATE;");
+	if (rc == SQLITE_OK) {
+		rc = exec_sql(
+			db,
+			"DROP TABLE IF EXISTS jobs_v2;" STATE_JOBS_TABLE_SQL(
+				"jobs_v2") "INSERT INTO jobs_v2 (" STATE_V1_JOBS_COLUMNS
+					   ", kind, dataset)"
+					   " SELECT " STATE_V1_JOBS_COLUMNS
+					   ", 'annotation-reply', ''"
+					   " FROM jobs;"
+					   "DROP TABLE jobs;"
+					   "ALTER TABLE jobs_v2 RENAME TO jobs;"
+					   "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '2');"
+					   "COMMIT;");
+		if (rc != SQLITE_OK) {
+			(void)exec_sql(db, "ROLLBACK;");
+		}
+	}
+	return rc;
+}
+
+/* Bring the file to STATE_SCHEMA_VERSION: create it, or migrate it. */
+static int setup_schema(struct state *s)
+{
+	int v = schema_version(s->db), rc;
+
+	if (v < 0) {
+		return log_error_errno(state_sqlite_errno(-v),
+				       "Failed to read the state file '%s': %s", s->path,
+				       sqlite3_errstr(-v));
+	}
+	if (v > STATE_SCHEMA_VERSION) {
+		return log_error_errno(
+			-EPROTONOSUPPORT,
+			"The state file '%s' has schema version %d, written by a newer jobwatchd; this one knows version %d and leaves it alone.",
+			s->path, v, STATE_SCHEMA_VERSION);
+	}
+	if (v == 1) {
+		rc = migrate_v1(s->db);
+		if (rc != SQLITE_OK) {
+			return log_error_errno(
+				state_sqlite_errno(rc),
+				"Failed to migrate the state file '%s' to version %d: %s", s->path,
+				STATE_SCHEMA_VERSION, sqlite3_errmsg(s->db));
+		}
+		log_info("Migrated the state file '%s' to version %d (job kinds).", s->path,
+			 STATE_SCHEMA_VERSION);
+	}
+	rc = exec_sql(s->db, STATE_SCHEMA_SQL);
+	if (rc == SQLITE_OK) {
+		char ver[128];
+		snprintf(ver, sizeof(ver),
+			 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '%d');",
+			 STATE_SCHEMA_VERSION);
+		rc = exec_sql(s->db, ver);
+	}
+	if (rc != SQLITE_OK) {
+		return log_error_errno(state_sqlite_errno(rc),
+				       "Failed to set up the state file '%s': %s", s->path,
+				       sqlite3_errmsg(s->db));
+	}
+	return 0;
+}
+
 /* Long (about 90 lines): the open, set-up and prepare steps each fail with
  * their own message, and all end in state_free(). */
 int state_open(const char *dir, struct state **ret)
@@ -206,7 +335,6 @@ int state_open(const char *dir, struct state **ret)
 	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
 	struct state *s;
 	int rc, r;
-	char ver[128];
 
 	if (!path) {
 		return log_error_errno(-ENOMEM, "Out of memory");
@@ -235,9 +363,6 @@ int state_open(const char *dir, struct state **ret)
 	if (rc == SQLITE_OK) {
 		rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
 	}
-	if (rc == SQLITE_OK) {
-		rc = exec_sql(s->db, STATE_SCHEMA_SQL);
-	}
 	if (rc != SQLITE_OK) {
 		r = log_error_errno(state_sqlite_errno(rc),
 				    "Failed to set up the state file '%s': %s", s->path,
@@ -245,14 +370,8 @@ int state_open(const char *dir, struct state **ret)
 		state_free(s);
 		return r;
 	}
-	snprintf(ver, sizeof(ver),
-		 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '%d');",
-		 STATE_SCHEMA_VERSION);
-	rc = exec_sql(s->db, ver);
-	if (rc != SQLITE_OK) {
-		r = log_error_errno(state_sqlite_errno(rc),
-				    "Failed to write the state file '%s': %s", s->path,
-				    sqlite3_errmsg(s->db));
+	r = setup_schema(s);
+	if (r < 0) {
 		state_free(s);
 		return r;
 	}
@@ -265,20 +384,16 @@ int state_open(const char *dir, struct state **ret)
 
 	if (prepare(s, upsert_sql, &s->upsert) < 0 ||
 	    prepare(s,
-		    "UPDATE jobs SET polls = ?4, last_status_usec = coalesce(?5, last_status_usec),"
-		    " journaled = max(journaled, ?7), updated_usec = ?6"
-		    " WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+		    "UPDATE jobs SET polls = ?6, last_status_usec = coalesce(?7, last_status_usec),"
+		    " journaled = max(journaled, ?9), updated_usec = ?8,"
+		    " progress = coalesce(?10, progress)" IDENTITY_WHERE,
 		    &s->lazy) < 0 ||
-	    prepare(s, "DELETE FROM jobs WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
-		    &s->delete_job) < 0 ||
-	    prepare(s,
-		    "UPDATE jobs SET journaled = 1, updated_usec = ?4"
-		    " WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+	    prepare(s, "DELETE FROM jobs" IDENTITY_WHERE, &s->delete_job) < 0 ||
+	    prepare(s, "UPDATE jobs SET journaled = 1, updated_usec = ?6" IDENTITY_WHERE,
 		    &s->journaled) < 0 ||
 	    prepare(s,
-		    "UPDATE jobs SET hook_state = ?4, hook_pid = ?5, hook_pid_start = ?6,"
-		    " body = CASE WHEN ?4 = ?8 THEN NULL ELSE body END, updated_usec = ?7"
-		    " WHERE endpoint = ?1 AND action = ?2 AND job_id = ?3",
+		    "UPDATE jobs SET hook_state = ?6, hook_pid = ?7, hook_pid_start = ?8,"
+		    " body = CASE WHEN ?6 = ?10 THEN NULL ELSE body END, updated_usec = ?9" IDENTITY_WHERE,
 		    &s->hook) < 0 ||
 	    prepare(s,
 		    "INSERT INTO endpoints (name, trouble, trouble_since_usec, updated_usec)"
@@ -306,9 +421,7 @@ struct state *state_free(struct state *s)
 	}
 	free(s->dirty);
 	for (size_t i = 0; i < s->n_deletes; i++) {
-		free(s->deletes[i].endpoint);
-		free(s->deletes[i].action);
-		free(s->deletes[i].job_id);
+		pending_delete_done(&s->deletes[i]);
 	}
 	free(s->deletes);
 	sqlite3_finalize(s->upsert);
@@ -416,59 +529,88 @@ bool state_failing(const struct state *s)
 
 /* --- writing --- */
 
-static void bind_identity(sqlite3_stmt *st, const struct job *j, char ids[static UUID_STRING_MAX])
+/* The text of a job's identity columns (?1..?5). */
+struct identity_text {
+	char id[KIND_ID_STRING_MAX];
+	char dataset[KIND_ID_STRING_MAX];
+};
+
+static void bind_identity(sqlite3_stmt *st, const struct job *j, struct identity_text *t)
 {
+	const char *dataset = job_dataset_string(j, t->dataset);
+
 	(void)sqlite3_bind_text(st, 1, j->endpoint->name, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(st, 2, job_action_to_string(j->action), -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(st, 3, uuid_to_string(j->id, ids), -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, kind_type_to_string(j->kind), -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(
+		st, 3, j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : "", -1,
+		SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 4, dataset ? dataset : "", -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 5, job_id_string(j, t->id), -1, SQLITE_STATIC);
 }
 
+/* Long (about 60 lines): one bind per column of the row. */
 static int write_job(struct state *s, const struct job *j, usec_t now_rt)
 {
 	sqlite3_stmt *st = s->upsert;
-	char ids[UUID_STRING_MAX];
+	struct identity_text ids;
+	char progress[JOB_PROGRESS_STRING_MAX];
+	const struct job_indexing *x = job_indexing(j);
 	bool finished = job_is_finished(j);
 	bool keep_body =
 		finished && !(j->flags & JOB_FLAG_HOOK_DONE) && j->result && j->result->body;
 
-	bind_identity(st, j, ids);
-	(void)sqlite3_bind_text(st, 4, j->file, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(st, 5, j->description, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int64(st, 6, (sqlite3_int64)j->accepted_usec);
-	(void)sqlite3_bind_int64(st, 7, j->polls);
-	(void)sqlite3_bind_int(st, 8, j->track.seen_alive);
-	(void)sqlite3_bind_int(st, 9, j->track.gone_count);
+	bind_identity(st, j, &ids);
+	(void)sqlite3_bind_text(st, 6, j->file, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 7, j->description, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(st, 8, (sqlite3_int64)j->accepted_usec);
+	(void)sqlite3_bind_int64(st, 9, j->polls);
+	(void)sqlite3_bind_int(st, 10, j->track.seen_alive);
+	(void)sqlite3_bind_int(st, 11, j->track.gone_count);
 	if (j->track.has_status) {
-		(void)sqlite3_bind_text(st, 10, dify_status_to_string(j->track.last_status), -1,
-					SQLITE_STATIC);
-		(void)sqlite3_bind_int64(st, 11, (sqlite3_int64)j->last_alive_usec);
+		/* last_status: annotation-reply's word as version 1 kept it (an
+		 * unknown one as "other"); the remote word for the other kinds */
+		(void)sqlite3_bind_text(st, 12,
+					j->kind == KIND_ANNOTATION_REPLY
+						? dify_status_to_string(j->track.last_status)
+						: job_remote_status(j),
+					-1, SQLITE_STATIC);
+		(void)sqlite3_bind_int64(st, 13, (sqlite3_int64)j->last_alive_usec);
+		(void)sqlite3_bind_text(st, 21, job_remote_status(j), -1, SQLITE_STATIC);
 	}
 	if (finished) {
-		(void)sqlite3_bind_text(st, 12, job_outcome_to_string(j->outcome), -1,
+		(void)sqlite3_bind_text(st, 14, job_outcome_to_string(j->outcome), -1,
 					SQLITE_STATIC);
 		if (j->result) {
-			(void)sqlite3_bind_int64(st, 13, (sqlite3_int64)j->result->finished_usec);
-			(void)sqlite3_bind_text(st, 14, j->result->error_msg, -1, SQLITE_STATIC);
+			(void)sqlite3_bind_int64(st, 15, (sqlite3_int64)j->result->finished_usec);
+			(void)sqlite3_bind_text(st, 16, j->result->error_msg, -1, SQLITE_STATIC);
 		}
 	}
 	if (keep_body) {
-		(void)sqlite3_bind_blob(st, 15, j->result->body, (int)j->result->body_len,
+		(void)sqlite3_bind_blob(st, 17, j->result->body, (int)j->result->body_len,
 					SQLITE_STATIC);
 	}
-	(void)sqlite3_bind_int(st, 16, (j->flags & JOB_FLAG_JOURNALED) ? 1 : 0);
+	(void)sqlite3_bind_int(st, 18, (j->flags & JOB_FLAG_JOURNALED) ? 1 : 0);
 	(void)sqlite3_bind_int(
-		st, 17, (j->flags & JOB_FLAG_HOOK_DONE) ? STATE_HOOK_DONE : STATE_HOOK_PENDING);
-	(void)sqlite3_bind_int64(st, 18, (sqlite3_int64)now_rt);
-	(void)sqlite3_bind_int(st, 19, STATE_HOOK_DONE);
+		st, 19, (j->flags & JOB_FLAG_HOOK_DONE) ? STATE_HOOK_DONE : STATE_HOOK_PENDING);
+	(void)sqlite3_bind_int64(st, 20, (sqlite3_int64)now_rt);
+	if (job_progress_string(j, progress, sizeof(progress))) {
+		(void)sqlite3_bind_text(st, 22, progress, -1, SQLITE_TRANSIENT);
+		if (finished) {
+			(void)sqlite3_bind_int64(st, 23, x->documents_total);
+			(void)sqlite3_bind_int64(st, 24, x->documents_failed);
+		}
+	}
+	(void)sqlite3_bind_int(st, 27, STATE_HOOK_DONE);
 	return step_reset(st);
 }
 
-static int write_delete(struct state *s, const char *endpoint, const char *action,
-			const char *job_id)
+static int write_delete(struct state *s, const struct pending_delete *d)
 {
-	(void)sqlite3_bind_text(s->delete_job, 1, endpoint, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(s->delete_job, 2, action, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(s->delete_job, 3, job_id, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s->delete_job, 1, d->endpoint, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s->delete_job, 2, d->kind, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s->delete_job, 3, d->action, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s->delete_job, 4, d->dataset, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s->delete_job, 5, d->job_id, -1, SQLITE_STATIC);
 	return step_reset(s->delete_job);
 }
 
@@ -495,15 +637,19 @@ usec_t state_flush_due_usec(const struct state *s)
 static int write_job_lazy(struct state *s, const struct job *j, usec_t now_rt)
 {
 	sqlite3_stmt *st = s->lazy;
-	char ids[UUID_STRING_MAX];
+	struct identity_text ids;
+	char progress[JOB_PROGRESS_STRING_MAX];
 
-	bind_identity(st, j, ids);
-	(void)sqlite3_bind_int64(st, 4, j->polls);
+	bind_identity(st, j, &ids);
+	(void)sqlite3_bind_int64(st, 6, j->polls);
 	if (j->track.has_status) {
-		(void)sqlite3_bind_int64(st, 5, (sqlite3_int64)j->last_alive_usec);
+		(void)sqlite3_bind_int64(st, 7, (sqlite3_int64)j->last_alive_usec);
 	}
-	(void)sqlite3_bind_int64(st, 6, (sqlite3_int64)now_rt);
-	(void)sqlite3_bind_int(st, 7, (j->flags & JOB_FLAG_JOURNALED) ? 1 : 0);
+	(void)sqlite3_bind_int64(st, 8, (sqlite3_int64)now_rt);
+	(void)sqlite3_bind_int(st, 9, (j->flags & JOB_FLAG_JOURNALED) ? 1 : 0);
+	if (job_progress_string(j, progress, sizeof(progress))) {
+		(void)sqlite3_bind_text(st, 10, progress, -1, SQLITE_TRANSIENT);
+	}
 	return step_reset(st);
 }
 
@@ -547,8 +693,7 @@ int state_flush(struct state *s, bool force)
 						  : write_job(s, j, now_rt);
 	}
 	for (size_t i = 0; rc == SQLITE_OK && i < s->n_deletes; i++) {
-		rc = write_delete(s, s->deletes[i].endpoint, s->deletes[i].action,
-				  s->deletes[i].job_id);
+		rc = write_delete(s, &s->deletes[i]);
 	}
 	if (rc == SQLITE_OK) {
 		rc = exec_sql(s->db, "COMMIT;");
@@ -584,9 +729,7 @@ int state_flush(struct state *s, bool force)
 	}
 	s->n_dirty = k;
 	for (size_t i = 0; i < s->n_deletes; i++) {
-		free(s->deletes[i].endpoint);
-		free(s->deletes[i].action);
-		free(s->deletes[i].job_id);
+		pending_delete_done(&s->deletes[i]);
 	}
 	s->n_deletes = 0;
 	s->last_flush_usec = now;
@@ -596,13 +739,17 @@ int state_flush(struct state *s, bool force)
 
 int state_mark_journaled(struct state *s, struct job *j)
 {
-	char ids[UUID_STRING_MAX], line[160];
+	struct identity_text ids;
+	char line[256];
+	const char *dataset = job_dataset_string(j, ids.dataset);
 	int rc, n;
 
 	/* One append, right after the journal entry: a crash between the two
 	 * repeats this one entry and no other. */
-	n = snprintf(line, sizeof(line), "%s %s %s\n", j->endpoint->name,
-		     job_action_to_string(j->action), uuid_to_string(j->id, ids));
+	n = snprintf(line, sizeof(line), "%s %s %s %s %s\n", j->endpoint->name,
+		     kind_type_to_string(j->kind),
+		     j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : "-",
+		     dataset ? dataset : "-", job_id_string(j, ids.id));
 	if (s->acks_fd >= 0 && n > 0 && (size_t)n < sizeof(line) &&
 	    write(s->acks_fd, line, (size_t)n) == n) {
 		if (!(j->flags & JOB_FLAG_ACK_LOGGED)) {
@@ -614,8 +761,8 @@ int state_mark_journaled(struct state *s, struct job *j)
 	}
 
 	/* the ack file cannot be written: a transaction of its own */
-	bind_identity(s->journaled, j, ids);
-	(void)sqlite3_bind_int64(s->journaled, 4, (sqlite3_int64)now_realtime_usec());
+	bind_identity(s->journaled, j, &ids);
+	(void)sqlite3_bind_int64(s->journaled, 6, (sqlite3_int64)now_realtime_usec());
 	rc = step_reset(s->journaled);
 	if (rc != SQLITE_OK) {
 		write_failed(s, rc, "marking a result as journaled");
@@ -628,17 +775,17 @@ int state_mark_journaled(struct state *s, struct job *j)
 int state_mark_hook(struct state *s, struct job *j, enum state_hook h, pid_t pid,
 		    uint64_t pid_start)
 {
-	char ids[UUID_STRING_MAX];
+	struct identity_text ids;
 	int rc;
 
-	bind_identity(s->hook, j, ids);
-	(void)sqlite3_bind_int(s->hook, 4, (int)h);
+	bind_identity(s->hook, j, &ids);
+	(void)sqlite3_bind_int(s->hook, 6, (int)h);
 	if (pid > 0) {
-		(void)sqlite3_bind_int64(s->hook, 5, pid);
-		(void)sqlite3_bind_int64(s->hook, 6, (sqlite3_int64)pid_start);
+		(void)sqlite3_bind_int64(s->hook, 7, pid);
+		(void)sqlite3_bind_int64(s->hook, 8, (sqlite3_int64)pid_start);
 	}
-	(void)sqlite3_bind_int64(s->hook, 7, (sqlite3_int64)now_realtime_usec());
-	(void)sqlite3_bind_int(s->hook, 8, STATE_HOOK_DONE); /* ?8: the body is not needed then */
+	(void)sqlite3_bind_int64(s->hook, 9, (sqlite3_int64)now_realtime_usec());
+	(void)sqlite3_bind_int(s->hook, 10, STATE_HOOK_DONE); /* ?10: the body is not needed then */
 	rc = step_reset(s->hook);
 	if (rc != SQLITE_OK) {
 		write_failed(s, rc, "recording a hook run");
@@ -648,9 +795,16 @@ int state_mark_hook(struct state *s, struct job *j, enum state_hook h, pid_t pid
 	return 0;
 }
 
-int state_forget_row(struct state *s, const char *endpoint, const char *action, const char *job_id)
+int state_forget_row(struct state *s, const struct state_row *row)
 {
-	int rc = write_delete(s, endpoint, action, job_id);
+	struct pending_delete d = {
+		.endpoint = row->endpoint,
+		.kind = row->kind,
+		.action = row->action,
+		.dataset = row->dataset,
+		.job_id = row->job_id,
+	};
+	int rc = write_delete(s, &d);
 	if (rc == SQLITE_OK) {
 		return 0;
 	}
@@ -661,14 +815,15 @@ int state_forget_row(struct state *s, const char *endpoint, const char *action, 
 	}
 	s->deletes = n;
 	n[s->n_deletes] = (struct pending_delete){
-		.endpoint = strdup_or_null(endpoint),
-		.action = strdup_or_null(action),
-		.job_id = strdup_or_null(job_id),
+		.endpoint = strdup_or_null(row->endpoint),
+		.kind = strdup_or_null(row->kind),
+		.action = strdup_or_null(row->action),
+		.dataset = strdup_or_null(row->dataset),
+		.job_id = strdup_or_null(row->job_id),
 	};
-	if (!n[s->n_deletes].endpoint || !n[s->n_deletes].action || !n[s->n_deletes].job_id) {
-		free(n[s->n_deletes].endpoint);
-		free(n[s->n_deletes].action);
-		free(n[s->n_deletes].job_id);
+	if (!n[s->n_deletes].endpoint || !n[s->n_deletes].kind || !n[s->n_deletes].action ||
+	    !n[s->n_deletes].dataset || !n[s->n_deletes].job_id) {
+		pending_delete_done(&n[s->n_deletes]);
 		return -ENOMEM;
 	}
 	s->n_deletes++;
@@ -677,10 +832,19 @@ int state_forget_row(struct state *s, const char *endpoint, const char *action, 
 
 int state_forget(struct state *s, struct job *j)
 {
-	char ids[UUID_STRING_MAX];
+	struct identity_text ids;
+	const char *dataset = job_dataset_string(j, ids.dataset);
+	struct state_row row = {
+		.endpoint = (char *)j->endpoint->name,
+		.kind = (char *)kind_type_to_string(j->kind),
+		.action =
+			(char *)(j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action)
+								  : ""),
+		.dataset = (char *)(dataset ? dataset : ""),
+		.job_id = job_id_string(j, ids.id),
+	};
 	state_unmark(s, j);
-	return state_forget_row(s, j->endpoint->name, job_action_to_string(j->action),
-				uuid_to_string(j->id, ids));
+	return state_forget_row(s, &row);
 }
 
 int state_set_endpoint_trouble(struct state *s, const char *endpoint, const char *text,

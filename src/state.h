@@ -3,7 +3,7 @@
 
 /*
  * The durable store: SQLite in WAL mode at STATE_DIR/state.db, one row per
- * job (keyed by endpoint, action, id) and one per endpoint in trouble.
+ * job (keyed by endpoint, kind, action, dataset, id: state-sql.h) and one per endpoint in trouble.
  *
  * Writes from the daemon are batched: jobs are marked dirty, and
  * state_flush() writes them in one transaction (at most STATE_FLUSH_ROWS rows)
@@ -86,7 +86,9 @@ int state_mark_hook(struct state *s, struct job *j, enum state_hook h, pid_t pid
 		    uint64_t pid_start);
 /* Delete j's row now (or at the next successful flush). */
 int state_forget(struct state *s, struct job *j);
-int state_forget_row(struct state *s, const char *endpoint, const char *action, const char *job_id);
+/* The same for a row as loaded (its identity columns: endpoint, kind,
+ * action, dataset, job_id). */
+int state_forget_row(struct state *s, const struct state_row *row);
 
 /* Record an endpoint's trouble (NULL text: none). Batched as urgent. */
 int state_set_endpoint_trouble(struct state *s, const char *endpoint, const char *text,

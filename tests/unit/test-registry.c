@@ -34,7 +34,7 @@ static void test_unfile_and_refile(void **state)
 	struct registry r;
 	struct endpoint *e;
 	struct job *a, *b;
-	uint8_t id1[16];
+	struct kind_ident id1 = { .kind = KIND_ANNOTATION_REPLY, .action = JOB_ACTION_ENABLE };
 
 	(void)state;
 	registry_init(&r);
@@ -44,12 +44,12 @@ static void test_unfile_and_refile(void **state)
 	b = new_job(e, 2, "b.job");
 	assert_int_equal(registry_add(&r, a), 0);
 	assert_int_equal(registry_add(&r, b), 0);
-	memset(id1, 1, sizeof(id1));
+	memset(id1.id, 1, sizeof(id1.id));
 
 	/* a's file is gone: found by identity only, still counted */
 	registry_unfile(&r, a);
 	assert_null(registry_by_file(&r, "a.job"));
-	assert_ptr_equal(registry_by_identity(&r, e, JOB_ACTION_ENABLE, id1), a);
+	assert_ptr_equal(registry_by_identity(&r, e, &id1), a);
 	assert_int_equal(registry_size(&r), 2);
 	assert_string_equal(a->file, "a.job"); /* kept for messages */
 	registry_unfile(&r, a); /* twice is harmless */
@@ -89,9 +89,67 @@ static void test_unfile_and_refile(void **state)
 	registry_done(&r); /* frees a and c; ASan reports a leak otherwise */
 }
 
+/* Identity is (endpoint, kind, the kind's fields): the same id bytes under
+ * another kind, or a batch under another dataset, is another job. */
+static void test_identity_per_kind(void **state)
+{
+	struct registry r;
+	struct endpoint *e;
+	struct kind_ident ia = { .kind = KIND_ANNOTATION_REPLY, .action = JOB_ACTION_ENABLE };
+	struct kind_ident iw = { .kind = KIND_WORKFLOW_RUN };
+	struct kind_ident ix = { .kind = KIND_DOCUMENT_INDEXING }, iy;
+	struct job *ja, *jw, *jx, *jy;
+
+	(void)state;
+	registry_init(&r);
+	e = registry_endpoint(&r, "default", true);
+	assert_non_null(e);
+	memset(ia.id, 7, sizeof(ia.id));
+	memset(iw.id, 7, sizeof(iw.id));
+	assert_int_equal(kind_field_parse(KIND_FIELD_BATCH, KIND_BATCH_EXAMPLE, &ix), 0);
+	iy = ix;
+	assert_int_equal(
+		kind_field_parse(KIND_FIELD_DATASET, "3c90c3cc-0d44-4b50-8888-8dd25736052a", &ix),
+		0);
+	assert_int_equal(
+		kind_field_parse(KIND_FIELD_DATASET, "4c90c3cc-0d44-4b50-8888-8dd25736052a", &iy),
+		0);
+
+	const struct kind_ident *ids[] = { &ia, &iw, &ix, &iy };
+	struct job **jobs[] = { &ja, &jw, &jx, &jy };
+	const char *files[] = { "a.job", "w.job", "x.job", "y.job" };
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+		*jobs[i] = job_new_kind(ids[i]->kind);
+		assert_non_null(*jobs[i]);
+		job_set_ident(*jobs[i], ids[i]);
+		(*jobs[i])->endpoint = e;
+		(*jobs[i])->file = strdup_or_null(files[i]);
+		assert_int_equal(registry_add(&r, *jobs[i]), 0);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+		assert_ptr_equal(registry_by_identity(&r, e, ids[i]), *jobs[i]);
+	}
+	char buf[KIND_ID_STRING_MAX];
+	assert_string_equal(job_id_string(jx, buf), KIND_BATCH_EXAMPLE);
+	assert_string_equal(job_dataset_string(jx, buf), "3c90c3cc-0d44-4b50-8888-8dd25736052a");
+	assert_null(job_dataset_string(ja, buf));
+	assert_null(job_indexing(jw));
+
+	/* a second file naming the same batch of the same dataset is a duplicate */
+	struct job *dup = job_new_kind(KIND_DOCUMENT_INDEXING);
+	assert_non_null(dup);
+	job_set_ident(dup, &ix);
+	dup->endpoint = e;
+	dup->file = strdup_or_null("dup.job");
+	assert_int_equal(registry_add(&r, dup), -EEXIST);
+	job_free(dup);
+	registry_done(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identity_per_kind),
 		cmocka_unit_test(test_unfile_and_refile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
