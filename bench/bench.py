@@ -307,7 +307,7 @@ class Bench:
         """nginx' counters, the driver's own stub_status requests and connections excluded:
         active connections, connections accepted so far, requests so far."""
         self.stub_calls += 1  # a connection of its own each (urllib does not keep it)
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port_status}/stub_status", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port_status}/stub_status", timeout=30) as r:
             lines = r.read().decode().splitlines()
         accepts, _, reqs = (int(x) for x in lines[2].split())
         return {"active": int(lines[0].split(":")[1]) - 1, "accepts": accepts - self.stub_calls, "requests": reqs - 1}
