@@ -265,7 +265,11 @@ static void report_one(struct daemon *d, struct job *j)
 		.description = j->description,
 		.status = job_outcome_to_string(j->outcome),
 		.error = j->result ? j->result->error_msg : NULL,
-		.last_status = job_remote_status(j),
+		.last_status = !j->track.has_status ? NULL
+			       : j->kind == KIND_ANNOTATION_REPLY
+				       ? dify_status_to_string(j->track.last_status)
+				       : job_remote_status(j),
+		.remote_status = job_remote_status(j),
 		.note = note,
 		.polls = j->polls,
 		.duration_usec = now > j->accepted_usec ? now - j->accepted_usec : 0,

@@ -78,7 +78,7 @@ struct endpoint; /* endpoint.h */
 
 enum {
 	JOB_FLAG_CANCELLED = 1U << 0, /* file removed or replaced; being torn down */
-	JOB_FLAG_OTHER_STATUS_SEEN = 1U << 1, /* an unknown job_status was logged once */
+	JOB_FLAG_OTHER_STATUS_SEEN = 1U << 1, /* an unknown remote status was logged once */
 	JOB_FLAG_JOURNALED = 1U << 2, /* the result entry is in the journal */
 	JOB_FLAG_HOOK_DONE = 1U << 3, /* the hook ran (or none was due) */
 	JOB_FLAG_HOOK_RUNNING = 1U << 4, /* the hook was started and has not ended */

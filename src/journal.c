@@ -101,6 +101,7 @@ static int format_subject(const struct journal_result *r, char *buf, size_t size
 char *journal_format_result(const struct journal_result *r, char *buf, size_t size)
 {
 	char dur[TIMESPAN_MAX], what[256];
+	bool tally = false; /* what ends in a tally ("20 documents indexed") */
 	bool workflow = streq_ptr(r->kind, "workflow-run");
 	bool indexing = streq_ptr(r->kind, "document-indexing");
 	int n;
@@ -108,24 +109,33 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 	timespan_format(dur, sizeof(dur), r->duration_usec);
 
 	if (streq(r->status, "completed") && indexing && r->documents >= 0) {
+		tally = true;
 		snprintf(what, sizeof(what), "completed: %lld document%s indexed",
 			 (long long)r->documents, r->documents == 1 ? "" : "s");
 	} else if ((streq(r->status, "completed") || streq(r->status, "error")) && workflow &&
-		   !isempty(r->last_status)) {
+		   !isempty(r->remote_status)) {
 		/* "succeeded (completed)", "partial-succeeded (completed)",
 		 * "stopped (error)": the run's word, then the outcome */
-		snprintf(what, sizeof(what), "%s (%s)", r->last_status, r->status);
+		snprintf(what, sizeof(what), "%s (%s)", r->remote_status, r->status);
 	} else if (streq(r->status, "completed")) {
 		snprintf(what, sizeof(what), "completed");
 	} else if (streq(r->status, "error") && indexing && r->documents >= 0) {
+		tally = true;
 		snprintf(what, sizeof(what), "ended with errors: %lld of %lld document%s failed",
 			 (long long)r->documents_failed, (long long)r->documents,
 			 r->documents == 1 ? "" : "s");
 	} else if (streq(r->status, "error")) {
 		snprintf(what, sizeof(what), "ended with an error");
 	} else if (streq(r->status, "expired")) {
-		snprintf(what, sizeof(what),
-			 "expired (Dify no longer knows it: its result window passed)");
+		/* DIFY.md: only annotation-reply results have a TTL; indexing
+		 * statuses and runs live until deleted */
+		snprintf(
+			what, sizeof(what), "%s",
+			indexing
+				? "expired (Dify no longer knows it: its documents or dataset were deleted)"
+			: workflow
+				? "expired (Dify no longer knows it: the run was deleted or cleaned up)"
+				: "expired (Dify no longer knows it: its result window passed)");
 	} else if (streq(r->status, "unknown")) {
 		snprintf(
 			what, sizeof(what), "%s",
@@ -149,8 +159,7 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 	}
 	/* a tally ("20 documents indexed") is set off by a comma */
 	n += snprintf(buf + n, size - (size_t)n, " %s%s after %u poll%s in %s", what,
-		      indexing && r->documents >= 0 && strchr(what, ':') ? "," : "", r->polls,
-		      r->polls == 1 ? "" : "s", dur);
+		      tally ? "," : "", r->polls, r->polls == 1 ? "" : "s", dur);
 	if (n < 0 || (size_t)n >= size) {
 		return buf;
 	}
@@ -200,7 +209,9 @@ int journal_job_result(const struct journal_result *r)
 	}
 	if (!isempty(r->last_status)) {
 		fields_add(&f, "JOB_LAST_STATUS", r->last_status);
-		fields_add(&f, "JOB_REMOTE_STATUS", r->last_status);
+	}
+	if (!isempty(r->remote_status)) {
+		fields_add(&f, "JOB_REMOTE_STATUS", r->remote_status);
 	}
 	if (r->dataset) {
 		fields_add(&f, "JOB_DATASET_ID", r->dataset);

@@ -47,7 +47,11 @@ struct journal_result {
 	const char *description; /* may be NULL or "" */
 	const char *status; /* outcome: completed, error, expired, unknown, timeout, cancelled */
 	const char *error; /* error_msg; may be NULL or "" (no JOB_ERROR field then) */
-	const char *last_status; /* the server's last status word, verbatim; may be NULL */
+	/* JOB_LAST_STATUS: annotation-reply's last job_status as before kinds
+	 * ("other" for a word it does not know), the remote word for other
+	 * kinds; may be NULL */
+	const char *last_status;
+	const char *remote_status; /* JOB_REMOTE_STATUS: the server's last word, verbatim */
 	const char *note; /* an extra sentence for MESSAGE, may be NULL */
 	unsigned polls;
 	usec_t duration_usec; /* since first accepted */
@@ -59,7 +63,7 @@ struct journal_result {
  * PRIORITY, SYSLOG_IDENTIFIER, JOB_ID, JOB_KIND, JOB_ACTION (annotation-reply
  * only), JOB_STATUS, JOB_ERROR (when non-empty), JOB_ENDPOINT, JOB_FILE,
  * JOB_POLLS, JOB_DURATION_USEC, plus JOB_DESCRIPTION, JOB_LAST_STATUS and
- * JOB_REMOTE_STATUS (the same word: the server's last) when known, and for
+ * JOB_REMOTE_STATUS when known, and for
  * document-indexing JOB_DATASET_ID, JOB_DOCUMENTS and JOB_DOCUMENTS_FAILED
  * (the last two when an answer told them). MESSAGE is escaped (escape.h);
  * JOB_ERROR, JOB_FILE, JOB_DESCRIPTION and the status words keep the exact

@@ -177,9 +177,9 @@ static int apply_acks(struct state *s, const char *dir)
 		if (rc == SQLITE_OK) {
 			rc = exec_sql(s->db, "BEGIN IMMEDIATE;");
 		}
-		/* lines "ENDPOINT KIND ACTION DATASET JOB_ID" ('-' for an empty
-		 * field), or "ENDPOINT ACTION JOB_ID" as version 1 wrote them; a
-		 * torn last line is skipped */
+		/* lines "ENDPOINT ACTION JOB_ID" of annotation-reply (version 1's
+		 * form), "ENDPOINT KIND ACTION DATASET JOB_ID" of the other kinds
+		 * ('-' for an empty field); a torn last line is skipped */
 		for (char *line = buf, *nl; rc == SQLITE_OK && (nl = strchr(line, '\n'));
 		     line = nl + 1) {
 			char *w[5];
@@ -745,11 +745,16 @@ int state_mark_journaled(struct state *s, struct job *j)
 	int rc, n;
 
 	/* One append, right after the journal entry: a crash between the two
-	 * repeats this one entry and no other. */
-	n = snprintf(line, sizeof(line), "%s %s %s %s %s\n", j->endpoint->name,
-		     kind_type_to_string(j->kind),
-		     j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : "-",
-		     dataset ? dataset : "-", job_id_string(j, ids.id));
+	 * repeats this one entry and no other. annotation-reply keeps version
+	 * 1's line, which a jobwatchd from before kinds reads too. */
+	if (j->kind == KIND_ANNOTATION_REPLY) {
+		n = snprintf(line, sizeof(line), "%s %s %s\n", j->endpoint->name,
+			     job_action_to_string(j->action), job_id_string(j, ids.id));
+	} else {
+		n = snprintf(line, sizeof(line), "%s %s - %s %s\n", j->endpoint->name,
+			     kind_type_to_string(j->kind), dataset ? dataset : "-",
+			     job_id_string(j, ids.id));
+	}
 	if (s->acks_fd >= 0 && n > 0 && (size_t)n < sizeof(line) &&
 	    write(s->acks_fd, line, (size_t)n) == n) {
 		if (!(j->flags & JOB_FLAG_ACK_LOGGED)) {

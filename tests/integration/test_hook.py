@@ -17,7 +17,8 @@ import harness as H
 import jwcheck as C
 
 HOOK_ENV = {"JOBWATCH_JOB_ID", "JOBWATCH_ACTION", "JOBWATCH_STATUS", "JOBWATCH_ERROR", "JOBWATCH_ENDPOINT",
-            "JOBWATCH_DESCRIPTION", "JOBWATCH_JOB_FILE", "JOBWATCH_POLLS", "JOBWATCH_DURATION", "PATH", "LANG"}
+            "JOBWATCH_DESCRIPTION", "JOBWATCH_JOB_FILE", "JOBWATCH_POLLS", "JOBWATCH_DURATION", "PATH", "LANG",
+            "JOBWATCH_KIND", "JOBWATCH_REMOTE_STATUS"}  # JOBWATCH_DATASET_ID only for document-indexing
 # words after the recording hook's own two, as written in Exec= and as the hook must get them
 EXTRA_WORDS = "\"two words\" '$HOME;ls' a;b \"\" end"
 EXTRA_ARGV = ["two words", "$HOME;ls", "a;b", "", "end"]
@@ -96,6 +97,8 @@ def test():
         soft.eq(e.get("JOBWATCH_JOB_FILE"), rs["JOB_FILE"], "JOBWATCH_JOB_FILE of %s" % k)
         soft.check(os.path.isabs(e.get("JOBWATCH_JOB_FILE", "")), "JOBWATCH_JOB_FILE is not a full path")
         soft.eq(e.get("JOBWATCH_POLLS"), rs["JOB_POLLS"], "JOBWATCH_POLLS of %s" % k)
+        soft.eq(e.get("JOBWATCH_KIND"), "annotation-reply", "JOBWATCH_KIND of %s" % k)
+        soft.eq(e.get("JOBWATCH_REMOTE_STATUS"), rs.get("JOB_REMOTE_STATUS", ""), "JOBWATCH_REMOTE_STATUS of %s" % k)
         dur = int(rs["JOB_DURATION_USEC"]) / 1e6
         soft.check(e.get("JOBWATCH_DURATION", "").isdigit() and abs(int(e["JOBWATCH_DURATION"]) - dur) <= 1.01,
                    "JOBWATCH_DURATION of %s is %r, JOB_DURATION_USEC says %.3fs", k, e.get("JOBWATCH_DURATION"), dur)

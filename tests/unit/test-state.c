@@ -61,7 +61,7 @@ static struct job *new_job(const char *ids, const char *file)
 	struct job *j = job_new();
 
 	assert_non_null(j);
-	assert_int_equal(uuid_from_string(ids, j->id), 0);
+	assert_int_equal(uuid_from_string(ids, j->id), 0); /* annotation-reply */
 	j->action = JOB_ACTION_ENABLE;
 	j->endpoint = &ep;
 	j->file = strdup_or_null(file);
@@ -320,6 +320,253 @@ static void test_current_schema_row(void **state)
 	state_free(s);
 }
 
+/* The rows state_load() gives, copied (up to 4). */
+struct rows {
+	struct state_row r[4];
+	size_t n;
+};
+
+static int load_all(void *userdata, const struct state_row *row)
+{
+	struct rows *rows = userdata;
+	struct state_row *c;
+
+	assert_true(rows->n < ELEMENTSOF(rows->r));
+	c = &rows->r[rows->n++];
+	*c = (struct state_row){
+		.endpoint = strdup_or_null(row->endpoint),
+		.kind = strdup_or_null(row->kind),
+		.action = strdup_or_null(row->action),
+		.dataset = strdup_or_null(row->dataset),
+		.job_id = strdup_or_null(row->job_id),
+		.file = strdup_or_null(row->file),
+		.outcome = row->outcome ? strdup_or_null(row->outcome) : NULL,
+		.last_status = row->last_status ? strdup_or_null(row->last_status) : NULL,
+		.remote_status = row->remote_status ? strdup_or_null(row->remote_status) : NULL,
+		.progress = row->progress ? strdup_or_null(row->progress) : NULL,
+		.documents = row->documents,
+		.documents_failed = row->documents_failed,
+		.stalled_usec = row->stalled_usec,
+		.status_changed_usec = row->status_changed_usec,
+		.polls = row->polls,
+		.journaled = row->journaled,
+		.hook_state = row->hook_state,
+		.accepted_usec = row->accepted_usec,
+	};
+	if (row->body) {
+		c->body = malloc(row->body_len);
+		assert_non_null(c->body);
+		memcpy(c->body, row->body, row->body_len);
+		c->body_len = row->body_len;
+	}
+	return 0;
+}
+
+static void rows_done(struct rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		state_row_done(&rows->r[i]);
+	}
+}
+
+static char *meta_schema(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1,
+					    &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		v = strdup_or_null((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * A state file of version 1, as the daemon before kinds wrote it (its schema
+ * spelled out here, not taken from state-sql.h), with a pending job, a
+ * finished one whose hook is due, and a "journaled" mark of version 1's form
+ * in the ack file: state_open() migrates it in place to version 2 without
+ * losing a row or a column, and the migrated rows are written as usual.
+ */
+static void test_migrate_v1(void **state)
+{
+	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
+	_cleanup_(freep) char *acks = strjoin(dir, "/", STATE_ACKS_NAME);
+	_cleanup_(freep) char *version = NULL;
+	struct rows rows = { 0 };
+	struct state *s = NULL;
+	sqlite3 *db = NULL;
+	char sql[2048];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(path);
+	assert_non_null(acks);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(
+		sql, sizeof(sql),
+		"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+		"CREATE TABLE jobs (endpoint TEXT NOT NULL, action TEXT NOT NULL,"
+		" job_id TEXT NOT NULL, file TEXT NOT NULL, description TEXT,"
+		" accepted_usec INTEGER NOT NULL, polls INTEGER NOT NULL DEFAULT 0,"
+		" seen_alive INTEGER NOT NULL DEFAULT 0, gone_count INTEGER NOT NULL DEFAULT 0,"
+		" last_status TEXT, last_status_usec INTEGER, outcome TEXT, finished_usec INTEGER,"
+		" error_msg TEXT, body BLOB, journaled INTEGER NOT NULL DEFAULT 0,"
+		" hook_state INTEGER NOT NULL DEFAULT 0, hook_pid INTEGER, hook_pid_start INTEGER,"
+		" updated_usec INTEGER NOT NULL, PRIMARY KEY (endpoint, action, job_id))"
+		" WITHOUT ROWID;"
+		"CREATE TABLE endpoints (name TEXT PRIMARY KEY, trouble TEXT,"
+		" trouble_since_usec INTEGER, updated_usec INTEGER NOT NULL) WITHOUT ROWID;"
+		"INSERT INTO meta VALUES ('schema', '1');"
+		"INSERT INTO jobs (endpoint, action, job_id, file, accepted_usec, polls, seen_alive,"
+		" last_status, last_status_usec, updated_usec) VALUES ('default', 'enable', '%s',"
+		" 'a.job', 11, 3, 1, 'processing', 12, 13);"
+		"INSERT INTO jobs (endpoint, action, job_id, file, accepted_usec, polls, outcome,"
+		" finished_usec, error_msg, body, journaled, hook_state, updated_usec) VALUES"
+		" ('other', 'disable', '%s', 'b.job', 21, 9, 'error', 22, 'boom', X'7B7D', 0, %d,"
+		" 23);",
+		JOB_ID_1, JOB_ID_2, (int)STATE_HOOK_PENDING);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	f = fopen(acks, "we");
+	assert_non_null(f);
+	fprintf(f, "other disable %s\n", JOB_ID_2);
+	fclose(f);
+
+	assert_int_equal(state_open(dir, &s), 0);
+	version = meta_schema(path);
+	assert_string_equal(version, "2");
+	assert_int_equal(state_load(s, load_all, &rows), 0);
+	assert_int_equal(rows.n, 2);
+	for (size_t i = 0; i < rows.n; i++) {
+		struct state_row *r = &rows.r[i];
+		assert_string_equal(r->kind, "annotation-reply");
+		assert_string_equal(r->dataset, "");
+		assert_int_equal(r->documents, -1);
+		assert_int_equal(r->documents_failed, -1);
+		assert_null(r->progress);
+		assert_int_equal(r->stalled_usec, 0);
+		if (streq(r->job_id, JOB_ID_1)) {
+			assert_string_equal(r->endpoint, "default");
+			assert_string_equal(r->action, "enable");
+			assert_string_equal(r->file, "a.job");
+			assert_null(r->outcome);
+			assert_string_equal(r->last_status, "processing");
+			assert_int_equal(r->polls, 3);
+			assert_int_equal(r->accepted_usec, 11);
+			assert_false(r->journaled);
+		} else {
+			assert_string_equal(r->job_id, JOB_ID_2);
+			assert_string_equal(r->endpoint, "other");
+			assert_string_equal(r->action, "disable");
+			assert_string_equal(r->outcome, "error");
+			assert_int_equal(r->hook_state, STATE_HOOK_PENDING);
+			assert_true(r->journaled); /* the version 1 ack line was applied */
+			assert_int_equal(r->body_len, 2);
+			assert_memory_equal(r->body, "{}", 2);
+		}
+	}
+
+	/* the migrated rows are the daemon's rows: forgetting one deletes it */
+	assert_int_equal(state_forget_row(s, &rows.r[0]), 0);
+	rows_done(&rows);
+	rows = (struct rows){ 0 };
+	assert_int_equal(state_load(s, load_all, &rows), 0);
+	assert_int_equal(rows.n, 1);
+	rows_done(&rows);
+	state_free(s);
+
+	/* opened again: version 2 already, nothing migrated twice */
+	assert_int_equal(state_open(dir, &s), 0);
+	rows = (struct rows){ 0 };
+	assert_int_equal(state_load(s, load_all, &rows), 0);
+	assert_int_equal(rows.n, 1);
+	rows_done(&rows);
+	state_free(s);
+}
+
+/* A file of a newer schema is left alone, with an error. */
+static void test_newer_schema_refused(void **state)
+{
+	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
+	struct state *s = NULL;
+	sqlite3 *db = NULL;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+				      "INSERT INTO meta VALUES ('schema', '99');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(state_open(dir, &s), -EPROTONOSUPPORT);
+	assert_null(s);
+}
+
+/* A document-indexing job's identity and kind columns, written and read
+ * back; its "journaled" mark goes through the ack file and a reopen. */
+static void test_indexing_row(void **state)
+{
+	struct kind_ident ident = { .kind = KIND_DOCUMENT_INDEXING };
+	struct response_documents d = { .has_data = true, .total = 20 };
+	struct rows rows = { 0 };
+	struct state *s = NULL;
+	struct job *j = job_new_kind(KIND_DOCUMENT_INDEXING);
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(kind_field_parse(KIND_FIELD_DATASET, JOB_ID_1, &ident), 0);
+	assert_int_equal(kind_field_parse(KIND_FIELD_BATCH, KIND_BATCH_EXAMPLE, &ident), 0);
+	job_set_ident(j, &ident);
+	j->endpoint = &ep;
+	j->file = strdup_or_null("b.job");
+	j->accepted_usec = 5;
+	d.count[RESPONSE_DOC_COMPLETED] = 18;
+	d.count[RESPONSE_DOC_ERROR] = 2;
+	d.completed_segments = 40;
+	d.total_segments = 41;
+	assert_true(job_set_progress(j, &d));
+	assert_false(job_set_progress(j, &d)); /* no change */
+	j->track.has_status = true;
+	j->track.remote_status = job_status_intern("error");
+	finish_job(j, JOB_OUTCOME_ERROR);
+
+	assert_int_equal(state_open(dir, &s), 0);
+	state_mark(s, j, STATE_DIRTY_SYNC);
+	assert_int_equal(state_flush(s, true), 0);
+	assert_int_equal(state_mark_journaled(s, j), 0);
+	state_free(s); /* not flushed: the mark is in the ack file only */
+
+	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_load(s, load_all, &rows), 0);
+	assert_int_equal(rows.n, 1);
+	assert_string_equal(rows.r[0].kind, "document-indexing");
+	assert_string_equal(rows.r[0].action, "");
+	assert_string_equal(rows.r[0].dataset, JOB_ID_1);
+	assert_string_equal(rows.r[0].job_id, KIND_BATCH_EXAMPLE);
+	assert_string_equal(rows.r[0].remote_status, "error");
+	assert_string_equal(rows.r[0].last_status, "error");
+	assert_string_equal(rows.r[0].progress, "20/20 documents, 40/41 segments");
+	assert_int_equal(rows.r[0].documents, 20);
+	assert_int_equal(rows.r[0].documents_failed, 2);
+	assert_true(rows.r[0].journaled); /* the ack line of version 2's form */
+	assert_int_equal(rows.r[0].stalled_usec, 0);
+	rows_done(&rows);
+	assert_int_equal(state_forget(s, j), 0);
+	rows = (struct rows){ 0 };
+	assert_int_equal(state_load(s, load_all, &rows), 0);
+	assert_int_equal(rows.n, 0);
+	state_free(s);
+	job_free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +575,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hook_marks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_current_schema_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indexing_row, setup, teardown),
 	};
 
 	log_set_max_level(LOG_WARNING);
