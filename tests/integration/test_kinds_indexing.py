@@ -103,6 +103,12 @@ def test():
     mock.wait_for_requests(n0 + 4, timeout=10, job_id=B["paused"], kind="indexing")
     H.check(not C.results(d, job_id=B["paused"]), "a paused document ended its batch: %s",
             [H.format_entry(e) for e in C.results(d, job_id=B["paused"])])
+    # its progress, in the state (schema v2): the completed document and every segment of both
+    want_progress = "1/2 documents, 18/18 segments"
+    H.wait_until(lambda: sb.state_query("SELECT progress FROM jobs WHERE job_id = ?", (B["paused"],))
+                 == [{"progress": want_progress}], 10,
+                 what="progress %r of the paused batch in the state (have %s)" % (
+                     want_progress, sb.state_query("SELECT progress FROM jobs WHERE job_id = ?", (B["paused"],))))
     mock.set_batch(B["paused"], document_ids=[paused_docs[0]["id"]],
                    lifecycle=[["indexing", 0.3], ["completed", None]])
 
