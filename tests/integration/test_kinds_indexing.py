@@ -6,7 +6,8 @@ completed; error with JOB_ERROR naming the failed documents (and bounded for 50 
 paused documents are not an end, and the batch ends once they are resumed; expired and unknown
 from 404 "Documents not found." / "Dataset not found." (flask-restx's "did you mean" suffix
 too); a 404 HTML page and a 403 "Dataset api access is not enabled." are endpoint trouble, not
-an answer about the batch; timeout; cancelled; a batch of 1,000 documents.  Every result field
+an answer about the batch; timeout; cancelled; a batch of 1,000 documents; a batch polled on an
+endpoint with an app key gets Dify's 401 (endpoint trouble) until its deadline.  Every result field
 (JOB_KIND, JOB_REMOTE_STATUS, JOB_ID = the batch, JOB_DATASET_ID, JOB_DOCUMENTS,
 JOB_DOCUMENTS_FAILED) and the hook's (JOBWATCH_KIND, JOBWATCH_REMOTE_STATUS,
 JOBWATCH_DATASET_ID, stdin = the final answer)."""
@@ -36,7 +37,7 @@ def test():
     DS, DS_GONE, DS_403 = (str(uuid.uuid4()) for _ in range(3))
     names = ["completed", "error", "error_bounded", "paused", "expired_docs", "expired_dataset_dym",
              "unknown_docs", "unknown_docs_dym", "unknown_dataset", "html404", "forbidden", "timeout",
-             "cancelled", "big"]
+             "cancelled", "big", "app_key"]
     B = {k: K.batch_id(i) for i, k in enumerate(names)}
     err_docs = [doc(), doc([["waiting", 0.2], ["parsing", 0.2], ["error", None]], error="PDF has no text layer",
                           error_code="EmptyDocument"),
@@ -62,6 +63,8 @@ def test():
         {"dataset_id": DS_403, "batch": B["forbidden"], "documents": [doc()]},
         {"dataset_id": DS, "batch": B["timeout"], "documents": [doc(FOREVER), doc(FOREVER)]},
         {"dataset_id": DS, "batch": B["cancelled"], "documents": [doc(FOREVER)]},
+        # polled on the default endpoint, whose key is an app key: Dify's 401, trouble, never an answer
+        {"dataset_id": DS, "batch": B["app_key"], "documents": [doc()]},
         {"dataset_id": DS, "batch": B["big"], "count": 1000, "stagger": 0.001,
          "document": {"lifecycle": [["waiting", 0.3], ["indexing", 0.5], ["completed", None]]}},
         datasets=[{"id": DS_403, "api_enabled": False}])
@@ -76,12 +79,13 @@ def test():
     ds_of = {k: DS for k in names}
     ds_of.update(unknown_dataset=DS_GONE, forbidden=DS_403)
     ep_of = {k: "kb" for k in names}
-    ep_of.update(html404="kb-html", forbidden="kb-403")
+    ep_of.update(html404="kb-html", forbidden="kb-403", app_key="default")
     files = {}
-    for k in names:
+    for k in names[:-1]:
         files[k] = K.index_job(sb, k, ds_of[k].upper() if k == "completed" else ds_of[k], B[k], endpoint=ep_of[k],
                                **({"timeout": "1s"} if k == "timeout" else {}),
                                **({"description": "FAQ articles, December"} if k == "completed" else {}))
+    files["app_key"] = K.index_job(sb, "app_key", DS, B["app_key"], timeout="1s")   # no Endpoint=
     d = sb.start_daemon()
 
     # cancelled: the file goes after two polls
@@ -157,6 +161,12 @@ def test():
     n = K.polls_of(mock, B["cancelled"], "indexing")
     case("cancelled", "cancelled", polls=None, polls_range=(n, n + 1))
     case("big", "completed", remote_status="completed", documents=1000, documents_failed=0)
+    case("app_key", "timeout", remote_status=None, min_duration=1.0, max_duration=C.t(4.0))
+    soft.check({r["status"] for r in mock.requests(job_id=B["app_key"], kind="indexing", headers=False)} == {401},
+               "a batch polled with an app key was not answered 401 only")
+    tr = d.journal(MESSAGE_ID=C.TROUBLE, JOB_ENDPOINT="default")
+    soft.check(tr and "401" in tr[0].get("MESSAGE", ""), "no 401 endpoint trouble for the app key: %s",
+               [e.get("MESSAGE") for e in tr])
 
     # what the mock answered: Dify's shapes, each case as meant
     def shapes(k):
@@ -179,7 +189,8 @@ def test():
     # the dataset key, on its endpoint, for every request
     for k in names:
         try:
-            K.check_auth(mock, B[k], "indexing", {"kb-html": KEY_HTML, "kb-403": KEY_403}.get(ep_of[k], K.DATASET_KEY))
+            K.check_auth(mock, B[k], "indexing", {"kb-html": KEY_HTML, "kb-403": KEY_403, "default": H.KEY}.get(
+                ep_of[k], K.DATASET_KEY))
         except H.Failure as ex:
             soft.check(False, "%s", ex)
 
