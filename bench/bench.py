@@ -40,6 +40,8 @@ STATUS_PREFIX = "v1/apps/annotation-reply/enable/status"
 MiB = 1024 * 1024
 # the W1 variants: protocol -> (name, --only key)
 W1_PROTOS = {"1.1": ("W1", "w1"), "h2": ("W1-h2", "w1h2"), "h2c": ("W1-h2c", "w1h2c")}
+# W1-idx: Kind=document-indexing batches, served from srv/v1/datasets/DATASET/documents/BATCH/indexing-status
+IDX_PREFIX = "v1/datasets"
 
 
 def log(msg):
@@ -116,6 +118,12 @@ class Bench:
         self.key_file = os.path.join(self.work, "api-key")
         with open(os.open(self.key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(self.key)  # no trailing newline
+        # W1-idx: a knowledge base's key (Dify's dataset keys are another type than app keys)
+        self.ds_key = "dataset-" + "".join(random.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(24))
+        self.ds_key_file = os.path.join(self.work, "dataset-key")
+        with open(os.open(self.ds_key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(self.ds_key)
+        self.idx_jobs_dir = None
         self.port_h1, self.port_h2, self.port_h2tls, self.port_status = (free_port(), free_port(), free_port(),
                                                                           free_port())
         self.cert, self.cert_key = os.path.join(self.work, "tls-cert.pem"), os.path.join(self.work, "tls-key.pem")
@@ -156,6 +164,35 @@ class Bench:
         os.sync()
         log(f"{n_max} jobs written under {self.work} (sync took {time.monotonic() - t:.1f}s)")
 
+    def make_idx_jobs(self):
+        """W1-idx: JOBS_W1 document-indexing job files, one dataset, each batch of IDX_DOCS documents
+        that stay in 'indexing' (segments 3 of 10), answered as Dify answers (json.dumps + newline)."""
+        a = self.args
+        rng = random.Random(54321)
+        self.dataset = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        self.batches = ["20261202080000%06d" % i for i in range(a.jobs_w1)]
+        self.idx_jobs_dir = os.path.join(self.work, "jobs-idx")
+        os.makedirs(self.idx_jobs_dir)
+        t0 = 1764662400
+        for b in self.batches:
+            with open(os.path.join(self.idx_jobs_dir, f"{b}.job"), "w") as f:
+                f.write(f"[Job]\nKind=document-indexing\nDataset={self.dataset}\nBatch={b}\n")
+            docs = [{"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "indexing_status": "indexing",
+                     "processing_started_at": t0, "parsing_completed_at": t0 + 1, "cleaning_completed_at": t0 + 1,
+                     "splitting_completed_at": t0 + 2, "completed_at": None, "paused_at": None, "stopped_at": None,
+                     "error": None, "error_code": None, "completed_segments": 3, "total_segments": 10,
+                     "estimated_vector_space_mb": None, "vector_space_limit_mb": None} for _ in range(a.idx_docs)]
+            d = os.path.join(self.work, "srv", IDX_PREFIX, self.dataset, "documents", b)
+            os.makedirs(d)
+            with open(os.path.join(d, "indexing-status"), "w") as f:
+                f.write(json.dumps({"data": docs}) + "\n")
+        self.idx_body_bytes = os.path.getsize(os.path.join(d, "indexing-status"))
+        os.sync()
+        log(f"{a.jobs_w1} indexing batches of {a.idx_docs} documents written ({self.idx_body_bytes:,} bytes per answer)")
+
+    def idx_url(self, i=0):
+        return f"{self.base_url('1.1')}/{IDX_PREFIX}/{self.dataset}/documents/{self.batches[i]}/indexing-status"
+
     def status_body(self, jid, status):
         return json.dumps({"job_id": jid, "job_status": status, "error_msg": ""}) + "\n"
 
@@ -189,7 +226,8 @@ class Bench:
         with open(os.path.join(HERE, "nginx.conf.in")) as f:
             conf = f.read()
         for k, v in {"@WORK@": self.work, "@PORT_H1@": self.port_h1, "@PORT_H2@": self.port_h2,
-                     "@PORT_H2TLS@": self.port_h2tls, "@PORT_STATUS@": self.port_status, "@KEY@": self.key}.items():
+                     "@PORT_H2TLS@": self.port_h2tls, "@PORT_STATUS@": self.port_status, "@KEY@": self.key,
+                     "@DSKEY@": self.ds_key}.items():
             conf = conf.replace(k, str(v))
         path = os.path.join(self.work, "nginx.conf")
         with open(path, "w") as f:
@@ -216,6 +254,15 @@ class Bench:
                     code = e.code
                 if code != want:
                     sys.exit(f"nginx answers {code} instead of {want} on {base}")
+        if self.idx_jobs_dir:
+            for url, key, want in ((self.idx_url(), self.ds_key, 200), (self.idx_url().replace(self.batches[0], "1" * 20),
+                                                                       self.ds_key, 404), (self.idx_url(), self.key, 401)):
+                try:
+                    code = urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})).status
+                except urllib.error.HTTPError as e:
+                    code = e.code
+                if code != want:
+                    sys.exit(f"nginx answers {code} instead of {want} on {url}")
         log(f"nginx on CPU {self.args.server_cpu}: HTTP/1.1 :{self.port_h1}, HTTP/2 over TLS :{self.port_h2tls}, "
             f"h2c :{self.port_h2}, stub_status :{self.port_status}")
 
@@ -260,7 +307,7 @@ class Bench:
         """nginx' counters, the driver's own stub_status requests and connections excluded:
         active connections, connections accepted so far, requests so far."""
         self.stub_calls += 1  # a connection of its own each (urllib does not keep it)
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port_status}/stub_status", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port_status}/stub_status", timeout=30) as r:
             lines = r.read().decode().splitlines()
         accepts, _, reqs = (int(x) for x in lines[2].split())
         return {"active": int(lines[0].split(":")[1]) - 1, "accepts": accepts - self.stub_calls, "requests": reqs - 1}
@@ -462,6 +509,53 @@ class Bench:
         self.results[name] = {who: self.med(ms) for who, ms in runs.items()}
         self.results[name]["runs"] = runs
 
+    # --- W1-idx: W1 with document-indexing batches ---
+
+    def w1idx_ceiling(self):
+        a = self.args
+        argv = [a.wrk, "-t1", "-c64", f"-d{int(a.duration + a.warmup + 30)}s", "-H",
+                f"Authorization: Bearer {self.ds_key}", self.idx_url()]
+        p = self.spawn(argv, a.client_cpu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        m = self.measure_window(p.pid, a.warmup, a.duration)
+        self.stop(p, signal.SIGINT, timeout=10)
+        return m
+
+    def w1idx_jobwatchd(self, which):
+        """W1's jobwatchd run on the indexing batches ("idx") or, in the same repetition for a
+        like-with-like ratio, on W1's annotation jobs ("annotation")."""
+        a = self.args
+        jobs_dir, key_file = ((self.idx_jobs_dir, self.ds_key_file) if which == "idx"
+                              else (self.jobs_dirs[a.jobs_w1], self.key_file))
+        conf = self.jobwatchd_conf(f"w1idx-{which}", jobs_dir,
+                                   {"InitialInterval": "1ms", "MaxInterval": "1ms", "Jitter": "0"},
+                                   {"BaseURL": f"{self.base_url('1.1')}/v1", "APIKeyFile": key_file,
+                                    "MaxConcurrentRequests": "64"})
+        t_wall = time.time() - 1
+        p, _, _ = self.start_jobwatchd(conf)
+        m = self.measure_window(p.pid, a.warmup, a.duration)
+        self.stop_jobwatchd(p, timeout=20)
+        # every poll must have been a proper answer: no trouble, no job ended (they all stay indexing)
+        trouble = [e.get("MESSAGE") for e in self.journal(p.pid, None, "MESSAGE,PRIORITY", since=t_wall)
+                   if e.get("PRIORITY") in ("0", "1", "2", "3", "4")]
+        m["trouble"] = trouble[0] if trouble else None
+        m["results"] = len(self.journal(p.pid, MESSAGE_ID_JOB_RESULT, "JOB_ID", since=t_wall))
+        return m
+
+    def run_w1idx(self):
+        runs = {"ceiling": [], "idx": [], "annotation": []}
+        for i in range(self.args.reps):
+            for who, fn in (("ceiling", self.w1idx_ceiling), ("idx", lambda: self.w1idx_jobwatchd("idx")),
+                            ("annotation", lambda: self.w1idx_jobwatchd("annotation"))):
+                m = fn()
+                runs[who].append(m)
+                log(f"W1-idx run {i + 1} {who}: {m['polls_s']:,.0f} polls/s, {fmt_num(m['cpu_per_1k'], ' s', 3)} CPU/1k "
+                    f"polls, CPU use {m['cpu_util']:.2f} (waiting for CPU {m['client_cpu_wait']:.2f}), peak RSS "
+                    f"{m['peak_rss'] / MiB:.1f} MiB; server {fmt_num(m['server_cpu_per_1k'], ' s', 3)} CPU/1k"
+                    + (f"; trouble: {m['trouble']}" if m.get("trouble") else "")
+                    + (f"; {m['results']} results (expected none)" if m.get("results") else ""))
+        self.results["W1-idx"] = {who: self.med(ms) for who, ms in runs.items()}
+        self.results["W1-idx"]["runs"] = runs
+
     def med(self, ms):
         ms = [m for m in ms if m]
         if not ms:
@@ -565,9 +659,11 @@ class Bench:
         os.replace(tmp, self.srv_status)
         return t
 
-    def journal(self, pid, message_id, fields):
-        """The journal entries of process pid (with that MESSAGE_ID, unless None)."""
+    def journal(self, pid, message_id, fields, since=None):
+        """The journal entries of process pid (with that MESSAGE_ID, unless None; since a wall-clock
+        time, as PIDs are reused by other processes on a shared machine)."""
         out = subprocess.run(["journalctl", "--no-pager", "-o", "json", f"--output-fields={fields}"]
+                             + ([f"--since=@{int(since)}"] if since else [])
                              + ([f"MESSAGE_ID={message_id}"] if message_id else []) + [f"_PID={pid}"],
                              capture_output=True, text=True).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -804,6 +900,33 @@ class Bench:
                 rcpu = ratio(j["cpu_per_1k"], nd["cpu_per_1k"])
                 verdict("W1 CPU/poll ≤ 1/4 node", rcpu is not None and rcpu <= 0.25, fmt_ratio(rcpu))
 
+        r = R.get("W1-idx")
+        if r:
+            j, an, c = r["idx"], r["annotation"], r["ceiling"]
+            what = f"{a.jobs_w1:,} indexing batches of {a.idx_docs} documents, {self.idx_body_bytes:,} bytes per answer"
+            lines.append(
+                f"W1-idx throughput ({what}, HTTP/1.1, 64 in flight, {a.duration}s): jobwatchd {fmt_num(j['polls_s'])} "
+                f"polls/s = {fmt_ratio(ratio(j['polls_s'], an['polls_s']))} its annotation run in the same repetitions "
+                f"({fmt_num(an['polls_s'])}), {fmt_ratio(ratio(j['polls_s'], c['polls_s']))} wrk ({fmt_num(c['polls_s'])}); "
+                f"CPU {fmt_num(j['cpu_per_1k'], ' s', 3)}/1k polls (annotation {fmt_num(an['cpu_per_1k'], ' s', 3)}); "
+                f"peak RSS {j['peak_rss'] / MiB:.1f} MiB (annotation {an['peak_rss'] / MiB:.1f} MiB); nginx "
+                f"{fmt_num(j['server_cpu_per_1k'], ' s', 3)} CPU/1k polls (annotation {fmt_num(an['server_cpu_per_1k'], ' s', 3)})")
+            rows.append((f"W1-idx polls/s ({what}; annotation: W1's jobs in the same runs)",
+                         f"{fmt_num(j['polls_s'])} (annotation {fmt_num(an['polls_s'])})", "n/a",
+                         fmt_num(c["polls_s"]) + " (wrk)",
+                         f"{fmt_ratio(ratio(j['polls_s'], an['polls_s']))} annotation, "
+                         f"{fmt_ratio(ratio(j['polls_s'], c['polls_s']))} ceiling"))
+            rows.append(("W1-idx CPU s / 1,000 polls", f"{fmt_num(j['cpu_per_1k'], '', 3)} (annotation "
+                         f"{fmt_num(an['cpu_per_1k'], '', 3)})", "n/a", fmt_num(c["cpu_per_1k"], "", 3) + " (wrk)",
+                         fmt_ratio(ratio(j["cpu_per_1k"], an["cpu_per_1k"])) + " annotation"))
+            rows.append(("W1-idx peak RSS", f"{j['peak_rss'] / MiB:.1f} MiB (annotation {an['peak_rss'] / MiB:.1f} MiB)",
+                         "n/a", "", ""))
+            for who, m in (("indexing", j), ("annotation", an)):
+                if m.get("trouble"):
+                    notes.append(f"W1-idx {who}: jobwatchd logged trouble: {m['trouble']}")
+                if m.get("results"):
+                    notes.append(f"W1-idx {who}: {m['results']:.0f} jobs ended though every answer stays running")
+
         r = R.get("W2")
         if r:
             big, small = a.jobs_w2_big, a.jobs_w2_small
@@ -959,8 +1082,10 @@ def main():
     ap.add_argument("--w3-timeout", type=float, default=30.0)
     ap.add_argument("--w2-timeout", type=float, default=60.0,
                     help="W2: longest wait for the first round; RSS is read then anyway, marked as cut off")
-    ap.add_argument("--only", default="w1,w1h2,w1h2c,w2,w3",
-                    help="comma list of w1 (HTTP/1.1), w1h2 (HTTP/2 over TLS), w1h2c (h2c), w2 (includes W4), w3; "
+    ap.add_argument("--idx-docs", type=int, default=20, help="W1-idx: documents per indexing batch")
+    ap.add_argument("--only", default="w1,w1idx,w1h2,w1h2c,w2,w3",
+                    help="comma list of w1 (HTTP/1.1), w1idx (W1 with document-indexing batches, beside an "
+                    "annotation run), w1h2 (HTTP/2 over TLS), w1h2c (h2c), w2 (includes W4), w3; "
                     "or profile (W1 under perf)")
     ap.add_argument("--profile-http", default="1.1", choices=("1.1", "2", "h2c"),
                     help="profile: HTTP/1.1, HTTP/2 over TLS, or h2c")
@@ -983,6 +1108,8 @@ def main():
         if only == {"profile"}:
             a.jobs_w2_small = a.jobs_w2_big = a.jobs_w3 = a.jobs_w1
         b.make_jobs()
+        if "w1idx" in only:
+            b.make_idx_jobs()
         b.start_nginx()
         if "profile" in only:
             b.run_profile(a.profile_http)
@@ -990,6 +1117,8 @@ def main():
         for proto, (_, key) in W1_PROTOS.items():
             if key in only:
                 b.run_w1(proto)
+            if proto == "1.1" and "w1idx" in only:
+                b.run_w1idx()
         if "w2" in only:
             b.run_w2()
         if "w3" in only:

@@ -52,9 +52,10 @@ journal.terminate()
 journal.wait()
 print()
 print(f"the results, from the journal (journalctl MESSAGE_ID={RESULT} _PID={pid}):")
-print(f"  {'JOB_ID':36}  {'JOB_STATUS':10} {'POLLS':>5} {'SECONDS':>7}  JOB_ERROR")
+print(f"  {'JOB_KIND':17}  {'JOB_ID':36}  {'JOB_STATUS':10} {'REMOTE':10} {'POLLS':>5} {'SECONDS':>7}  JOB_ERROR")
 for e in results:
     secs = int(e.get("JOB_DURATION_USEC", 0)) / 1e6
-    print(f"  {e.get('JOB_ID', ''):36}  {e.get('JOB_STATUS', ''):10} {e.get('JOB_POLLS', ''):>5} "
-          f"{secs:7.1f}  {e.get('JOB_ERROR', '')}")
+    docs = f"{e['JOB_DOCUMENTS']} documents, {e.get('JOB_DOCUMENTS_FAILED', '0')} failed; " if "JOB_DOCUMENTS" in e else ""
+    print(f"  {e.get('JOB_KIND', ''):17}  {e.get('JOB_ID', ''):36}  {e.get('JOB_STATUS', ''):10} "
+          f"{e.get('JOB_REMOTE_STATUS', ''):10} {e.get('JOB_POLLS', ''):>5} {secs:7.1f}  {docs}{e.get('JOB_ERROR', '')}")
 sys.exit(0 if len(seen) >= want_results and len(hooks) >= want_hooks else 1)
