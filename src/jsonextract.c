@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <yajl/yajl_parse.h>
 
+#include "json-feed.h"
 #include "jsonextract.h"
 #include "macro.h"
 #include "redact.h"
@@ -199,49 +200,14 @@ int jsonextract_begin(struct jsonextract *x)
 	return x->handle ? 0 : -ENOMEM;
 }
 
-static void set_error(struct jsonextract *x, const unsigned char *buf, size_t len)
-{
-	x->failed = true;
-	if (x->error[0]) {
-		return; /* ours (nesting), more precise than yajl's "client cancelled" */
-	}
-	unsigned char *e = yajl_get_error(x->handle, 0, buf, len);
-	snprintf(x->error, sizeof(x->error), "%s", e ? (const char *)e : "parse error");
-	/* yajl's messages end in a newline; keep ours on one line */
-	x->error[strcspn(x->error, "\r\n")] = '\0';
-	if (e) {
-		yajl_free_error(x->handle, e);
-	}
-}
-
 int jsonextract_feed(struct jsonextract *x, const void *buf, size_t len)
 {
-	if (x->failed) {
-		return -EBADMSG;
-	}
-	if (!x->handle) {
-		return -EINVAL;
-	}
-	if (yajl_parse(x->handle, buf, len) != yajl_status_ok) {
-		set_error(x, buf, len);
-		return -EBADMSG;
-	}
-	return 0;
+	return json_feed(x->handle, &x->failed, x->error, sizeof(x->error), buf, len);
 }
 
 int jsonextract_complete(struct jsonextract *x)
 {
-	if (x->failed) {
-		return -EBADMSG;
-	}
-	if (!x->handle) {
-		return -EINVAL;
-	}
-	if (yajl_complete_parse(x->handle) != yajl_status_ok) {
-		set_error(x, NULL, 0);
-		return -EBADMSG;
-	}
-	return 0;
+	return json_complete(x->handle, &x->failed, x->error, sizeof(x->error));
 }
 
 void jsonextract_done(struct jsonextract *x)

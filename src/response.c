@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <yajl/yajl_parse.h>
 
+#include "json-feed.h"
 #include "macro.h"
 #include "redact.h"
 #include "string-util.h"
@@ -631,52 +632,14 @@ int response_parser_begin(struct response_parser *p)
 	return p->handle ? 0 : -ENOMEM;
 }
 
-static void set_error(struct response_parser *p, const unsigned char *buf, size_t len)
-{
-	unsigned char *e = yajl_get_error(p->handle, 0, buf, len);
-
-	snprintf(p->error, sizeof(p->error), "%s", e ? (const char *)e : "parse error");
-	/* yajl's messages end in a newline; keep ours on one line */
-	for (char *c = p->error; *c; c++) {
-		if (*c == '\n' || *c == '\r') {
-			*c = '\0';
-			break;
-		}
-	}
-	if (e) {
-		yajl_free_error(p->handle, e);
-	}
-	p->failed = true;
-}
-
 int response_parser_feed(struct response_parser *p, const void *buf, size_t len)
 {
-	if (p->failed) {
-		return -EBADMSG;
-	}
-	if (!p->handle) {
-		return -EINVAL;
-	}
-	if (yajl_parse(p->handle, buf, len) != yajl_status_ok) {
-		set_error(p, buf, len);
-		return -EBADMSG;
-	}
-	return 0;
+	return json_feed(p->handle, &p->failed, p->error, sizeof(p->error), buf, len);
 }
 
 int response_parser_complete(struct response_parser *p)
 {
-	if (p->failed) {
-		return -EBADMSG;
-	}
-	if (!p->handle) {
-		return -EINVAL;
-	}
-	if (yajl_complete_parse(p->handle) != yajl_status_ok) {
-		set_error(p, NULL, 0);
-		return -EBADMSG;
-	}
-	return 0;
+	return json_complete(p->handle, &p->failed, p->error, sizeof(p->error));
 }
 
 void response_parser_done(struct response_parser *p)
