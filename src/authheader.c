@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "alloc-util.h"
 #include "authheader.h"
 #include "escape.h"
 #include "string-util.h"
@@ -166,18 +167,13 @@ int authheader_add_extra(struct authheader *h, const char *value, const char *fi
 	if (r < 0) {
 		return r;
 	}
-	char **extra = realloc(h->extra, (h->n_extra + 1) * sizeof(*extra));
-	if (!extra) {
+	if (!grow_array((void **)&h->extra, &h->allocated_extra, sizeof(*h->extra),
+			h->n_extra + 1) ||
+	    !grow_array((void **)&h->extra_lines, &h->allocated_lines, sizeof(*h->extra_lines),
+			h->n_extra + 1)) {
 		free(l);
 		return -ENOMEM;
 	}
-	h->extra = extra;
-	unsigned *lines = realloc(h->extra_lines, (h->n_extra + 1) * sizeof(*lines));
-	if (!lines) {
-		free(l);
-		return -ENOMEM;
-	}
-	h->extra_lines = lines;
 	h->extra[h->n_extra] = l;
 	h->extra_lines[h->n_extra++] = line;
 	return 0;

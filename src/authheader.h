@@ -41,6 +41,7 @@ struct authheader {
 	char **extra; /* owned, normalised "Name: value", n_extra entries */
 	unsigned *extra_lines; /* owned: the line of each */
 	size_t n_extra;
+	size_t allocated_extra, allocated_lines; /* grow_array() capacities */
 };
 
 void authheader_done(struct authheader *h); /* accepts zeroed */

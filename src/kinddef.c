@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "alloc-util.h"
 #include "escape.h"
 #include "kind.h"
 #include "kinddef.h"
@@ -297,22 +298,27 @@ static bool words_contain(const struct kinddef_words *w, const char *word, size_
 
 static int words_add(struct kinddef_words *w, const char *word, size_t len, unsigned line)
 {
-	char **words = realloc(w->words, (w->n + 1) * sizeof(*words));
-	if (!words) {
+	if (!grow_array((void **)&w->words, &w->allocated_words, sizeof(*w->words), w->n + 1) ||
+	    !grow_array((void **)&w->lines, &w->allocated_lines, sizeof(*w->lines), w->n + 1)) {
 		return -ENOMEM;
 	}
-	w->words = words;
-	unsigned *lines = realloc(w->lines, (w->n + 1) * sizeof(*lines));
-	if (!lines) {
-		return -ENOMEM;
-	}
-	w->lines = lines;
 	w->words[w->n] = strndup(word, len);
 	if (!w->words[w->n]) {
 		return -ENOMEM;
 	}
 	w->lines[w->n++] = line;
 	return 0;
+}
+
+/* The next blank-separated word of *c (advanced past it): its length, 0 at
+ * the end. */
+static size_t next_word(const char **c, const char **ret_word)
+{
+	*c += strspn(*c, " \t");
+	*ret_word = *c;
+	size_t len = strcspn(*c, " \t");
+	*c += len;
+	return len;
 }
 
 /* Completed=, Failed=, Running=: every word checked before any is added, so
@@ -329,14 +335,10 @@ static int set_words(struct kind_def *def, enum kinddef_list which, const char *
 		def->line_lists[which] = line;
 		return 0;
 	}
-	for (const char *c = value; *c;) {
-		size_t len = strcspn(c, " \t");
-		if (len == 0) {
-			c++;
-			continue;
-		}
+	const char *c = value, *word;
+	for (size_t len; (len = next_word(&c, &word)) > 0;) {
 		for (size_t i = 0; i < len; i++) {
-			if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f) {
+			if ((unsigned char)word[i] < 0x20 || word[i] == 0x7f) {
 				kd_error(file, line, "Invalid %s= value '%s': a control character",
 					 key, QUOTE(value));
 				return 0;
@@ -349,25 +351,19 @@ static int set_words(struct kind_def *def, enum kinddef_list which, const char *
 			return 0;
 		}
 		n++;
-		c += len;
 	}
 	if (w->n + n > KINDDEF_WORDS_MAX) {
 		kd_error(file, line, "Too many %s= words, at most %d", key, KINDDEF_WORDS_MAX);
 		return 0;
 	}
-	for (const char *c = value; *c;) {
-		size_t len = strcspn(c, " \t");
-		if (len == 0) {
-			c++;
-			continue;
-		}
-		if (!words_contain(w, c, len, NULL)) {
-			int r = words_add(w, c, len, line);
+	c = value;
+	for (size_t len; (len = next_word(&c, &word)) > 0;) {
+		if (!words_contain(w, word, len, NULL)) {
+			int r = words_add(w, word, len, line);
 			if (r < 0) {
 				return r;
 			}
 		}
-		c += len;
 	}
 	def->line_lists[which] = line;
 	return 0;

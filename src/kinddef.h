@@ -80,6 +80,7 @@ struct kinddef_words {
 	char **words; /* owned, n entries */
 	unsigned *lines; /* owned: the line each word was given on */
 	size_t n;
+	size_t allocated_words, allocated_lines; /* grow_array() capacities */
 };
 
 struct kind_def {
