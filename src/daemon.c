@@ -438,12 +438,19 @@ void daemon_shutdown(struct daemon *d)
 	close_handle((uv_handle_t *)&d->reload_idle);
 	close_handle((uv_handle_t *)&d->sig_term);
 	close_handle((uv_handle_t *)&d->sig_int);
-	close_handle((uv_handle_t *)&d->sig_hup);
 	/* Closing the last handle of a signal gives it back its default action,
 	 * which for SIGHUP is to end the process: a reload asked for while we
 	 * stop (a burst of SIGHUPs around a SIGTERM) must not turn a clean exit
-	 * into death by signal. */
+	 * into death by signal. SIGHUP is blocked from before the close until
+	 * it is ignored, so none lands in between (test_reload_burst hit that
+	 * window once on a loaded machine). */
+	sigset_t hup, old;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &hup, &old);
+	close_handle((uv_handle_t *)&d->sig_hup);
 	(void)signal(SIGHUP, SIG_IGN);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	jobsdir_free(d->jobsdir);
 	d->jobsdir = NULL;
 	poller_done(&d->poller);

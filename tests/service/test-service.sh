@@ -311,7 +311,7 @@ X test -f "/run/credentials/jobwatchd.service/api-key" || fail "no credential ap
 wait_until 60 "the hook of job A" hook_done "$A"
 hookline=$(jctl -o cat MESSAGE_ID=$MID_HOOK_LINE JOB_ID="$A")
 case $hookline in
-  "hook-net job=$A status=completed endpoint=default stdin="*" net=ok-200 key_in_env=no uid=$uid_in env=JOBWATCH_ACTION,JOBWATCH_DESCRIPTION,JOBWATCH_DURATION,JOBWATCH_ENDPOINT,JOBWATCH_ERROR,JOBWATCH_JOB_FILE,JOBWATCH_JOB_ID,JOBWATCH_POLLS,JOBWATCH_STATUS") ;;
+  "hook-net job=$A status=completed endpoint=default stdin="*" net=ok-200 key_in_env=no uid=$uid_in env=JOBWATCH_ACTION,JOBWATCH_DESCRIPTION,JOBWATCH_DURATION,JOBWATCH_ENDPOINT,JOBWATCH_ERROR,JOBWATCH_JOB_FILE,JOBWATCH_JOB_ID,JOBWATCH_KIND,JOBWATCH_POLLS,JOBWATCH_REMOTE_STATUS,JOBWATCH_STATUS") ;;
   *) fail "hook output of job A: '$hookline'" ;;
 esac
 jctl -o json MESSAGE_ID=$MID_HOOK_EXIT JOB_ID="$A" | grep -q '"HOOK_EXIT_STATUS":"0"' || fail "hook of A did not exit 0"
@@ -419,9 +419,9 @@ phase "watchdog: SIGSTOP -> SIGABRT -> restart in ${wd_secs}s, pending jobs fini
 # ---------------------------------------------------------------------------------
 # 7. journalctl -x shows the catalog text.
 x=$(X journalctl --no-pager -q -x -u jobwatchd MESSAGE_ID=$MID_RESULT JOB_ID="$B")
-grep -q "Subject: Dify job $B (enable, endpoint default) ended: error" <<<"$x" || fail "journalctl -x: no catalog subject: $x"
+grep -q "Subject: Dify annotation-reply job $B (endpoint default) ended: error" <<<"$x" || fail "journalctl -x: no catalog subject: $x"
 grep -q "Defined-By: jobwatch" <<<"$x" || fail "journalctl -x: no Defined-By"
-grep -q "JOB_ERROR holds Dify's error_msg" <<<"$x" || fail "journalctl -x: no catalog body"
+grep -q "JOB_ERROR holds Dify's error" <<<"$x" || fail "journalctl -x: no catalog body"
 x=$(X journalctl --no-pager -q -x -u jobwatchd MESSAGE_ID=$MID_TROUBLE)
 grep -q "Subject: Dify endpoint default is not answering properly" <<<"$x" || fail "journalctl -x: trouble entry"
 phase "journalctl -x shows the catalog"
