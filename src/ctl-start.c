@@ -232,7 +232,7 @@ static void say_refused(const struct http_answer *a, const struct endpoint_confi
 	} else if (a->code == 409) {
 		ctl_fail(
 			-EPROTO,
-			"another job ('%s') is running for this app on endpoint '%s' (HTTP 409%s): wait until it ends (jobwatchctl list), then try again",
+			"another job ('%s') is running for this app on endpoint '%s' (HTTP 409%s; no Dify release answers so, a proxy or a modified server in front of it does): wait until it ends (jobwatchctl list), then try again",
 			job_action_to_string(action == JOB_ACTION_ENABLE ? JOB_ACTION_DISABLE
 									 : JOB_ACTION_ENABLE),
 			e->name, suffix);
@@ -361,9 +361,12 @@ enum ctl_exit verb_start(char **args, size_t n)
 	uuid_to_string(id, ids);
 	already = !streq(resp.job_status, "waiting");
 	if (already) {
-		/* "processing": Dify hands out the job that is already running */
+		/* Not Dify's: every Dify release answers a start with a new
+		 * "waiting" job (DIFY.md). A proxy or a modified server may hand
+		 * out the job already running ("processing"): tolerated. */
 		char st[RESPONSE_SHORT_MAX * 4];
-		printf("a job of this action is already running on this app: %s (%s)\n", ids,
+		printf("a job of this action is already running on this app: %s (%s); no Dify release answers so (a proxy or a modified server?)\n",
+		       ids,
 		       escape_text_buf(st, sizeof(st), resp.job_status, strlen(resp.job_status)));
 	}
 	struct kind_ident ident = { .kind = KIND_ANNOTATION_REPLY, .action = (uint8_t)action };

@@ -158,9 +158,9 @@ static void help_start(void)
 	       "  -w, --wait            then wait for the result, as 'wait' does\n"
 	       "  -t, --timeout=SPAN    with --wait: give up after SPAN\n" COMMON_HELP "\n"
 	       "Exit status: 0 started and added (with --wait: completed); 1 failure (refused\n"
-	       "key, 409 another action running, 429 rate limited, 400, 5xx, network; with\n"
-	       "--wait: the job ended other than completed); 2 --wait timed out; 3 the journal\n"
-	       "cannot be read; 64 usage error.\n");
+	       "key, 409 (from a proxy or modified server: not Dify), 429 rate limited, 400,\n"
+	       "5xx, network; with --wait: the job ended other than completed); 2 --wait timed\n"
+	       "out; 3 the journal cannot be read; 64 usage error.\n");
 }
 
 static const struct option options_global[] = { COMMON_OPTIONS, {} };

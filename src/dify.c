@@ -10,8 +10,9 @@
 #include "uuid-util.h"
 
 static const char *const status_table[_DIFY_STATUS_MAX] = {
-	[DIFY_STATUS_WAITING] = "waiting",     [DIFY_STATUS_PROCESSING] = "processing",
-	[DIFY_STATUS_COMPLETED] = "completed", [DIFY_STATUS_ERROR] = "error",
+	[DIFY_STATUS_WAITING] = "waiting",
+	[DIFY_STATUS_COMPLETED] = "completed",
+	[DIFY_STATUS_ERROR] = "error",
 	[DIFY_STATUS_OTHER] = "other",
 };
 

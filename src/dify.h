@@ -25,10 +25,10 @@
 
 enum dify_status {
 	DIFY_STATUS_WAITING,
-	DIFY_STATUS_PROCESSING,
 	DIFY_STATUS_COMPLETED,
 	DIFY_STATUS_ERROR,
-	DIFY_STATUS_OTHER, /* a value this version does not know: not terminal */
+	DIFY_STATUS_OTHER, /* a value this version does not know ("processing" too: no
+			    * Dify release writes it, DIFY.md): not terminal */
 	_DIFY_STATUS_MAX,
 };
 const char *dify_status_to_string(enum dify_status s); /* "other" for OTHER */

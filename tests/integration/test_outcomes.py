@@ -3,7 +3,8 @@
 """Every terminal outcome, with every journal field CONTRACT.md lists, one entry per job:
 completed, error (with and without error_msg), expired (old 400 and new 404 shapes),
 unknown (both shapes), timeout (per-job Timeout= and [Poll] JobTimeout=), cancelled.
-The hook runs once for every outcome but cancelled."""
+The hook runs once for every outcome but cancelled. A "processing" answer (no Dify release
+writes it) is an unknown status: not an end, said once."""
 
 import time
 import uuid
@@ -16,7 +17,7 @@ def test():
     sb = H.Sandbox()
     ids = {k: str(uuid.uuid4()) for k in (
         "completed", "error", "error_empty", "expired_old", "expired_new", "unknown_old",
-        "unknown_new", "timeout_job", "timeout_global", "cancelled", "named")}
+        "unknown_new", "timeout_job", "timeout_global", "cancelled", "named", "processing")}
     J = ids
     forever = [["waiting", None]]
     mock = sb.start_mock(keys=(H.KEY, H.KEY2), dify_version="old", jobs=[
@@ -36,6 +37,7 @@ def test():
         {"job_id": J["timeout_job"], "lifecycle": forever},
         {"job_id": J["timeout_global"], "lifecycle": forever},
         {"job_id": J["cancelled"], "lifecycle": forever},
+        {"job_id": J["processing"], "lifecycle": [["processing", 0.6], ["completed", None]]},
         {"job_id": J["named"], "app": H.KEY2, "lifecycle": [["waiting", 0.2], ["completed", None]]},
     ])
     key2 = sb.write_key("second-key", H.KEY2)
@@ -52,7 +54,7 @@ def test():
     files["completed"] = sb.write_job("completed", J["completed"].upper(), description=desc)
     files["error"] = sb.write_job("error", J["error"], action="disable")
     for k in ("error_empty", "expired_old", "expired_new", "unknown_old", "unknown_new",
-              "timeout_global", "cancelled"):
+              "timeout_global", "cancelled", "processing"):
         files[k] = sb.write_job(k, J[k])
     files["timeout_job"] = sb.write_job("timeout_job", J["timeout_job"],
                                         timeout="%dms" % (per_job_timeout * 1000))
@@ -80,7 +82,7 @@ def test():
     C.check_result(res[J["error"]], job_id=J["error"], status="error", action="disable", endpoint="default",
                    job_file=files["error"], polls=polls("error"), error="quota exceeded",
                    max_duration=upper(res[J["error"]]))
-    for k, st in (("error_empty", "error"), ("expired_old", "expired"), ("expired_new", "expired"),
+    for k, st in (("processing", "completed"), ("error_empty", "error"), ("expired_old", "expired"), ("expired_new", "expired"),
                   ("unknown_old", "unknown"), ("unknown_new", "unknown")):
         C.check_result(res[J[k]], job_id=J[k], status=st, job_file=files[k], polls=polls(k),
                        max_duration=upper(res[J[k]]), **plain)
@@ -96,6 +98,12 @@ def test():
                    polls_range=(n, n + 1), max_duration=upper(res[J["cancelled"]]), **plain)
     C.check_result(res[J["named"]], job_id=J["named"], status="completed", action="enable", endpoint="second",
                    job_file=files["named"], polls=polls("named"), max_duration=upper(res[J["named"]]))
+
+    # "processing" is a word no Dify release writes: unknown, not terminal, said once
+    H.check(polls("processing") >= 2, "polls of the processing job: %d", polls("processing"))
+    said = [e["MESSAGE"] for e in d.journal(JOB_ID=J["processing"]) if "does not know" in e.get("MESSAGE", "")]
+    H.eq(len(said), 1, "entries saying 'processing' is unknown (%r)" % said)
+    H.check("job_status 'processing'" in said[0], "the unknown word named: %r", said[0])
 
     # the shapes the mock really answered
     def shapes(k):

@@ -120,7 +120,6 @@ static void test_track_status(void **state)
 		enum job_outcome o;
 	} table[] = {
 		{ DIFY_STATUS_WAITING, JOB_OUTCOME_NONE },
-		{ DIFY_STATUS_PROCESSING, JOB_OUTCOME_NONE },
 		{ DIFY_STATUS_OTHER, JOB_OUTCOME_NONE },
 		{ DIFY_STATUS_COMPLETED, JOB_OUTCOME_COMPLETED },
 		{ DIFY_STATUS_ERROR, JOB_OUTCOME_ERROR },
@@ -143,9 +142,9 @@ static void test_track_waiting_then_completed(void **state)
 	r = status_result(DIFY_STATUS_WAITING);
 	assert_int_equal(job_track_apply(&t, &r), JOB_OUTCOME_NONE);
 	assert_track(&t, true, true, 0, DIFY_STATUS_WAITING);
-	r = status_result(DIFY_STATUS_PROCESSING);
+	r = status_result(DIFY_STATUS_WAITING);
 	assert_int_equal(job_track_apply(&t, &r), JOB_OUTCOME_NONE);
-	assert_track(&t, true, true, 0, DIFY_STATUS_PROCESSING);
+	assert_track(&t, true, true, 0, DIFY_STATUS_WAITING);
 	r = status_result(DIFY_STATUS_COMPLETED);
 	assert_int_equal(job_track_apply(&t, &r), JOB_OUTCOME_COMPLETED);
 	assert_track(&t, true, true, 0, DIFY_STATUS_COMPLETED);
@@ -168,7 +167,7 @@ static void test_track_gone_never_alive(void **state)
 static void test_track_gone_after_alive(void **state)
 {
 	struct job_track t = {};
-	struct poll_result alive = status_result(DIFY_STATUS_PROCESSING);
+	struct poll_result alive = status_result(DIFY_STATUS_WAITING);
 	struct poll_result gone = kind_result(POLL_GONE, 400);
 
 	assert_int_equal(job_track_apply(&t, &alive), JOB_OUTCOME_NONE);
@@ -176,14 +175,13 @@ static void test_track_gone_after_alive(void **state)
 	assert_int_equal(job_track_apply(&t, &gone), JOB_OUTCOME_NONE);
 	assert_int_equal(job_track_apply(&t, &gone), JOB_OUTCOME_EXPIRED);
 	/* the last status stays what it was */
-	assert_track(&t, true, true, 3, DIFY_STATUS_PROCESSING);
+	assert_track(&t, true, true, 3, DIFY_STATUS_WAITING);
 }
 
 /* A 200 with a job_status string, even an unknown one, resets the count. */
 static void test_track_status_resets_gone(void **state)
 {
-	static const enum dify_status resetters[] = { DIFY_STATUS_WAITING, DIFY_STATUS_PROCESSING,
-						      DIFY_STATUS_OTHER };
+	static const enum dify_status resetters[] = { DIFY_STATUS_WAITING, DIFY_STATUS_OTHER };
 	for (size_t i = 0; i < ELEMENTSOF(resetters); i++) {
 		struct job_track t = {};
 		struct poll_result gone = kind_result(POLL_GONE, 404);
