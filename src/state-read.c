@@ -14,6 +14,19 @@
 #include "state-sql.h"
 #include "string-util.h"
 
+/* --- SQL helpers --- */
+
+int state_exec_sql(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		log_debug("SQL failed: %s", err ? err : sqlite3_errstr(rc));
+	}
+	sqlite3_free(err);
+	return rc;
+}
+
 /* --- errors --- */
 
 int state_sqlite_errno(int rc)

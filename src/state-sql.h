@@ -83,6 +83,15 @@
 /* A SQLite result code as a negative errno. */
 int state_sqlite_errno(int rc);
 
+/* Run sql (no results); the SQLite result code, the failure logged at debug
+ * level. */
+int state_exec_sql(sqlite3 *db, const char *sql);
+
+/* Bring the file to STATE_SCHEMA_VERSION: create the tables, or migrate a
+ * version 1 file (state-schema.c, the writer's only). 0 or a negative errno,
+ * logged naming path. */
+int state_schema_setup(sqlite3 *db, const char *path);
+
 /*
  * Run sql (SELECT STATE_ROW_COLUMNS [, e.trouble, e.trouble_since_usec] ...)
  * and call fn for every row (fn may keep nothing but copies); with_trouble

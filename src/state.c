@@ -122,17 +122,6 @@ static void write_worked(struct state *s)
 
 /* --- open --- */
 
-static int exec_sql(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-	if (rc != SQLITE_OK) {
-		log_debug("SQL failed: %s", err ? err : sqlite3_errstr(rc));
-	}
-	sqlite3_free(err);
-	return rc;
-}
-
 static int prepare(struct state *s, const char *sql, sqlite3_stmt **ret)
 {
 	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
@@ -174,7 +163,7 @@ static int apply_acks(struct state *s, const char *dir)
 		rc = sqlite3_prepare_v2(s->db, "UPDATE jobs SET journaled = 1" IDENTITY_WHERE, -1,
 					&st, NULL);
 		if (rc == SQLITE_OK) {
-			rc = exec_sql(s->db, "BEGIN IMMEDIATE;");
+			rc = state_exec_sql(s->db, "BEGIN IMMEDIATE;");
 		}
 		/* lines "ENDPOINT ACTION JOB_ID" of annotation-reply (version 1's
 		 * form), "ENDPOINT KIND ACTION DATASET JOB_ID" of the other kinds
@@ -209,9 +198,9 @@ static int apply_acks(struct state *s, const char *dir)
 			rc = step_reset(st);
 		}
 		if (rc == SQLITE_OK) {
-			rc = exec_sql(s->db, "COMMIT;");
+			rc = state_exec_sql(s->db, "COMMIT;");
 		} else {
-			(void)exec_sql(s->db, "ROLLBACK;");
+			(void)state_exec_sql(s->db, "ROLLBACK;");
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_OK) {
@@ -229,100 +218,6 @@ static int apply_acks(struct state *s, const char *dir)
 	}
 	if (ftruncate(s->acks_fd, 0) < 0) {
 		log_warning_errno(errno, "Failed to empty '%s': %m", s->acks_path);
-	}
-	return 0;
-}
-
-/* The schema version the file says it has: 0 for a new file (no meta table
- * or no row), or a negative SQLite result code. */
-static int schema_version(sqlite3 *db)
-{
-	sqlite3_stmt *st = NULL;
-	int rc, v = 0;
-
-	rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		/* no meta table: a new file */
-		return sqlite3_errcode(db) == SQLITE_ERROR ? 0 : -rc;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		v = sqlite3_column_int(st, 0);
-	} else if (rc != SQLITE_DONE) {
-		v = -rc;
-	}
-	sqlite3_finalize(st);
-	return v;
-}
-
-/*
- * Version 1 to 2 (job kinds), in place and in one transaction: a new jobs
- * table with the kind columns, every row copied (kind 'annotation-reply',
- * dataset ''), the old one dropped, the new one renamed, the version written.
- * A failure rolls everything back and leaves the version 1 file as it was.
- */
-static int migrate_v1(sqlite3 *db)
-{
-	int rc = exec_sql(db, "BEGIN IMMEDIATE;");
-	if (rc == SQLITE_OK) {
-		rc = exec_sql(
-			db,
-			"DROP TABLE IF EXISTS jobs_v2;" STATE_JOBS_TABLE_SQL(
-				"jobs_v2") "INSERT INTO jobs_v2 (" STATE_V1_JOBS_COLUMNS
-					   ", kind, dataset)"
-					   " SELECT " STATE_V1_JOBS_COLUMNS
-					   ", 'annotation-reply', ''"
-					   " FROM jobs;"
-					   "DROP TABLE jobs;"
-					   "ALTER TABLE jobs_v2 RENAME TO jobs;"
-					   "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '2');"
-					   "COMMIT;");
-		if (rc != SQLITE_OK) {
-			(void)exec_sql(db, "ROLLBACK;");
-		}
-	}
-	return rc;
-}
-
-/* Bring the file to STATE_SCHEMA_VERSION: create it, or migrate it. */
-static int setup_schema(struct state *s)
-{
-	int v = schema_version(s->db), rc;
-
-	if (v < 0) {
-		return log_error_errno(state_sqlite_errno(-v),
-				       "Failed to read the state file '%s': %s", s->path,
-				       sqlite3_errstr(-v));
-	}
-	if (v > STATE_SCHEMA_VERSION) {
-		return log_error_errno(
-			-EPROTONOSUPPORT,
-			"The state file '%s' has schema version %d, written by a newer jobwatchd; this one knows version %d and leaves it alone.",
-			s->path, v, STATE_SCHEMA_VERSION);
-	}
-	if (v == 1) {
-		rc = migrate_v1(s->db);
-		if (rc != SQLITE_OK) {
-			return log_error_errno(
-				state_sqlite_errno(rc),
-				"Failed to migrate the state file '%s' to version %d: %s", s->path,
-				STATE_SCHEMA_VERSION, sqlite3_errmsg(s->db));
-		}
-		log_info("Migrated the state file '%s' to version %d (job kinds).", s->path,
-			 STATE_SCHEMA_VERSION);
-	}
-	rc = exec_sql(s->db, STATE_SCHEMA_SQL);
-	if (rc == SQLITE_OK) {
-		char ver[128];
-		snprintf(ver, sizeof(ver),
-			 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '%d');",
-			 STATE_SCHEMA_VERSION);
-		rc = exec_sql(s->db, ver);
-	}
-	if (rc != SQLITE_OK) {
-		return log_error_errno(state_sqlite_errno(rc),
-				       "Failed to set up the state file '%s': %s", s->path,
-				       sqlite3_errmsg(s->db));
 	}
 	return 0;
 }
@@ -357,10 +252,10 @@ int state_open(const char *dir, struct state **ret)
 	}
 	(void)sqlite3_busy_timeout(s->db, 2000);
 	/* A small page cache: the state is written, rarely read. */
-	(void)exec_sql(s->db, "PRAGMA cache_size = -2048;");
-	rc = exec_sql(s->db, "PRAGMA journal_mode = WAL;");
+	(void)state_exec_sql(s->db, "PRAGMA cache_size = -2048;");
+	rc = state_exec_sql(s->db, "PRAGMA journal_mode = WAL;");
 	if (rc == SQLITE_OK) {
-		rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
+		rc = state_exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
 	}
 	if (rc != SQLITE_OK) {
 		r = log_error_errno(state_sqlite_errno(rc),
@@ -369,7 +264,7 @@ int state_open(const char *dir, struct state **ret)
 		state_free(s);
 		return r;
 	}
-	r = setup_schema(s);
+	r = state_schema_setup(s->db, s->path);
 	if (r < 0) {
 		state_free(s);
 		return r;
@@ -691,9 +586,9 @@ int state_flush(struct state *s, bool force)
 	}
 
 	if (sync) {
-		(void)exec_sql(s->db, "PRAGMA synchronous = FULL;");
+		(void)state_exec_sql(s->db, "PRAGMA synchronous = FULL;");
 	}
-	rc = exec_sql(s->db, "BEGIN IMMEDIATE;");
+	rc = state_exec_sql(s->db, "BEGIN IMMEDIATE;");
 	for (uint32_t i = 0; rc == SQLITE_OK && i < end; i++) {
 		struct job *j = s->dirty[i];
 		if (!j) {
@@ -706,19 +601,19 @@ int state_flush(struct state *s, bool force)
 		rc = write_delete(s, &s->deletes[i]);
 	}
 	if (rc == SQLITE_OK) {
-		rc = exec_sql(s->db, "COMMIT;");
+		rc = state_exec_sql(s->db, "COMMIT;");
 	}
 	if (rc != SQLITE_OK) {
 		int saved = rc;
-		(void)exec_sql(s->db, "ROLLBACK;");
+		(void)state_exec_sql(s->db, "ROLLBACK;");
 		if (sync) {
-			(void)exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
+			(void)state_exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
 		}
 		write_failed(s, saved, "saving job state");
 		return state_sqlite_errno(saved);
 	}
 	if (sync) {
-		(void)exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
+		(void)state_exec_sql(s->db, "PRAGMA synchronous = NORMAL;");
 		s->last_sync_usec = now;
 	}
 
@@ -889,7 +784,7 @@ int state_set_daemon(struct state *s, pid_t pid, usec_t started_usec)
 		"INSERT OR REPLACE INTO meta (key, value) VALUES ('pid', '%d'), ('started_usec', '%" PRIu64
 		"');",
 		(int)pid, (uint64_t)started_usec);
-	int rc = exec_sql(s->db, sql);
+	int rc = state_exec_sql(s->db, sql);
 	if (rc != SQLITE_OK) {
 		write_failed(s, rc, "recording the daemon's pid");
 		return state_sqlite_errno(rc);
