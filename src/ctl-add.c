@@ -21,8 +21,6 @@
 #include "string-util.h"
 #include "uuid-util.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {

@@ -27,8 +27,6 @@
 #define START_TIMEOUT_MS 30000L /* one POST to Dify */
 #define ERROR_SNIPPET_MAX 300 /* bytes of a server's error text we show */
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
-
 struct http_answer {
 	char *body; /* owned, NUL-terminated */
 	size_t len;

@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include "config.h"
+#include "macro.h"
 #include "memory-util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
 
 /* A CURLcode as a negative errno: -ENOMEM for out of memory, -EOPNOTSUPP for
  * an option or protocol this libcurl lacks, -EINVAL for anything else. */

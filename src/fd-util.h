@@ -3,6 +3,10 @@
 
 /* File descriptors: closing, and close-on-exec for what a child inherits. */
 
+#include <dirent.h>
+
+#include "macro.h"
+
 /* close() that treats EINTR as done (the fd is gone on Linux). 0 or -errno. */
 int close_nointr(int fd);
 
@@ -12,6 +16,9 @@ static inline void closep(int *fd)
 		(void)close_nointr(*fd);
 	}
 }
+
+/* A directory stream holds an fd too. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 /* Set close-on-exec on every open fd >= first, so that a child exec'd
  * afterwards inherits none of them: close_range(CLOSE_RANGE_CLOEXEC), or
