@@ -168,7 +168,8 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 	} else if (streq(r->status, "timeout") && !isempty(r->last_status)) {
 		n += snprintf(buf + n, size - (size_t)n, "; last status '%s'", r->last_status);
 	}
-	if ((size_t)n < size) {
+	/* one full stop: a server's error text often ends in its own */
+	if ((size_t)n < size && (n == 0 || buf[n - 1] != '.')) {
 		n += snprintf(buf + n, size - (size_t)n, ".");
 	}
 	if ((size_t)n < size && !isempty(r->note)) {

@@ -58,6 +58,11 @@ static void test_annotation(void **state)
 	check(&r,
 	      "Job " UUID_A
 	      " (enable, endpoint 'default') ended with an error after 7 polls in 1min 3s: boom.");
+	/* an error text with its own full stop gets no second one */
+	r.error = "embedding model not found.";
+	check(&r,
+	      "Job " UUID_A
+	      " (enable, endpoint 'default') ended with an error after 7 polls in 1min 3s: embedding model not found.");
 }
 
 static void test_indexing(void **state)
