@@ -50,6 +50,12 @@ struct orphan_hook {
 
 struct daemon {
 	uv_loop_t loop;
+	/* indexing progress summed over the registry by the maintenance timer
+	 * (once a second, and only while there are indexing jobs), for STATUS= */
+	struct {
+		size_t batches;
+		uint64_t documents_done, documents_total;
+	} indexing;
 	const struct daemon_options *opts;
 	char *jobs_dir; /* owned: the directory in use */
 	char *state_dir; /* owned */

@@ -50,6 +50,9 @@ void update_status(struct daemon *d)
 		.total = registry_size(&d->registry),
 		.finished = d->registry.n_finished,
 		.stalled = d->registry.n_stalled,
+		.batches = d->indexing.batches,
+		.documents_done = d->indexing.documents_done,
+		.documents_total = d->indexing.documents_total,
 		.in_flight = d->poller.in_flight,
 		.queued = d->poller.n_queued,
 		.hooks_running = d->hooks.n_running,
@@ -107,8 +110,31 @@ static void on_uv_turn_end(uv_prepare_t *c)
 	}
 }
 
+/* The progress of the indexing batches still watched, summed for STATUS=:
+ * a walk over the registry, so only from the maintenance timer (the line is
+ * at most a second behind) and only while there are indexing jobs. */
+static void sum_indexing(struct daemon *d)
+{
+	d->indexing.batches = 0;
+	d->indexing.documents_done = d->indexing.documents_total = 0;
+	if (d->registry.n_indexing == 0) {
+		return;
+	}
+	size_t i = 0;
+	for (struct job *j; (j = registry_next(&d->registry, &i));) {
+		const struct job_indexing *x = job_indexing(j);
+		if (!x || !x->has_progress || job_is_finished(j)) {
+			continue;
+		}
+		d->indexing.batches++;
+		d->indexing.documents_done += x->documents_done;
+		d->indexing.documents_total += x->documents_total;
+	}
+}
+
 static void on_uv_maintenance(uv_timer_t *t)
 {
+	sum_indexing(t->data);
 	turn_end(t->data);
 }
 

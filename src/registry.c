@@ -159,6 +159,9 @@ int registry_add(struct registry *r, struct job *j)
 		return ret;
 	}
 	j->endpoint->n_jobs++;
+	if (j->kind == KIND_DOCUMENT_INDEXING) {
+		r->n_indexing++;
+	}
 	if (job_is_finished(j)) {
 		r->n_finished++;
 	}
@@ -176,6 +179,9 @@ void registry_remove(struct registry *r, struct job *j)
 	registry_unfile(r, j);
 	(void)hashmap_remove(&r->by_identity, j);
 	j->endpoint->n_jobs--;
+	if (j->kind == KIND_DOCUMENT_INDEXING) {
+		r->n_indexing--;
+	}
 	if (job_is_finished(j)) {
 		r->n_finished--;
 	}

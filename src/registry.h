@@ -28,6 +28,8 @@ struct registry {
 	size_t n_endpoints, endpoints_allocated;
 	unsigned n_finished; /* jobs with an outcome still in the registry */
 	unsigned n_stalled; /* jobs in the registry whose stall was announced (stall.h) */
+	unsigned
+		n_indexing; /* document-indexing jobs, finished or not (STATUS= sums their progress) */
 };
 
 void registry_init(struct registry *r);

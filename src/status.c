@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -20,6 +21,13 @@ char *status_format(char *buf, size_t size, const struct status_counts *c)
 		"Watching %zu job%s (%u request%s in flight, %u waiting for a connection%s), %zu finished",
 		total - finished, total - finished == 1 ? "" : "s", c->in_flight,
 		c->in_flight == 1 ? "" : "s", c->queued, stalled, finished);
+	if (c->batches > 0 && n > 0 && (size_t)n < size) {
+		n += snprintf(buf + n, size - (size_t)n,
+			      ", %zu document batch%s indexing: %" PRIu64 "/%" PRIu64
+			      " documents done",
+			      c->batches, c->batches == 1 ? "" : "es", c->documents_done,
+			      c->documents_total);
+	}
 	if (c->hooks_running + c->hooks_queued > 0 && n > 0 && (size_t)n < size) {
 		n += snprintf(buf + n, size - (size_t)n, ", %u hook%s running, %u waiting",
 			      c->hooks_running, c->hooks_running == 1 ? "" : "s", c->hooks_queued);

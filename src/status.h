@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -28,6 +29,10 @@ struct status_endpoint {
 struct status_counts {
 	size_t total, finished; /* jobs held, of which finished */
 	size_t stalled; /* watched jobs whose stall was announced (CONTRACT "Stalls") */
+	/* document-indexing batches still watched that have answered, and their
+	 * documents done (completed or error) and in all */
+	size_t batches;
+	uint64_t documents_done, documents_total;
 	unsigned in_flight, queued; /* requests in flight, jobs waiting for a connection */
 	unsigned hooks_running, hooks_queued;
 	const struct status_endpoint *endpoints; /* borrowed: only those to name */

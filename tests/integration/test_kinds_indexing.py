@@ -113,6 +113,9 @@ def test():
                  == [{"progress": want_progress}], 10,
                  what="progress %r of the paused batch in the state (have %s)" % (
                      want_progress, sb.state_query("SELECT progress FROM jobs WHERE job_id = ?", (B["paused"],))))
+    # STATUS= sums the progress of the batches still watched (the paused one among them)
+    st = d.wait_status(r"\b\d+ document batch(es)? indexing: \d+/\d+ documents done\b", timeout=5)
+    H.note("STATUS=%s", st)
     mock.set_batch(B["paused"], document_ids=[paused_docs[0]["id"]],
                    lifecycle=[["indexing", 0.3], ["completed", None]])
 

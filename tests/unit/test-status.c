@@ -50,6 +50,17 @@ static void test_counts(void **state)
 		fmt(&c),
 		"Watching 100 jobs (40 requests in flight, 7 waiting for a connection, 3 stalled), 2 finished");
 	c.stalled = 0;
+	c.batches = 2;
+	c.documents_done = 25;
+	c.documents_total = 40;
+	assert_string_equal(
+		fmt(&c),
+		"Watching 100 jobs (40 requests in flight, 7 waiting for a connection), 2 finished, 2 document batches indexing: 25/40 documents done");
+	c.batches = 1;
+	assert_string_equal(
+		fmt(&c),
+		"Watching 100 jobs (40 requests in flight, 7 waiting for a connection), 2 finished, 1 document batch indexing: 25/40 documents done");
+	c.batches = 0;
 	c.state_failing = true;
 	assert_string_equal(
 		fmt(&c),
