@@ -537,6 +537,30 @@ static void drain_queue(struct poller *p, struct endpoint *e, usec_t now)
 	}
 }
 
+/* A status answer about j (a 200 of its kind), its track already applied:
+ * alive, an unknown status word said once, progress, the stall clock. */
+static void status_answered(struct poller *p, struct job *j, const struct poll_result *r)
+{
+	j->last_alive_usec = now_realtime_usec();
+	/* alive after all: a "gone while jobwatchd was down" note no longer applies */
+	j->flags &= (uint16_t)~JOB_FLAG_GONE_WHILE_DOWN;
+	if (!r->status_known && !(j->flags & JOB_FLAG_OTHER_STATUS_SEEN)) {
+		j->flags |= JOB_FLAG_OTHER_STATUS_SEEN;
+		if (j->kind == KIND_ANNOTATION_REPLY) {
+			log_job(LOG_NOTICE, j,
+				"Dify answered with job_status '%s', which this version does not know; treating it as not finished.",
+				r->status_text);
+		} else {
+			log_job(LOG_NOTICE, j,
+				"Dify answered with status '%s', which this version does not know for a %s job; treating it as not finished.",
+				r->status_text, kind_type_to_string(j->kind));
+		}
+	}
+	/* progress is written with the next lazy flush, the status change below at once */
+	(void)job_set_progress(j, r->documents);
+	stall_check(p, j);
+}
+
 static void on_poll_done(struct http_request *req)
 {
 	struct poll_request *pr = container_of(req, struct poll_request, http);
@@ -583,24 +607,7 @@ static void on_poll_done(struct http_request *req)
 	enum job_outcome o = job_track_apply(&j->track, &r);
 
 	if (r.kind == POLL_STATUS) {
-		j->last_alive_usec = now_realtime_usec();
-		/* alive after all: a "gone while jobwatchd was down" note no longer applies */
-		j->flags &= (uint16_t)~JOB_FLAG_GONE_WHILE_DOWN;
-		if (!r.status_known && !(j->flags & JOB_FLAG_OTHER_STATUS_SEEN)) {
-			j->flags |= JOB_FLAG_OTHER_STATUS_SEEN;
-			if (j->kind == KIND_ANNOTATION_REPLY) {
-				log_job(LOG_NOTICE, j,
-					"Dify answered with job_status '%s', which this version does not know; treating it as not finished.",
-					r.status_text);
-			} else {
-				log_job(LOG_NOTICE, j,
-					"Dify answered with status '%s', which this version does not know for a %s job; treating it as not finished.",
-					r.status_text, kind_type_to_string(j->kind));
-			}
-		}
-		/* progress is written with the next lazy flush, the status change below at once */
-		(void)job_set_progress(j, r.documents);
-		stall_check(p, j);
+		status_answered(p, j, &r);
 	}
 
 	if (o != JOB_OUTCOME_NONE) {

@@ -37,7 +37,9 @@ def test():
         {"job_id": J["timeout_job"], "lifecycle": forever},
         {"job_id": J["timeout_global"], "lifecycle": forever},
         {"job_id": J["cancelled"], "lifecycle": forever},
-        {"job_id": J["processing"], "lifecycle": [["processing", 0.6], ["completed", None]]},
+        # answered per request, not by the clock: two "processing", then the natural end
+        {"job_id": J["processing"], "lifecycle": [["completed", None]],
+         "responses": [{"job_status": "processing"}, {"job_status": "processing"}], "then": "lifecycle"},
         {"job_id": J["named"], "app": H.KEY2, "lifecycle": [["waiting", 0.2], ["completed", None]]},
     ])
     key2 = sb.write_key("second-key", H.KEY2)
