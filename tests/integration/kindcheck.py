@@ -1,3 +1,5 @@
+import os
+import sqlite3
 # SPDX-License-Identifier: MIT
 """kindcheck.py -- checks shared by the job-kind integration tests (test_kinds_*.py): every field
 CONTRACT.md ("Kinds") names for a result entry of each kind, and for its hook's environment.
@@ -161,3 +163,38 @@ def check_auth(mock, job_id, kind, key):
     """Every status request of the job carried that endpoint's key."""
     seen = {r["authorization"] for r in mock.requests(job_id=job_id, kind=kind)}
     H.eq(seen, {"Bearer " + key}, "Authorization of the %s requests of %s" % (kind, job_id))
+
+
+# tests/unit/test-state.c spells out the same schema (version 1 as the daemon wrote it)
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE jobs (endpoint TEXT NOT NULL, action TEXT NOT NULL, job_id TEXT NOT NULL,
+  file TEXT NOT NULL, description TEXT, accepted_usec INTEGER NOT NULL,
+  polls INTEGER NOT NULL DEFAULT 0, seen_alive INTEGER NOT NULL DEFAULT 0,
+  gone_count INTEGER NOT NULL DEFAULT 0, last_status TEXT, last_status_usec INTEGER,
+  outcome TEXT, finished_usec INTEGER, error_msg TEXT, body BLOB,
+  journaled INTEGER NOT NULL DEFAULT 0, hook_state INTEGER NOT NULL DEFAULT 0,
+  hook_pid INTEGER, hook_pid_start INTEGER, updated_usec INTEGER NOT NULL,
+  PRIMARY KEY (endpoint, action, job_id)) WITHOUT ROWID;
+CREATE TABLE endpoints (name TEXT PRIMARY KEY, trouble TEXT, trouble_since_usec INTEGER,
+  updated_usec INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta VALUES ('schema', '1');
+"""
+
+V1_COLUMNS = ("endpoint, action, job_id, file, accepted_usec, polls, seen_alive, last_status, outcome,"
+              " finished_usec, error_msg, body, journaled, hook_state, updated_usec")
+
+
+def write_v1_state(state_dir, rows, acks=()):
+    """A state directory as version 1 (before job kinds) left it: ROWS are tuples of
+    V1_COLUMNS; ACKS lines "ENDPOINT ACTION JOB_ID" of its journaled.log (marks a kill -9
+    left there before they reached the database)."""
+    os.makedirs(state_dir, exist_ok=True)
+    db = sqlite3.connect(os.path.join(state_dir, "state.db"))
+    db.executescript(V1_SCHEMA)
+    db.executemany("INSERT INTO jobs (%s) VALUES (%s)" % (V1_COLUMNS, ", ".join("?" * 15)), rows)
+    db.commit()
+    db.close()
+    if acks:
+        with open(os.path.join(state_dir, "journaled.log"), "w") as f:
+            f.write("".join("%s\n" % a for a in acks))

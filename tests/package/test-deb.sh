@@ -300,7 +300,7 @@ X systemctl enable --now jobwatchd >"$T/enable.log" 2>&1 || {
 wait_until 60 "the result of job A" has_result "$A"
 wait_until 30 "the hook of job A" has_hook "$A"
 x=$(X journalctl --no-pager -q -x -u jobwatchd MESSAGE_ID=$MID_RESULT JOB_ID="$A")
-grep -q "Subject: Dify job $A (enable, endpoint default) ended: completed" <<<"$x" ||
+grep -q "Subject: Dify annotation-reply job $A (endpoint default) ended: completed" <<<"$x" ||
 	fail "journalctl -u jobwatchd -x shows no catalog text for the result: $x"
 grep -q "Defined-By: jobwatch" <<<"$x" || fail "journalctl -x: no Defined-By: $x"
 phase "configured, enable --now, job A's result with its catalog text"
