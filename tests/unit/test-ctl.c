@@ -16,7 +16,6 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,33 +30,11 @@
 #include "jobfile.h"
 #include "string-util.h"
 #include "uuid-util.h"
-
-static char dir[64];
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test-ctl-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+#include "test-helpers.h"
 
 static void write_file(const char *name, const char *text)
 {
-	_cleanup_(freep) char *path = strjoin(dir, "/", name);
+	_cleanup_(freep) char *path = strjoin(test_tmpdir, "/", name);
 	FILE *f;
 
 	assert_non_null(path);
@@ -109,8 +86,8 @@ static void test_parse_argv_statuses(void **state)
  * gives log.h its level back. */
 static void test_add_keeps_log_level(void **state)
 {
-	_cleanup_(freep) char *conf = strjoin(dir, "/jobwatch.conf");
-	_cleanup_(freep) char *jobs = strjoin(dir, "/jobs");
+	_cleanup_(freep) char *conf = strjoin(test_tmpdir, "/jobwatch.conf");
+	_cleanup_(freep) char *jobs = strjoin(test_tmpdir, "/jobs");
 	_cleanup_(freep) char *text = NULL;
 	char id[] = "3c90c3cc-0d44-4b50-8888-8dd25736052a";
 	char action[] = "enable";
@@ -121,13 +98,14 @@ static void test_add_keeps_log_level(void **state)
 	assert_non_null(jobs);
 	assert_int_equal(mkdir(jobs, 0755), 0);
 	write_file("key", "app-0123456789abcdefghij\n");
-	text = strjoin("[Endpoint]\nBaseURL=http://127.0.0.1:9/v1\nAPIKeyFile=", dir, "/key\n");
+	text = strjoin("[Endpoint]\nBaseURL=http://127.0.0.1:9/v1\nAPIKeyFile=", test_tmpdir,
+		       "/key\n");
 	assert_non_null(text);
 	write_file("jobwatch.conf", text);
 	write_file(STATE_DB_NAME, ""); /* a state file with nothing in it yet */
 	arg_config = conf;
 	arg_jobs_dir = jobs;
-	arg_state_dir = dir;
+	arg_state_dir = test_tmpdir;
 
 	log_set_max_level(LOG_DEBUG);
 	assert_int_equal(verb_add(args, 2), CTL_EXIT_SUCCESS);
@@ -154,7 +132,7 @@ static void test_wait_keeps_log_level(void **state)
 	close(fd);
 	uuid_to_string(raw, id[0]);
 	write_file(STATE_DB_NAME, "");
-	arg_state_dir = dir;
+	arg_state_dir = test_tmpdir;
 	arg_timeout_usec = 0; /* only look */
 	log_set_max_level(LOG_NOTICE);
 	r = ctl_wait_for_jobs((const char(*)[KIND_ID_STRING_MAX])id, 1);
@@ -329,8 +307,8 @@ static char *read_text(const char *path)
  * of another name is refused. */
 static void test_add_kinds(void **state)
 {
-	_cleanup_(freep) char *conf = strjoin(dir, "/jobwatch.conf");
-	_cleanup_(freep) char *jobs = strjoin(dir, "/jobs");
+	_cleanup_(freep) char *conf = strjoin(test_tmpdir, "/jobwatch.conf");
+	_cleanup_(freep) char *jobs = strjoin(test_tmpdir, "/jobs");
 	_cleanup_(freep) char *text = NULL;
 	static const struct {
 		const char *kind;
@@ -361,12 +339,13 @@ static void test_add_kinds(void **state)
 	assert_non_null(jobs);
 	assert_int_equal(mkdir(jobs, 0755), 0);
 	write_file("key", "dataset-0123456789abcdefghij\n");
-	text = strjoin("[Endpoint:kb]\nBaseURL=http://127.0.0.1:9/v1\nAPIKeyFile=", dir, "/key\n");
+	text = strjoin("[Endpoint:kb]\nBaseURL=http://127.0.0.1:9/v1\nAPIKeyFile=", test_tmpdir,
+		       "/key\n");
 	assert_non_null(text);
 	write_file("jobwatch.conf", text);
 	arg_config = conf;
 	arg_jobs_dir = jobs;
-	arg_state_dir = dir;
+	arg_state_dir = test_tmpdir;
 	arg_endpoint = "kb";
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -408,10 +387,10 @@ static void test_state_peek(void **state)
 
 	(void)state;
 	log_set_max_level(LOG_DEBUG);
-	assert_int_equal(ctl_state_peek(dir, &r), -ENOENT);
+	assert_int_equal(ctl_state_peek(test_tmpdir, &r), -ENOENT);
 	assert_int_equal(log_get_max_level(), LOG_DEBUG);
 	write_file(STATE_DB_NAME, "");
-	assert_int_equal(ctl_state_peek(dir, &r), 0);
+	assert_int_equal(ctl_state_peek(test_tmpdir, &r), 0);
 	assert_non_null(r);
 	assert_int_equal(log_get_max_level(), LOG_DEBUG);
 	log_set_max_level(LOG_WARNING);
@@ -476,14 +455,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_argv_statuses),
-		cmocka_unit_test_setup_teardown(test_add_keeps_log_level, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_keeps_log_level, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_peek, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_keeps_log_level, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_wait_keeps_log_level, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_state_peek, test_tmpdir_setup,
+						test_tmpdir_teardown),
 		cmocka_unit_test(test_parse_argv_kind),
 		cmocka_unit_test(test_kind_args),
 		cmocka_unit_test(test_parse_ident),
 		cmocka_unit_test(test_parse_wait_id),
-		cmocka_unit_test_setup_teardown(test_add_kinds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_kinds, test_tmpdir_setup,
+						test_tmpdir_teardown),
 		cmocka_unit_test(test_paths_state_dir),
 		cmocka_unit_test(test_diag_list_print),
 	};

@@ -15,7 +15,6 @@
 
 #include <cmocka.h>
 #include <errno.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,33 +27,12 @@
 #include "state.h"
 #include "string-util.h"
 #include "uuid-util.h"
+#include "test-helpers.h"
 
 #define JOB_ID_1 "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 #define JOB_ID_2 "5b0c6f8e-1f2a-4c3d-9e4f-0123456789ab"
 
-static char dir[] = "/tmp/test-state-XXXXXX";
 static struct endpoint ep = { .name = (char *)"default" };
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test-state-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static struct job *new_job(const char *ids, const char *file)
 {
@@ -96,7 +74,7 @@ static int find(const char *ids, struct state_row *ret)
 {
 	_cleanup_(state_reader_freep) struct state_reader *r = NULL;
 
-	assert_int_equal(state_reader_open(dir, &r), 0);
+	assert_int_equal(state_reader_open(test_tmpdir, &r), 0);
 	return state_reader_find(r, ids, ret);
 }
 
@@ -114,7 +92,7 @@ static void test_reader_without_state(void **state)
 	struct state_reader *r = NULL;
 
 	(void)state;
-	assert_int_equal(state_reader_open(dir, &r), -ENOENT);
+	assert_int_equal(state_reader_open(test_tmpdir, &r), -ENOENT);
 	assert_null(r);
 }
 
@@ -126,7 +104,7 @@ static void test_write_and_read(void **state)
 	struct job *j = new_job(JOB_ID_1, "default-enable-1.job");
 
 	(void)state;
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	flush(s, j, STATE_DIRTY_URGENT);
 	assert_int_equal(find(JOB_ID_1, &row), 0);
 	assert_string_equal(row.endpoint, "default");
@@ -184,7 +162,7 @@ static void test_hook_marks(void **state)
 	struct job *a = new_job(JOB_ID_1, "a.job"), *b = new_job(JOB_ID_2, "b.job");
 
 	(void)state;
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	finish_job(a, JOB_OUTCOME_ERROR);
 	finish_job(b, JOB_OUTCOME_COMPLETED);
 	flush(s, a, STATE_DIRTY_SYNC);
@@ -237,7 +215,7 @@ static void test_reopen(void **state)
 	unsigned n = 0;
 
 	(void)state;
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	finish_job(a, JOB_OUTCOME_COMPLETED);
 	flush(s, a, STATE_DIRTY_SYNC);
 	flush(s, b, STATE_DIRTY_URGENT);
@@ -252,7 +230,7 @@ static void test_reopen(void **state)
 	a->dirty_idx = UINT32_MAX;
 	b->dirty_idx = UINT32_MAX;
 
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	assert_int_equal(state_load(s, count_row, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(find(JOB_ID_1, &row), 0);
@@ -261,7 +239,7 @@ static void test_reopen(void **state)
 	assert_string_equal(row.trouble, "HTTP 503");
 	assert_int_equal(row.trouble_since_usec, 1234);
 	state_row_done(&row);
-	assert_int_equal(state_reader_open(dir, &r), 0);
+	assert_int_equal(state_reader_open(test_tmpdir, &r), 0);
 	assert_int_equal(state_reader_daemon_pid(r, &started), 4321);
 	assert_int_equal(started, 5678);
 	n = 0;
@@ -292,7 +270,7 @@ static int load_one(void *userdata, const struct state_row *row)
 static void test_current_schema_row(void **state)
 {
 	_cleanup_(state_row_donep) struct state_row row = { 0 };
-	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
+	_cleanup_(freep) char *path = strjoin(test_tmpdir, "/", STATE_DB_NAME);
 	struct state *s = NULL;
 	sqlite3 *db = NULL;
 	char sql[512];
@@ -310,7 +288,7 @@ static void test_current_schema_row(void **state)
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	assert_int_equal(state_load(s, load_one, &row), 0);
 	assert_string_equal(row.job_id, JOB_ID_2);
 	assert_string_equal(row.outcome, "expired");
@@ -396,8 +374,8 @@ static char *meta_schema(const char *path)
  */
 static void test_migrate_v1(void **state)
 {
-	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
-	_cleanup_(freep) char *acks = strjoin(dir, "/", STATE_ACKS_NAME);
+	_cleanup_(freep) char *path = strjoin(test_tmpdir, "/", STATE_DB_NAME);
+	_cleanup_(freep) char *acks = strjoin(test_tmpdir, "/", STATE_ACKS_NAME);
 	_cleanup_(freep) char *version = NULL;
 	struct rows rows = { 0 };
 	struct state *s = NULL;
@@ -439,7 +417,7 @@ static void test_migrate_v1(void **state)
 	fprintf(f, "other disable %s\n", JOB_ID_2);
 	fclose(f);
 
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	version = meta_schema(path);
 	assert_string_equal(version, "2");
 	assert_int_equal(state_load(s, load_all, &rows), 0);
@@ -485,7 +463,7 @@ static void test_migrate_v1(void **state)
 	state_free(s);
 
 	/* opened again: version 2 already, nothing migrated twice */
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	rows = (struct rows){ 0 };
 	assert_int_equal(state_load(s, load_all, &rows), 0);
 	assert_int_equal(rows.n, 1);
@@ -496,7 +474,7 @@ static void test_migrate_v1(void **state)
 /* A file of a newer schema is left alone, with an error. */
 static void test_newer_schema_refused(void **state)
 {
-	_cleanup_(freep) char *path = strjoin(dir, "/", STATE_DB_NAME);
+	_cleanup_(freep) char *path = strjoin(test_tmpdir, "/", STATE_DB_NAME);
 	struct state *s = NULL;
 	sqlite3 *db = NULL;
 
@@ -508,7 +486,7 @@ static void test_newer_schema_refused(void **state)
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
-	assert_int_equal(state_open(dir, &s), -EPROTONOSUPPORT);
+	assert_int_equal(state_open(test_tmpdir, &s), -EPROTONOSUPPORT);
 	assert_null(s);
 }
 
@@ -540,13 +518,13 @@ static void test_indexing_row(void **state)
 	j->track.remote_status = job_status_intern("error");
 	finish_job(j, JOB_OUTCOME_ERROR);
 
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	state_mark(s, j, STATE_DIRTY_SYNC);
 	assert_int_equal(state_flush(s, true), 0);
 	assert_int_equal(state_mark_journaled(s, j), 0);
 	state_free(s); /* not flushed: the mark is in the ack file only */
 
-	assert_int_equal(state_open(dir, &s), 0);
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
 	assert_int_equal(state_load(s, load_all, &rows), 0);
 	assert_int_equal(rows.n, 1);
 	assert_string_equal(rows.r[0].kind, "document-indexing");
@@ -572,14 +550,22 @@ static void test_indexing_row(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reader_without_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_and_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hook_marks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_current_schema_row, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_indexing_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_without_state, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_write_and_read, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_hook_marks, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_current_schema_row, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_indexing_row, test_tmpdir_setup,
+						test_tmpdir_teardown),
 	};
 
 	log_set_max_level(LOG_WARNING);
