@@ -102,6 +102,18 @@ def note(msg, *args):
 # Assertions and waiting
 # ------------------------------------------------------------------------------------------
 
+def expect_run(p, rc, what, stdout=None, stderr=None):
+    """A finished command (subprocess.CompletedProcess with text output) exited with RC and
+    its stdout/stderr match the regexes given (re.S); returns p."""
+    if p.returncode != rc:
+        raise Failure("%s: exit status %d, expected %d\nstdout: %s\nstderr: %s"
+                      % (what, p.returncode, rc, p.stdout, p.stderr))
+    for text, pat, name in ((p.stdout, stdout, "stdout"), (p.stderr, stderr, "stderr")):
+        if pat is not None and not re.search(pat, text, re.S):
+            raise Failure("%s: %s does not match %r:\n%s" % (what, name, pat, text))
+    return p
+
+
 def eq(got, want, what="value"):
     if got != want:
         raise Failure("%s: expected %r, got %r" % (what, want, got))

@@ -39,14 +39,7 @@ def ctl(sb, *args, **kw):
     return p
 
 
-def expect(p, rc, what, stdout=None, stderr=None):
-    if p.returncode != rc:
-        raise H.Failure("%s: exit status %d, expected %d\nstdout: %s\nstderr: %s"
-                        % (what, p.returncode, rc, p.stdout, p.stderr))
-    for text, pat, name in ((p.stdout, stdout, "stdout"), (p.stderr, stderr, "stderr")):
-        if pat is not None and not re.search(pat, text, re.S):
-            raise H.Failure("%s: %s does not match %r:\n%s" % (what, name, pat, text))
-    return p
+expect = H.expect_run
 
 
 def read_job(path):
