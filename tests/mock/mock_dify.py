@@ -670,17 +670,7 @@ class MockDify:
         job.version = d.get("dify_version")
         if job.version not in (None, "old", "new"):
             raise ScenarioError("%s: dify_version must be old or new" % where)
-        resp = d.get("responses", [])
-        if not isinstance(resp, list):
-            raise ScenarioError("%s: responses must be a list" % where)
-        for i, r in enumerate(resp):
-            check_spec(r, "%s: response %d" % (where, i))
-        job.responses = resp
-        job.then = d.get("then", "repeat")
-        if job.then not in ("repeat", "lifecycle"):
-            raise ScenarioError("%s: then must be repeat or lifecycle" % where)
-        job.resp_idx = 0
-        job.requests = 0
+        K.take_responses(job, d, where, check_spec)
         created = d.get("created", 0)
         if not isinstance(created, (int, float)):
             raise ScenarioError("%s: created must be a number of seconds (negative: in the past)" % where)
