@@ -69,8 +69,7 @@ static bool is_comment(const char *p, size_t n)
 	return i < n && (p[i] == '#' || p[i] == ';');
 }
 
-/* An odd number of trailing backslashes continues the line; "\\\\" does not. */
-static bool ends_in_continuation(const char *s, size_t n)
+bool ini_line_continues(const char *s, size_t n)
 {
 	size_t k = 0;
 
@@ -201,7 +200,7 @@ static int parse_lines(struct ini_state *st, const char *buf, size_t len)
 		}
 		p = next;
 
-		if (ends_in_continuation(lb.s, lb.len)) {
+		if (ini_line_continues(lb.s, lb.len)) {
 			lb.s[lb.len - 1] = ' ';
 			continuing = true;
 			continue;

@@ -47,10 +47,12 @@ int ini_parse_buffer(const char *file, const char *buf, size_t len, ini_section_
 		     ini_handler_fn on_key, void *userdata, struct diag_list *diags);
 
 /*
- * Read path (following symlinks, regular files only, at most INI_FILE_MAX
- * bytes) and tokenize it. Failing to read is reported as "FILE: message" and
- * returned as a negative errno.
+ * Whether a line of n bytes ending in s continues on the next one: an odd
+ * number of trailing backslashes does ("\\" does not). A value that ends so
+ * cannot be written on one line and read back unchanged.
  */
+bool ini_line_continues(const char *s, size_t n);
+
 /*
  * Read dirfd/path with read_file_capped() (at most INI_FILE_MAX bytes,
  * regular files only, symlinks refused when nofollow) and report a failure

@@ -427,24 +427,13 @@ int jobfile_load(int dirfd, const char *name, const char *path, struct jobfile *
 	return jobfile_parse_buffer(path, buf, len, ret, diags);
 }
 
-/* An odd number of trailing backslashes would join the next line on reading. */
-static bool ends_in_backslash(const char *s)
-{
-	size_t n = strlen(s), k = 0;
-
-	while (k < n && s[n - 1 - k] == '\\') {
-		k++;
-	}
-	return k % 2 == 1;
-}
-
 /* What jobfile_parse_buffer() would read back unchanged. */
 static bool description_is_writable(const char *s)
 {
 	size_t n = strlen(s);
 
 	return n > 0 && n <= JOBFILE_DESCRIPTION_MAX && text_is_valid(s) && s[0] != ' ' &&
-	       s[n - 1] != ' ' && !ends_in_backslash(s);
+	       s[n - 1] != ' ' && !ini_line_continues(s, n);
 }
 
 /* "[Job]\n" + keys (each line ending in "\n") + Endpoint= and Description=. */

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "escape.h"
+#include "ini.h"
 #include "kind.h"
 #include "jobfile.h"
 #include "string-util.h"
@@ -34,7 +35,12 @@ static void check_round_trip(const struct jobfile *j)
 
 	text = jobfile_format_kind(&j->ident, j->endpoint, j->description, &error);
 	if (!text) {
-		CHECK(error == -ENOMEM);
+		/* A value read across a continuation line can end in a backslash,
+		 * which no single line holds: the writer refuses it (jobwatchctl add
+		 * says so) rather than write a file that reads back otherwise. */
+		CHECK(error == -ENOMEM ||
+		      (error == -EINVAL && j->description &&
+		       ini_line_continues(j->description, strlen(j->description))));
 		return;
 	}
 	CHECK(error == 0);

@@ -630,6 +630,16 @@ static void test_format_refused(void **state)
 	memset(long_desc, 'd', sizeof(long_desc) - 1);
 	long_desc[sizeof(long_desc) - 1] = '\0';
 	check_format_refused(JOB_ACTION_ENABLE, NULL, long_desc);
+
+	/* A file can reach such a value across a continuation line (found by
+	 * fuzz-jobfile): the job is valid, the writer still refuses the value. */
+	struct jobfile j = {};
+	assert_int_equal(parse("[Job]\nJobID=" ID "\nAction=enable\nDescription=ends in two\\ \\\n",
+			       &j, NULL),
+			 0);
+	assert_string_equal(j.description, "ends in two\\");
+	check_format_refused(JOB_ACTION_ENABLE, NULL, j.description);
+	jobfile_done(&j);
 }
 
 #define DATASET "11111111-2222-4333-8444-555555555555"
