@@ -32,6 +32,19 @@ const struct endpoint_config *config_find_endpoint(const struct config *c, const
 	return NULL;
 }
 
+const struct kind_def *config_find_kind(const struct config *c, const char *name)
+{
+	if (!c || !name) {
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n_kinds; i++) {
+		if (streq(c->kinds[i]->name, name)) {
+			return c->kinds[i];
+		}
+	}
+	return NULL;
+}
+
 const char *config_endpoint_proxy(const struct endpoint_config *e)
 {
 	if (e->proxy) {

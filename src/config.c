@@ -473,6 +473,7 @@ static void endpoint_config_done(struct endpoint_config *e)
 	free(e->proxy);
 	free(e->file);
 	free(e->key_file);
+	authheader_done(&e->headers);
 }
 
 struct config *config_free(struct config *c)
@@ -489,6 +490,10 @@ struct config *config_free(struct config *c)
 		endpoint_config_done(&c->endpoints[i]);
 	}
 	free(c->endpoints);
+	for (size_t i = 0; i < c->n_kinds; i++) {
+		kinddef_free(c->kinds[i]);
+	}
+	free(c->kinds);
 	free(c);
 	return NULL;
 }

@@ -20,7 +20,9 @@
 
 #include <stdbool.h>
 
+#include "authheader.h"
 #include "diag.h"
+#include "kinddef.h"
 #include "macro.h"
 
 /* The name of the unnamed [Endpoint]; "[Endpoint:default]" is refused. */
@@ -63,6 +65,7 @@ struct endpoint_config {
 	enum http_version http_version; /* HTTPVersion=, default auto */
 	char *proxy; /* owned Proxy= URL, or NULL: no proxy */
 	bool proxy_from_env; /* ProxyFromEnvironment=, default no; ignored when proxy is set */
+	struct authheader headers; /* AuthHeader=, Header= (authheader.h) */
 
 	/* Where the section and the key setting lines are, for messages. */
 	char *file; /* owned */
@@ -94,6 +97,10 @@ struct config {
 	/* [Endpoint], [Endpoint:NAME] in order of first appearance */
 	struct endpoint_config *endpoints; /* owned array */
 	size_t n_endpoints, endpoints_allocated;
+
+	/* [Kind:NAME] (kinddef.h), owned, in order of first appearance */
+	struct kind_def **kinds;
+	size_t n_kinds, kinds_allocated;
 
 	/* FILE:LINE of the tracked keys, for config_verify()'s messages */
 	struct config_where where[_WHERE_MAX];
@@ -134,6 +141,9 @@ int config_load(const char *path, bool required, struct config **ret, struct dia
 
 /* The endpoint called name (NULL: the unnamed [Endpoint]), or NULL. */
 const struct endpoint_config *config_find_endpoint(const struct config *c, const char *name);
+
+/* The [Kind:NAME] section named name (exact bytes), or NULL. */
+const struct kind_def *config_find_kind(const struct config *c, const char *name);
 
 /*
  * The proxy requests to e go through, for curl_set_proxy(): e->proxy when
