@@ -22,9 +22,11 @@ void authheader_done(struct authheader *h)
 	free(h->auth);
 	for (size_t i = 0; i < h->n_extra; i++) {
 		free(h->extra[i]);
+		free(h->extra_files[i]);
 	}
 	free(h->extra);
 	free(h->extra_lines);
+	free(h->extra_files);
 	*h = (struct authheader){};
 }
 
@@ -149,6 +151,7 @@ int authheader_add_extra(struct authheader *h, const char *value, const char *fi
 	if (isempty(value)) {
 		for (size_t i = 0; i < h->n_extra; i++) {
 			free(h->extra[i]);
+			free(h->extra_files[i]);
 		}
 		h->n_extra = 0;
 		return 0;
@@ -170,7 +173,14 @@ int authheader_add_extra(struct authheader *h, const char *value, const char *fi
 	if (!grow_array((void **)&h->extra, &h->allocated_extra, sizeof(*h->extra),
 			h->n_extra + 1) ||
 	    !grow_array((void **)&h->extra_lines, &h->allocated_lines, sizeof(*h->extra_lines),
+			h->n_extra + 1) ||
+	    !grow_array((void **)&h->extra_files, &h->allocated_files, sizeof(*h->extra_files),
 			h->n_extra + 1)) {
+		free(l);
+		return -ENOMEM;
+	}
+	h->extra_files[h->n_extra] = strdup_or_null(file);
+	if (file && !h->extra_files[h->n_extra]) {
 		free(l);
 		return -ENOMEM;
 	}
@@ -193,7 +203,7 @@ int authheader_validate(const struct authheader *h, const char *file, struct dia
 	for (size_t i = 0; i < h->n_extra; i++) {
 		size_t len = strcspn(h->extra[i], ":");
 		if (len == auth_len && strncasecmp(h->extra[i], auth, len) == 0) {
-			diag_add(diags, DIAG_ERROR, file, h->extra_lines[i],
+			diag_add(diags, DIAG_ERROR, h->extra_files[i] ?: file, h->extra_lines[i],
 				 "Header= names '%.*s', the header AuthHeader= carries the key in",
 				 (int)MIN(len, (size_t)64), h->extra[i]);
 			r = -EINVAL;

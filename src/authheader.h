@@ -40,8 +40,9 @@ struct authheader {
 	unsigned line_auth; /* 0 when AuthHeader= was not given */
 	char **extra; /* owned, normalised "Name: value", n_extra entries */
 	unsigned *extra_lines; /* owned: the line of each */
+	char **extra_files; /* owned: and its file (a drop-in can add lines), or NULL */
 	size_t n_extra;
-	size_t allocated_extra, allocated_lines; /* grow_array() capacities */
+	size_t allocated_extra, allocated_lines, allocated_files; /* grow_array() capacities */
 };
 
 void authheader_done(struct authheader *h); /* accepts zeroed */
@@ -60,8 +61,9 @@ int authheader_set_auth(struct authheader *h, const char *value, const char *fil
 int authheader_add_extra(struct authheader *h, const char *value, const char *file, unsigned line,
 			 struct diag_list *diags);
 
-/* At the end of the endpoint's section: a Header= with the name of the auth
- * header is an error at its line. 0 or -EINVAL. */
+/* Once every file is read: a Header= with the name of the auth header is an
+ * error at its FILE:LINE (file when the line was given without one). 0 or
+ * -EINVAL. */
 int authheader_validate(const struct authheader *h, const char *file, struct diag_list *diags);
 
 /* The auth line's template: h->auth or AUTHHEADER_DEFAULT. */

@@ -49,6 +49,7 @@ enum section_kind {
 	SECTION_POLL,
 	SECTION_HOOK,
 	SECTION_ENDPOINT,
+	SECTION_KIND, /* [Kind:NAME]: its keys go to kinddef_set(), not to the table */
 };
 
 /* Where an assignment is, for the item parsers' messages. */
@@ -386,6 +387,18 @@ static int parse_api_key_credential(const struct item_ctx *ctx, const struct con
 	return note_key_line(ctx);
 }
 
+static int parse_auth_header(const struct item_ctx *ctx, const struct config_item *item,
+			     const char *value, void *data)
+{
+	return authheader_set_auth(data, value, ctx->file, ctx->line, ctx->diags);
+}
+
+static int parse_header(const struct item_ctx *ctx, const struct config_item *item,
+			const char *value, void *data)
+{
+	return authheader_add_extra(data, value, ctx->file, ctx->line, ctx->diags);
+}
+
 #define FINITE (USEC_INFINITY - 1)
 
 static const struct config_item config_items[] = {
@@ -426,6 +439,9 @@ static const struct config_item config_items[] = {
 	{ SECTION_ENDPOINT, "Proxy", parse_proxy, offsetof(struct endpoint_config, proxy) },
 	{ SECTION_ENDPOINT, "ProxyFromEnvironment", parse_bool,
 	  offsetof(struct endpoint_config, proxy_from_env) },
+	{ SECTION_ENDPOINT, "AuthHeader", parse_auth_header,
+	  offsetof(struct endpoint_config, headers) },
+	{ SECTION_ENDPOINT, "Header", parse_header, offsetof(struct endpoint_config, headers) },
 };
 
 static const struct config_item *config_item_find(enum section_kind section, const char *key)
@@ -532,11 +548,38 @@ static int endpoint_get(struct config *c, const char *name, const char *file, un
 	return 0;
 }
 
+/* The definition of [Kind:name], appended if new: a second section of the
+ * same name (in the same file or a drop-in) continues it, like [Endpoint:NAME]. */
+static int kinddef_get(struct config *c, const char *name, const char *file, unsigned line,
+		       struct kind_def **ret)
+{
+	struct kind_def *def;
+
+	for (size_t i = 0; i < c->n_kinds; i++) {
+		if (streq(c->kinds[i]->name, name)) {
+			*ret = c->kinds[i];
+			return 0;
+		}
+	}
+	if (!grow_array((void **)&c->kinds, &c->kinds_allocated, sizeof(*c->kinds),
+			c->n_kinds + 1)) {
+		return -ENOMEM;
+	}
+	def = kinddef_new(name, file, line);
+	if (!def) {
+		return -ENOMEM;
+	}
+	c->kinds[c->n_kinds++] = def;
+	*ret = def;
+	return 0;
+}
+
 struct parse_state {
 	struct config *config;
 	struct diag_list *diags;
 	enum section_kind kind;
 	size_t endpoint; /* index into config->endpoints when kind is SECTION_ENDPOINT */
+	struct kind_def *kind_def; /* borrowed from config->kinds when kind is SECTION_KIND */
 };
 
 static int on_config_section(void *userdata, const char *file, unsigned line, const char *section)
@@ -571,6 +614,13 @@ static int on_config_section(void *userdata, const char *file, unsigned line, co
 		}
 		st->kind = SECTION_ENDPOINT;
 		return endpoint_get(st->config, name, file, line, &st->endpoint);
+	} else if (strncmp(section, KINDDEF_SECTION_PREFIX, strlen(KINDDEF_SECTION_PREFIX)) == 0) {
+		name = section + strlen(KINDDEF_SECTION_PREFIX);
+		if (kinddef_check_name(name, file, line, st->diags) < 0) {
+			return 0; /* reported; its keys are dropped without a word each */
+		}
+		st->kind = SECTION_KIND;
+		return kinddef_get(st->config, name, file, line, &st->kind_def);
 	} else {
 		diag_add(st->diags, DIAG_WARNING, file, line, "Unknown section [%s], ignoring",
 			 QUOTE(section));
@@ -595,6 +645,9 @@ static int on_config_key(void *userdata, const char *file, unsigned line, const 
 
 	if (st->kind == SECTION_NONE) {
 		return 0; /* reported once at the section header */
+	}
+	if (st->kind == SECTION_KIND) {
+		return kinddef_set(st->kind_def, key, value, file, line, st->diags);
 	}
 	item = config_item_find(st->kind, key);
 	if (!item) {
@@ -671,6 +724,8 @@ static void verify_endpoint(const struct endpoint_config *e, struct diag_list *d
 			"%s BaseURL= '%s' uses plain http:// through Proxy=: the proxy sees every request, the API key included (with https:// it sees only the host name)",
 			sec, e->base_url);
 	}
+
+	(void)authheader_validate(&e->headers, e->file, diags); /* reported */
 
 	if (e->api_key_file && e->api_key_credential) {
 		diag_add(diags, DIAG_ERROR, e->key_file ? e->key_file : e->file,
@@ -753,6 +808,9 @@ int config_verify(struct config *c, struct diag_list *diags)
 	}
 	for (size_t i = 0; i < c->n_endpoints; i++) {
 		verify_endpoint(&c->endpoints[i], diags);
+	}
+	for (size_t i = 0; i < c->n_kinds; i++) {
+		(void)kinddef_validate(c->kinds[i], diags); /* reported */
 	}
 
 	return diags && diags->oom ? -ENOMEM : 0;

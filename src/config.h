@@ -8,14 +8,17 @@
  * struct config is immutable; a reload builds a new one and the daemon swaps
  * it in.
  *
- * Sections: [Daemon] [Poll] [Hook] [Endpoint] [Endpoint:NAME]. Unknown keys
- * and sections are warnings (FILE:LINE) and ignored; invalid values are
- * errors (FILE:LINE). The same section may appear more than once; a later
- * assignment of a key wins, as in systemd. Drop-ins "<config>.d/NAME.conf" are
- * read after the main file in lexical order. An empty assignment resets
- * Exec=, CAFile=, APIKeyFile= and APIKeyCredential= (so a drop-in can switch
- * an endpoint from APIKeyFile= to APIKeyCredential=); elsewhere an empty value
- * is invalid.
+ * Sections: [Daemon] [Poll] [Hook] [Endpoint] [Endpoint:NAME] [Kind:NAME]
+ * (kinddef.h has a kind's keys; an endpoint's AuthHeader= and Header= are
+ * authheader.h). Unknown keys and sections are warnings (FILE:LINE) and
+ * ignored; invalid values are errors (FILE:LINE). The same section may appear
+ * more than once; a later assignment of a key wins, as in systemd, and a
+ * second [Endpoint:NAME] or [Kind:NAME] continues the first (a drop-in can
+ * change one key of it). Drop-ins "<config>.d/NAME.conf" are read after the
+ * main file in lexical order. An empty assignment resets Exec=, CAFile=,
+ * APIKeyFile=, APIKeyCredential= (so a drop-in can switch an endpoint from
+ * APIKeyFile= to APIKeyCredential=) and AuthHeader=, forgets earlier Header=
+ * lines and empties a kind's lists; elsewhere an empty value is invalid.
  */
 
 #include <stdbool.h>
@@ -120,7 +123,8 @@ int config_parse_buffer(struct config *c, const char *file, const char *buf, siz
 			struct diag_list *diags);
 
 /*
- * Cross-field checks once every file is applied: MaxInterval >= InitialInterval,
+ * Cross-field checks once every file is applied: kinddef_validate() of every
+ * kind, authheader_validate() of every endpoint, MaxInterval >= InitialInterval,
  * a key source on every endpoint (exactly one of APIKeyFile=/APIKeyCredential=),
  * BaseURL present, http:// to a non-loopback host (warning), MaxInterval with
  * jitter approaching Dify's 600 s result window (warning), Hook Exec= an

@@ -81,9 +81,11 @@ static void words_clear(struct kinddef_words *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		free(w->words[i]);
+		free(w->files[i]);
 	}
 	free(w->words);
 	free(w->lines);
+	free(w->files);
 	*w = (struct kinddef_words){};
 }
 
@@ -282,32 +284,43 @@ static int set_pointer(struct jsonptr *ptr, bool *has, const char *key, const ch
 	return 0;
 }
 
-static bool words_contain(const struct kinddef_words *w, const char *word, size_t len,
-			  unsigned *ret_line)
+/* The index of word in w, or -1. */
+static ssize_t words_find(const struct kinddef_words *w, const char *word, size_t len)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		if (strlen(w->words[i]) == len && memcmp(w->words[i], word, len) == 0) {
-			if (ret_line) {
-				*ret_line = w->lines[i];
-			}
-			return true;
+			return (ssize_t)i;
 		}
 	}
-	return false;
+	return -1;
 }
 
-static int words_add(struct kinddef_words *w, const char *word, size_t len, unsigned line)
+static int words_add(struct kinddef_words *w, const char *word, size_t len, const char *file,
+		     unsigned line)
 {
 	if (!grow_array((void **)&w->words, &w->allocated_words, sizeof(*w->words), w->n + 1) ||
-	    !grow_array((void **)&w->lines, &w->allocated_lines, sizeof(*w->lines), w->n + 1)) {
+	    !grow_array((void **)&w->lines, &w->allocated_lines, sizeof(*w->lines), w->n + 1) ||
+	    !grow_array((void **)&w->files, &w->allocated_files, sizeof(*w->files), w->n + 1)) {
 		return -ENOMEM;
 	}
 	w->words[w->n] = strndup(word, len);
-	if (!w->words[w->n]) {
+	w->files[w->n] = strdup_or_null(file);
+	if (!w->words[w->n] || (file && !w->files[w->n])) {
+		free(w->words[w->n]);
+		free(w->files[w->n]);
 		return -ENOMEM;
 	}
 	w->lines[w->n++] = line;
 	return 0;
+}
+
+/* Whether file:line (a) was read after file:line (b). Drop-ins are read
+ * after the main file, in strcmp() order, and their paths extend the main
+ * file's ("<config>.d/NAME.conf"): the path order is the reading order. */
+static bool read_after(const char *file_a, unsigned a, const char *file_b, unsigned b)
+{
+	int c = strcmp(strempty(file_a), strempty(file_b));
+	return c > 0 || (c == 0 && a > b);
 }
 
 /* The next blank-separated word of *c (advanced past it): its length, 0 at
@@ -358,8 +371,8 @@ static int set_words(struct kind_def *def, enum kinddef_list which, const char *
 	}
 	c = value;
 	for (size_t len; (len = next_word(&c, &word)) > 0;) {
-		if (!words_contain(w, word, len, NULL)) {
-			int r = words_add(w, word, len, line);
+		if (words_find(w, word, len) < 0) {
+			int r = words_add(w, word, len, file, line);
 			if (r < 0) {
 				return r;
 			}
@@ -489,21 +502,28 @@ int kinddef_validate(const struct kind_def *def, struct diag_list *diags)
 			 QUOTE(def->name));
 		ok = false;
 	}
-	/* a word in two lists: reported once, at the later list's line */
+	/* a word in two lists: reported once, where the later of the two is */
 	for (int a = 0; a < _KINDDEF_LIST_MAX; a++) {
 		for (int b = a + 1; b < _KINDDEF_LIST_MAX; b++) {
 			const struct kinddef_words *wa = &def->lists[a], *wb = &def->lists[b];
 			for (size_t i = 0; i < wb->n; i++) {
-				unsigned la = 0;
 				const char *w = wb->words[i];
-				if (!words_contain(wa, w, strlen(w), &la)) {
+				ssize_t j = words_find(wa, w, strlen(w));
+				if (j < 0) {
 					continue;
 				}
-				unsigned lb = wb->lines[i];
+				const char *fa = wa->files[j], *fb = wb->files[i];
+				unsigned la = wa->lines[j], lb = wb->lines[i];
+				bool later_a = read_after(fa, la, fb, lb);
+				/* the other line's file is named when it is not the one reported */
+				bool other = !streq_ptr(fa, fb);
+				const char *of_a = other && !later_a ? " of " : "";
+				const char *of_b = other && later_a ? " of " : "";
 				kd_error(
-					def->file, MAX(la, lb),
-					"Status '%s' is in both %s= (line %u) and %s= (line %u) of [Kind:%s]",
-					QUOTE(w), list_keys[a], la, list_keys[b], lb,
+					later_a ? fa : fb, later_a ? la : lb,
+					"Status '%s' is in both %s= (line %u%s%s) and %s= (line %u%s%s) of [Kind:%s]",
+					QUOTE(w), list_keys[a], la, of_a, *of_a ? strempty(fa) : "",
+					list_keys[b], lb, of_b, *of_b ? strempty(fb) : "",
 					QUOTE(def->name));
 				ok = false;
 			}
@@ -581,7 +601,7 @@ enum kinddef_class kinddef_classify_word(const struct kind_def *def, const char 
 	};
 
 	for (int i = 0; i < _KINDDEF_LIST_MAX; i++) {
-		if (words_contain(&def->lists[i], word, strlen(word), NULL)) {
+		if (words_find(&def->lists[i], word, strlen(word)) >= 0) {
 			return classes[i];
 		}
 	}

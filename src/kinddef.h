@@ -79,8 +79,9 @@ const char *kinddef_class_to_string(enum kinddef_class c);
 struct kinddef_words {
 	char **words; /* owned, n entries */
 	unsigned *lines; /* owned: the line each word was given on */
+	char **files; /* owned: and its file (a drop-in can add words) */
 	size_t n;
-	size_t allocated_words, allocated_lines; /* grow_array() capacities */
+	size_t allocated_words, allocated_lines, allocated_files; /* grow_array() capacities */
 };
 
 struct kind_def {

@@ -1017,6 +1017,284 @@ static void test_api_key_file_mode(void **state)
 	}
 }
 
+/* good_endpoint is lines 1-3: the text given to parse_verify() starts at line 4. */
+static const char good_kind[] = "[Kind:batch]\n"
+				"StatusPath=/batches/{id}\n"
+				"StatusField=/status\n"
+				"ErrorField=/errors/data/0/message\n"
+				"Completed=completed\n"
+				"Failed=failed expired\n"
+				"Running=validating in_progress\n"
+				"GoneStatus=404\n";
+
+static void test_kinds(void **state)
+{
+	struct diag_list d = {};
+	struct config *c;
+	const struct kind_def *k;
+
+	c = parse_verify(good_kind, &d);
+	assert_n_diags(&d, 0);
+	assert_int_equal(c->n_kinds, 1);
+	k = config_find_kind(c, "batch");
+	assert_non_null(k);
+	assert_null(config_find_kind(c, "Batch")); /* exact bytes */
+	assert_string_equal(k->file, "test.conf");
+	assert_int_equal(k->line, 4);
+	assert_string_equal(k->status_path, "/batches/{id}");
+	assert_true(k->has_status && k->has_error);
+	assert_int_equal(kinddef_classify_word(k, "completed"), KINDDEF_CLASS_COMPLETED);
+	assert_int_equal(kinddef_classify_word(k, "expired"), KINDDEF_CLASS_FAILED);
+	assert_int_equal(kinddef_classify_word(k, "in_progress"), KINDDEF_CLASS_RUNNING);
+	assert_int_equal(kinddef_classify_word(k, "cancelling"), KINDDEF_CLASS_UNKNOWN);
+	assert_true(kinddef_is_gone(k, 404));
+	assert_false(kinddef_is_gone(k, 400));
+	config_free(c);
+
+	/* A second section of the same name continues the first: lists add up,
+	 * an empty value empties one, other keys take the last value. */
+	c = parse_verify(
+		"[Kind:k]\nStatusPath=/a/{id}\nStatusField=/s\nCompleted=done\n"
+		"Failed=bad\n[Daemon]\nMaxJobs=5\n"
+		"[Kind:k]\nCompleted=finished\nFailed=\nFailed=broken\nStatusPath=/b/{id}\n",
+		&d);
+	assert_n_diags(&d, 0);
+	assert_int_equal(c->n_kinds, 1);
+	k = config_find_kind(c, "k");
+	assert_int_equal(k->line, 4); /* the first header */
+	assert_string_equal(k->status_path, "/b/{id}");
+	assert_int_equal(kinddef_classify_word(k, "done"), KINDDEF_CLASS_COMPLETED);
+	assert_int_equal(kinddef_classify_word(k, "finished"), KINDDEF_CLASS_COMPLETED);
+	assert_int_equal(kinddef_classify_word(k, "bad"), KINDDEF_CLASS_UNKNOWN);
+	assert_int_equal(kinddef_classify_word(k, "broken"), KINDDEF_CLASS_FAILED);
+	config_free(c);
+
+	/* Two kinds, in order of first appearance. */
+	c = parse_verify("[Kind:b]\nStatusPath=/b/{id}\nStatusField=/s\nCompleted=ok\n"
+			 "[Kind:a]\nStatusPath=/a/{Region}/{id}\nStatusField=/s\nCompleted=ok\n",
+			 &d);
+	assert_n_diags(&d, 0);
+	assert_int_equal(c->n_kinds, 2);
+	assert_string_equal(c->kinds[0]->name, "b");
+	assert_string_equal(c->kinds[1]->name, "a");
+	assert_int_equal(c->kinds[1]->n_keys, 1);
+	assert_string_equal(c->kinds[1]->keys[0], "Region");
+	config_free(c);
+}
+
+/* parse_verify(text): exactly one diagnostic, an error at test.conf:line. */
+static void check_one_error(const char *text, unsigned line, const char *message)
+{
+	struct diag_list d = {};
+	struct config *c = parse_verify(text, &d);
+
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, "test.conf", line, message);
+	config_free(c);
+	diag_list_done(&d);
+}
+
+static void test_kind_mistakes(void **state)
+{
+	/* An invalid name: one error, its keys dropped without a word each. */
+	check_one_error("[Kind:bad name]\nStatusPath=/x\nNope=1\nCompleted=\n", 4,
+			"Invalid kind name 'bad name' in [Kind:NAME]");
+	check_one_error("[Kind:]\nStatusPath=/x\n", 4, "Invalid kind name '' in [Kind:NAME]");
+	/* A built-in kind's name, in any letter case. */
+	check_one_error("[Kind:Workflow-Run]\nStatusPath=/x/{id}\n", 4,
+			"[Kind:Workflow-Run] clashes with the built-in kind 'workflow-run'");
+	check_one_error("[Kind:annotation-reply]\n", 4,
+			"clashes with the built-in kind 'annotation-reply'");
+
+	check_one_error("[Kind:k]\nStatusPath=/x/{id}\nStatusField=status\nCompleted=ok\n"
+			"StatusField=/s\n",
+			6,
+			"Invalid StatusField= value 'status', expected a JSON pointer (RFC 6901)");
+	check_one_error("[Kind:k]\nStatusPath=/x/{id}\nStatusField=/s\nCompleted=ok\n"
+			"ErrorField=/a~2\n",
+			8, "Invalid ErrorField= value '/a~2', expected a JSON pointer (RFC 6901)");
+	check_one_error(
+		"[Kind:k]\nStatusPath=/x/{id}\nStatusField=/s\nCompleted=ok done\n"
+		"Running=queued\nFailed=failed done\n",
+		9, "Status 'done' is in both Completed= (line 7) and Failed= (line 9) of [Kind:k]");
+	check_one_error("[Kind:k]\nStatusPath=/x/{id}\nStatusField=/s\nFailed=failed\n", 4,
+			"[Kind:k] has no Completed= status");
+	/* emptied by a later line */
+	check_one_error("[Kind:k]\nStatusPath=/x/{id}\nStatusField=/s\nCompleted=ok\nCompleted=\n",
+			4, "[Kind:k] has no Completed= status");
+	check_one_error("[Kind:k]\nStatusField=/s\nCompleted=ok\n", 4,
+			"[Kind:k] has no StatusPath=");
+	check_one_error("[Kind:k]\nStatusPath=/x/{id}\nCompleted=ok\n", 4,
+			"[Kind:k] has no StatusField=");
+	check_one_error("[Kind:k]\nStatusPath=/x/{id}/{foo}\nStatusPath=/x/{id}\n"
+			"StatusField=/s\nCompleted=ok\n",
+			5,
+			"Invalid StatusPath= value '/x/{id}/{foo}': unknown placeholder '{foo}'");
+	check_one_error("[Kind:k]\nStatusPath=/x/{Dataset}/{id}\nStatusPath=/x/{id}\n"
+			"StatusField=/s\nCompleted=ok\n",
+			5,
+			"placeholder '{Dataset}' names a job file key with a meaning of its own");
+	check_one_error("[Kind:k]\nStatusPath=/x/{Region}\nStatusPath=/x/{id}\n"
+			"StatusField=/s\nCompleted=ok\n",
+			5, "{id} (the job file's JobID=) is missing");
+	check_one_error("[Kind:k]\nStatusPath=/x/{id}\nStatusField=/s\nCompleted=ok\n"
+			"GoneStatus=404 429\n",
+			8, "Invalid GoneStatus= value '404 429'");
+	{
+		struct diag_list d = {};
+		struct config *c = parse_verify(
+			"[Kind:k]\nStatusPath=/x/{id}\nStatusField=/s\nCompleted=ok\nPoll=1\n", &d);
+		assert_n_diags(&d, 1);
+		assert_diag(&d, 0, DIAG_WARNING, "test.conf", 8,
+			    "Unknown key 'Poll' in section [Kind:k], ignoring");
+		config_free(c);
+		diag_list_done(&d);
+	}
+}
+
+static void test_kind_dropin(void **state)
+{
+	_cleanup_(freep) char *main_conf = NULL, *dir = test_tmp_path("kinds.conf.d");
+	_cleanup_(freep) char *a = NULL, *b = NULL;
+	struct config *c = NULL;
+	struct diag_list d = {};
+	const struct kind_def *k;
+	char buf[256];
+
+	main_conf = write_text("kinds.conf", "[Endpoint]\nBaseURL=https://x/v1\nAPIKeyFile=/k\n"
+					     "[Kind:k]\nStatusPath=/x/{id}\nStatusField=/s\n"
+					     "Completed=ok\nRunning=busy\n");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	a = write_text("kinds.conf.d/a.conf", "[Kind:k]\nStatusField=/state\nGoneStatus=410\n");
+	assert_int_equal(config_load(main_conf, true, &c, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_int_equal(c->n_kinds, 1);
+	k = config_find_kind(c, "k");
+	assert_string_equal(k->file, main_conf);
+	assert_int_equal(k->line_status, 2);
+	assert_int_equal(kinddef_classify_word(k, "busy"), KINDDEF_CLASS_RUNNING);
+	assert_true(kinddef_is_gone(k, 410));
+	config_free(c);
+
+	/* A word a drop-in puts in a second list: reported in the drop-in,
+	 * naming the other line's file. */
+	b = write_text("kinds.conf.d/b.conf", "\n[Kind:k]\nFailed=busy\n");
+	assert_int_equal(config_load(main_conf, true, &c, &d), 0);
+	assert_n_diags(&d, 1);
+	(void)snprintf(buf, sizeof(buf),
+		       "Status 'busy' is in both Failed= (line 3) and Running= (line 8 of %s)",
+		       main_conf);
+	assert_diag(&d, 0, DIAG_ERROR, b, 3, buf);
+	config_free(c);
+	diag_list_done(&d);
+
+	/* A drop-in that names a built-in kind. */
+	free(write_text("kinds.conf.d/b.conf", "[Kind:document-indexing]\nCompleted=x\n"));
+	assert_int_equal(config_load(main_conf, true, &c, &d), 0);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, b, 1, "clashes with the built-in kind");
+	assert_int_equal(c->n_kinds, 1);
+	config_free(c);
+	diag_list_done(&d);
+}
+
+static void test_auth_header(void **state)
+{
+	struct diag_list d = {};
+	struct config *c;
+	const struct endpoint_config *e;
+
+	c = parse_verify("", &d);
+	assert_n_diags(&d, 0);
+	assert_null(c->endpoints[0].headers.auth);
+	assert_string_equal(authheader_template(&c->endpoints[0].headers),
+			    "Authorization: Bearer {key}");
+	config_free(c);
+
+	c = parse_verify("AuthHeader=x-api-key:{key}\nHeader=anthropic-version:  2023-06-01 \n"
+			 "Header=X-A: 1\nHeader=\nHeader=X-B: 2\n",
+			 &d);
+	assert_n_diags(&d, 0);
+	e = &c->endpoints[0];
+	assert_string_equal(e->headers.auth, "x-api-key: {key}");
+	assert_int_equal(e->headers.line_auth, 4);
+	assert_int_equal(e->headers.n_extra, 1);
+	assert_string_equal(e->headers.extra[0], "X-B: 2");
+	assert_int_equal(e->headers.extra_lines[0], 8);
+	config_free(c);
+
+	/* per endpoint */
+	c = parse_verify("[Endpoint:o]\nBaseURL=https://o\nAPIKeyFile=/k\n"
+			 "AuthHeader=api-key: {key}\n[Endpoint:o]\nHeader=OpenAI-Beta: v2\n",
+			 &d);
+	assert_n_diags(&d, 0);
+	assert_null(config_find_endpoint(c, NULL)->headers.auth);
+	e = config_find_endpoint(c, "o");
+	assert_string_equal(e->headers.auth, "api-key: {key}");
+	assert_string_equal(e->headers.extra[0], "OpenAI-Beta: v2");
+	config_free(c);
+
+	/* an empty AuthHeader= is the default again */
+	c = parse_verify("AuthHeader=x-api-key: {key}\nAuthHeader=\n", &d);
+	assert_n_diags(&d, 0);
+	assert_null(c->endpoints[0].headers.auth);
+	config_free(c);
+}
+
+static void test_auth_header_mistakes(void **state)
+{
+	check_one_error("AuthHeader=x-api-key: abc\n", 4,
+			"Invalid AuthHeader= value 'x-api-key: abc': the value must contain {key}");
+	check_one_error("AuthHeader=x-api-key: {key}{key}\n", 4, "exactly once");
+	check_one_error("AuthHeader={key}\n", 4, "expected 'Name: value'");
+	check_one_error("Header=X-A: a\rb\n", 4, "a control character (a header is one line)");
+	check_one_error(
+		"AuthHeader=x-api-key: {key}\rX-B: 1\n", 4,
+		"Invalid AuthHeader= value 'x-api-key: {key}\\x0dX-B: 1': a control character");
+	check_one_error(
+		"Header=Host: evil.example\n", 4,
+		"Invalid Header= value 'Host: evil.example': that header is set by the HTTP layer");
+	check_one_error("Header=content-length: 5\n", 4, "set by the HTTP layer");
+	check_one_error("AuthHeader=Proxy-Authorization: Bearer {key}\n", 4,
+			"set by the HTTP layer");
+	check_one_error("Header=Authorization: Basic abc\n", 4,
+			"Authorization belongs in AuthHeader=");
+	check_one_error("Header=X-Key: {key}\n", 4, "{key} belongs in AuthHeader= only");
+	check_one_error("Header=X A: 1\n", 4, "the header name is not an HTTP token");
+	/* Header= naming the auth header: found once every line is read, in any
+	 * order and letter case */
+	check_one_error("Header=X-API-Key: 1\nAuthHeader=x-api-key: {key}\n", 4,
+			"Header= names 'X-API-Key', the header AuthHeader= carries the key in");
+	check_one_error("[Endpoint:z]\nBaseURL=https://z\nAPIKeyFile=/k\nHeader=X-A: 1\n"
+			"AuthHeader=x-a: {key}\n",
+			7, "Header= names 'X-A'");
+}
+
+static void test_auth_header_dropin(void **state)
+{
+	_cleanup_(freep) char *main_conf = NULL, *dir = test_tmp_path("hdr.conf.d");
+	_cleanup_(freep) char *a = NULL;
+	struct config *c = NULL;
+	struct diag_list d = {};
+
+	main_conf = write_text("hdr.conf", "[Endpoint]\nBaseURL=https://x/v1\nAPIKeyFile=/k\n"
+					   "AuthHeader=x-api-key: {key}\n");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	a = write_text("hdr.conf.d/a.conf", "[Endpoint]\nHeader=X-Ok: 1\nHeader=X-Api-Key: 2\n");
+	assert_int_equal(config_load(main_conf, true, &c, &d), 0);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_ERROR, a, 3, "Header= names 'X-Api-Key'");
+	config_free(c);
+	diag_list_done(&d);
+
+	/* the drop-in moves the key to another header: no conflict left */
+	free(write_text("hdr.conf.d/a.conf", "[Endpoint]\nAuthHeader=\nHeader=X-Api-Key: 2\n"));
+	assert_int_equal(config_load(main_conf, true, &c, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_null(c->endpoints[0].headers.auth);
+	config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1046,6 +1324,12 @@ int main(void)
 		cmocka_unit_test(test_proxy_invalid),
 		cmocka_unit_test(test_proxy_plain_http_warning),
 		cmocka_unit_test(test_api_key_file_mode),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_kind_mistakes),
+		cmocka_unit_test(test_kind_dropin),
+		cmocka_unit_test(test_auth_header),
+		cmocka_unit_test(test_auth_header_mistakes),
+		cmocka_unit_test(test_auth_header_dropin),
 	};
 
 	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
