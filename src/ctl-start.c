@@ -73,9 +73,11 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 		     struct http_answer *a)
 {
 	_cleanup_(diag_list_donep) struct diag_list diags = { 0 };
-	_cleanup_(erase_and_freep) char *key = NULL, *auth = NULL;
+	static const char *const defaults[] = { "Content-Type: application/json",
+						"Accept: application/json", NULL };
+	_cleanup_(erase_and_freep) char *key = NULL;
 	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	const char *option = NULL;
 	CURLcode cc;
 	char *loc = NULL;
@@ -88,28 +90,22 @@ static int http_post(const struct endpoint_config *e, const char *url, const cha
 	}
 	diag_list_print(&diags, stderr, "jobwatchctl: ", true, NULL,
 			NULL); /* a key file others can read */
-	auth = dify_auth_header(key);
-	if (!auth) {
-		return ctl_fail(-ENOMEM, "out of memory");
+	headers = curl_headers_build(&e->headers, key, defaults, &r);
+	if (!headers) {
+		/* the key is not named: only that it cannot be sent */
+		return r == -ENOMEM
+			       ? ctl_fail(r, "out of memory")
+			       : ctl_fail(
+					 r,
+					 "%s:%u: the API key of endpoint '%s' cannot be put into its header '%s'",
+					 e->file, e->line, e->name,
+					 authheader_template(&e->headers));
 	}
 	c = curl_easy_init();
 	if (!c) {
+		curl_slist_erase_and_free(headers);
 		return ctl_fail(-ENOMEM, "cannot set up libcurl");
 	}
-	h = curl_slist_append(headers, auth);
-	if (h) {
-		headers = h;
-		h = curl_slist_append(headers, "Content-Type: application/json");
-	}
-	if (h) {
-		headers = h;
-		h = curl_slist_append(headers, "Accept: application/json");
-	}
-	if (!h) {
-		curl_slist_erase_and_free(headers);
-		return ctl_fail(-ENOMEM, "out of memory");
-	}
-	headers = h;
 
 	/* The daemon's security options (no redirects, http and https only,
 	 * TLS verified), then ours; every result checked: a request sent

@@ -59,6 +59,18 @@ static inline void curl_slist_erase_and_free(struct curl_slist *l)
 }
 
 /*
+ * An endpoint's request headers, for both senders: the auth line (h's
+ * template with key in place of {key}), then every Header= line, then each
+ * of defaults ("Name: value", NULL-terminated) that no Header= line names
+ * (a Header=Accept: ... replaces "Accept: application/json"). Returns the
+ * list (free it with curl_slist_erase_and_free(): it holds the key), or NULL
+ * with *ret_error -EINVAL when the key cannot go into the header (empty, a
+ * control character) or -ENOMEM.
+ */
+struct curl_slist *curl_headers_build(const struct authheader *h, const char *key,
+				      const char *const *defaults, int *ret_error);
+
+/*
  * The options every request of ours gets, whoever sends it (the daemon's
  * polls, `jobwatchctl start`): no signals (threaded resolver, no SIGALRM);
  * redirects never followed (the API key must not travel to another host, and

@@ -242,7 +242,6 @@ static void apply_endpoints(struct daemon *d, const struct config *c)
 		struct endpoint *e = registry_endpoint(&d->registry, ec->name, true);
 		struct diag_list diags = { 0 };
 		_cleanup_(erase_and_freep) char *key = NULL;
-		_cleanup_(erase_and_freep) char *auth = NULL;
 
 		if (!e) {
 			log_error("Out of memory setting up endpoint '%s'", ec->name);
@@ -270,9 +269,15 @@ static void apply_endpoints(struct daemon *d, const struct config *c)
 		}
 		log_diags(&diags, NULL); /* warnings: a key file others can read */
 		diag_list_done(&diags);
-		auth = dify_auth_header(key);
-		e->headers = auth ? http_headers_new(auth) : NULL;
-		if (!e->headers) {
+		e->headers = http_headers_new(&ec->headers, key, &r);
+		if (r == -EINVAL) {
+			/* the key is not named: only that it cannot be sent */
+			log_syntax(LOG_ERR, ec->file, ec->line,
+				   "Endpoint '%s': the API key cannot be put into the header '%s'",
+				   ec->name, authheader_template(&ec->headers));
+			e->key_problem = strdup_or_null(
+				"the API key cannot be put into its header (AuthHeader=)");
+		} else if (!e->headers) {
 			e->key_problem = strdup_or_null("out of memory");
 		}
 	}

@@ -154,22 +154,6 @@ int dify_start_url(char *buf, size_t size, const char *base, enum job_action act
 	return n;
 }
 
-#define AUTH_PREFIX "Authorization: Bearer "
-
-char *dify_auth_header(const char *key)
-{
-	return strjoin(AUTH_PREFIX, key);
-}
-
-const char *dify_auth_header_key(const char *line)
-{
-	if (!line || strncmp(line, AUTH_PREFIX, strlen(AUTH_PREFIX)) != 0) {
-		return NULL;
-	}
-	line += strlen(AUTH_PREFIX);
-	return *line ? line : NULL;
-}
-
 /* Append s as a JSON string to out (which has room: caller sized it). */
 static char *json_quote(char *out, const char *s)
 {

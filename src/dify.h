@@ -118,19 +118,6 @@ int dify_status_url(char *buf, size_t size, const char *base, enum job_action ac
 int dify_start_url(char *buf, size_t size, const char *base, enum job_action action);
 
 /*
- * The header line "Authorization: Bearer KEY". Returns an owned string that
- * holds the secret: free it with erase_and_free(). NULL on OOM.
- */
-char *dify_auth_header(const char *key);
-
-/*
- * The key inside a line made by dify_auth_header() (borrowed: it points into
- * line), or NULL when line is NULL or not such a line. Used to redact the key
- * from what a server answers.
- */
-const char *dify_auth_header_key(const char *line);
-
-/*
  * The JSON body of a start request. score_threshold must be finite and in
  * [0, 1]; provider and model non-empty. Returns an owned string, or NULL with
  * *ret_error set (-EINVAL, -ENOMEM).

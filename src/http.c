@@ -12,6 +12,7 @@
 #include "http-internal.h"
 #include "http.h"
 #include "log.h"
+#include "memory-util.h"
 #include "string-util.h"
 
 static void drain_completions(struct http *h);
@@ -516,29 +517,29 @@ void http_cancel(struct http_request *req)
 	req->http->active--;
 }
 
-struct http_headers *http_headers_new(const char *auth_line)
+struct http_headers *http_headers_new(const struct authheader *h, const char *key, int *ret_error)
 {
-	struct http_headers *h = calloc(1, sizeof(*h));
-	struct curl_slist *l = NULL, *l2;
+	static const char *const defaults[] = { "Accept: application/json", NULL };
+	struct http_headers *hh = calloc(1, sizeof(*hh));
 
-	if (!h) {
-		goto fail;
+	if (!hh) {
+		*ret_error = -ENOMEM;
+		return NULL;
 	}
-	l = curl_slist_append(NULL, auth_line);
-	if (!l) {
-		goto fail;
+	hh->list = curl_headers_build(h, key, defaults, ret_error);
+	if (!hh->list) {
+		free(hh);
+		return NULL;
 	}
-	l2 = curl_slist_append(l, "Accept: application/json");
-	if (!l2) {
-		goto fail;
+	hh->key = strdup(key);
+	if (!hh->key) {
+		curl_slist_erase_and_free(hh->list);
+		free(hh);
+		*ret_error = -ENOMEM;
+		return NULL;
 	}
-	h->list = l2;
-	h->refs = 1;
-	return h;
-fail:
-	curl_slist_erase_and_free(l);
-	free(h);
-	return NULL;
+	hh->refs = 1;
+	return hh;
 }
 
 struct http_headers *http_headers_ref(struct http_headers *h)
@@ -549,9 +550,9 @@ struct http_headers *http_headers_ref(struct http_headers *h)
 	return h;
 }
 
-const char *http_headers_auth_line(const struct http_headers *h)
+const char *http_headers_key(const struct http_headers *h)
 {
-	return h && h->list ? h->list->data : NULL;
+	return h ? h->key : NULL;
 }
 
 void http_headers_unref(struct http_headers *h)
@@ -560,6 +561,7 @@ void http_headers_unref(struct http_headers *h)
 		return;
 	}
 	curl_slist_erase_and_free(h->list);
+	erase_and_free(h->key);
 	free(h);
 }
 

@@ -105,20 +105,24 @@ int http_submit(struct http_request *req, const struct http_target *target);
 void http_cancel(struct http_request *req);
 
 /*
- * A reference-counted header list for requests of one endpoint: the
- * Authorization line (a secret) and Accept. A reload makes a new one while
- * requests in flight keep the old one alive until they end.
+ * A reference-counted header list for requests of one endpoint: the auth
+ * line (AuthHeader=, holding the API key), the Header= lines and Accept
+ * (curl_headers_build()). A reload makes a new one while requests in flight
+ * keep the old one alive until they end.
  */
+struct authheader;
 struct http_headers {
 	unsigned refs;
 	struct curl_slist *list; /* owned */
+	char *key; /* owned copy of the key in list, for redaction (http_headers_key()) */
 };
-/* New list holding auth_line ("Authorization: Bearer KEY", copied) and
- * "Accept: application/json"; NULL on OOM. refs = 1. */
-struct http_headers *http_headers_new(const char *auth_line);
+/* New list for an endpoint's headers h with key; refs = 1. NULL with
+ * *ret_error -EINVAL (the key cannot go into the header) or -ENOMEM. */
+struct http_headers *http_headers_new(const struct authheader *h, const char *key, int *ret_error);
 struct http_headers *http_headers_ref(struct http_headers *h);
-/* The auth_line h was made with (borrowed, lives as long as h), or NULL. */
-const char *http_headers_auth_line(const struct http_headers *h);
+/* The key h was made with (borrowed, lives as long as h), or NULL: what
+ * redact.h keeps out of a server's answer and of curl's trace. */
+const char *http_headers_key(const struct http_headers *h);
 /* Drop a reference; the last one erases the secret and frees. Accepts NULL. */
 void http_headers_unref(struct http_headers *h);
 

@@ -226,7 +226,7 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 		r = response_parser_begin(&pr->parser);
 		pr->parsed = 0;
 		/* The key lives in e->headers, which the request holds a reference to. */
-		pr->parser.secret = dify_auth_header_key(http_headers_auth_line(e->headers));
+		pr->parser.secret = http_headers_key(e->headers);
 	}
 	if (r >= 0) {
 		struct http_target t = {

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "curl-util.h"
+#include "http.h"
 #include "string-util.h"
 
 static CURL *new_easy(void)
@@ -163,12 +164,92 @@ static void test_setopt_failure(void **state)
 	assert_int_equal(curl_code_to_errno(CURLE_UNKNOWN_OPTION), -EOPNOTSUPP);
 }
 
+/* The list's lines joined with "|". */
+static void assert_list(const struct curl_slist *l, const char *expected)
+{
+	char buf[1024] = "";
+
+	for (; l; l = l->next) {
+		if (buf[0]) {
+			strcat(buf, "|");
+		}
+		assert_true(strlen(buf) + strlen(l->data) < sizeof(buf) - 2);
+		strcat(buf, l->data);
+	}
+	assert_string_equal(buf, expected);
+}
+
+static void test_headers_build(void **state)
+{
+	static const char *const defaults[] = { "Content-Type: application/json",
+						"Accept: application/json", NULL };
+	struct authheader h = {};
+	struct diag_list d = {};
+	struct curl_slist *l;
+	int r;
+
+	/* no AuthHeader=: Dify's */
+	l = curl_headers_build(&h, "app-123", defaults, &r);
+	assert_int_equal(r, 0);
+	assert_list(l, "Authorization: Bearer app-123|Content-Type: application/json|"
+		       "Accept: application/json");
+	curl_slist_erase_and_free(l);
+
+	/* the key in another header, fixed headers after it; a Header= that
+	 * names Accept replaces the default one (in any letter case) */
+	assert_int_equal(authheader_set_auth(&h, "x-api-key: {key}", "t.conf", 1, &d), 0);
+	assert_int_equal(authheader_add_extra(&h, "anthropic-version: 2023-06-01", "t.conf", 2, &d),
+			 0);
+	assert_int_equal(authheader_add_extra(&h, "accept: application/x-ndjson", "t.conf", 3, &d),
+			 0);
+	assert_int_equal(d.n, 0);
+	l = curl_headers_build(&h, "sk-xyz", defaults, &r);
+	assert_int_equal(r, 0);
+	assert_list(l, "x-api-key: sk-xyz|anthropic-version: 2023-06-01|"
+		       "accept: application/x-ndjson|Content-Type: application/json");
+	curl_slist_erase_and_free(l);
+
+	/* a key that would end the header line is refused, not sent */
+	assert_null(curl_headers_build(&h, "a\r\nX-Evil: 1", defaults, &r));
+	assert_int_equal(r, -EINVAL);
+	assert_null(curl_headers_build(&h, "", defaults, &r));
+	assert_int_equal(r, -EINVAL);
+	authheader_done(&h);
+}
+
+static void test_http_headers(void **state)
+{
+	struct authheader h = {};
+	struct diag_list d = {};
+	struct http_headers *hh;
+	int r;
+
+	assert_int_equal(authheader_set_auth(&h, "api-key: {key}", "t.conf", 1, &d), 0);
+	assert_int_equal(authheader_add_extra(&h, "OpenAI-Beta: assistants=v2", "t.conf", 2, &d),
+			 0);
+	hh = http_headers_new(&h, "sk-1", &r);
+	assert_non_null(hh);
+	assert_int_equal(r, 0);
+	assert_list(hh->list, "api-key: sk-1|OpenAI-Beta: assistants=v2|Accept: application/json");
+	/* the key, for redaction */
+	assert_string_equal(http_headers_key(hh), "sk-1");
+	assert_ptr_equal(http_headers_ref(hh), hh);
+	http_headers_unref(hh);
+	assert_string_equal(http_headers_key(hh), "sk-1"); /* one reference left */
+	http_headers_unref(hh);
+	assert_null(http_headers_key(NULL));
+
+	assert_null(http_headers_new(&h, "k\n", &r));
+	assert_int_equal(r, -EINVAL);
+	authheader_done(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_protocols),
-		cmocka_unit_test(test_redirect_and_agent),
-		cmocka_unit_test(test_setopt_failure),
+		cmocka_unit_test(test_protocols),      cmocka_unit_test(test_redirect_and_agent),
+		cmocka_unit_test(test_setopt_failure), cmocka_unit_test(test_headers_build),
+		cmocka_unit_test(test_http_headers),
 	};
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -541,29 +541,6 @@ static void test_start_url(void **state)
 			 -ENOBUFS);
 }
 
-static void test_auth_header(void **state)
-{
-	char *h = dify_auth_header("app-abcdefghijklmnopqrstuvwx");
-
-	assert_non_null(h);
-	assert_string_equal(h, "Authorization: Bearer app-abcdefghijklmnopqrstuvwx");
-	erase_and_free(h);
-
-	h = dify_auth_header("");
-	assert_non_null(h);
-	assert_string_equal(h, "Authorization: Bearer ");
-	assert_null(dify_auth_header_key(h));
-	erase_and_free(h);
-
-	/* the key inside the line, for redaction */
-	h = dify_auth_header("app-abc");
-	assert_ptr_equal(dify_auth_header_key(h), h + strlen("Authorization: Bearer "));
-	assert_string_equal(dify_auth_header_key(h), "app-abc");
-	erase_and_free(h);
-	assert_null(dify_auth_header_key(NULL));
-	assert_null(dify_auth_header_key("Accept: application/json"));
-}
-
 /* --- start body --- */
 
 static void check_body_parses_back(const char *body, double score, const char *provider,
@@ -711,7 +688,6 @@ int main(void)
 		cmocka_unit_test(test_classify_long_error_msg),
 		cmocka_unit_test(test_status_url),
 		cmocka_unit_test(test_start_url),
-		cmocka_unit_test(test_auth_header),
 		cmocka_unit_test(test_start_body_exact),
 		cmocka_unit_test(test_start_body_round_trip),
 		cmocka_unit_test(test_start_body_invalid),
