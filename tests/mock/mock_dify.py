@@ -428,6 +428,10 @@ class MockDify:
         self.prefix = "/" + args.prefix.strip("/") if args.prefix.strip("/") else ""
         self.keys = list(dict.fromkeys(args.key or [DEFAULT_KEY]))
         self.keyset = set(self.keys)
+        # Not Dify: an API that wants its key in another header (jobwatch's AuthHeader=), its
+        # whole value the key, and fixed headers (Header=) without which it answers 401.
+        self.auth_header = args.auth_header.lower() if args.auth_header else None
+        self.require_headers = {}
         self.version = args.dify_version
         self.result_ttl = args.result_ttl
         self.pending_ttl = args.pending_ttl      # not Dify: None unless set on purpose
@@ -758,7 +762,8 @@ class MockDify:
                         "add_keys", "revoke_keys", "router_404", "next_job_ids", "keepalive_timeout",
                         "max_requests_per_conn", "overrides", "add_override", "clear_overrides",
                         "apps", "not_dify_start", "did_you_mean", "default_document_lifecycle",
-                        "default_run_lifecycle", "next_batch_ids", "next_run_ids"}
+                        "default_run_lifecycle", "next_batch_ids", "next_run_ids", "auth_header",
+                        "require_headers"}
         if bad:
             raise ScenarioError("%s: unknown keys %s" % (where, sorted(bad)))
         if "dify_version" in d:
@@ -773,6 +778,12 @@ class MockDify:
                 setattr(self, k, bool(d[k]))
         if "apps" in d:
             self.configure_apps(d["apps"], where)
+        if "auth_header" in d:
+            self.auth_header = str(d["auth_header"]).lower() if d["auth_header"] else None
+        if "require_headers" in d:
+            if not isinstance(d["require_headers"], dict):
+                raise ScenarioError("%s: require_headers must be an object {name: value}" % where)
+            self.require_headers = {str(k).lower(): str(v) for k, v in d["require_headers"].items()}
         for k in ("default_document_lifecycle", "default_run_lifecycle"):
             if k in d:
                 setattr(self, k, check_lifecycle(d[k], where))
@@ -1001,12 +1012,20 @@ class MockDify:
         """Dify's validate_and_get_api_token(scope) and the app/tenant checks of wraps.py;
         returns a 401/403 plan or None.  A key's type is its prefix: "dataset-..." keys are
         dataset keys, every other key an app key; a key of the other type is not found."""
-        h = req.headers.get("authorization")
-        if h is None or " " not in h:
-            return self.unauthorized_plan(UNAUTHORIZED_MSGS["no_header"])
-        scheme, token = h.split(None, 1)
-        if scheme.lower() != "bearer":
-            return self.unauthorized_plan(UNAUTHORIZED_MSGS["scheme"])
+        for name, value in self.require_headers.items():
+            if req.headers.get(name) != value:
+                return self.unauthorized_plan("header %s: %s is required" % (name, value))
+        if self.auth_header:
+            token = req.headers.get(self.auth_header)
+            if token is None:
+                return self.unauthorized_plan("header %s must be provided" % self.auth_header)
+        else:
+            h = req.headers.get("authorization")
+            if h is None or " " not in h:
+                return self.unauthorized_plan(UNAUTHORIZED_MSGS["no_header"])
+            scheme, token = h.split(None, 1)
+            if scheme.lower() != "bearer":
+                return self.unauthorized_plan(UNAUTHORIZED_MSGS["scheme"])
         if token not in self.keyset or (scope == "dataset") != token.startswith("dataset-"):
             return self.unauthorized_plan(UNAUTHORIZED_MSGS["invalid"])
         state = APP_STATES[self.apps.get(token, {}).get("state", "normal")]
@@ -1428,8 +1447,9 @@ class MockDify:
             # back, Authorization included.  variant "message" (default): an error answer whose
             # message holds them (status, default 500); "error_msg": a 200 saying the job ended
             # in error, with them in error_msg.  The header also comes back as X-Echoed-Credentials.
-            auth = req.headers.get("authorization", "")
-            echoed = "request headers: Authorization: %s; Host: %s" % (auth, req.headers.get("host", ""))
+            auth = req.headers.get(self.auth_header or "authorization", "")
+            echoed = "request headers: %s: %s; Host: %s" % (self.auth_header or "Authorization", auth,
+                                                            req.headers.get("host", ""))
             if spec.get("variant", "message") == "error_msg":
                 jid, _, _ = self.job_body_fields(req, route, now, spec)
                 p = self.json_plan(200, {"job_id": jid, "job_status": "error", "error_msg": echoed})
@@ -1646,9 +1666,11 @@ class MockDify:
             conn.api = True
             self.connections_total += 1
             self.connections_since_reset += 1
-        auth = req.headers.get("authorization")
+        auth = req.headers.get(self.auth_header or "authorization")
         tok = "-"
-        if auth is not None and " " in auth:
+        if self.auth_header:
+            tok = auth if auth is not None else "-"
+        elif auth is not None and " " in auth:
             scheme, t = auth.split(None, 1)
             if scheme.lower() == "bearer":
                 tok = t
@@ -1923,6 +1945,8 @@ def parse_args(argv):
     ap.add_argument("--max-requests-per-conn", type=int, default=1000, help="like nginx keepalive_requests; 0: no limit")
     ap.add_argument("--router-404", choices=("html", "json"), default="html",
                     help="body of the router's 404 (bad path, non-UUID job id)")
+    ap.add_argument("--auth-header", help="not Dify: the key is this header's whole value "
+                    "(e.g. x-api-key), not 'Authorization: Bearer KEY'")
     ap.add_argument("--quiet", action="store_true")
     return ap.parse_args(argv)
 

@@ -1200,6 +1200,34 @@ def t_fault_echo_auth(env):
 
 
 @test
+def t_auth_header_option(env):
+    # not Dify: --auth-header takes the key from another header, whole; require_headers
+    # refuses a request without a fixed header with 401; both in the request log
+    m = env.mock("--key", K1, "--auth-header", "X-Api-Key")
+    jid = new_id()
+    echo = new_id()
+    m.add({"job_id": jid, "app": K1, "lifecycle": [["waiting", None]]},
+          {"job_id": echo, "app": K1, "responses": [{"fault": "echo_auth"}]})
+    eq(m.get(m.status_path(jid))[0], 401, "Authorization: Bearer is not the key's header")
+    st, _, body = m.get(m.status_path(jid), key=None, headers={"x-api-key": K1})
+    eq((st, json.loads(body)["job_status"]), (200, "waiting"), "x-api-key")
+    eq(m.get(m.status_path(jid), key=None, headers={"x-api-key": "Bearer " + K1})[0], 401,
+       "the whole value is the key")
+    m.ctl("POST", "/_mock/config", {"require_headers": {"Api-Version": "2023-06-01"}})
+    st, _, body = m.get(m.status_path(jid), key=None, headers={"x-api-key": K1})
+    eq((st, json.loads(body)["message"]), (401, "header api-version: 2023-06-01 is required"),
+       "a required header missing")
+    st, _, _ = m.get(m.status_path(jid), key=None, headers={"x-api-key": K1, "Api-Version": "2023-06-01"})
+    eq(st, 200, "with the required header")
+    e = m.requests(job_id=jid)[-1]
+    eq((e["app"], e["headers"]["api-version"]), (K1, "2023-06-01"), "the log has the key and the headers")
+    m.ctl("POST", "/_mock/config", {"require_headers": {}})
+    st, hd, body = m.get(m.status_path(echo), key=None, headers={"x-api-key": K1})
+    eq((st, hd["x-echoed-credentials"]), (500, K1), "echo_auth echoes the key's header")
+    ok("x-api-key: " + K1 in json.loads(body)["message"], "echoed message %r" % body)
+
+
+@test
 def t_fault_redirect(env):
     m = env.old
     jid = new_id()
