@@ -3,8 +3,9 @@
 """The API key stays secret: it is read from a file (not the daemon's argv or environment), and
 appears in no journal entry of the daemon or its hooks (with --log-level=debug, through 401s,
 redirects, resets, bad bodies, bad job files, errors), not in the daemon's stderr, and not in a
-hook's environment or argv (/proc/PID/environ and cmdline, while it runs).  Also: the hook gets
-no LANG when the daemon has none."""
+hook's environment or argv (/proc/PID/environ and cmdline, while it runs).  The same for an
+endpoint with `AuthHeader=x-api-key: {key}` whose server echoes that header back (in an error
+message and in a job's error text).  Also: the hook gets no LANG when the daemon has none."""
 
 import time
 import uuid
@@ -37,11 +38,22 @@ def test():
         {"job_id": J["malformed"], "responses": [{"fault": "malformed", "variant": "garbage"}, done]},
         {"job_id": J["error"], "lifecycle": [["error", None]], "error_msg": "embedding failed"},
     ])
+    # an endpoint that wants the key in x-api-key, and echoes that header back
+    X = {k: str(uuid.uuid4()) for k in ("x_message", "x_error_msg")}
+    xmock = sb.start_mock(keys=(SECRET,), args=("--auth-header", "x-api-key"), jobs=[
+        {"job_id": X["x_message"], "responses": [{"fault": "echo_auth"}, {"fault": "echo_auth", "status": 400}, done]},
+        {"job_id": X["x_error_msg"], "responses": [W, {"fault": "echo_auth", "variant": "error_msg"}]},
+    ])
     key_file = sb.write_key("api-key", SECRET)
     hook = sb.recording_hook(sleep=1.0, stdout_lines=["hook says hello"])
-    sb.write_config(sb.base_config(mock, key_file, hook=hook, initial="100ms", max_interval="300ms"))
+    conf = sb.base_config(mock, key_file, hook=hook, initial="100ms", max_interval="300ms")
+    conf["Endpoint:xkey"] = {"BaseURL": xmock.url, "APIKeyFile": key_file, "AuthHeader": "x-api-key: {key}",
+                             "Header": "X-Client: jobwatch"}
+    sb.write_config(conf)
     for k, j in J.items():
         sb.write_job(k, j)
+    for k, j in X.items():
+        sb.write_job(k, j, endpoint="xkey")
     sb.write_job("broken", text="[Job]\nJobID=%s\nAction=sideways\n" % uuid.uuid4())
     d = sb.start_daemon(args=["--log-level=debug"], env={"LANG": None, "LC_ALL": None, "LC_CTYPE": None})
 
@@ -56,9 +68,9 @@ def test():
     H.check(SECRET.encode() not in environ, "the API key is in a running hook's /proc/PID/environ")
     H.check(SECRET.encode() not in cmdline, "the API key is in a running hook's /proc/PID/cmdline")
 
-    C.wait_results(d, len(J), timeout=20)
-    sb.wait_for_hook_records(len(J), timeout=C.t(20))
-    d.wait_for_journal(None, len(J), timeout=10, MESSAGE_ID=C.HOOK_EXIT)    # the runs are over
+    C.wait_results(d, len(J) + len(X), timeout=20)
+    sb.wait_for_hook_records(len(J) + len(X), timeout=C.t(20))
+    d.wait_for_journal(None, len(J) + len(X), timeout=10, MESSAGE_ID=C.HOOK_EXIT)    # the runs are over
     recs = sb.hook_records()
     hook_pids += [r["pid"] for r in recs]
     for r in recs:
@@ -78,6 +90,10 @@ def test():
     H.check(SECRET not in d.stderr_text(), "the API key is in the daemon's stderr")
     # the mock did receive it (so the test would see a leak of the real thing)
     H.eq(mock.status_requests(J["completed"])[0]["authorization"], "Bearer " + SECRET, "Authorization")
+    echoed = xmock.requests(job_id=X["x_message"], kind="status")
+    H.eq([r["status"] for r in echoed], [500, 400, 200], "x-api-key endpoint: the echoes were answered")
+    H.eq(echoed[0]["headers"].get("x-api-key"), SECRET, "x-api-key")
+    H.check("authorization" not in echoed[0]["headers"], "an Authorization header went to the x-api-key endpoint")
 
 
 H.main(test, needs_journal=True)
