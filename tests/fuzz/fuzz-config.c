@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "escape.h"
+#include "kind.h"
 #include "string-util.h"
 #include "test-helpers.h"
 
@@ -37,6 +38,23 @@ static void check_config(const struct config *c)
 			n = strlen(e->base_url);
 			CHECK(n > 0 && e->base_url[n - 1] != '/');
 		}
+		/* the key goes into one header, and no header line can be split */
+		CHECK(strstr(authheader_template(&e->headers), AUTHHEADER_PLACEHOLDER));
+		CHECK(e->headers.n_extra <= AUTHHEADER_EXTRA_MAX);
+		CHECK(!strpbrk(authheader_template(&e->headers), "\r\n"));
+		for (size_t j = 0; j < e->headers.n_extra; j++) {
+			CHECK(!strpbrk(e->headers.extra[j], "\r\n"));
+			CHECK(!strstr(e->headers.extra[j], AUTHHEADER_PLACEHOLDER));
+		}
+	}
+
+	/* one definition per name, none a built-in kind's */
+	for (size_t i = 0; i < c->n_kinds; i++) {
+		const struct kind_def *k = c->kinds[i];
+
+		CHECK(name_is_valid(k->name));
+		CHECK(config_find_kind(c, k->name) == k);
+		CHECK(kind_type_from_string(k->name) < 0);
 	}
 }
 
