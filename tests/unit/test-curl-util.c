@@ -167,14 +167,14 @@ static void test_setopt_failure(void **state)
 /* The list's lines joined with "|". */
 static void assert_list(const struct curl_slist *l, const char *expected)
 {
-	char buf[1024] = "";
+	char buf[1024];
+	size_t n = 0;
 
+	buf[0] = '\0';
 	for (; l; l = l->next) {
-		if (buf[0]) {
-			strcat(buf, "|");
-		}
-		assert_true(strlen(buf) + strlen(l->data) < sizeof(buf) - 2);
-		strcat(buf, l->data);
+		int k = snprintf(buf + n, sizeof(buf) - n, "%s%s", n > 0 ? "|" : "", l->data);
+		assert_true(k > 0 && (size_t)k < sizeof(buf) - n);
+		n += (size_t)k;
 	}
 	assert_string_equal(buf, expected);
 }
