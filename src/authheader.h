@@ -2,9 +2,10 @@
 #pragma once
 
 /*
- * An endpoint's request headers for any API (issue 13; not wired into
- * config.c or the registry yet): AuthHeader=, the one header that carries
- * the API key, and Header= lines, fixed extra headers.
+ * An endpoint's request headers for any API (issue 13): AuthHeader=, the
+ * one header that carries the API key, and Header= lines, fixed extra
+ * headers. config.c fills endpoint_config.headers; curl_headers_build()
+ * (curl-util.h) turns them into the request's header list.
  *
  *   AuthHeader=x-api-key: {key}       default "Authorization: Bearer {key}"
  *   Header=anthropic-version: 2023-06-01

@@ -3,10 +3,10 @@
 
 /*
  * A user-defined kind: one [Kind:NAME] section of the configuration
- * (CONTRACT "Kinds", issue 13). Groundwork: the section's keys, their
- * validation with FILE:LINE, the status path template and the status words.
- * Not wired into config.c, the job files or the poller yet. Pure: no I/O,
- * no logging.
+ * (CONTRACT "Kinds", issue 13): the section's keys, their validation with
+ * FILE:LINE, the status path template and the status words. config.c reads
+ * the sections into config->kinds (config_find_kind()). Pure: no I/O, no
+ * logging.
  *
  *   [Kind:openai-batch]
  *   StatusPath=/batches/{id}        required; relative to the endpoint's BaseURL
