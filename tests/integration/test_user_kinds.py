@@ -119,7 +119,8 @@ def test():
             {"id": B["failed"], "lifecycle": [["validating", 0.4], ["failed", None]],
              "errors": "Line 3: the model field is required."},
             {"id": B["expired"], "lifecycle": [["in_progress", 0.5], ["expired", None]]},
-            {"id": B["vanished"], "lifecycle": [["in_progress", 0.5], ["gone", None]]},
+            # long enough to be seen alive whenever the daemon's first poll comes
+            {"id": B["vanished"], "lifecycle": [["in_progress", 2.0], ["gone", None]]},
             {"id": B["oddword"], "lifecycle": [["validating", 0.2], ["paused_by_ops", None]]},
             {"id": B["number"], "lifecycle": FOREVER, "then": "lifecycle",
              "responses": [{"fault": "wrong_shape", "variant": "number"}] * 4},
@@ -292,9 +293,11 @@ def test():
     sb.write_config(config(sb, mock, hook, keys, finalizing_completes=True, render=False))
     d.reload()
     try:
+        # naming the kind, about the pending job (its id or its file)
         warn = H.wait_until(lambda: [x for x in after(d.journal(), t_reload)
-                                     if RF in x.get("MESSAGE", "") and x.get("PRIORITY") in ("3", "4")], 10,
-                            what="a warning naming the removed kind %s" % RF)
+                                     if RF in x.get("MESSAGE", "") and x.get("PRIORITY") in ("3", "4")
+                                     and (RJ2 in json.dumps(x) or "render2.job" in json.dumps(x))], 10,
+                            what="a warning naming the removed kind %s and its job %s" % (RF, RJ2))
         H.note("removed kind: %s", [x["MESSAGE"] for x in warn])
     except H.Failure as ex:
         soft.check(False, "%s", ex)
@@ -311,6 +314,17 @@ def test():
     if got:
         res[RJ2] = got[0]
         case(None, RF, "completed", job_id=RJ2, endpoint="projects", remote_status="done")
+    H.quiet(0.5, "no second result")
+    soft.eq(len(C.results(d, job_id=RJ2)), 1, "results of the job whose kind came back")
+    soft.eq(len(C.results(d, job_id=RJ)), 1, "results of the finished job whose kind went and came back")
+
+    # every job that ended ran its hook once (the removed kind's job too, once its kind was back)
+    ended = ids + [B["restart"], B["final"], RJ2]
+    try:
+        sb.wait_for_hook_records(len(ended), timeout=15)
+    except H.Failure as ex:
+        soft.check(False, "%s", ex)
+    soft.eq({j: len(r) for j, r in K.hook_by_job(sb).items()}, {j: 1 for j in ended}, "hook runs per job")
 
     # ---- the keys: only in their headers ---------------------------------------------------------
     H.quiet(0.5, "the last entries reach the journal")
@@ -329,7 +343,8 @@ def test():
         "Completed=done\nFailed=error done\nGoneStatus=404\n"
     H.write_file(bad, text)
     lines = text.splitlines()
-    where = [i + 1 for i, ln in enumerate(lines) if ln in ("Completed=done", "Failed=error done")]
+    start = lines.index("[Kind:twice]")
+    where = [i + 1 for i, ln in enumerate(lines) if i > start and ln in ("Completed=done", "Failed=error done")]
     rc, out = run_check(sb, bad, sb.jobs_dir)
     soft.eq(rc, 1, "--check exit status with a word in two lists")
     soft.check(any(re.search(r"^%s:(%s): .*\bdone\b" % (re.escape(bad), "|".join(map(str, where))), ln)
