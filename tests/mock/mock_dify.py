@@ -1343,6 +1343,9 @@ class MockDify:
                     p = Plan(status, base64.b64decode(spec["body_b64"]), spec.get("content_type", HTML_CT))
                 else:
                     p = Plan(status, spec.get("body_raw", "").encode(), spec.get("content_type", HTML_CT))
+            elif "job_status" in spec and route.kind in J.ROUTE_KINDS:
+                p = self.api_plan(route.kind, J.with_status(J.natural(self, req, route, now), route.kind,
+                                                            spec["job_status"], spec.get("error_msg")))
             elif "job_status" in spec:
                 jid, status, err = self.job_body_fields(req, route, now, spec)
                 p = self.json_plan(200, {"job_id": jid, "job_status": status, "error_msg": err})

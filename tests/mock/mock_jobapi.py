@@ -54,7 +54,7 @@ OPENAI_DEFAULT_ERROR = {"code": "invalid_json_line", "message": "This line is no
 OPENAI_500 = "The server had an error while processing your request. Sorry about that!"
 ANTHROPIC_NOT_FOUND = "The requested resource could not be found."
 
-OBJ_KEYS = {"id", "key", "lifecycle", "created", "responses", "then", "comment",
+OBJ_KEYS = {"id", "key", "lifecycle", "poll_lifecycle", "created", "responses", "then", "comment",
             # OpenAI
             "endpoint", "input_file_id", "completion_window", "errors", "total", "failed", "metadata",
             # Anthropic
@@ -69,16 +69,27 @@ def _iso(ts):
 
 
 class ApiJob(Scripted):
-    __slots__ = ("kind", "id", "key", "lifecycle", "created", "wall0", "responses", "then", "resp_idx",
-                 "requests", "fields")
+    __slots__ = ("kind", "id", "key", "lifecycle", "poll_steps", "entered", "created", "wall0", "responses",
+                 "then", "resp_idx", "requests", "fields")
+
+    def clock(self, now):
+        """Where the object is in its steps: seconds since created, or with poll_lifecycle the
+        status requests before this one (the n-th request sees step clock n-1)."""
+        if self.poll_steps is not None:
+            return self.poll_steps, max(0, self.requests - 1)
+        return self.lifecycle, now - self.created
 
     def steps(self, now):
         """(status, entered at wall time) entered so far; None: the object does not exist (not
         created yet, past a last step with a duration, or "gone")."""
-        seen, past_end = walk(self.lifecycle, now - self.created)
+        steps, t = self.clock(now)
+        seen, past_end = walk(steps, t)
         if not seen or past_end or seen[-1][0] == "gone":
             return None
-        return [(st, self.wall0 + at) for st, at in seen]
+        if self.poll_steps is None:
+            return [(st, self.wall0 + at) for st, at in seen]
+        # a step scripted by polls was entered when it was first answered
+        return [(st, self.entered.setdefault(i, time.time())) for i, (st, _) in enumerate(seen)]
 
     def status_now(self, now):
         s = self.steps(now)
@@ -95,16 +106,17 @@ class ApiJob(Scripted):
         """Requests done so far: evenly over the running step, all once it is left (or when
         the lifecycle went straight to an end that has results)."""
         total = self.fields["total"]
-        t = now - self.created
-        for i, (st, at) in enumerate(seen):
+        steps, t = self.clock(now)
+        raw, _ = walk(steps, t)
+        for i, (st, start) in enumerate(raw):
             if st != running:
                 continue
-            if i + 1 < len(seen):
+            if i + 1 < len(raw):
                 return total
-            dur = self.lifecycle[i][1]         # seen[i] is lifecycle step i
+            dur = steps[i][1]                  # raw[i] is step i
             if not dur:
                 return 0
-            return min(total, int(total * (t - (at - self.wall0)) / dur))
+            return min(total, int(total * (t - start) / dur))
         return total if seen[-1][0] in ("finalizing", "completed", "ended") else 0
 
     def openai_view(self, seen, now, base_url):
@@ -199,6 +211,15 @@ def build(kind, d, where, check_spec):
     j.key = d.get("key")
     j.lifecycle = check_lifecycle(d["lifecycle"], where) if "lifecycle" in d \
         else check_lifecycle(DEFAULT_LIFECYCLES[kind], where)
+    # poll_lifecycle: the same steps, counted in status requests instead of seconds
+    j.poll_steps = None
+    j.entered = {}
+    if "poll_lifecycle" in d:
+        if "lifecycle" in d:
+            raise ScenarioError("%s: give lifecycle (seconds) or poll_lifecycle (requests), not both" % where)
+        j.poll_steps = check_lifecycle(d["poll_lifecycle"], where)
+        if any(n is not None and n != int(n) for _, n in j.poll_steps):
+            raise ScenarioError("%s: poll_lifecycle counts requests: whole numbers" % where)
     created = d.get("created", 0)
     if not isinstance(created, (int, float)):
         raise ScenarioError("%s: created must be a number of seconds" % where)
@@ -245,13 +266,21 @@ def set_jobs(store, d, check_spec):
     for j in store[kind].values():
         if ids is not None and j.id not in ids:
             continue
-        t = now - j.created
+        # from the next request on (poll_lifecycle) or from now (lifecycle)
+        steps, t = (j.poll_steps, j.requests) if j.poll_steps is not None else (j.lifecycle, now - j.created)
+        new = None
         if d.get("gone"):
-            j.lifecycle = K.history_then(j.lifecycle, t, [("gone", None)])
+            new = [("gone", None)]
         elif "lifecycle" in d:
-            j.lifecycle = K.history_then(j.lifecycle, t, check_lifecycle(d["lifecycle"], "set-api-job"))
+            new = check_lifecycle(d["lifecycle"], "set-api-job")
         elif "status" in d:
-            j.lifecycle = K.history_then(j.lifecycle, t, [(str(d["status"]), None)])
+            new = [(str(d["status"]), None)]
+        if new is not None:
+            steps = K.history_then(steps, t, new)
+            if j.poll_steps is not None:
+                j.poll_steps = steps
+            else:
+                j.lifecycle = steps
         if "errors" in d:
             j.fields["errors"] = [dict(OPENAI_DEFAULT_ERROR, message=d["errors"])] \
                 if isinstance(d["errors"], str) else d["errors"]
@@ -382,6 +411,22 @@ def natural(srv, req, route_, now):
     if v is None:
         return not_found(kind, route_) + ([],)
     return 200, v, []
+
+
+def with_status(answer, kind, value, error=None):
+    """A response spec's "job_status" on these APIs: the natural answer with its status field
+    set to value (any JSON: a word, a number, an object, null), and "error_msg" as the API's
+    error; an answer that is not a 200 (unknown id, bad key) stays as it is."""
+    status, obj, headers = answer
+    if status != 200 or not isinstance(obj, dict):
+        return answer
+    obj[STATUS_KEYS[kind]] = value
+    if error is not None:
+        if kind == OPENAI:
+            obj["errors"] = {"object": "list", "data": [dict(OPENAI_DEFAULT_ERROR, message=error)]}
+        elif kind == PROJECT:
+            obj["error"] = {"message": error}
+    return status, obj, headers
 
 
 def fault(srv, fault_name, spec, req, route_):

@@ -223,6 +223,39 @@ def t_scripted_faults(m):
 
 
 @test
+def t_poll_lifecycle_and_status_specs(m):
+    m.ctl("POST", "/_mock/api-jobs", {
+        "openai_batches": [{"id": "batch_Poll01", "total": 4,
+                            "poll_lifecycle": [["validating", 2], ["in_progress", 2], ["completed", None]]},
+                           {"id": "batch_Spec01", "lifecycle": [["in_progress", None]], "then": "lifecycle",
+                            "responses": [{"job_status": "needs_review"}, {"job_status": 7},
+                                          {"job_status": "failed", "error_msg": "quota"}, {"fault": "natural"}]}],
+        "anthropic_batches": [{"id": "msgbatch_Poll", "poll_lifecycle": [["in_progress", 1], ["gone", None]]}]})
+    p = "/v1/batches/batch_Poll01"
+    got = [json.loads(get(m, p, BEARER)[2]) for _ in range(5)]
+    eq([o["status"] for o in got], ["validating", "validating", "in_progress", "in_progress", "completed"],
+       "one step per request count")
+    eq([o["request_counts"]["completed"] for o in got], [0, 0, 0, 2, 4], "progress counted in requests")
+    ok(got[2]["in_progress_at"] is not None and got[4]["completed_at"] >= got[2]["in_progress_at"], "stamps")
+    eq(m.ctl("POST", "/_mock/set-api-job", {"kind": "openai", "ids": ["batch_Poll01"], "status": "cancelling"}),
+       {"updated": 1}, "set on a poll-scripted batch")
+    eq(json.loads(get(m, p, BEARER)[2])["status"], "cancelling", "from the next request on")
+    eq(json.loads(get(m, p, BEARER)[2])["status"], "cancelling", "and for good")
+    eq(get(m, "/v1/messages/batches/msgbatch_Poll", ANTH)[0], 200, "first request: in progress")
+    eq(get(m, "/v1/messages/batches/msgbatch_Poll", ANTH)[0], 404, "then gone")
+    p = "/v1/batches/batch_Spec01"
+    obj = json.loads(get(m, p, BEARER)[2])
+    eq((list(obj), obj["status"]), (BATCH_FIELDS, "needs_review"), "job_status: the natural body with that word")
+    eq(json.loads(get(m, p, BEARER)[2])["status"], 7, "job_status: a number")
+    obj = json.loads(get(m, p, BEARER)[2])
+    eq((obj["status"], obj["errors"]["data"][0]["message"]), ("failed", "quota"), "job_status and error_msg")
+    eq(json.loads(get(m, p, BEARER)[2])["status"], "in_progress", "then the lifecycle")
+    eq([e["job_status"] for e in m.requests(job_id="batch_Spec01")], ["needs_review", None, "failed", "in_progress"],
+       "the log's job_status: the word answered (none for a number)")
+    eq(get(m, p, {"Authorization": "Bearer sk-nope-0000000000000"})[0], 401, "a scripted status keeps the auth")
+
+
+@test
 def t_set_api_job(m):
     m.ctl("POST", "/_mock/api-jobs", {"openai_batches": [{"id": "batch_Set01", "lifecycle": [["in_progress", None]]},
                                                          {"id": "batch_set01", "lifecycle": [["validating", None]]}]})
