@@ -51,6 +51,15 @@ OPENAI_STAMPS = {"in_progress": "in_progress_at", "finalizing": "finalizing_at",
 OPENAI_ENDED = ("completed", "failed", "expired", "cancelled")
 OPENAI_DEFAULT_ERROR = {"code": "invalid_json_line", "message": "This line is not parseable as valid JSON.",
                         "param": None, "line": 1}
+# Error bodies.  OpenAI's shape {"error": {"message", "type", "param", "code"}} and its 401 texts
+# ("You didn't provide an API key. ...", "Incorrect API key provided: ...", code
+# invalid_api_key) are as users quote them in public issues; the exact text of the 404 for an
+# unknown batch could not be confirmed from a public source: "No batch found with id '...'."
+# is an assumption (jobwatch's kinds look only at the status code, GoneStatus=).  Anthropic's
+# {"type": "error", "error": {"type", "message"}}, its types (authentication_error,
+# invalid_request_error, not_found_error, api_error) and the example not-found message are
+# from https://docs.anthropic.com/en/api/errors; "x-api-key header is required", "invalid
+# x-api-key" and "anthropic-version: header is required" as quoted in public issues.
 OPENAI_500 = "The server had an error while processing your request. Sorry about that!"
 ANTHROPIC_NOT_FOUND = "The requested resource could not be found."
 
