@@ -416,11 +416,14 @@ class Route:
         self.path = None          # the routed (decoded, merged) path
 
 
-ROUTE_KINDS = ("status", "start", "indexing", "indexing_start", "run", "run_start", "other") + J.ROUTE_KINDS
+ROUTE_KINDS = ("status", "start", "indexing", "indexing_start", "run", "run_start", "other")
 
 
 class Override:
     __slots__ = ("match", "response", "expires", "count", "name", "hits")
+
+
+ROUTE_KINDS += J.ROUTE_KINDS        # the job APIs that are not Dify's (mock_jobapi.py)
 
 
 # --------------------------------------------------------------------------------------
@@ -559,10 +562,10 @@ class MockDify:
             data = {"jobs": data}
         if not isinstance(data, dict):
             raise ScenarioError("%s: a scenario is a list of jobs or an object" % where)
-        bad = set(data) - {"jobs", "keys", "default_lifecycle", "dify_version", "result_ttl",
+        bad = set(data) - set(J.SCENARIO_KEYS) - {"jobs", "keys", "default_lifecycle", "dify_version", "result_ttl",
                            "pending_ttl", "overrides", "next_job_ids", "comment", "apps",
                            "datasets", "batches", "runs", "default_document_lifecycle",
-                           "default_run_lifecycle"} - set(J.SCENARIO_KEYS)
+                           "default_run_lifecycle"}
         if bad:
             raise ScenarioError("%s: unknown scenario keys %s" % (where, sorted(bad)))
         cfg = {k: data[k] for k in ("default_lifecycle", "dify_version", "result_ttl",
@@ -580,7 +583,7 @@ class MockDify:
         built = [self.build_job(j, "%s: job %d" % (where, i)) for i, j in enumerate(jobs)]
         for job in built:
             self.add_job(job)
-        return len(built) + self.load_kinds(data, where)
+        return len(built) + self.load_kinds(data, where) + J.load(self, data, where, check_spec)
 
     def load_kinds(self, data, where):
         """The datasets, batches and runs of a scenario; their number (datasets not counted)."""
@@ -606,7 +609,7 @@ class MockDify:
             self.batches[(b.dataset_id, b.batch)] = b
         for r in runs:
             self.runs[r.run_id] = r
-        return len(batches) + len(runs) + J.load(self, data, where, check_spec)
+        return len(batches) + len(runs)
 
     def set_batches(self, d):
         if not isinstance(d, dict) or set(d) - {"dataset_id", "batch", "batches", "all", "gone", "document_ids",
