@@ -444,11 +444,11 @@ class MockDify:
         self.datasets = {}             # dataset id -> {"api_enabled"}
         self.batches = {}              # (dataset id, batch) -> mock_kinds.Batch
         self.runs = {}                 # run id -> mock_kinds.Run
-        self.api_jobs = {k: {} for k in J.ROUTE_KINDS}    # route kind -> id -> mock_jobapi.ApiJob
         self.default_document_lifecycle = check_lifecycle(K.DOC_LIFECYCLE, "default")
         self.default_run_lifecycle = check_lifecycle(K.RUN_LIFECYCLE, "default")
         self.next_batch_ids = []
         self.next_run_ids = []
+        self.api_jobs = {k: {} for k in J.ROUTE_KINDS}    # route kind -> id -> mock_jobapi.ApiJob
         self.default_lifecycle = check_lifecycle(json.loads(args.default_lifecycle), "--default-lifecycle") \
             if args.default_lifecycle else check_lifecycle(DEFAULT_LIFECYCLE, "default")
         self.keepalive_timeout = args.keepalive_timeout
