@@ -888,6 +888,27 @@ class Mock:
     def runs(self, run_id=None):
         return self.ctl("GET", "/_mock/runs" + ("?run_id=" + run_id if run_id else ""))
 
+    # job APIs that are not Dify's, for user-defined kinds (tests/mock/mock_jobapi.py)
+
+    def add_api_jobs(self, **lists):
+        """openai_batches=[...], anthropic_batches=[...], project_jobs=[...] ({"id", "lifecycle",
+        "responses", ...}, see mock_jobapi.py)."""
+        return self.ctl("POST", "/_mock/api-jobs", lists)["added"]
+
+    def set_api_job(self, kind, ids=None, **fields):
+        """Change objects of one API now (kind openai|anthropic|project): status=, lifecycle=,
+        gone=True, errors=, responses=, ...; ids=None: all of them."""
+        fields["kind"] = kind
+        if ids is None:
+            fields["all"] = True
+        else:
+            fields["ids"] = [ids] if isinstance(ids, str) else list(ids)
+        return self.ctl("POST", "/_mock/set-api-job", fields)["updated"]
+
+    def api_jobs(self, kind=None, id=None):
+        q = {k: v for k, v in (("kind", kind), ("id", id)) if v is not None}
+        return self.ctl("GET", "/_mock/api-jobs" + ("?" + urllib.parse.urlencode(q) if q else ""))
+
     def verify(self):
         """Fail if a job's 'expect' clause was not met."""
         v = self.ctl("GET", "/_mock/verify")

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """mock_dify.py -- a mock of Dify's asynchronous job APIs, for jobwatch's tests: annotation-reply
-jobs, document-indexing batches and workflow runs (models of the last two in mock_kinds.py).
+jobs, document-indexing batches and workflow runs (models of the last two in mock_kinds.py); and,
+for user-defined kinds, job APIs that are not Dify's (OpenAI- and Anthropic-batch-shaped and a
+generic one, in mock_jobapi.py).
 
 It speaks HTTP/1.1 itself on asyncio streams, so that every byte on the wire is under
 control: keep-alive, chunked bodies, resets, trickles, truncations.  It reproduces the
@@ -31,6 +33,7 @@ import time
 import urllib.parse
 import uuid
 
+import mock_jobapi as J
 import mock_kinds as K
 from mock_kinds import UUID_RE, ScenarioError, check_lifecycle, pydantic_errors
 
@@ -398,11 +401,12 @@ class Request:
 
 
 class Route:
-    __slots__ = ("kind", "action", "job_id", "allowed", "dataset_id", "rule", "path")
+    __slots__ = ("kind", "action", "job_id", "allowed", "dataset_id", "rule", "path", "project")
 
     def __init__(self, kind, action=None, job_id=None, allowed=None, dataset_id=None, rule=None):
         # status | start (annotation reply) | indexing | indexing_start | run | run_start |
-        # other | redirected
+        # openai_batch | anthropic_batch | project_job (mock_jobapi.py) | other | redirected
+        self.project = None       # project_job: the {project} segment, decoded
         self.kind = kind
         self.action = action
         self.job_id = job_id      # lower-case canonical uuid; the batch id; the run id; or None
@@ -417,6 +421,9 @@ ROUTE_KINDS = ("status", "start", "indexing", "indexing_start", "run", "run_star
 
 class Override:
     __slots__ = ("match", "response", "expires", "count", "name", "hits")
+
+
+ROUTE_KINDS += J.ROUTE_KINDS        # the job APIs that are not Dify's (mock_jobapi.py)
 
 
 # --------------------------------------------------------------------------------------
@@ -445,6 +452,7 @@ class MockDify:
         self.default_run_lifecycle = check_lifecycle(K.RUN_LIFECYCLE, "default")
         self.next_batch_ids = []
         self.next_run_ids = []
+        self.api_jobs = {k: {} for k in J.ROUTE_KINDS}    # route kind -> id -> mock_jobapi.ApiJob
         self.default_lifecycle = check_lifecycle(json.loads(args.default_lifecycle), "--default-lifecycle") \
             if args.default_lifecycle else check_lifecycle(DEFAULT_LIFECYCLE, "default")
         self.keepalive_timeout = args.keepalive_timeout
@@ -545,6 +553,7 @@ class MockDify:
             "jobs": len(self.jobs),
             "batches": len(self.batches),
             "runs": len(self.runs),
+            "api_jobs": sum(len(v) for v in self.api_jobs.values()),
             "overrides": len(self.overrides),
             "uptime": round(time.monotonic() - self.started, 6),
         }
@@ -557,7 +566,7 @@ class MockDify:
             data = {"jobs": data}
         if not isinstance(data, dict):
             raise ScenarioError("%s: a scenario is a list of jobs or an object" % where)
-        bad = set(data) - {"jobs", "keys", "default_lifecycle", "dify_version", "result_ttl",
+        bad = set(data) - set(J.SCENARIO_KEYS) - {"jobs", "keys", "default_lifecycle", "dify_version", "result_ttl",
                            "pending_ttl", "overrides", "next_job_ids", "comment", "apps",
                            "datasets", "batches", "runs", "default_document_lifecycle",
                            "default_run_lifecycle"}
@@ -578,7 +587,7 @@ class MockDify:
         built = [self.build_job(j, "%s: job %d" % (where, i)) for i, j in enumerate(jobs)]
         for job in built:
             self.add_job(job)
-        return len(built) + self.load_kinds(data, where)
+        return len(built) + self.load_kinds(data, where) + J.load(self, data, where, check_spec)
 
     def load_kinds(self, data, where):
         """The datasets, batches and runs of a scenario; their number (datasets not counted)."""
@@ -932,7 +941,17 @@ class MockDify:
 
     # ---- routing ----------------------------------------------------------------------
 
+    def base_url(self):
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port, self.prefix)
+
     def route(self, req):
+        # The job APIs that are not Dify's route on the raw path: a %2F in a segment stays there.
+        j = J.route(self.prefix, req.path)
+        if j is not None:
+            r = Route(j[0], job_id=j[1], allowed=("GET", "HEAD"))
+            r.project = j[2]
+            r.path = req.path
+            return r
         path = urllib.parse.unquote(req.path)
         path = re.sub("/{2,}", "/", path)          # nginx's merge_slashes
         r = self.route_path(path)
@@ -1056,7 +1075,16 @@ class MockDify:
         np.headers = plan.headers
         return np
 
+    def api_plan(self, kind, answer):
+        status, obj, headers = answer
+        p = Plan(status, J.dumps(kind, obj), JSON_CT, headers)
+        if isinstance(obj, dict) and isinstance(obj.get(J.STATUS_KEYS[kind]), str):
+            p.job_status = obj[J.STATUS_KEYS[kind]]
+        return p
+
     def natural(self, req, route, now):
+        if route.kind in J.ROUTE_KINDS:
+            return self.api_plan(route.kind, J.natural(self, req, route, now))
         if route.kind in ("other", "redirected"):
             return self.router_404_plan()
         if req.method not in route.allowed:
@@ -1120,6 +1148,8 @@ class MockDify:
             return self.batches.get((route.dataset_id, route.job_id))
         if route.kind == "run":
             return self.runs.get(route.job_id)
+        if route.kind in J.ROUTE_KINDS:
+            return self.api_jobs[route.kind].get(route.job_id)
         return None
 
     def natural_indexing(self, req, route, now):
@@ -1272,7 +1302,7 @@ class MockDify:
         if not isinstance(obj, dict):
             obj = {"value": obj}
         good = dify_json(obj)
-        status_key = "status" if route.kind == "run" else "indexing_status"
+        status_key = J.STATUS_KEYS.get(route.kind, "status" if route.kind == "run" else "indexing_status")
         if fault == "malformed":
             v = spec.get("variant", "truncated")
             body, ct = {"truncated": good[:len(good) // 2], "garbage": b"this is not json\n", "empty": b"",
@@ -1335,6 +1365,9 @@ class MockDify:
                     p = Plan(status, base64.b64decode(spec["body_b64"]), spec.get("content_type", HTML_CT))
                 else:
                     p = Plan(status, spec.get("body_raw", "").encode(), spec.get("content_type", HTML_CT))
+            elif "job_status" in spec and route.kind in J.ROUTE_KINDS:
+                p = self.api_plan(route.kind, J.with_status(J.natural(self, req, route, now), route.kind,
+                                                            spec["job_status"], spec.get("error_msg")))
             elif "job_status" in spec:
                 jid, status, err = self.job_body_fields(req, route, now, spec)
                 p = self.json_plan(200, {"job_id": jid, "job_status": status, "error_msg": err})
@@ -1343,9 +1376,11 @@ class MockDify:
         elif fault == "reset":
             p = Plan(0, b"", None)
             p.reset_after = spec.get("reset_after", 0)
-        elif route.kind in ("indexing", "run") and fault in ("malformed", "oversized", "endless_chunked",
-                                                             "wrong_shape"):
+        elif route.kind in ("indexing", "run") + J.ROUTE_KINDS and fault in ("malformed", "oversized",
+                                                                              "endless_chunked", "wrong_shape"):
             p = self.kind_body_fault(fault, spec, req, route, now)
+        elif route.kind in J.ROUTE_KINDS and J.fault(self, fault, spec, req, route) is not None:
+            p = self.api_plan(route.kind, J.fault(self, fault, spec, req, route))
         elif fault == "malformed":
             jid, status, err = self.job_body_fields(req, route, now, spec)
             good = dify_json({"job_id": jid, "job_status": status, "error_msg": err})
@@ -1678,6 +1713,9 @@ class MockDify:
         req.ended = False
         route = self.route(req)
         req.route = route
+        if route.kind == J.ANTHROPIC:
+            tok = req.headers.get("x-api-key") or "-"      # the key of that API: in-flight accounting per key
+            req.app = tok
         self.seq += 1
         entry = {
             "seq": self.seq, "t": now, "wall": time.time(), "t_end": None, "conn": conn.id,
@@ -1863,7 +1901,8 @@ class MockDify:
                 for e in self.log[lo:]:
                     if e["seq"] <= since:
                         continue
-                    if job is not None and e["job_id"] != job.lower():
+                    # Dify's ids are logged in lower case; other APIs' ids are case-sensitive
+                    if job is not None and e["job_id"] != (job if e["kind"] in J.ROUTE_KINDS else job.lower()):
                         continue
                     if kind is not None and e["kind"] != kind:
                         continue
@@ -1878,6 +1917,8 @@ class MockDify:
             if path == "/_mock/batches":
                 want = q.get("batch", [None])[0]
                 return [b.describe(now) for b in self.batches.values() if want is None or b.batch == want]
+            if path == "/_mock/api-jobs":
+                return J.describe(self, q.get("kind", [None])[0], q.get("id", [None])[0], now)
             if path == "/_mock/runs":
                 want = q.get("run_id", [None])[0]
                 return [r.describe(now) for r in self.runs.values() if want is None or r.run_id == want.lower()]
@@ -1911,6 +1952,10 @@ class MockDify:
                 return {"added": self.load_scenario({path[7:]: b} if isinstance(b, list) else b, path[7:])}
             if path == "/_mock/set-batch":
                 return {"updated": self.set_batches(body())}
+            if path == "/_mock/api-jobs":
+                return {"added": self.load_scenario(body(), "api-jobs")}
+            if path == "/_mock/set-api-job":
+                return {"updated": J.set_jobs(self.api_jobs, body(), check_spec)}
             if path == "/_mock/set-run":
                 return {"updated": self.set_runs(body())}
             if path == "/_mock/config":
