@@ -235,11 +235,11 @@ static void on_file_changed(void *userdata, const char *name)
 	}
 
 	j = job_new_kind(jf.ident.kind);
-	if (!j) {
+	if (!j || job_set_ident(j, &jf.ident) < 0) {
 		log_error("Out of memory adding job file '%s'", path);
+		job_free(j);
 		goto out;
 	}
-	job_set_ident(j, &jf.ident);
 	j->endpoint = e;
 	j->file = strdup_or_null(name);
 	j->description = TAKE_PTR(jf.description);

@@ -175,10 +175,9 @@ static struct job *detached_from_row(struct daemon *d, const struct state_row *r
 				     struct endpoint *e, const struct kind_ident *ident)
 {
 	struct job *j = job_new_kind(ident->kind);
-	if (!j) {
-		return NULL;
+	if (!j || job_set_ident(j, ident) < 0) {
+		return job_free(j);
 	}
-	job_set_ident(j, ident);
 	j->endpoint = e;
 	j->file = strdup_or_null(row->file);
 	j->description = row->description ? strdup_or_null(row->description) : NULL;

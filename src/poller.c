@@ -302,7 +302,7 @@ static void stall_check(struct poller *p, struct job *j)
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s",
 		 a == STALL_ANNOUNCE ? MESSAGE_ID_JOB_STALLED : MESSAGE_ID_JOB_MOVING);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
-	snprintf(fk, sizeof(fk), "JOB_KIND=%s", kind_type_to_string(j->kind));
+	snprintf(fk, sizeof(fk), "JOB_KIND=%s", job_kind_name(j));
 	snprintf(fs, sizeof(fs), "JOB_REMOTE_STATUS=%s", status);
 	snprintf(fu, sizeof(fu), "JOB_STALLED_USEC=%llu", (unsigned long long)still);
 	snprintf(fx, sizeof(fx), "JOB_STALL_AFTER_USEC=%llu", (unsigned long long)after);
@@ -379,7 +379,7 @@ static void status_answered(struct poller *p, struct job *j, const struct poll_r
 		} else {
 			log_job(LOG_NOTICE, j,
 				"Dify answered with status '%s', which this version does not know for a %s job; treating it as not finished.",
-				r->status_text, kind_type_to_string(j->kind));
+				r->status_text, job_kind_name(j));
 		}
 	}
 	/* progress is written with the next lazy flush, the status change below at once */

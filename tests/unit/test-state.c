@@ -504,7 +504,7 @@ static void test_indexing_row(void **state)
 	assert_non_null(j);
 	assert_int_equal(kind_field_parse(KIND_FIELD_DATASET, JOB_ID_1, &ident), 0);
 	assert_int_equal(kind_field_parse(KIND_FIELD_BATCH, KIND_BATCH_EXAMPLE, &ident), 0);
-	job_set_ident(j, &ident);
+	assert_int_equal(job_set_ident(j, &ident), 0);
 	j->endpoint = &ep;
 	j->file = strdup_or_null("b.job");
 	j->accepted_usec = 5;
