@@ -261,6 +261,7 @@ static void report_one(struct daemon *d, struct job *j)
 	struct journal_result r = {
 		.job_id = job_id_string(j, ids),
 		.kind = job_kind_name(j),
+		.user_kind = j->kind == KIND_USER,
 		.action = j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : NULL,
 		.dataset = job_dataset_string(j, dataset),
 		.documents = tally ? (int64_t)x->documents_total : -1,
