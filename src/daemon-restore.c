@@ -220,32 +220,32 @@ static bool kind_gone_file_kept(struct daemon *d, const struct state_row *row,
 	       faccessat(d->jobsdir->dir_fd, row->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Such a job is kept, not cancelled: filed under its file as the scan would
- * have, it waits (the poller stalls it, saying why) for a reload that
- * defines its kind again, as a job whose kind a reload removes does. The
- * reload's rescan reads its file then and takes its Hook=, Timeout= and
- * StallAfter=; until then the configuration's apply. */
-static int adopt_kind_gone(struct daemon *d, const struct state_row *row, struct endpoint *e,
-			   const struct kind_ident *ident)
+/* Such a job is kept, neither cancelled nor forgotten: filed under its file
+ * as the scan would have made it (the row is then restored into it as into
+ * any filed job), a pending one waits (the poller stalls it, saying why)
+ * for a reload that defines its kind again, as a job whose kind a reload
+ * removes does; a finished one is not reported or hooked again when its
+ * kind comes back. The reload's rescan reads its file then and takes its
+ * Hook=, Timeout= and StallAfter=; until then the configuration's apply. */
+static struct job *adopt_kind_gone(struct daemon *d, const struct state_row *row,
+				   const struct kind_ident *ident)
 {
-	struct job *j = job_new_kind(ident->kind);
+	struct endpoint *e = registry_endpoint(&d->registry, row->endpoint, true);
+	struct job *j = e ? job_new_kind(ident->kind) : NULL;
 
 	if (!j || job_set_ident(j, ident) < 0) {
-		job_free(j);
-		return -ENOMEM;
+		return job_free(j);
 	}
 	j->endpoint = e;
 	j->file = strdup_or_null(row->file);
 	j->description = row->description ? strdup_or_null(row->description) : NULL;
-	restore_track(j, row);
-	if (!j->file || registry_add(&d->registry, j) < 0) {
-		job_free(j);
-		return -ENOMEM;
+	j->accepted_usec = row->accepted_usec;
+	if (!j->file || (row->description && !j->description) ||
+	    registry_add(&d->registry, j) < 0) {
+		return job_free(j);
 	}
-	if (j->stall.stalled_usec != 0) {
-		registry_stall_changed(&d->registry, j, true);
-	}
-	return 0;
+	d->n_started_new++; /* as the scan counts a job it adds */
+	return j;
 }
 
 /* One row of the state store at start-up, after the scan. What it becomes
@@ -273,6 +273,12 @@ int on_state_row(void *userdata, const struct state_row *row)
 	}
 	e = registry_endpoint(&d->registry, row->endpoint, false);
 	j = e ? registry_by_identity(&d->registry, e, &ident) : NULL;
+	if (!j && kind_gone_file_kept(d, row, &ident)) {
+		j = adopt_kind_gone(d, row, &ident);
+		if (!j) {
+			return -ENOMEM;
+		}
+	}
 
 	enum restore_action a = pipeline_restore_action(&(struct restore_input){
 		.filed = j != NULL,
@@ -310,9 +316,6 @@ int on_state_row(void *userdata, const struct state_row *row)
 	e = registry_endpoint(&d->registry, row->endpoint, true);
 	if (!e) {
 		return -ENOMEM;
-	}
-	if (a == RESTORE_CANCEL && kind_gone_file_kept(d, row, &ident)) {
-		return adopt_kind_gone(d, row, e, &ident);
 	}
 	if (a == RESTORE_CANCEL) {
 		j = detached_from_row(d, row, e, &ident);
