@@ -821,6 +821,25 @@ static void test_user_kinds(void **state)
 	diag_list_done(&d);
 	jobfile_done(&j);
 
+	/* a path that does not fit: an error at Kind= */
+	{
+		char text[512], id[KINDDEF_VALUE_MAX + 1];
+		memset(id, '%', KINDDEF_VALUE_MAX); /* each one escaped to 3 bytes */
+		id[KINDDEF_VALUE_MAX] = '\0';
+		add_kind(c, "echo",
+			 (const char *const[]){ "StatusPath=/{id}/{id}/{id}/{id}/{id}/{id}",
+						"StatusField=/s", "Completed=ok", NULL });
+		snprintf(text, sizeof(text), "[Job]\nKind=echo\nJobID=%s\n", id);
+		assert_int_equal(parse(text, &j, &d), 0);
+		assert_int_equal(jobfile_check_refs("test.job", &j, c, &d), -EINVAL);
+		assert_n_diags(&d, 1);
+		assert_diag(&d, 0, DIAG_ERROR, "test.job", 2,
+			    "The status path of this job is longer than 4095 bytes (Kind=echo)");
+		assert_null(j.ident.user);
+		diag_list_done(&d);
+		jobfile_done(&j);
+	}
+
 	/* errors of the parser, each at its line */
 	check_invalid("[Job]\nKind=openai-batch\n", 1,
 		      "Missing required key JobID= in [Job] for Kind=openai-batch");
