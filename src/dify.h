@@ -67,7 +67,8 @@ struct poll_result {
 	enum kind_verdict verdict;
 	/* For POLL_STATUS: the remote status (JOB_REMOTE_STATUS), borrowed from
 	 * the response or static: annotation-reply's job_status, workflow-run's
-	 * status, document-indexing's word for the batch (kind.c); "" when none. */
+	 * status, document-indexing's word for the batch (kind.c), a user kind's
+	 * word at StatusField= (userkind.h); "" when none. */
 	const char *status_text;
 	bool status_known; /* status_text is a word the kind knows; false: say once */
 	const char *error_msg; /* borrowed; "" when absent (JOB_ERROR) */
