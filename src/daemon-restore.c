@@ -206,16 +206,19 @@ static struct job *detached_from_row(struct daemon *d, const struct state_row *r
 	return j;
 }
 
-/* A pending job of a [Kind:NAME] the configuration no longer defines: the
- * scan refused its file (jobfile_check_refs() cannot resolve the kind), but
- * the file is still there, so it was not removed. */
-static bool kind_gone_file_kept(struct daemon *d, const struct state_row *row,
-				const struct kind_ident *ident)
+/* A job whose [Endpoint:NAME] or [Kind:NAME] the configuration no longer
+ * defines: the scan refused its file (jobfile_check_refs() cannot resolve
+ * it), but the file is still there, so it was not removed. */
+static bool config_gone_file_kept(struct daemon *d, const struct state_row *row,
+				  const struct kind_ident *ident)
 {
 	char name[KIND_NAME_MAX];
+	bool kind_gone = ident->kind == KIND_USER && userkind_text_name(ident->user, name) &&
+			 !config_find_kind(d->config, name);
+	bool endpoint_gone = !config_find_endpoint(
+		d->config, streq(row->endpoint, ENDPOINT_DEFAULT_NAME) ? NULL : row->endpoint);
 
-	return ident->kind == KIND_USER && d->jobsdir && userkind_text_name(ident->user, name) &&
-	       !config_find_kind(d->config, name) && jobfile_name_is_valid(row->file) &&
+	return (kind_gone || endpoint_gone) && d->jobsdir && jobfile_name_is_valid(row->file) &&
 	       !registry_by_file(&d->registry, row->file) &&
 	       faccessat(d->jobsdir->dir_fd, row->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
@@ -223,12 +226,13 @@ static bool kind_gone_file_kept(struct daemon *d, const struct state_row *row,
 /* Such a job is kept, neither cancelled nor forgotten: filed under its file
  * as the scan would have made it (the row is then restored into it as into
  * any filed job), a pending one waits (the poller stalls it, saying why)
- * for a reload that defines its kind again, as a job whose kind a reload
- * removes does; a finished one is not reported or hooked again when its
- * kind comes back. The reload's rescan reads its file then and takes its
- * Hook=, Timeout= and StallAfter=; until then the configuration's apply. */
-static struct job *adopt_kind_gone(struct daemon *d, const struct state_row *row,
-				   const struct kind_ident *ident)
+ * for a reload that defines its endpoint or kind again, as a job whose
+ * endpoint or kind a reload removes does; a finished one is not reported or
+ * hooked again when they come back. The reload's rescan reads its file then
+ * and takes its Hook=, Timeout= and StallAfter=; until then the
+ * configuration's apply. */
+static struct job *adopt_config_gone(struct daemon *d, const struct state_row *row,
+				     const struct kind_ident *ident)
 {
 	struct endpoint *e = registry_endpoint(&d->registry, row->endpoint, true);
 	struct job *j = e ? job_new_kind(ident->kind) : NULL;
@@ -273,8 +277,8 @@ int on_state_row(void *userdata, const struct state_row *row)
 	}
 	e = registry_endpoint(&d->registry, row->endpoint, false);
 	j = e ? registry_by_identity(&d->registry, e, &ident) : NULL;
-	if (!j && kind_gone_file_kept(d, row, &ident)) {
-		j = adopt_kind_gone(d, row, &ident);
+	if (!j && config_gone_file_kept(d, row, &ident)) {
+		j = adopt_config_gone(d, row, &ident);
 		if (!j) {
 			return -ENOMEM;
 		}
