@@ -292,7 +292,13 @@ static const struct job_item job_items[] = {
 	{ "Batch", parse_batch },	{ "StallAfter", parse_stall_after },
 };
 
-/* A key of a {Key}'s form: kept with its line (the last one of a key). */
+/* Distinct keys of a {Key}'s form kept: a kind uses at most
+ * KINDDEF_KEYS_MAX; past this many the others are unknown keys at once
+ * (and a file of thousands of them costs no quadratic search). */
+#define JOBFILE_EXTRA_MAX (4 * KINDDEF_KEYS_MAX)
+
+/* A key of a {Key}'s form: kept with its line (the last one of a key).
+ * Returns 0, 1 when it was not kept (too many), or -ENOMEM. */
 static int keep_extra(struct jobfile *j, const char *key, const char *value, unsigned line)
 {
 	size_t klen = strlen(key);
@@ -308,6 +314,10 @@ static int keep_extra(struct jobfile *j, const char *key, const char *value, uns
 			j->extra_lines[i] = line;
 			return 0;
 		}
+	}
+	if (j->n_extra >= JOBFILE_EXTRA_MAX) {
+		free(f);
+		return 1;
 	}
 	if (!grow_array((void **)&j->extra_lines, &j->extra_lines_allocated,
 			sizeof(*j->extra_lines), j->n_extra + 1)) {
@@ -444,7 +454,10 @@ static int on_job_key(void *userdata, const char *file, unsigned line, const cha
 	}
 	if (kinddef_key_is_placeholder(key)) {
 		/* a user kind's {Key}, perhaps: Kind= may come later */
-		return keep_extra(st->job, key, value, line);
+		int r = keep_extra(st->job, key, value, line);
+		if (r <= 0) {
+			return r;
+		}
 	}
 	diag_add(st->diags, DIAG_WARNING, file, line, "Unknown key '%s' in section [%s], ignoring",
 		 QUOTE(key), QUOTE(section));

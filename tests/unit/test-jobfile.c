@@ -856,6 +856,25 @@ static void test_user_kinds(void **state)
 	jobfile_done(&j);
 	check_invalid("[Job]\nKind=workflow-run\nJobID=batch_1\n", 3,
 		      "Invalid JobID= value 'batch_1', expected a UUID");
+
+	/* many keys of a {Key}'s form: each the usual warning, in line order,
+	 * whether kept (the first 32) or not */
+	{
+		char text[2048] = "[Job]\nKind=workflow-run\nJobID=" ID "\n";
+		for (int i = 0; i < 40; i++) {
+			size_t n = strlen(text);
+			snprintf(text + n, sizeof(text) - n, "K%d=v\n", i);
+		}
+		assert_int_equal(parse(text, &j, &d), 0);
+		assert_n_diags(&d, 40);
+		for (unsigned i = 0; i < 40; i++) {
+			char want[64];
+			snprintf(want, sizeof(want), "Unknown key 'K%u' in section [Job]", i);
+			assert_diag(&d, i, DIAG_WARNING, "test.job", 4 + i, want);
+		}
+		diag_list_done(&d);
+		jobfile_done(&j);
+	}
 }
 
 static void test_format_kinds(void **state)
