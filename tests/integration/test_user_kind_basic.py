@@ -8,6 +8,8 @@ tests/mock/mock_kinds.py), and job files of Kind=things.
             JOB_ID the JobID= text, the hook gets JOBWATCH_KIND=things and the body on stdin
   bad       queued -> failed with an error message: error, JOB_ERROR from ErrorField=
   nothing   an id the server never knew (404 = GoneStatus=): unknown after three answers
+  odd       a status that is a number: job trouble saying so ("the status at '/status' is a
+            number"), never a terminal state: it times out (Timeout=2s)
   slow      still running across a clean restart: polled again after it, one result
   kept      the kind removed by a reload: the job is reported once and left alone (no polls,
             no result), also across a restart; a reload that brings the kind back makes it
@@ -24,10 +26,10 @@ KIND = {"StatusPath": "/things/{id}", "StatusField": "/status", "ErrorField": "/
 MISSING = "Kind 'things' is not in the configuration"
 
 
-def thing_job(sb, name, thing_id, description=None):
+def thing_job(sb, name, thing_id, timeout=None):
     kv = {"Kind": "things", "JobID": thing_id}
-    if description:
-        kv["Description"] = description
+    if timeout:
+        kv["Timeout"] = timeout
     return sb.write_job(name, text=H.ini_text({"Job": kv}))
 
 
@@ -57,6 +59,7 @@ def test():
         {"id": "bad/2", "lifecycle": [["queued", 0.3], ["failed", None]], "error": "disk full"},
         {"id": "slow-3", "lifecycle": [["running", 4.0], ["done", None]]},
         {"id": "kept-4", "lifecycle": [["running", 8.0], ["done", None]]},
+        {"id": "odd-5", "body": {"status": 7}},
     ]})
     conf = sb.base_config(mock, hook=hook, initial="100ms", max_interval="300ms")
     conf["Kind:things"] = KIND
@@ -64,17 +67,23 @@ def test():
     files = {t: thing_job(sb, n, t) for n, t in (("done", "done-1"), ("bad", "bad/2"),
                                                    ("nothing", "nothing-0"), ("slow", "slow-3"),
                                                    ("kept", "kept-4"))}
+    files["odd-5"] = thing_job(sb, "odd", "odd-5", timeout="2s")
 
     d = sb.start_daemon()
-    res = {k: v[0] for k, v in C.by_job(C.wait_results(d, 3, timeout=15)).items()}
+    res = {k: v[0] for k, v in C.by_job(C.wait_results(d, 4, timeout=15)).items()}
     check_result(res["done-1"], "done-1", "completed", "done", files["done-1"])
     check_result(res["bad/2"], "bad/2", "error", "failed", files["bad/2"], error="disk full")
     check_result(res["nothing-0"], "nothing-0", "unknown", None, files["nothing-0"])
+    check_result(res["odd-5"], "odd-5", "timeout", None, files["odd-5"])
+    t = d.journal(MESSAGE_ID=C.MID["JOB_TROUBLE"], JOB_ID="odd-5")
+    H.eq(len(t), 1, "job trouble entries of odd-5")
+    H.check("the status at '/status' is a number" in t[0]["MESSAGE"],
+            "the trouble says why the answer is no status: %s", t[0]["MESSAGE"])
     # the id went into the path escaped, as the job file has it
     paths = {r["path"] for r in mock.requests(job_id="bad/2", headers=False)}
     H.check(paths and all(p.endswith("/things/bad%2F2") for p in paths),
             "bad/2 polled at .../things/bad%%2F2: %s", sorted(paths))
-    recs = sb.wait_for_hook_records(3)
+    recs = sb.wait_for_hook_records(4)
     by_id = {r["env"].get("JOBWATCH_JOB_ID"): r for r in recs}
     h = by_id.get("done-1")
     H.check(h is not None, "a hook run for done-1: %s", sorted(by_id))
@@ -113,7 +122,8 @@ def test():
     e = C.wait_results(d, 1, timeout=15, job_id="kept-4")[0]
     check_result(e, "kept-4", "completed", "done", files["kept-4"])
     H.check(polls(mock, "kept-4") > n, "kept-4 polled once its kind is back")
-    C.assert_one_result_each(d, ["done-1", "bad/2", "nothing-0", "slow-3", "kept-4"], settle=0.5)
+    C.assert_one_result_each(d, ["done-1", "bad/2", "nothing-0", "odd-5", "slow-3", "kept-4"],
+                             settle=0.5)
     d.stop()
 
 

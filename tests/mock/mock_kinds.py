@@ -429,14 +429,17 @@ def set_run(r, d, now):
 # id, or one whose lifecycle has reached "gone", is a 404 {"error": "no such thing"}.  The broad
 # OpenAI-batch-shaped API is mock_jobapi.py's.
 
-THING_KEYS = {"id", "lifecycle", "error", "created"}
+THING_KEYS = {"id", "lifecycle", "error", "created", "body"}
 
 
 class Thing:
-    __slots__ = ("thing_id", "lifecycle", "error", "created")
+    __slots__ = ("thing_id", "lifecycle", "error", "created", "body")
 
     def view(self, now):
-        """The answer's body, or None: no such thing (404)."""
+        """The answer's body, or None: no such thing (404).  A thing given a "body" answers it
+        as it is, always (a status that is a number, an object, ...)."""
+        if self.body is not None:
+            return self.body
         seen, _ = walk(self.lifecycle, now - self.created)
         if not seen or seen[-1][0] == "gone":
             return None
@@ -456,4 +459,5 @@ def build_thing(d, where):
     if t.error is not None and not isinstance(t.error, str):
         raise ScenarioError("%s: error must be a string or null" % where)
     t.created = time.monotonic() + float(d.get("created", 0))
+    t.body = d.get("body")
     return t
