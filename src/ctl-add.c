@@ -117,13 +117,13 @@ static char *job_file_name(const struct kind_ident *ident, const char *endpoint)
 	enum kind_field f[_KIND_FIELD_MAX];
 	size_t n = ctl_kind_args(ident->kind, f);
 	const char *ep = endpoint ? endpoint : ENDPOINT_DEFAULT_NAME;
-	char name[NAME_MAX + 1], buf[KIND_ID_STRING_MAX];
+	char name[NAME_MAX + 1], buf[KIND_ID_STRING_MAX], kname[KIND_NAME_MAX];
 	int k;
 
 	k = snprintf(name, sizeof(name), "%s%s", ep[0] == '.' ? "_" : "", ep);
 	if (ident->kind != KIND_ANNOTATION_REPLY && k >= 0) {
 		k = snprintf(name + k, sizeof(name) - (size_t)k, "-%s",
-			     kind_type_to_string(ident->kind));
+			     strempty(kind_ident_kind_name(ident, kname)));
 	}
 	for (size_t i = 0; i < n && k >= 0 && (size_t)k < sizeof(name); i++) {
 		size_t len = strlen(name);
@@ -277,6 +277,9 @@ static bool row_is_job(const struct state_row *row, const struct kind_ident *ide
 	const struct kind *k = kind_get(ident->kind);
 	char buf[KIND_ID_STRING_MAX];
 
+	if (!k) {
+		return false; /* a user kind's row: not matched here yet */
+	}
 	if (!streq(row->endpoint, endpoint ? endpoint : ENDPOINT_DEFAULT_NAME) ||
 	    !streq(isempty(row->kind) ? kind_type_to_string(KIND_ANNOTATION_REPLY) : row->kind,
 		   k->name)) {
@@ -315,7 +318,7 @@ static void note_known_outcome(const struct kind_ident *ident, const char *endpo
 /* "enable job 3c90c3cc-...", "document-indexing batch 2026...", for messages. */
 static char *describe_job(const struct kind_ident *ident, char *buf, size_t size)
 {
-	char id[KIND_ID_STRING_MAX], action[KIND_ID_STRING_MAX];
+	char id[KIND_ID_STRING_MAX], action[KIND_ID_STRING_MAX], kname[KIND_NAME_MAX];
 
 	if (!kind_ident_id_string(ident, id)) {
 		snprintf(id, sizeof(id), "?");
@@ -324,7 +327,7 @@ static char *describe_job(const struct kind_ident *ident, char *buf, size_t size
 		snprintf(buf, size, "%s",
 			 strempty(kind_field_to_string(ident, KIND_FIELD_ACTION, action)));
 	} else {
-		snprintf(buf, size, "%s %s", kind_type_to_string(ident->kind), id);
+		snprintf(buf, size, "%s %s", strempty(kind_ident_kind_name(ident, kname)), id);
 	}
 	return buf;
 }
@@ -335,7 +338,7 @@ enum ctl_exit verb_add(char **args, size_t n)
 	_cleanup_(freep) char *path = NULL;
 	enum kind_type t = KIND_ANNOTATION_REPLY;
 	struct kind_ident ident;
-	char what[128];
+	char what[KIND_NAME_MAX + KIND_ID_STRING_MAX + 2];
 	int r;
 
 	if (arg_kind) {

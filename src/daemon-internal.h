@@ -39,8 +39,11 @@
 struct refused_file {
 	char *name; /* owned */
 	struct endpoint *endpoint; /* identity: endpoint, ident */
-	struct kind_ident ident;
+	struct kind_ident ident; /* a user kind's text: user_text */
+	char *user_text; /* owned copy of ident.user (the file's jobfile is gone) */
 };
+/* Free what f owns (daemon-jobfiles.c). */
+void refused_file_done(struct refused_file *f);
 
 struct orphan_hook {
 	struct job *job; /* borrowed; the job waits for this process */

@@ -47,6 +47,8 @@ static void job_file_log(int level, const char *path, const char *fmt, ...)
 /* Files refused while another file holds their job (e, ident: the job
  * they name), or while MaxJobs= is reached: looked at again whenever a job
  * goes away. */
+static void forget_refused(struct daemon *d, const char *name);
+
 static void remember_refused(struct daemon *d, const char *name, struct endpoint *e,
 			     const struct kind_ident *ident)
 {
@@ -72,15 +74,30 @@ static void remember_refused(struct daemon *d, const char *name, struct endpoint
 		}
 		d->n_refused++;
 	}
+	char *text = ident->user ? strdup(ident->user) : NULL;
+	if (ident->user && !text) {
+		forget_refused(d, name); /* no memory: re-read when it changes, or on reload */
+		return;
+	}
+	free(f->user_text);
+	f->user_text = text;
 	f->endpoint = e;
 	f->ident = *ident;
+	f->ident.user = text;
+}
+
+void refused_file_done(struct refused_file *f)
+{
+	free(f->name);
+	free(f->user_text);
+	*f = (struct refused_file){};
 }
 
 static void forget_refused(struct daemon *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_refused; i++) {
 		if (streq(d->refused[i].name, name)) {
-			free(d->refused[i].name);
+			refused_file_done(&d->refused[i]);
 			d->refused[i] = d->refused[--d->n_refused];
 			return;
 		}
@@ -235,11 +252,11 @@ static void on_file_changed(void *userdata, const char *name)
 	}
 
 	j = job_new_kind(jf.ident.kind);
-	if (!j) {
+	if (!j || job_set_ident(j, &jf.ident) < 0) {
 		log_error("Out of memory adding job file '%s'", path);
+		job_free(j);
 		goto out;
 	}
-	job_set_ident(j, &jf.ident);
 	j->endpoint = e;
 	j->file = strdup_or_null(name);
 	j->description = TAKE_PTR(jf.description);
@@ -284,7 +301,7 @@ static void retry_refused(struct daemon *d)
 	d->n_refused = d->refused_allocated = 0;
 	for (size_t i = 0; i < n; i++) {
 		on_file_changed(d, files[i].name);
-		free(files[i].name);
+		refused_file_done(&files[i]);
 	}
 	free(files);
 }
@@ -330,7 +347,8 @@ static void adopt_duplicates(struct daemon *d)
 			i++;
 			continue;
 		}
-		_cleanup_(freep) char *name = f->name;
+		_cleanup_(freep) char *name = TAKE_PTR(f->name);
+		refused_file_done(f);
 		*f = d->refused[--d->n_refused];
 		on_file_changed(d, name); /* re-read: it may name another job by now */
 	}

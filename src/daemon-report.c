@@ -123,7 +123,7 @@ static int build_hook(struct daemon *d, struct job *j, struct hook_spec *spec)
 	}
 	struct hookenv_job env = {
 		.job_id = job_id_string(j, ids),
-		.kind = kind_type_to_string(j->kind),
+		.kind = job_kind_name(j),
 		.action = j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : NULL,
 		.dataset = job_dataset_string(j, dataset),
 		.remote_status = job_remote_status(j),
@@ -260,7 +260,8 @@ static void report_one(struct daemon *d, struct job *j)
 	}
 	struct journal_result r = {
 		.job_id = job_id_string(j, ids),
-		.kind = kind_type_to_string(j->kind),
+		.kind = job_kind_name(j),
+		.user_kind = j->kind == KIND_USER,
 		.action = j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : NULL,
 		.dataset = job_dataset_string(j, dataset),
 		.documents = tally ? (int64_t)x->documents_total : -1,

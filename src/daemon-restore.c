@@ -2,10 +2,12 @@
 /* Start-up: the state store's rows matched to the jobs the scan found, hooks
  * left running by a previous daemon, and the jobs resumed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc-util.h"
 #include "daemon-internal.h"
@@ -14,6 +16,7 @@
 #include "pipeline.h"
 #include "string-util.h"
 #include "time-util.h"
+#include "userkind.h"
 #include "uuid-util.h"
 
 /* --- start-up: restoring state --- */
@@ -84,13 +87,26 @@ static void restore_track(struct job *j, const struct state_row *row)
 }
 
 /* The identity a row names (its kind, action, dataset and id columns), or
- * -EINVAL when they are not valid for its kind. */
-static int row_ident(const struct state_row *row, struct kind_ident *ret)
+ * -EINVAL when they are not valid for its kind. A kind that is not built in
+ * is a [Kind:NAME]'s (state-sql.h): its identity text is built from the row
+ * into *ret_text (owned; ret->user points to it), whether the configuration
+ * still defines the kind or not. */
+static int row_ident(const struct state_row *row, struct kind_ident *ret, char **ret_text)
 {
 	int t = kind_type_from_string(row->kind);
 	const struct kind *k = t >= 0 ? kind_get((enum kind_type)t) : NULL;
 
 	*ret = (struct kind_ident){ 0 };
+	*ret_text = NULL;
+	if (!k && name_is_valid(row->kind)) {
+		int r = userkind_text_from_parts(row->kind, row->job_id, row->dataset, ret_text);
+		if (r < 0) {
+			return r;
+		}
+		ret->kind = KIND_USER;
+		ret->user = *ret_text;
+		return 0;
+	}
 	if (!k) {
 		return -EINVAL;
 	}
@@ -175,10 +191,9 @@ static struct job *detached_from_row(struct daemon *d, const struct state_row *r
 				     struct endpoint *e, const struct kind_ident *ident)
 {
 	struct job *j = job_new_kind(ident->kind);
-	if (!j) {
-		return NULL;
+	if (!j || job_set_ident(j, ident) < 0) {
+		return job_free(j);
 	}
-	job_set_ident(j, ident);
 	j->endpoint = e;
 	j->file = strdup_or_null(row->file);
 	j->description = row->description ? strdup_or_null(row->description) : NULL;
@@ -191,6 +206,52 @@ static struct job *detached_from_row(struct daemon *d, const struct state_row *r
 	return j;
 }
 
+/* A job whose [Endpoint:NAME] or [Kind:NAME] the configuration no longer
+ * defines: the scan refused its file (jobfile_check_refs() cannot resolve
+ * it), but the file is still there, so it was not removed. */
+static bool config_gone_file_kept(struct daemon *d, const struct state_row *row,
+				  const struct kind_ident *ident)
+{
+	char name[KIND_NAME_MAX];
+	bool kind_gone = ident->kind == KIND_USER && userkind_text_name(ident->user, name) &&
+			 !config_find_kind(d->config, name);
+	bool endpoint_gone = !config_find_endpoint(
+		d->config, streq(row->endpoint, ENDPOINT_DEFAULT_NAME) ? NULL : row->endpoint);
+
+	return (kind_gone || endpoint_gone) && d->jobsdir && jobfile_name_is_valid(row->file) &&
+	       !registry_by_file(&d->registry, row->file) &&
+	       faccessat(d->jobsdir->dir_fd, row->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Such a job is kept, neither cancelled nor forgotten: filed under its file
+ * as the scan would have made it (the row is then restored into it as into
+ * any filed job), a pending one waits (the poller stalls it, saying why)
+ * for a reload that defines its endpoint or kind again, as a job whose
+ * endpoint or kind a reload removes does; a finished one is not reported or
+ * hooked again when they come back. The reload's rescan reads its file then
+ * and takes its Hook=, Timeout= and StallAfter=; until then the
+ * configuration's apply. */
+static struct job *adopt_config_gone(struct daemon *d, const struct state_row *row,
+				     const struct kind_ident *ident)
+{
+	struct endpoint *e = registry_endpoint(&d->registry, row->endpoint, true);
+	struct job *j = e ? job_new_kind(ident->kind) : NULL;
+
+	if (!j || job_set_ident(j, ident) < 0) {
+		return job_free(j);
+	}
+	j->endpoint = e;
+	j->file = strdup_or_null(row->file);
+	j->description = row->description ? strdup_or_null(row->description) : NULL;
+	j->accepted_usec = row->accepted_usec;
+	if (!j->file || (row->description && !j->description) ||
+	    registry_add(&d->registry, j) < 0) {
+		return job_free(j);
+	}
+	d->n_started_new++; /* as the scan counts a job it adds */
+	return j;
+}
+
 /* One row of the state store at start-up, after the scan. What it becomes
  * is decided by pipeline_restore_action(); this carries it out, for a job a
  * file names (the scan made it) and for one no file names (made here,
@@ -199,9 +260,13 @@ int on_state_row(void *userdata, const struct state_row *row)
 {
 	struct daemon *d = userdata;
 	struct kind_ident ident;
+	_cleanup_(freep) char *user_text = NULL;
 
 	notify_watchdog_keepalive(&d->notify);
-	int id_ok = row_ident(row, &ident);
+	int id_ok = row_ident(row, &ident, &user_text);
+	if (id_ok == -ENOMEM) {
+		return id_ok;
+	}
 	int outcome = row->outcome ? job_outcome_from_string(row->outcome) : JOB_OUTCOME_NONE;
 	struct endpoint *e;
 	struct job *j;
@@ -212,6 +277,12 @@ int on_state_row(void *userdata, const struct state_row *row)
 	}
 	e = registry_endpoint(&d->registry, row->endpoint, false);
 	j = e ? registry_by_identity(&d->registry, e, &ident) : NULL;
+	if (!j && config_gone_file_kept(d, row, &ident)) {
+		j = adopt_config_gone(d, row, &ident);
+		if (!j) {
+			return -ENOMEM;
+		}
+	}
 
 	enum restore_action a = pipeline_restore_action(&(struct restore_input){
 		.filed = j != NULL,

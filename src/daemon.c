@@ -717,7 +717,7 @@ static void daemon_free(struct daemon *d)
 	}
 	free(d->orphans);
 	for (size_t i = 0; i < d->n_refused; i++) {
-		free(d->refused[i].name);
+		refused_file_done(&d->refused[i]);
 	}
 	free(d->refused);
 	scan_names_done(d);

@@ -56,12 +56,9 @@ static bool is_job_gone(const struct kind *k, long http_code, const struct respo
 	return !r->has_code || streq(r->code, "invalid_param") || streq(r->code, "not_found");
 }
 
-void dify_classify_kind(const struct kind *k, enum transfer_error transfer, long http_code,
-			const struct response *resp, bool body_ok, uint64_t retry_after_s,
-			const char *expected_id, struct poll_result *ret)
+bool dify_classify_http(enum transfer_error transfer, long http_code, bool gone, bool own_error,
+			uint64_t retry_after_s, struct poll_result *ret)
 {
-	const struct response *r = body_ok ? resp : NULL;
-
 	*ret = (struct poll_result){
 		.transfer = transfer,
 		.http_code = http_code,
@@ -73,37 +70,17 @@ void dify_classify_kind(const struct kind *k, enum transfer_error transfer, long
 	if (transfer == TRANSFER_TOO_LARGE && http_code == 200) {
 		ret->kind = POLL_BAD_BODY;
 		ret->job_fault = true;
-		return;
+		return true;
 	}
 	if (transfer != TRANSFER_OK || http_code == 0) {
 		ret->kind = POLL_TRANSFER;
-		return;
+		return true;
 	}
-
 	if (http_code == 200) {
-		enum kind_verdict v = KIND_VERDICT_BAD;
-		if (r && r->is_object) {
-			v = k->read_answer(r, expected_id, ret);
-		}
-		if (v == KIND_VERDICT_BAD) {
-			/* nothing of a misshapen answer is passed on */
-			*ret = (struct poll_result){
-				.kind = POLL_BAD_BODY,
-				.transfer = transfer,
-				.http_code = http_code,
-				.status = DIFY_STATUS_OTHER,
-				.status_text = "",
-				.error_msg = "",
-				.job_fault = true,
-			};
-			return;
-		}
-		ret->kind = POLL_STATUS;
-		ret->verdict = v;
-		return;
+		return false;
 	}
 
-	if (is_job_gone(k, http_code, r)) {
+	if (gone) {
 		ret->kind = POLL_GONE;
 	} else if (http_code == 401 || http_code == 403) {
 		ret->kind = POLL_AUTH;
@@ -113,15 +90,53 @@ void dify_classify_kind(const struct kind *k, enum transfer_error transfer, long
 		ret->kind = POLL_UNAVAILABLE;
 	} else if (http_code >= 500 && http_code <= 599) {
 		ret->kind = POLL_SERVER_ERROR;
-		/* Dify's own JSON error: it failed on this job. An HTML or empty
+		/* the service's own error: it failed on this job. An HTML or empty
 		 * 5xx is a proxy or gateway: the endpoint's. */
-		ret->job_fault = r && r->is_object && r->has_message;
+		ret->job_fault = own_error;
 	} else {
 		ret->kind = POLL_HTTP_ERROR;
 	}
 	if ((http_code == 429 || http_code == 503) && retry_after_s > 0) {
 		ret->retry_after_usec = backoff_retry_after_usec(retry_after_s);
 	}
+	return true;
+}
+
+void dify_classify_bad_body(struct poll_result *ret)
+{
+	/* nothing of a misshapen answer is passed on */
+	*ret = (struct poll_result){
+		.kind = POLL_BAD_BODY,
+		.transfer = ret->transfer,
+		.http_code = ret->http_code,
+		.status = DIFY_STATUS_OTHER,
+		.status_text = "",
+		.error_msg = "",
+		.job_fault = true,
+	};
+}
+
+void dify_classify_kind(const struct kind *k, enum transfer_error transfer, long http_code,
+			const struct response *resp, bool body_ok, uint64_t retry_after_s,
+			const char *expected_id, struct poll_result *ret)
+{
+	const struct response *r = body_ok ? resp : NULL;
+
+	/* Dify's own JSON error carries a message */
+	if (dify_classify_http(transfer, http_code, is_job_gone(k, http_code, r),
+			       r && r->is_object && r->has_message, retry_after_s, ret)) {
+		return;
+	}
+	enum kind_verdict v = KIND_VERDICT_BAD;
+	if (r && r->is_object) {
+		v = k->read_answer(r, expected_id, ret);
+	}
+	if (v == KIND_VERDICT_BAD) {
+		dify_classify_bad_body(ret);
+		return;
+	}
+	ret->kind = POLL_STATUS;
+	ret->verdict = v;
 }
 
 void dify_classify(enum transfer_error transfer, long http_code, const struct response *resp,

@@ -67,7 +67,8 @@ struct poll_result {
 	enum kind_verdict verdict;
 	/* For POLL_STATUS: the remote status (JOB_REMOTE_STATUS), borrowed from
 	 * the response or static: annotation-reply's job_status, workflow-run's
-	 * status, document-indexing's word for the batch (kind.c); "" when none. */
+	 * status, document-indexing's word for the batch (kind.c), a user kind's
+	 * word at StatusField= (userkind.h); "" when none. */
 	const char *status_text;
 	bool status_known; /* status_text is a word the kind knows; false: say once */
 	const char *error_msg; /* borrowed; "" when absent (JOB_ERROR) */
@@ -93,6 +94,23 @@ struct poll_result {
 void dify_classify_kind(const struct kind *k, enum transfer_error transfer, long http_code,
 			const struct response *resp, bool body_ok, uint64_t retry_after_s,
 			const char *expected_id, struct poll_result *ret);
+
+/*
+ * The part of every kind's classification that does not read a 200's body
+ * (built-in kinds and user kinds alike): a 200 cut at the body cap is
+ * POLL_BAD_BODY, no complete answer POLL_TRANSFER; gone (the kind's "does
+ * not exist", decided by the caller) POLL_GONE; 401/403 POLL_AUTH, 429, 503,
+ * other 5xx (job_fault when own_error: the service's own error body, not a
+ * proxy's), anything else POLL_HTTP_ERROR; Retry-After on 429/503. Returns
+ * true when it decided; false for a 200 whose body the kind reads (*ret is
+ * then set up with transfer and http_code, status_text and error_msg "").
+ */
+bool dify_classify_http(enum transfer_error transfer, long http_code, bool gone, bool own_error,
+			uint64_t retry_after_s, struct poll_result *ret);
+
+/* Turn *ret (from dify_classify_http()) into POLL_BAD_BODY, a fault of the
+ * job's answer, dropping whatever a reader had put in. */
+void dify_classify_bad_body(struct poll_result *ret);
 
 /* dify_classify_kind() for annotation-reply. */
 void dify_classify(enum transfer_error transfer, long http_code, const struct response *resp,

@@ -204,7 +204,7 @@ static void on_uv_hook_timer(uv_timer_t *t);
 static void run_log(int level, const struct hook_run *run, const char *fmt, ...) _printf_(3, 4);
 static void run_log(int level, const struct hook_run *run, const char *fmt, ...)
 {
-	char fid[64];
+	char fid[sizeof("JOB_ID=") + KIND_ID_STRING_MAX];
 	const char *fields[] = { fid, NULL };
 	va_list ap;
 

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "macro.h"
+#include "kind.h" /* KIND_ID_STRING_MAX */
 #include "uuid-util.h"
 
 #define HOOK_KILL_DELAY_USEC (5 * USEC_PER_SEC) /* SIGTERM -> SIGKILL */
@@ -38,7 +39,7 @@ struct hook_spec {
 	char *input; /* owned stdin content, may be NULL */
 	size_t input_len;
 	usec_t timeout_usec;
-	char job_id[UUID_STRING_MAX];
+	char job_id[KIND_ID_STRING_MAX]; /* JOB_ID: any kind's own id */
 	char *file; /* owned: the job file's full path, for the journal */
 	void *userdata; /* borrowed: handed back to the callbacks */
 };

@@ -14,7 +14,7 @@
 
 struct hookenv_job {
 	const char *job_id; /* the kind's own id as text (a UUID, a batch) */
-	const char *kind; /* kind_type_to_string(); NULL: annotation-reply */
+	const char *kind; /* job_kind_name(); NULL: annotation-reply */
 	const char *action; /* job_action_to_string(); NULL (empty) for other kinds */
 	const char *status; /* job_outcome_to_string() */
 	const char *remote_status; /* the server's last status word; NULL: empty */

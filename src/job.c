@@ -8,6 +8,7 @@
 
 #include "job.h"
 #include "string-util.h"
+#include "userkind.h"
 
 static const char *const outcome_table[_JOB_OUTCOME_MAX] = {
 	[JOB_OUTCOME_NONE] = "none",	       [JOB_OUTCOME_COMPLETED] = "completed",
@@ -128,9 +129,16 @@ struct job_with_indexing {
 	struct job_indexing indexing;
 };
 
+/* The layout job_new_kind() allocates for a KIND_USER job. */
+struct job_with_user {
+	struct job job;
+	struct job_user user;
+};
+
 struct job *job_new_kind(int kind)
 {
 	struct job *j = calloc(1, kind == KIND_DOCUMENT_INDEXING ? sizeof(struct job_with_indexing)
+				  : kind == KIND_USER		 ? sizeof(struct job_with_user)
 								 : sizeof(struct job));
 	if (!j) {
 		return NULL;
@@ -163,6 +171,9 @@ struct job *job_free(struct job *j)
 	free(j->file);
 	free(j->description);
 	free(j->hook);
+	if (job_user(j)) {
+		free(job_user(j)->text);
+	}
 	job_result_free(j->result);
 	free(j);
 	return NULL;
@@ -176,16 +187,41 @@ struct job_indexing *job_indexing(const struct job *j)
 	return &((struct job_with_indexing *)(uintptr_t)j)->indexing;
 }
 
-void job_set_ident(struct job *j, const struct kind_ident *ident)
+struct job_user *job_user(const struct job *j)
+{
+	if (j->kind != KIND_USER) {
+		return NULL;
+	}
+	return &((struct job_with_user *)(uintptr_t)j)->user;
+}
+
+int job_set_ident(struct job *j, const struct kind_ident *ident)
 {
 	struct job_indexing *x = job_indexing(j);
+	struct job_user *u = job_user(j);
 
 	assert(j->kind == ident->kind);
+	if (u) {
+		char name[KIND_NAME_MAX];
+		if (!userkind_text_name(ident->user, name)) {
+			return -EINVAL;
+		}
+		char *text = strjoin(ident->user, "\n", name);
+		if (!text) {
+			return -ENOMEM;
+		}
+		/* the NUL between the two: job_kind_name() */
+		text[strlen(ident->user)] = '\0';
+		free(u->text);
+		u->text = text;
+		return 0;
+	}
 	j->action = ident->action;
 	memcpy(j->id, ident->id, sizeof(j->id));
 	if (x) {
 		memcpy(x->dataset, ident->dataset, sizeof(x->dataset));
 	}
+	return 0;
 }
 
 void job_ident(const struct job *j, struct kind_ident *ret)
@@ -197,6 +233,22 @@ void job_ident(const struct job *j, struct kind_ident *ret)
 	if (x) {
 		memcpy(ret->dataset, x->dataset, sizeof(ret->dataset));
 	}
+	if (job_user(j)) {
+		ret->user = job_user(j)->text;
+	}
+}
+
+const char *job_kind_name(const struct job *j)
+{
+	const struct job_user *u = job_user(j);
+	const char *name;
+
+	if (u) {
+		name = u->text ? u->text + strlen(u->text) + 1 : NULL;
+	} else {
+		name = kind_type_to_string(j->kind);
+	}
+	return name ? name : "invalid";
 }
 
 char *job_id_string(const struct job *j, char buf[static KIND_ID_STRING_MAX])
@@ -272,6 +324,9 @@ char *job_what(const struct job *j, char *buf, size_t size)
 		break;
 	case KIND_WORKFLOW_RUN:
 		snprintf(buf, size, "workflow run");
+		break;
+	case KIND_USER:
+		snprintf(buf, size, "%s job", job_kind_name(j));
 		break;
 	default:
 		snprintf(buf, size, "%s job", strempty(job_action_to_string(j->action)));

@@ -149,6 +149,15 @@ struct job_indexing {
 	uint64_t segments_done, segments_total;
 };
 
+/* What a KIND_USER job has beyond struct job, allocated behind it as the
+ * indexing part is (built-in jobs do not pay for it). */
+struct job_user {
+	/* owned: the identity text (struct kind_ident's user), then its NUL,
+	 * then the kind's name and its NUL (job_kind_name() without a copy);
+	 * NULL until job_set_ident() */
+	char *text;
+};
+
 /* A zeroed job of kind kind (enum kind_type; ident fields still zero) with
  * no timer and no dirty slot; NULL on OOM. */
 struct job *job_new_kind(int kind);
@@ -158,10 +167,17 @@ static inline struct job *job_new(void)
 }
 /* The indexing part of a document-indexing job, NULL for other kinds. */
 struct job_indexing *job_indexing(const struct job *j);
-/* Copy ident's fields into j (whose kind must be ident's). */
-void job_set_ident(struct job *j, const struct kind_ident *ident);
-/* j's identity, without the endpoint. */
+/* The user-kind part of a KIND_USER job, NULL for other kinds. */
+struct job_user *job_user(const struct job *j);
+/* Copy ident's fields into j (whose kind must be ident's); a KIND_USER
+ * ident's text is copied. 0, -EINVAL (a KIND_USER ident without a valid
+ * text) or -ENOMEM. */
+int job_set_ident(struct job *j, const struct kind_ident *ident);
+/* j's identity, without the endpoint (a user kind's text borrowed from j). */
 void job_ident(const struct job *j, struct kind_ident *ret);
+/* The name of j's kind (JOB_KIND): the built-in name or the [Kind:NAME]'s
+ * NAME; borrowed. "invalid" for a job without one (not reached). */
+const char *job_kind_name(const struct job *j);
 /* The kind's own id of j as text (JOB_ID): kind_ident_id_string(). */
 char *job_id_string(const struct job *j, char buf[static KIND_ID_STRING_MAX]);
 /* The dataset of a document-indexing job as text, NULL for other kinds. */
@@ -175,7 +191,8 @@ bool job_set_progress(struct job *j, const struct response_documents *d);
 char *job_progress_string(const struct job *j, char *buf, size_t size);
 #define JOB_PROGRESS_STRING_MAX 96
 /* What j is, for messages: "enable job", "disable job", "document batch of
- * dataset UUID", "workflow run". Returns buf. */
+ * dataset UUID", "workflow run", "openai-batch job" (a user kind's name).
+ * Returns buf. */
 char *job_what(const struct job *j, char *buf, size_t size);
 #define JOB_WHAT_MAX 96
 /* Frees the job and what it owns; it must be out of every list, heap and map. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "config.h"
 #include "escape.h"
 #include "ini.h"
@@ -10,6 +11,7 @@
 #include "string-util.h"
 #include "strv.h"
 #include "timespan.h"
+#include "userkind.h"
 #include "uuid-util.h"
 
 #define UUID_EXAMPLE "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -22,6 +24,11 @@ void jobfile_done(struct jobfile *j)
 	free(j->endpoint);
 	free(j->description);
 	free(j->hook);
+	free(j->user_kind);
+	free(j->user_id);
+	free(j->user_text);
+	strv_free(j->extra);
+	free(j->extra_lines);
 	*j = (struct jobfile){};
 }
 
@@ -128,9 +135,12 @@ static int parse_field(struct job_ctx *ctx, enum kind_field f, const char *value
 	return 0;
 }
 
+/* JobID= is a UUID or, for a user kind, text: judged once Kind= is known
+ * (check_job_id()). */
 static int parse_job_id(struct job_ctx *ctx, const char *value)
 {
-	return parse_field(ctx, KIND_FIELD_JOB_ID, value);
+	ctx->st->line_field[KIND_FIELD_JOB_ID] = ctx->line;
+	return free_and_strdup(&ctx->st->job->user_id, value);
 }
 
 static int parse_action(struct job_ctx *ctx, const char *value)
@@ -154,15 +164,25 @@ static int parse_kind(struct job_ctx *ctx, const char *value)
 
 	ctx->st->job->line_kind = ctx->line;
 	ctx->st->kind = k;
-	if (k < 0) {
-		char names[128] = "";
-		for (int t = 0; t < _KIND_TYPE_MAX; t++) {
-			size_t n = strlen(names);
-			snprintf(names + n, sizeof(names) - n, "%s'%s'", t > 0 ? ", " : "",
-				 kind_type_to_string(t));
-		}
-		job_error(ctx, "Invalid Kind= value '%s', expected one of %s", QUOTE(value), names);
+	if (k >= 0) {
+		return 0;
 	}
+	if (name_is_valid(value)) {
+		/* a [Kind:NAME] of the configuration, or nothing:
+		 * jobfile_check_refs() tells */
+		ctx->st->kind = KIND_USER;
+		return free_and_strdup(&ctx->st->job->user_kind, value);
+	}
+	char names[128] = "";
+	for (int t = 0; t < _KIND_TYPE_MAX; t++) {
+		size_t n = strlen(names);
+		snprintf(names + n, sizeof(names) - n, "%s'%s'", t > 0 ? ", " : "",
+			 kind_type_to_string(t));
+	}
+	job_error(
+		ctx,
+		"Invalid Kind= value '%s', expected one of %s or the name of a [Kind:NAME] section (1 to 64 of A-Z a-z 0-9 _ . -)",
+		QUOTE(value), names);
 	return 0;
 }
 
@@ -272,11 +292,119 @@ static const struct job_item job_items[] = {
 	{ "Batch", parse_batch },	{ "StallAfter", parse_stall_after },
 };
 
+/* Distinct keys of a {Key}'s form kept: a kind uses at most
+ * KINDDEF_KEYS_MAX; past this many the others are unknown keys at once
+ * (and a file of thousands of them costs no quadratic search). */
+#define JOBFILE_EXTRA_MAX (4 * KINDDEF_KEYS_MAX)
+
+/* A key of a {Key}'s form: kept with its line (the last one of a key).
+ * Returns 0, 1 when it was not kept (too many), or -ENOMEM. */
+static int keep_extra(struct jobfile *j, const char *key, const char *value, unsigned line)
+{
+	size_t klen = strlen(key);
+	char *f = strjoin(key, "=", value);
+
+	if (!f) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < j->n_extra; i++) {
+		if (strncmp(j->extra[i], key, klen) == 0 && j->extra[i][klen] == '=') {
+			free(j->extra[i]);
+			j->extra[i] = f;
+			j->extra_lines[i] = line;
+			return 0;
+		}
+	}
+	if (j->n_extra >= JOBFILE_EXTRA_MAX) {
+		free(f);
+		return 1;
+	}
+	if (!grow_array((void **)&j->extra_lines, &j->extra_lines_allocated,
+			sizeof(*j->extra_lines), j->n_extra + 1)) {
+		free(f);
+		return -ENOMEM;
+	}
+	j->extra_lines[j->n_extra] = line;
+	size_t n = j->n_extra;
+	if (strv_push(&j->extra, &n, &j->extra_allocated, f) < 0) {
+		free(f);
+		return -ENOMEM;
+	}
+	j->n_extra = n;
+	return 0;
+}
+
+static void warn_unknown_key(struct diag_list *diags, const char *file, unsigned line,
+			     const char *key, size_t klen)
+{
+	char k[64];
+
+	snprintf(k, sizeof(k), "%.*s", (int)MIN(klen, sizeof(k) - 1), key);
+	diag_add(diags, DIAG_WARNING, file, line, "Unknown key '%s' in section [Job], ignoring",
+		 QUOTE(k));
+}
+
+/* The entries of the ini pass come in line order; those judged once the kind
+ * is known (JobID=, the kept keys) join them at their line, as if they had
+ * been found there: a stable insertion sort of l's first n entries. */
+static void diags_in_line_order(struct diag_list *l, size_t n)
+{
+	for (size_t i = 1; i < n && i < l->n; i++) {
+		struct diag d = l->items[i];
+		size_t k = i;
+		while (k > 0 && l->items[k - 1].line > d.line) {
+			l->items[k] = l->items[k - 1];
+			k--;
+		}
+		l->items[k] = d;
+	}
+}
+
+/* JobID= by the kind: a UUID, or a user kind's text. */
+static void check_job_id(struct jobfile_parser *st, struct diag_list *diags)
+{
+	struct jobfile *j = st->job;
+	unsigned line = st->line_field[KIND_FIELD_JOB_ID];
+
+	if (line == 0) {
+		return;
+	}
+	if (st->kind == KIND_USER) {
+		if (!kinddef_value_is_valid(j->user_id)) {
+			diag_add(
+				diags, DIAG_ERROR, st->file, line,
+				"Invalid JobID= value '%s', expected the job's id as the service gives it: 1 to %d bytes without control characters, not '.' or '..'",
+				QUOTE(j->user_id), KINDDEF_VALUE_MAX);
+		}
+		return;
+	}
+	if (kind_field_parse(KIND_FIELD_JOB_ID, j->user_id, &j->ident) < 0) {
+		diag_add(diags, DIAG_ERROR, st->file, line,
+			 "Invalid JobID= value '%s', expected %s", QUOTE(j->user_id),
+			 kind_field_expected(KIND_FIELD_JOB_ID));
+	}
+}
+
 /* Every key the kind needs is there, and no key of another kind. */
 static void check_kind_fields(struct jobfile_parser *st, struct diag_list *diags)
 {
 	const struct kind *k = kind_get(st->kind);
 
+	if (st->kind == KIND_USER) {
+		/* JobID= and the {Key}s of its section (jobfile_check_refs()) */
+		for (int f = 0; f < _KIND_FIELD_MAX; f++) {
+			if (f == KIND_FIELD_JOB_ID && st->line_field[f] == 0) {
+				diag_add(diags, DIAG_ERROR, st->file, st->line_job,
+					 "Missing required key JobID= in [Job] for Kind=%s",
+					 st->job->user_kind);
+			} else if (f != KIND_FIELD_JOB_ID && st->line_field[f] != 0) {
+				diag_add(diags, DIAG_ERROR, st->file, st->line_field[f],
+					 "%s= is not a key of Kind=%s", kind_field_key(f),
+					 st->job->user_kind);
+			}
+		}
+		return;
+	}
 	if (!k) {
 		return; /* an invalid Kind= was reported; its keys cannot be judged */
 	}
@@ -324,6 +452,13 @@ static int on_job_key(void *userdata, const char *file, unsigned line, const cha
 			return job_items[i].parse(&ctx, value);
 		}
 	}
+	if (kinddef_key_is_placeholder(key)) {
+		/* a user kind's {Key}, perhaps: Kind= may come later */
+		int r = keep_extra(st->job, key, value, line);
+		if (r <= 0) {
+			return r;
+		}
+	}
 	diag_add(st->diags, DIAG_WARNING, file, line, "Unknown key '%s' in section [%s], ignoring",
 		 QUOTE(key), QUOTE(section));
 	return 0;
@@ -354,6 +489,15 @@ int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct j
 		r = -EINVAL;
 		goto fail;
 	}
+	check_job_id(&st, &local);
+	if (st.kind != KIND_USER) {
+		/* the kept keys of other kinds are what they always were */
+		for (size_t i = 0; i < j.n_extra; i++) {
+			warn_unknown_key(&local, file, j.extra_lines[i], j.extra[i],
+					 strcspn(j.extra[i], "="));
+		}
+	}
+	diags_in_line_order(&local, local.n);
 	check_kind_fields(&st, &local);
 	if (diag_has_errors(&local)) {
 		r = local.oom ? -ENOMEM : -EINVAL;
@@ -361,6 +505,16 @@ int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct j
 	}
 
 	j.ident.kind = (uint8_t)st.kind;
+	if (st.kind != KIND_USER) {
+		/* parsed into ident; the kept keys were warned about */
+		free(j.user_id);
+		strv_free(j.extra);
+		free(j.extra_lines);
+		j.user_id = NULL;
+		j.extra = NULL;
+		j.extra_lines = NULL;
+		j.n_extra = j.extra_allocated = j.extra_lines_allocated = 0;
+	}
 	memcpy(j.id, j.ident.id, sizeof(j.id));
 	j.action = (enum job_action)j.ident.action;
 	diag_list_move(diags, &local);
@@ -373,11 +527,133 @@ fail:
 	return r;
 }
 
-int jobfile_check_refs(const char *file, const struct jobfile *j, const struct config *c,
+/* The kept keys a kind uses, "Key=value" borrowed from j->extra, in
+ * ret[KINDDEF_KEYS_MAX]; errors for a missing or invalid one. */
+static int user_fields(const char *file, const struct jobfile *j, const struct kind_def *def,
+		       const char *ret[static KINDDEF_KEYS_MAX], size_t *ret_n,
+		       struct diag_list *diags)
+{
+	int r = 0;
+	size_t n = 0;
+
+	for (size_t k = 0; k < def->n_keys && k < KINDDEF_KEYS_MAX; k++) {
+		const char *key = def->keys[k];
+		size_t klen = strlen(key), i;
+
+		for (i = 0; i < j->n_extra; i++) {
+			if (strncmp(j->extra[i], key, klen) == 0 && j->extra[i][klen] == '=') {
+				break;
+			}
+		}
+		if (i == j->n_extra) {
+			diag_add(
+				diags, DIAG_ERROR, file, j->line_kind,
+				"Missing required key %s= for Kind=%s: the StatusPath= of [Kind:%s] uses {%s}",
+				key, def->name, def->name, key);
+			r = -EINVAL;
+			continue;
+		}
+		const char *value = j->extra[i] + klen + 1;
+		if (!kinddef_value_is_valid(value)) {
+			diag_add(
+				diags, DIAG_ERROR, file, j->extra_lines[i],
+				"Invalid %s= value '%s', expected 1 to %d bytes without control characters, not '.' or '..' (it goes into the status path of Kind=%s)",
+				key, QUOTE(value), KINDDEF_VALUE_MAX, def->name);
+			r = -EINVAL;
+			continue;
+		}
+		ret[n++] = j->extra[i];
+	}
+	/* the other kept keys are no business of this kind */
+	for (size_t i = 0; i < j->n_extra; i++) {
+		size_t klen = strcspn(j->extra[i], "=");
+		bool used = false;
+		for (size_t k = 0; k < def->n_keys && !used; k++) {
+			used = strlen(def->keys[k]) == klen &&
+			       strncmp(def->keys[k], j->extra[i], klen) == 0;
+		}
+		if (!used) {
+			warn_unknown_key(diags, file, j->extra_lines[i], j->extra[i], klen);
+		}
+	}
+	*ret_n = n;
+	return r;
+}
+
+/* A user kind's job against its [Kind:NAME]: ident.user set on success. */
+static int check_user_kind(const char *file, struct jobfile *j, const struct config *c,
+			   struct diag_list *diags)
+{
+	const struct kind_def *def = config_find_kind(c, j->user_kind);
+	const char *fields[KINDDEF_KEYS_MAX];
+	size_t n = 0;
+	int r;
+
+	if (!def) {
+		char names[128] = "";
+		for (int t = 0; t < _KIND_TYPE_MAX; t++) {
+			size_t len = strlen(names);
+			snprintf(names + len, sizeof(names) - len, "%s%s", t > 0 ? ", " : "",
+				 kind_type_to_string(t));
+		}
+		diag_add(
+			diags, DIAG_ERROR, file, j->line_kind,
+			"Kind= '%s' is neither a built-in kind (%s) nor a [Kind:%s] section of the configuration",
+			j->user_kind, names, j->user_kind);
+		return -EINVAL;
+	}
+	r = user_fields(file, j, def, fields, &n, diags);
+	if (r < 0) {
+		return r;
+	}
+	free(j->user_text);
+	j->user_text = NULL;
+	j->ident.user = NULL;
+	r = userkind_text_new(j->user_kind, j->user_id, fields, n, &j->user_text);
+	if (r == -ENOMEM) {
+		return r;
+	}
+	if (r < 0) {
+		/* not reached: every part was checked */
+		diag_add(diags, DIAG_ERROR, file, j->line_kind, "Invalid job of Kind=%s",
+			 j->user_kind);
+		return r;
+	}
+
+	_cleanup_(freep) char *path = malloc(USERKIND_STATUS_PATH_MAX);
+	struct userkind_lookup l = { .text = j->user_text };
+	if (!path) {
+		return -ENOMEM;
+	}
+	r = kinddef_status_path(def, userkind_lookup, &l, path, USERKIND_STATUS_PATH_MAX);
+	if (r == -ENOBUFS) {
+		diag_add(diags, DIAG_ERROR, file, j->line_kind,
+			 "The status path of this job is longer than %d bytes (Kind=%s)",
+			 USERKIND_STATUS_PATH_MAX - 1, j->user_kind);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		/* not reached: every value was checked */
+		diag_add(diags, DIAG_ERROR, file, j->line_kind,
+			 "The status path of this job cannot be built (Kind=%s)", j->user_kind);
+		return -EINVAL;
+	}
+	j->ident.user = j->user_text;
+	return 0;
+}
+
+int jobfile_check_refs(const char *file, struct jobfile *j, const struct config *c,
 		       struct diag_list *diags)
 {
 	_cleanup_(strv_freep) char **argv = NULL;
 	int r = 0;
+
+	if (j->ident.kind == KIND_USER) {
+		r = check_user_kind(file, j, c, diags);
+		if (r == -ENOMEM) {
+			return r;
+		}
+	}
 
 	if (!config_find_endpoint(c, j->endpoint)) {
 		if (j->endpoint) {
@@ -478,6 +754,45 @@ char *jobfile_format(const uint8_t id[static 16], enum job_action action, const 
 	return jobfile_format_kind(&ident, endpoint, description, ret_error);
 }
 
+/* A value jobfile_parse_buffer() reads back unchanged (the reader strips
+ * blanks around it and joins a line ending in a backslash to the next). */
+static bool value_is_writable(const char *s, size_t n)
+{
+	return n > 0 && s[0] != ' ' && s[0] != '\t' && s[n - 1] != ' ' && s[n - 1] != '\t' &&
+	       !ini_line_continues(s, n);
+}
+
+/* Kind=NAME, JobID= and each Key=value of a user kind's text. */
+static char *format_user(const struct kind_ident *ident, const char *endpoint,
+			 const char *description, int *ret_error)
+{
+	char name[KIND_NAME_MAX], id[KIND_ID_STRING_MAX];
+	_cleanup_(freep) char *check = NULL, *keys = NULL;
+	const char *fields = userkind_text_fields(ident->user);
+
+	/* the text is well-formed: it builds again from its parts */
+	if (!userkind_text_name(ident->user, name) || !userkind_text_id(ident->user, id) ||
+	    userkind_text_from_parts(name, id, fields, &check) < 0 || !streq(check, ident->user) ||
+	    !value_is_writable(id, strlen(id))) {
+		*ret_error = -EINVAL;
+		return NULL;
+	}
+	for (const char *p = fields; *p;) {
+		size_t len = strcspn(p, "\n"), klen = strcspn(p, "=");
+		if (!value_is_writable(p + klen + 1, len - klen - 1)) {
+			*ret_error = -EINVAL;
+			return NULL;
+		}
+		p += len + (p[len] == '\n');
+	}
+	keys = strjoin("Kind=", name, "\nJobID=", id, "\n", fields, *fields ? "\n" : "");
+	if (!keys) {
+		*ret_error = -ENOMEM;
+		return NULL;
+	}
+	return format_job(keys, endpoint, description, ret_error);
+}
+
 char *jobfile_format_kind(const struct kind_ident *ident, const char *endpoint,
 			  const char *description, int *ret_error)
 {
@@ -485,11 +800,14 @@ char *jobfile_format_kind(const struct kind_ident *ident, const char *endpoint,
 	/* JobID= then Action= come first, as in every job file before kinds */
 	static const enum kind_field order[] = { KIND_FIELD_JOB_ID, KIND_FIELD_ACTION,
 						 KIND_FIELD_DATASET, KIND_FIELD_BATCH };
-	char keys[256] = "";
+	char keys[4 * KIND_ID_STRING_MAX] = "";
 	int dummy;
 
 	if (!ret_error) {
 		ret_error = &dummy;
+	}
+	if (ident->kind == KIND_USER && ident->user) {
+		return format_user(ident, endpoint, description, ret_error);
 	}
 	if (!k) {
 		*ret_error = -EINVAL;

@@ -8,8 +8,11 @@
  *
  *   [Job]
  *   Kind=NAME                optional: annotation-reply (the default),
- *                            document-indexing, workflow-run (kind.h)
+ *                            document-indexing, workflow-run (kind.h), or
+ *                            the NAME of a [Kind:NAME] section (a user kind)
  *   JobID=<uuid>             annotation-reply, workflow-run: required, any case
+ *   JobID=<text>             a user kind: required, kinddef_value_is_valid()
+ *   Key=<text>               a user kind: each {Key} of its StatusPath=
  *   Action=enable|disable    annotation-reply: required
  *   Dataset=<uuid>           document-indexing: required
  *   Batch=<20 digits>        document-indexing: required (Dify's batch id)
@@ -24,6 +27,10 @@
  * Kind=workflow-run): an error at FILE:LINE.
  * Unknown keys and sections: warnings. A missing required key or an invalid
  * value: an error, and the whole file is skipped.
+ *
+ * A user kind is known only with the configuration: the parser keeps its
+ * name, JobID= text and every key of a {Key}'s form; jobfile_check_refs()
+ * resolves them against the kind's section and builds ident.user.
  */
 
 #include <stdbool.h>
@@ -56,6 +63,20 @@ struct jobfile {
 
 	/* line of each key, 0 when absent; for messages about cross-checks */
 	unsigned line_endpoint, line_hook, line_kind;
+
+	/* A user kind (ident.kind == KIND_USER): */
+	char *user_kind; /* owned: NAME of Kind= */
+	char *user_id; /* owned: the JobID= text */
+	/* owned, once jobfile_check_refs() resolved the kind: the identity
+	 * text (userkind.h) that ident.user points to */
+	char *user_text;
+	/* Keys of a {Key}'s form (kinddef_key_is_placeholder()) that are no
+	 * key of [Job], kept for a user kind: "Key=value" (owned strv, the last
+	 * of a key given twice) and the line of each. For other kinds they are
+	 * the unknown-key warnings they always were. */
+	char **extra;
+	unsigned *extra_lines;
+	size_t n_extra, extra_allocated, extra_lines_allocated;
 };
 
 void jobfile_done(struct jobfile *j); /* frees members; accepts zeroed */
@@ -84,9 +105,15 @@ int jobfile_parse_buffer(const char *file, const char *buf, size_t len, struct j
  * exists (or a default endpoint exists when none is named) and a non-empty
  * Hook= is allowed ([Hook] AllowJobHooks=yes) and splits into words whose
  * first is an absolute path. Errors at the key's line.
- * Returns 0 or -EINVAL.
+ *
+ * A user kind: its [Kind:NAME] exists (else an error at Kind=), the file
+ * gives every {Key} of its StatusPath= with a valid value, and the status
+ * path builds (at most USERKIND_STATUS_PATH_MAX); kept keys the kind does
+ * not use are unknown-key warnings. On success j->user_text and
+ * j->ident.user are set (so j is not const).
+ * Returns 0, -EINVAL or -ENOMEM.
  */
-int jobfile_check_refs(const char *file, const struct jobfile *j, const struct config *c,
+int jobfile_check_refs(const char *file, struct jobfile *j, const struct config *c,
 		       struct diag_list *diags);
 
 /*
@@ -112,7 +139,8 @@ char *jobfile_format(const uint8_t id[static 16], enum job_action action, const 
 /*
  * The same for a job of any kind (jobwatchctl add --kind): Kind= (left out
  * for annotation-reply, so its files read as before) and the kind's keys
- * from ident. -EINVAL when ident is not valid for its kind.
+ * from ident; for a KIND_USER ident Kind=NAME, JobID= and each Key=value of
+ * its text. -EINVAL when ident is not valid for its kind.
  */
 char *jobfile_format_kind(const struct kind_ident *ident, const char *endpoint,
 			  const char *description, int *ret_error);

@@ -85,6 +85,12 @@ static int format_subject(const struct journal_result *r, char *buf, size_t size
 	} else {
 		desc[0] = '\0';
 	}
+	if (r->user_kind) {
+		/* "openai-batch job batch_abc on endpoint 'openai' ('nightly')" */
+		return snprintf(buf, size, "%s job %s on endpoint '%s'%s%s%s", strempty(r->kind),
+				r->job_id, r->endpoint, isempty(r->description) ? "" : " ('",
+				strempty(r->description), isempty(r->description) ? "" : "')");
+	}
 	if (streq_ptr(r->kind, "document-indexing")) {
 		return snprintf(buf, size, "Document batch %s of dataset %s on endpoint '%s'%s",
 				r->job_id, strempty(r->dataset), r->endpoint, desc);
@@ -117,6 +123,12 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 		/* "succeeded (completed)", "partial-succeeded (completed)",
 		 * "stopped (error)": the run's word, then the outcome */
 		snprintf(what, sizeof(what), "%s (%s)", r->remote_status, r->status);
+	} else if ((streq(r->status, "completed") || streq(r->status, "error")) && r->user_kind &&
+		   !isempty(r->remote_status)) {
+		/* the server's own word: "ended with an error (status 'expired')" */
+		snprintf(what, sizeof(what), "%s (status '%s')",
+			 streq(r->status, "completed") ? "completed" : "ended with an error",
+			 r->remote_status);
 	} else if (streq(r->status, "completed")) {
 		snprintf(what, sizeof(what), "completed");
 	} else if (streq(r->status, "error") && indexing && r->documents >= 0) {
@@ -126,6 +138,14 @@ char *journal_format_result(const struct journal_result *r, char *buf, size_t si
 			 r->documents == 1 ? "" : "s");
 	} else if (streq(r->status, "error")) {
 		snprintf(what, sizeof(what), "ended with an error");
+	} else if (streq(r->status, "expired") && r->user_kind) {
+		snprintf(
+			what, sizeof(what),
+			"expired (the server no longer knows it: it answers with a GoneStatus= code)");
+	} else if (streq(r->status, "unknown") && r->user_kind) {
+		snprintf(
+			what, sizeof(what),
+			"is unknown to the server (never seen: a wrong JobID=, key, endpoint or StatusPath=?)");
 	} else if (streq(r->status, "expired")) {
 		/* DIFY.md: only annotation-reply results have a TTL; indexing
 		 * statuses and runs live until deleted */

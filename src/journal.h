@@ -42,8 +42,9 @@
 #define MESSAGE_ID_JOB_MOVING "c9fe9309e32c4b369179cea82b853c00"
 
 struct journal_result {
-	const char *job_id; /* the kind's own id: a lower-case UUID, a batch */
-	const char *kind; /* kind_type_to_string(); NULL: annotation-reply */
+	const char *job_id; /* the kind's own id: a lower-case UUID, a batch, a JobID= text */
+	const char *kind; /* job_kind_name(); NULL: annotation-reply */
+	bool user_kind; /* kind is a [Kind:NAME] of the configuration, not Dify's */
 	const char *action; /* "enable" | "disable"; NULL for kinds without Action= */
 	const char *dataset; /* document-indexing's dataset, else NULL */
 	int64_t documents, documents_failed; /* document-indexing's tally, -1: none */

@@ -9,6 +9,7 @@
 #include "kind.h"
 #include "response.h"
 #include "string-util.h"
+#include "userkind.h"
 #include "uuid-util.h"
 
 static const char *const job_action_table[_JOB_ACTION_MAX] = {
@@ -56,6 +57,27 @@ const char *kind_field_expected(enum kind_field f)
 
 /* --- the answer of each kind --- */
 
+/* The verdict of a status word by the kind's lists, as for a [Kind:]
+ * section: a word in none is not terminal and said once (status_known). */
+static enum kind_verdict read_word(const struct kind *k, const char *word, struct poll_result *ret)
+{
+	ret->status_text = word;
+	switch (kind_classify_word(k, word)) {
+	case KINDDEF_CLASS_COMPLETED:
+		ret->status_known = true;
+		return KIND_VERDICT_COMPLETED;
+	case KINDDEF_CLASS_FAILED:
+		ret->status_known = true;
+		return KIND_VERDICT_ERROR;
+	case KINDDEF_CLASS_RUNNING:
+		ret->status_known = true;
+		return KIND_VERDICT_RUNNING;
+	default:
+		ret->status_known = false;
+		return KIND_VERDICT_RUNNING;
+	}
+}
+
 static enum kind_verdict read_annotation(const struct response *r, const char *expected_id,
 					 struct poll_result *ret)
 {
@@ -68,23 +90,9 @@ static enum kind_verdict read_annotation(const struct response *r, const char *e
 		return KIND_VERDICT_BAD;
 	}
 	ret->status = dify_status_from_string(r->job_status);
-	ret->status_text = r->job_status;
-	ret->status_known = ret->status != DIFY_STATUS_OTHER;
 	ret->error_msg = r->has_error_msg ? r->error_msg : "";
-	return ret->status == DIFY_STATUS_COMPLETED ? KIND_VERDICT_COMPLETED
-	       : ret->status == DIFY_STATUS_ERROR   ? KIND_VERDICT_ERROR
-						    : KIND_VERDICT_RUNNING;
+	return read_word(kind_get(KIND_ANNOTATION_REPLY), r->job_status, ret);
 }
-
-/* DIFY.md, kind 3: running and paused (waiting for human input) go on. */
-static const struct {
-	const char *word;
-	enum kind_verdict verdict;
-} workflow_statuses[] = {
-	{ "running", KIND_VERDICT_RUNNING },	 { "paused", KIND_VERDICT_RUNNING },
-	{ "succeeded", KIND_VERDICT_COMPLETED }, { "partial-succeeded", KIND_VERDICT_COMPLETED },
-	{ "failed", KIND_VERDICT_ERROR },	 { "stopped", KIND_VERDICT_ERROR },
-};
 
 static enum kind_verdict read_workflow(const struct response *r, const char *expected_id,
 				       struct poll_result *ret)
@@ -95,15 +103,8 @@ static enum kind_verdict read_workflow(const struct response *r, const char *exp
 	if (expected_id && r->has_id && strcasecmp(r->id, expected_id) != 0) {
 		return KIND_VERDICT_BAD;
 	}
-	ret->status_text = r->status_text;
 	ret->error_msg = r->has_error ? r->error : "";
-	for (size_t i = 0; i < ELEMENTSOF(workflow_statuses); i++) {
-		if (streq(r->status_text, workflow_statuses[i].word)) {
-			ret->status_known = true;
-			return workflow_statuses[i].verdict;
-		}
-	}
-	return KIND_VERDICT_RUNNING; /* unknown: not terminal, said once */
+	return read_word(kind_get(KIND_WORKFLOW_RUN), r->status_text, ret);
 }
 
 /*
@@ -164,9 +165,24 @@ static const char *const annotation_gone[] = { "The job does not exist.", NULL }
 static const char *const indexing_gone[] = { "Documents not found.", "Dataset not found.", NULL };
 static const char *const workflow_gone[] = { "Workflow run not found.", NULL };
 
+/* DIFY.md, kind 1: waiting goes on; "processing" is in no list (no Dify
+ * release writes it): unknown, not terminal. */
+static const char *const annotation_completed[] = { "completed", NULL };
+static const char *const annotation_failed[] = { "error", NULL };
+static const char *const annotation_running[] = { "waiting", NULL };
+/* DIFY.md, kind 3: running and paused (waiting for human input) go on. */
+static const char *const workflow_completed[] = { "succeeded", "partial-succeeded", NULL };
+static const char *const workflow_failed[] = { "failed", "stopped", NULL };
+static const char *const workflow_running[] = { "running", "paused", NULL };
+
 static const struct kind kind_table[_KIND_TYPE_MAX] = {
 	[KIND_ANNOTATION_REPLY] = {
 		.name = "annotation-reply",
+		.words = {
+			[KINDDEF_COMPLETED] = annotation_completed,
+			[KINDDEF_FAILED] = annotation_failed,
+			[KINDDEF_RUNNING] = annotation_running,
+		},
 		.fields = KIND_FIELD_BIT(KIND_FIELD_JOB_ID) | KIND_FIELD_BIT(KIND_FIELD_ACTION),
 		.id_field = KIND_FIELD_JOB_ID,
 		.status_path = "/apps/annotation-reply/{action}/status/{id}",
@@ -186,6 +202,11 @@ static const struct kind kind_table[_KIND_TYPE_MAX] = {
 	},
 	[KIND_WORKFLOW_RUN] = {
 		.name = "workflow-run",
+		.words = {
+			[KINDDEF_COMPLETED] = workflow_completed,
+			[KINDDEF_FAILED] = workflow_failed,
+			[KINDDEF_RUNNING] = workflow_running,
+		},
 		.fields = KIND_FIELD_BIT(KIND_FIELD_JOB_ID),
 		.id_field = KIND_FIELD_JOB_ID,
 		.status_path = "/workflows/run/{id}",
@@ -203,6 +224,18 @@ const struct kind *kind_get(enum kind_type t)
 const char *kind_type_to_string(enum kind_type t)
 {
 	return (unsigned)t < _KIND_TYPE_MAX ? kind_table[t].name : NULL;
+}
+
+enum kinddef_class kind_classify_word(const struct kind *k, const char *word)
+{
+	size_t n[_KINDDEF_LIST_MAX] = {};
+
+	for (int i = 0; i < _KINDDEF_LIST_MAX; i++) {
+		while (k->words[i] && k->words[i][n[i]]) {
+			n[i]++;
+		}
+	}
+	return kinddef_classify_lists(k->words, n, word);
 }
 
 int kind_type_from_string(const char *s)
@@ -306,7 +339,18 @@ char *kind_ident_id_string(const struct kind_ident *ident, char buf[static KIND_
 {
 	const struct kind *k = kind_get(ident->kind);
 
+	if (ident->kind == KIND_USER) {
+		return ident->user ? userkind_text_id(ident->user, buf) : NULL;
+	}
 	return k ? kind_field_to_string(ident, k->id_field, buf) : NULL;
+}
+
+const char *kind_ident_kind_name(const struct kind_ident *ident, char buf[static KIND_NAME_MAX])
+{
+	if (ident->kind == KIND_USER) {
+		return ident->user ? userkind_text_name(ident->user, buf) : NULL;
+	}
+	return kind_type_to_string(ident->kind);
 }
 
 /* --- paths --- */
@@ -415,6 +459,9 @@ int kind_status_url(const char *base, const struct kind_ident *ident, char *buf,
 
 bool kind_ident_equal(const struct kind_ident *a, const struct kind_ident *b)
 {
+	if (a->kind == KIND_USER || b->kind == KIND_USER) {
+		return a->kind == b->kind && a->user && b->user && streq(a->user, b->user);
+	}
 	return a->kind == b->kind && a->action == b->action &&
 	       memcmp(a->id, b->id, sizeof(a->id)) == 0 &&
 	       memcmp(a->dataset, b->dataset, sizeof(a->dataset)) == 0;
@@ -423,6 +470,12 @@ bool kind_ident_equal(const struct kind_ident *a, const struct kind_ident *b)
 uint64_t kind_ident_hash(const struct kind_ident *ident, uint64_t seed)
 {
 	uint8_t key[2 + sizeof(ident->id) + sizeof(ident->dataset)];
+
+	if (ident->kind == KIND_USER) {
+		/* the seed differs from a built-in ident's by the kind */
+		const char *text = strempty(ident->user);
+		return hash_bytes(text, strlen(text), seed ^ KIND_USER);
+	}
 
 	/* field by field: the struct's padding (none today) must not count */
 	key[0] = ident->kind;

@@ -14,6 +14,8 @@
  *   annotation-reply    Action=, JobID= (UUID)      the job's UUID
  *   document-indexing   Dataset= (UUID), Batch=     the batch (20 digits)
  *   workflow-run        JobID= (UUID of the run)    the run's UUID
+ *   a [Kind:NAME]       JobID= (text), {Key}= lines the JobID= text
+ *   (KIND_USER)         of its StatusPath=
  *
  * Adding a built-in kind: one enum constant, one entry in kind.c's table
  * (name, fields, path template, "does not exist" answers, answer reader),
@@ -24,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kinddef.h" /* the status word lists */
+
 struct response;
 struct poll_result;
 
@@ -32,6 +36,12 @@ enum kind_type {
 	KIND_DOCUMENT_INDEXING,
 	KIND_WORKFLOW_RUN,
 	_KIND_TYPE_MAX,
+	/* A job of a [Kind:NAME] section of the configuration (kinddef.h,
+	 * userkind.h): no entry in the built-in table (kind_get() is NULL), its
+	 * name and fields are in struct kind_ident's user text. Outside the
+	 * range of the table on purpose: a loop over the built-in kinds never
+	 * meets it. */
+	KIND_USER = 0x7f,
 };
 
 enum job_action {
@@ -57,21 +67,28 @@ const char *kind_field_key(enum kind_field f); /* "JobID", "Action", ... */
 
 #define KIND_BATCH_DIGITS 20
 #define KIND_BATCH_EXAMPLE "20261202075447123456"
-/* Big enough for any kind's own id as text (a UUID, a batch) with its NUL. */
-#define KIND_ID_STRING_MAX 40
+/* Big enough for any kind's own id as text (a UUID, a batch, a user kind's
+ * JobID= text) with its NUL. */
+#define KIND_ID_STRING_MAX (KINDDEF_VALUE_MAX + 1)
+/* Big enough for a kind's name with its NUL (name_is_valid(): 64 bytes). */
+#define KIND_NAME_MAX 65
 
 /*
- * The id fields of one job, zero where the kind has no such field, so that
- * two idents compare with memcmp. id is the kind's own id: a UUID for
- * annotation-reply and workflow-run, the batch packed as 10 bytes of BCD
- * (two digits a byte, high nibble first; bytes 10-15 zero) for
- * document-indexing.
+ * The id fields of one job, zero where the kind has no such field. id is the
+ * kind's own id: a UUID for annotation-reply and workflow-run, the batch
+ * packed as 10 bytes of BCD (two digits a byte, high nibble first; bytes
+ * 10-15 zero) for document-indexing. A KIND_USER job has all of them zero
+ * and its identity in user: "NAME\nID" then "\nKey=value" for each {Key}
+ * of the kind's StatusPath=, in strcmp order of Key (userkind.h builds and
+ * reads it). Compare with kind_ident_equal(), never memcmp (the pointer).
  */
 struct kind_ident {
 	uint8_t kind; /* enum kind_type */
 	uint8_t action; /* enum job_action; 0 unless annotation-reply */
 	uint8_t id[16];
 	uint8_t dataset[16]; /* document-indexing only */
+	const char *user; /* KIND_USER only, else NULL; borrowed from its owner
+			   * (struct jobfile, struct job, ...) */
 };
 
 /* A kind's answer to one 200, for the classifier (dify.h). */
@@ -85,6 +102,10 @@ enum kind_verdict {
 
 struct kind {
 	const char *name; /* Kind= value, JOB_KIND */
+	/* The status words, as a [Kind:] section's Completed=, Failed= and
+	 * Running= (NULL-terminated; NULL: none): kind_classify_word(). Empty
+	 * for document-indexing, whose batch ends by its documents. */
+	const char *const *words[_KINDDEF_LIST_MAX];
 	unsigned fields; /* KIND_FIELD_BIT()s the job file requires */
 	enum kind_field id_field; /* which field is the kind's own id */
 	/* relative to the endpoint's BaseURL; {action} {id} {dataset} {batch}
@@ -99,9 +120,11 @@ struct kind {
 					 struct poll_result *ret);
 };
 
-/* The table entry; NULL when t is out of range. */
+/* The table entry; NULL when t is out of range (and for KIND_USER). */
 const struct kind *kind_get(enum kind_type t);
-const char *kind_type_to_string(enum kind_type t); /* NULL when out of range */
+/* A built-in kind's name; NULL when out of range (and for KIND_USER: use
+ * kind_ident_kind_name() or job_kind_name(), which know user kinds). */
+const char *kind_type_to_string(enum kind_type t);
 int kind_type_from_string(const char *s); /* enum kind_type, or -EINVAL */
 
 /*
@@ -122,8 +145,18 @@ char *kind_field_to_string(const struct kind_ident *ident, enum kind_field f,
 			   char buf[static KIND_ID_STRING_MAX]);
 
 /* The kind's own id (JOB_ID, what jobwatchctl wait takes): the annotation
- * job's UUID, the batch, the run's UUID. Same contract as above. */
+ * job's UUID, the batch, the run's UUID, a user kind's JobID= text. Same
+ * contract as above (NULL for a KIND_USER ident without its text). */
 char *kind_ident_id_string(const struct kind_ident *ident, char buf[static KIND_ID_STRING_MAX]);
+
+/* The kind's name (JOB_KIND): the built-in name, or NAME of a KIND_USER
+ * ident's text copied into buf. NULL when ident's kind is invalid. */
+const char *kind_ident_kind_name(const struct kind_ident *ident, char buf[static KIND_NAME_MAX]);
+
+/* How a built-in kind's table classifies a status word (the one classifier
+ * of [Kind:] sections, kinddef_classify_lists()). UNKNOWN for a kind
+ * without words. */
+enum kinddef_class kind_classify_word(const struct kind *k, const char *word);
 
 /*
  * The status request path of ident, "/apps/annotation-reply/enable/status/
@@ -140,7 +173,9 @@ int kind_status_path(const struct kind_ident *ident, char *buf, size_t size);
  * Returns its length, -ENOBUFS or -EINVAL as kind_status_path(). */
 int kind_status_url(const char *base, const struct kind_ident *ident, char *buf, size_t size);
 
-/* Identity helpers for the registry (which adds the endpoint). */
+/* Identity helpers for the registry (which adds the endpoint). A KIND_USER
+ * ident compares and hashes its user text; one without text equals
+ * nothing (not even itself: it is not resolved yet). */
 bool kind_ident_equal(const struct kind_ident *a, const struct kind_ident *b);
 uint64_t kind_ident_hash(const struct kind_ident *ident, uint64_t seed);
 

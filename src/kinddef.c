@@ -592,7 +592,8 @@ int kinddef_status_path(const struct kind_def *def, kinddef_lookup_fn lookup, vo
 	return (int)n;
 }
 
-enum kinddef_class kinddef_classify_word(const struct kind_def *def, const char *word)
+enum kinddef_class kinddef_classify_lists(const char *const *const lists[_KINDDEF_LIST_MAX],
+					  const size_t n[_KINDDEF_LIST_MAX], const char *word)
 {
 	static const enum kinddef_class classes[_KINDDEF_LIST_MAX] = {
 		[KINDDEF_COMPLETED] = KINDDEF_CLASS_COMPLETED,
@@ -601,11 +602,30 @@ enum kinddef_class kinddef_classify_word(const struct kind_def *def, const char 
 	};
 
 	for (int i = 0; i < _KINDDEF_LIST_MAX; i++) {
-		if (words_find(&def->lists[i], word, strlen(word)) >= 0) {
-			return classes[i];
+		for (size_t k = 0; k < n[i]; k++) {
+			if (streq(lists[i][k], word)) {
+				return classes[i];
+			}
 		}
 	}
 	return KINDDEF_CLASS_UNKNOWN;
+}
+
+enum kinddef_class kinddef_classify_word(const struct kind_def *def, const char *word)
+{
+	const char *const *lists[_KINDDEF_LIST_MAX];
+	size_t n[_KINDDEF_LIST_MAX];
+
+	for (int i = 0; i < _KINDDEF_LIST_MAX; i++) {
+		lists[i] = (const char *const *)def->lists[i].words;
+		n[i] = def->lists[i].n;
+	}
+	return kinddef_classify_lists(lists, n, word);
+}
+
+bool kinddef_key_is_placeholder(const char *key)
+{
+	return key && key_name_is_valid(key, strlen(key)) && !key_is_reserved(key);
 }
 
 bool kinddef_is_gone(const struct kind_def *def, long code)

@@ -160,6 +160,18 @@ int kinddef_status_path(const struct kind_def *def, kinddef_lookup_fn lookup, vo
 /* The class of a remote status word (exact bytes). */
 enum kinddef_class kinddef_classify_word(const struct kind_def *def, const char *word);
 
+/*
+ * The one word classifier, for [Kind:] sections and the built-in kinds'
+ * table (kind_classify_word()) alike: lists[i] holds n[i] words of list i
+ * (enum kinddef_list); a word in none is UNKNOWN.
+ */
+enum kinddef_class kinddef_classify_lists(const char *const *const lists[_KINDDEF_LIST_MAX],
+					  const size_t n[_KINDDEF_LIST_MAX], const char *word);
+
+/* Whether key (a job-file key) has the form of a {Key} placeholder and is
+ * not one of the reserved keys: what a job file of a user kind keeps. */
+bool kinddef_key_is_placeholder(const char *key);
+
 /* Whether code is one of GoneStatus=. */
 bool kinddef_is_gone(const struct kind_def *def, long code);
 

@@ -9,6 +9,7 @@
 
 #include "dify.h"
 #include "http.h"
+#include "jsonextract.h"
 #include "poller.h"
 #include "response.h"
 
@@ -20,6 +21,16 @@ struct poll_request {
 	struct job *job; /* borrowed, while in flight */
 	struct http_headers *headers; /* a reference, while in flight */
 	size_t parsed; /* bytes of the body fed to the parser */
+	/* A job of a [Kind:NAME] (KIND_USER): its answer streams into extract
+	 * instead of parser, with copies of the kind's StatusField= (ptrs[0])
+	 * and ErrorField= (ptrs[1] when n_ptrs is 2) taken at submit: extract
+	 * borrows them, and a reload may free the kind's definition while the
+	 * answer streams in. */
+	bool user;
+	struct jsonextract extract;
+	struct jsonptr ptrs[2];
+	size_t n_ptrs;
+	const char *bad_reason; /* static: why a user kind's 200 was no status */
 	char *url; /* owned, reused */
 	size_t url_size;
 	struct poll_request *next_free; /* in the pool */

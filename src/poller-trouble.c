@@ -36,7 +36,8 @@ static void describe_trouble(const struct poll_result *r, const struct poll_requ
 {
 	const struct http_request *h = &pr->http;
 	const struct response *resp = &pr->parser.result;
-	bool dify_json = !pr->parser.failed && resp->is_object && resp->has_message;
+	/* a user kind's answers are not Dify's: never quoted as Dify's */
+	bool dify_json = !pr->user && !pr->parser.failed && resp->is_object && resp->has_message;
 	char ra[64] = "";
 
 	if (r->retry_after_usec > 0) {
@@ -78,6 +79,10 @@ static void describe_trouble(const struct poll_result *r, const struct poll_requ
 				text, size,
 				"redirected (HTTP %ld); redirects are not followed, set BaseURL= to the final address",
 				r->http_code);
+		} else if (r->http_code == 404 && pr->user) {
+			snprintf(
+				text, size,
+				"HTTP 404, which is not one of the kind's GoneStatus=; is BaseURL= or StatusPath= right?");
 		} else if (r->http_code == 404) {
 			snprintf(
 				text, size,
@@ -91,6 +96,12 @@ static void describe_trouble(const struct poll_result *r, const struct poll_requ
 		snprintf(brief, brief_size, "bad answers");
 		if (h->error == TRANSFER_TOO_LARGE) {
 			snprintf(text, size, "answer too large (%s)", h->error_text);
+		} else if (pr->user && pr->extract.failed) {
+			snprintf(text, size, "answer is not valid JSON (%s)", pr->extract.error);
+		} else if (pr->user) {
+			/* "the status at '/status' is a number" */
+			snprintf(text, size, "the status at '%s' is %s", strempty(pr->ptrs[0].text),
+				 pr->bad_reason ? pr->bad_reason : "not usable");
 		} else if (pr->parser.failed) {
 			snprintf(text, size, "answer is not valid JSON (%s)", pr->parser.error);
 		} else {

@@ -16,6 +16,7 @@
 #include "string-util.h"
 #include "time-util.h"
 #include "timespan.h"
+#include "userkind.h"
 
 /* Due jobs handled per timer callback before yielding to I/O. */
 #define DISPATCH_BUDGET 4096
@@ -120,6 +121,18 @@ static void busy_unlink(struct poller *p, struct poll_request *pr)
  */
 #define POLL_BODY_MAX_INDEXING (1024U * 1024U)
 
+/* A user kind's request state, released for the next use. */
+static void user_done(struct poll_request *pr)
+{
+	jsonextract_done(&pr->extract);
+	for (size_t i = 0; i < pr->n_ptrs; i++) {
+		jsonptr_done(&pr->ptrs[i]);
+	}
+	pr->n_ptrs = 0;
+	pr->user = false;
+	pr->bad_reason = NULL;
+}
+
 static size_t body_cap(const struct job *j)
 {
 	return j->kind == KIND_DOCUMENT_INDEXING ? POLL_BODY_MAX_INDEXING : RESPONSE_BODY_MAX;
@@ -135,6 +148,7 @@ static void release_request(struct poller *p, struct poll_request *pr)
 		pr->http.body_len = pr->http.body_allocated = 0;
 	}
 	response_parser_done(&pr->parser);
+	user_done(pr);
 	http_headers_unref(pr->headers);
 	pr->headers = NULL;
 	pr->job = NULL;
@@ -154,8 +168,13 @@ static void feed_parser(struct poll_request *pr)
 	struct http_request *req = &pr->http;
 	if (req->body_len > pr->parsed) {
 		/* A syntax error is remembered by the parser and reported at the end. */
-		(void)response_parser_feed(&pr->parser, req->body + pr->parsed,
-					   req->body_len - pr->parsed);
+		if (pr->user) {
+			(void)jsonextract_feed(&pr->extract, req->body + pr->parsed,
+					       req->body_len - pr->parsed);
+		} else {
+			(void)response_parser_feed(&pr->parser, req->body + pr->parsed,
+						   req->body_len - pr->parsed);
+		}
 		pr->parsed = req->body_len;
 	}
 }
@@ -194,10 +213,12 @@ static struct poll_request *get_request(struct poller *p)
 	return pr;
 }
 
-static int build_url(struct poll_request *pr, const struct endpoint *e, const struct job *j)
+static int build_url(struct poll_request *pr, const struct endpoint *e, const struct job *j,
+		     const struct kind_def *def)
 {
 	struct kind_ident ident;
-	size_t need = strlen(e->conf->base_url) + KIND_STATUS_PATH_MAX;
+	size_t base = strlen(e->conf->base_url);
+	size_t need = base + (def ? USERKIND_STATUS_PATH_MAX : KIND_STATUS_PATH_MAX);
 	if (need > pr->url_size) {
 		char *u = realloc(pr->url, need);
 		if (!u) {
@@ -207,11 +228,51 @@ static int build_url(struct poll_request *pr, const struct endpoint *e, const st
 		pr->url_size = need;
 	}
 	job_ident(j, &ident);
+	if (def) {
+		/* base_url + the kind's StatusPath= with the job's values */
+		struct userkind_lookup l = { .text = ident.user };
+		memcpy(pr->url, e->conf->base_url, base);
+		int r = kinddef_status_path(def, userkind_lookup, &l, pr->url + base,
+					    pr->url_size - base);
+		return r < 0 ? r : (int)base + r;
+	}
 	return kind_status_url(e->conf->base_url, &ident, pr->url, pr->url_size);
 }
 
-/* Send j's next status request. Returns 0 or a negative errno. */
-static int submit(struct poller *p, struct job *j, usec_t now)
+/* A user kind's answer streams into pr->extract: StatusField= (a status
+ * word at most) and ErrorField= (JOB_ERROR's text). */
+static int user_begin(struct poll_request *pr, const struct kind_def *def, const char *secret)
+{
+	static const size_t caps[2] = { KINDDEF_WORD_MAX, KINDDEF_ERROR_MAX };
+	int r;
+
+	pr->extract = (struct jsonextract){};
+	pr->user = true;
+	r = jsonptr_copy(&def->status, &pr->ptrs[0]);
+	if (r < 0) {
+		return r;
+	}
+	pr->n_ptrs = 1;
+	if (def->has_error) {
+		r = jsonptr_copy(&def->error, &pr->ptrs[1]);
+		if (r < 0) {
+			return r;
+		}
+		pr->n_ptrs = 2;
+	}
+	for (size_t i = 0; i < pr->n_ptrs; i++) {
+		r = jsonextract_add(&pr->extract, &pr->ptrs[i], caps[i]);
+		if (r < 0) {
+			return r;
+		}
+	}
+	pr->extract.secret = secret;
+	return jsonextract_begin(&pr->extract);
+}
+
+/* Send j's next status request (def: its kind's definition, a user kind's
+ * only). Returns 0 or a negative errno. */
+static int submit(struct poller *p, struct job *j, const struct kind_def *def, usec_t now)
 {
 	struct endpoint *e = j->endpoint;
 	struct poll_request *pr = get_request(p);
@@ -220,13 +281,14 @@ static int submit(struct poller *p, struct job *j, usec_t now)
 	if (!pr) {
 		return -ENOMEM;
 	}
-	r = build_url(pr, e, j);
+	r = build_url(pr, e, j, def);
 	if (r >= 0) {
 		pr->http.max_body = body_cap(j);
-		r = response_parser_begin(&pr->parser);
 		pr->parsed = 0;
 		/* The key lives in e->headers, which the request holds a reference to. */
 		pr->parser.secret = http_headers_key(e->headers);
+		r = def ? user_begin(pr, def, pr->parser.secret)
+			: response_parser_begin(&pr->parser);
 	}
 	if (r >= 0) {
 		struct http_target t = {
@@ -298,11 +360,12 @@ static void stall_check(struct poller *p, struct job *j)
 	size_t n = 6;
 	usec_t still = now > since ? now - since : 0;
 	bool has_progress = job_progress_string(j, progress, sizeof(progress)) != NULL;
+	const char *server = j->kind == KIND_USER ? "the server" : "Dify";
 
 	snprintf(fm, sizeof(fm), "MESSAGE_ID=%s",
 		 a == STALL_ANNOUNCE ? MESSAGE_ID_JOB_STALLED : MESSAGE_ID_JOB_MOVING);
 	snprintf(fe, sizeof(fe), "JOB_ENDPOINT=%s", j->endpoint->name);
-	snprintf(fk, sizeof(fk), "JOB_KIND=%s", kind_type_to_string(j->kind));
+	snprintf(fk, sizeof(fk), "JOB_KIND=%s", job_kind_name(j));
 	snprintf(fs, sizeof(fs), "JOB_REMOTE_STATUS=%s", status);
 	snprintf(fu, sizeof(fu), "JOB_STALLED_USEC=%llu", (unsigned long long)still);
 	snprintf(fx, sizeof(fx), "JOB_STALL_AFTER_USEC=%llu", (unsigned long long)after);
@@ -320,15 +383,15 @@ static void stall_check(struct poller *p, struct job *j)
 	if (a == STALL_ANNOUNCE) {
 		log_job_internal(
 			LOG_WARNING, 0, job_id_string(j, ids), j->file, fields,
-			"Stalled: Dify has answered '%s'%s%s%s about this %s for %s without a change (StallAfter=%s); it keeps being polled until its Timeout=. %s",
-			status, has_progress ? " (" : "", has_progress ? progress : "",
+			"Stalled: %s has answered '%s'%s%s%s about this %s for %s without a change (StallAfter=%s); it keeps being polled until its Timeout=. %s",
+			server, status, has_progress ? " (" : "", has_progress ? progress : "",
 			has_progress ? ")" : "", what, span, timespan_format(sa, sizeof(sa), after),
 			stall_hint(j->kind, (enum job_action)j->action, status));
 	} else {
 		log_job_internal(
 			LOG_NOTICE, 0, job_id_string(j, ids), j->file, fields,
-			"Moving again: Dify answers '%s'%s%s%s about this %s now, after %s without a change.",
-			status, has_progress ? " (" : "", has_progress ? progress : "",
+			"Moving again: %s answers '%s'%s%s%s about this %s now, after %s without a change.",
+			server, status, has_progress ? " (" : "", has_progress ? progress : "",
 			has_progress ? ")" : "", what, span);
 	}
 	p->ops->stall_changed(p->userdata, j, a == STALL_ANNOUNCE);
@@ -376,10 +439,14 @@ static void status_answered(struct poller *p, struct job *j, const struct poll_r
 			log_job(LOG_NOTICE, j,
 				"Dify answered with job_status '%s', which this version does not know; treating it as not finished.",
 				r->status_text);
+		} else if (j->kind == KIND_USER) {
+			log_job(LOG_NOTICE, j,
+				"The server answered with status '%s', which is in none of Completed=, Failed= and Running= of [Kind:%s]; treating it as not finished.",
+				r->status_text, job_kind_name(j));
 		} else {
 			log_job(LOG_NOTICE, j,
 				"Dify answered with status '%s', which this version does not know for a %s job; treating it as not finished.",
-				r->status_text, kind_type_to_string(j->kind));
+				r->status_text, job_kind_name(j));
 		}
 	}
 	/* progress is written with the next lazy flush, the status change below at once */
@@ -401,9 +468,23 @@ static void on_poll_done(struct http_request *req)
 	e->in_flight--;
 	p->in_flight--;
 
+	/* A user kind is looked up per answer: a reload may have changed or
+	 * removed it (the old definition is freed). */
+	const struct kind_def *def =
+		pr->user ? config_find_kind(p->config, job_kind_name(j)) : NULL;
+	if (pr->user && !def) {
+		/* its kind went away while the answer was out: the job waits for
+		 * it as dispatch() says */
+		release_request(p, pr);
+		dispatch(p, j, now);
+		drain_queue(p, e, now);
+		arm(p);
+		return;
+	}
 	if (req->error == TRANSFER_OK) {
 		feed_parser(pr);
-		body_ok = response_parser_complete(&pr->parser) >= 0;
+		body_ok = pr->user ? jsonextract_complete(&pr->extract) >= 0
+				   : response_parser_complete(&pr->parser) >= 0;
 	}
 	/* The answer goes to the state file and the hook: a key the server
 	 * echoed goes no further (the parsed strings were cleaned while parsing). */
@@ -419,8 +500,15 @@ static void on_poll_done(struct http_request *req)
 	}
 
 	char ids[KIND_ID_STRING_MAX];
-	dify_classify_kind(kind_get(j->kind), req->error, req->http_code, &pr->parser.result,
-			   body_ok, req->retry_after_s, job_id_string(j, ids), &r);
+	if (def) {
+		userkind_classify(def, req->error, req->http_code, body_ok, &pr->extract.values[0],
+				  pr->n_ptrs > 1 ? &pr->extract.values[1] : NULL,
+				  req->retry_after_s, &r, &pr->bad_reason);
+	} else {
+		dify_classify_kind(kind_get(j->kind), req->error, req->http_code,
+				   &pr->parser.result, body_ok, req->retry_after_s,
+				   job_id_string(j, ids), &r);
+	}
 	poller_trouble_update(p, e, j, &r, pr);
 
 	if (r.retry_after_usec > 0) {
@@ -464,14 +552,21 @@ static void on_poll_done(struct http_request *req)
 
 /* --- dispatch --- */
 
-static void stall(struct poller *p, struct job *j)
+/* j cannot be polled now: its endpoint is gone or has no key, or its
+ * [Kind:NAME] is gone (kind_missing). Said once; a reload looks again
+ * (poller_unstall()). */
+static void stall(struct poller *p, struct job *j, bool kind_missing)
 {
 	struct endpoint *e = j->endpoint;
 
 	j->state = JOB_STATE_STALLED;
 	if (!(j->flags & JOB_FLAG_STALL_LOGGED)) {
 		j->flags |= JOB_FLAG_STALL_LOGGED;
-		if (!e->conf) {
+		if (kind_missing) {
+			log_job(LOG_WARNING, j,
+				"Kind '%s' is not in the configuration; the job waits until a reload defines it (or its Timeout= passes).",
+				job_kind_name(j));
+		} else if (!e->conf) {
 			log_job(LOG_WARNING, j,
 				"Endpoint '%s' is not in the configuration; the job waits until a reload defines it (or its Timeout= passes).",
 				e->name);
@@ -490,9 +585,14 @@ static void stall(struct poller *p, struct job *j)
 static void dispatch(struct poller *p, struct job *j, usec_t now)
 {
 	struct endpoint *e = j->endpoint;
+	/* a user kind's definition, looked up per poll: a reload may change
+	 * or remove it (never kept across one: the old config is freed) */
+	const struct kind_def *def =
+		j->kind == KIND_USER ? config_find_kind(p->config, job_kind_name(j)) : NULL;
+	bool kind_missing = j->kind == KIND_USER && !def;
 
 	if (now >= j->deadline_usec) {
-		if (!endpoint_usable(e, now)) {
+		if (!endpoint_usable(e, now) || kind_missing) {
 			j->state = JOB_STATE_FINISHED;
 			p->ops->finished(p->userdata, j, JOB_OUTCOME_TIMEOUT, "", NULL, 0);
 			return;
@@ -502,8 +602,8 @@ static void dispatch(struct poller *p, struct job *j, usec_t now)
 		 * the last answer on stdin. The answer decides (see on_poll_done). */
 		j->flags |= JOB_FLAG_FINAL_POLL;
 	}
-	if (!e->conf || !e->headers) {
-		stall(p, j);
+	if (!e->conf || !e->headers || kind_missing) {
+		stall(p, j, e->conf && e->headers && kind_missing);
 		return;
 	}
 	j->flags &= (uint16_t)~JOB_FLAG_STALL_LOGGED;
@@ -516,7 +616,7 @@ static void dispatch(struct poller *p, struct job *j, usec_t now)
 		queue_push(p, e, j);
 		return;
 	}
-	int r = submit(p, j, now);
+	int r = submit(p, j, def, now);
 	if (r < 0) {
 		if (j->flags & JOB_FLAG_FINAL_POLL) {
 			j->state = JOB_STATE_FINISHED;
@@ -613,7 +713,7 @@ void poller_endpoint_changed(struct poller *p, struct endpoint *e)
 	} else {
 		struct job *j;
 		while ((j = queue_pop(p, e))) {
-			stall(p, j);
+			stall(p, j, false);
 		}
 	}
 	arm(p);

@@ -130,14 +130,23 @@ struct job *registry_by_file(const struct registry *r, const char *file)
 struct job *registry_by_identity(const struct registry *r, const struct endpoint *e,
 				 const struct kind_ident *ident)
 {
-	/* a job of any kind with room for the indexing part (job.h) */
+	/* a job of any kind with room for the indexing or user part (job.h) */
 	struct {
 		struct job job;
-		struct job_indexing indexing;
+		union {
+			struct job_indexing indexing;
+			struct job_user user;
+		};
 	} probe = { .job = { .endpoint = (struct endpoint *)e, .kind = ident->kind } };
 	static_assert(offsetof(typeof(probe), indexing) == sizeof(struct job),
 		      "the probe has job_new_kind()'s layout");
-	job_set_ident(&probe.job, ident);
+	if (ident->kind == KIND_USER) {
+		/* borrowed, not copied: the probe is never freed; only its
+		 * identity (job_ident()) is looked at */
+		probe.user.text = (char *)(uintptr_t)ident->user;
+	} else {
+		(void)job_set_ident(&probe.job, ident);
+	}
 	return hashmap_get(&r->by_identity, &probe.job);
 }
 

@@ -86,6 +86,9 @@ const char *stall_hint(enum kind_type k, enum job_action action, const char *sta
 			return "The run is paused (someone paused it, or it waits for human input): resume or stop it in Dify.";
 		}
 		return "Check the Dify worker running workflows and the node the run waits on (a slow model or tool).";
+	case KIND_USER:
+		/* a service jobwatch knows nothing of but its [Kind:] section */
+		return "Check the service's own view of the job (its console, API or logs); a status in none of Completed=, Failed= and Running= of the kind is also counted as not finished.";
 	default:
 		break;
 	}

@@ -15,7 +15,11 @@
 /*
  * Version 2 (job kinds) keys a job by (endpoint, kind, action, dataset,
  * job_id): action is '' for kinds without Action=, dataset '' for kinds
- * without Dataset=, job_id the kind's own id (kind.h). A version 1 file is
+ * without Dataset=, job_id the kind's own id (kind.h). A user kind's row
+ * ([Kind:NAME], userkind.h) has kind NAME, action '', job_id the JobID=
+ * text and in dataset the kind's other id fields: the "Key=value" lines of
+ * its identity text joined by "\n" ('' when it has none), from which
+ * daemon-restore.c builds the identity again. A version 1 file is
  * migrated in place by state_open() (state.c), in one transaction; its rows
  * become kind 'annotation-reply', dataset ''.
  */

@@ -18,6 +18,7 @@
 #include "state.h"
 #include "string-util.h"
 #include "time-util.h"
+#include "userkind.h"
 #include "uuid-util.h"
 
 /* ?1..?5 are the identity (bind_identity()); ?27 is STATE_HOOK_DONE, bound
@@ -430,12 +431,21 @@ struct identity_text {
 	char dataset[KIND_ID_STRING_MAX];
 };
 
+/* The dataset column: document-indexing's dataset, a user kind's other id
+ * fields (state-sql.h; borrowed from the job), NULL for the others. */
+static const char *identity_dataset(const struct job *j, struct identity_text *t)
+{
+	const struct job_user *u = job_user(j);
+
+	return u ? userkind_text_fields(u->text) : job_dataset_string(j, t->dataset);
+}
+
 static void bind_identity(sqlite3_stmt *st, const struct job *j, struct identity_text *t)
 {
-	const char *dataset = job_dataset_string(j, t->dataset);
+	const char *dataset = identity_dataset(j, t);
 
 	(void)sqlite3_bind_text(st, 1, j->endpoint->name, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(st, 2, kind_type_to_string(j->kind), -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, job_kind_name(j), -1, SQLITE_STATIC);
 	(void)sqlite3_bind_text(
 		st, 3, j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action) : "", -1,
 		SQLITE_STATIC);
@@ -651,14 +661,17 @@ int state_mark_journaled(struct state *s, struct job *j)
 
 	/* One append, right after the journal entry: a crash between the two
 	 * repeats this one entry and no other. annotation-reply keeps version
-	 * 1's line, which a jobwatchd from before kinds reads too. */
-	if (j->kind == KIND_ANNOTATION_REPLY) {
+	 * 1's line, which a jobwatchd from before kinds reads too. A user kind's
+	 * id and fields may hold blanks, which the line cannot carry: its mark
+	 * goes to the database at once. */
+	if (j->kind == KIND_USER) {
+		n = -1;
+	} else if (j->kind == KIND_ANNOTATION_REPLY) {
 		n = snprintf(line, sizeof(line), "%s %s %s\n", j->endpoint->name,
 			     job_action_to_string(j->action), job_id_string(j, ids.id));
 	} else {
 		n = snprintf(line, sizeof(line), "%s %s - %s %s\n", j->endpoint->name,
-			     kind_type_to_string(j->kind), dataset ? dataset : "-",
-			     job_id_string(j, ids.id));
+			     job_kind_name(j), dataset ? dataset : "-", job_id_string(j, ids.id));
 	}
 	if (s->acks_fd >= 0 && n > 0 && (size_t)n < sizeof(line) &&
 	    write(s->acks_fd, line, (size_t)n) == n) {
@@ -743,10 +756,10 @@ int state_forget_row(struct state *s, const struct state_row *row)
 int state_forget(struct state *s, struct job *j)
 {
 	struct identity_text ids;
-	const char *dataset = job_dataset_string(j, ids.dataset);
+	const char *dataset = identity_dataset(j, &ids);
 	struct state_row row = {
 		.endpoint = (char *)j->endpoint->name,
-		.kind = (char *)kind_type_to_string(j->kind),
+		.kind = (char *)job_kind_name(j),
 		.action =
 			(char *)(j->kind == KIND_ANNOTATION_REPLY ? job_action_to_string(j->action)
 								  : ""),

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "config.h"
 #include "escape.h"
 #include "ini.h"
 #include "kind.h"
 #include "jobfile.h"
+#include "kinddef.h"
 #include "string-util.h"
 #include "test-helpers.h"
 
@@ -26,8 +28,37 @@ static const char config_text[] = "[Endpoint]\n"
 				  "[Hook]\n"
 				  "AllowJobHooks=yes\n";
 
-/* What jobfile_format() writes must read back as the same job. */
-static void check_round_trip(const struct jobfile *j)
+/* A [Kind:NAME] of the fixed config, added as config.c does (a Kind= of
+ * "fuzz-kind" in the input reaches it). */
+static const char *const kind_lines[][2] = {
+	{ "StatusPath", "/projects/{Project}/things/{id}?q={Queue}" },
+	{ "StatusField", "/status" },
+	{ "Completed", "done" },
+};
+
+static void add_kind(struct config *c)
+{
+	struct kind_def *def = kinddef_new("fuzz-kind", "fuzz.conf", 1);
+
+	if (!def) {
+		return;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(kind_lines); i++) {
+		CHECK(kinddef_set(def, kind_lines[i][0], kind_lines[i][1], "fuzz.conf", 2, NULL) ==
+		      0);
+	}
+	CHECK(kinddef_validate(def, NULL) == 0);
+	if (!grow_array((void **)&c->kinds, &c->kinds_allocated, sizeof(*c->kinds),
+			c->n_kinds + 1)) {
+		kinddef_free(def);
+		return;
+	}
+	c->kinds[c->n_kinds++] = def;
+}
+
+/* What jobfile_format() writes must read back as the same job (a user
+ * kind's once resolved against c). */
+static void check_round_trip(const struct jobfile *j, struct config *c)
 {
 	struct jobfile back = {};
 	char *text;
@@ -45,7 +76,10 @@ static void check_round_trip(const struct jobfile *j)
 	}
 	CHECK(error == 0);
 	if (jobfile_parse_buffer("fuzz.job", text, strlen(text), &back, NULL) == 0) {
-		CHECK(kind_ident_equal(&back.ident, &j->ident));
+		if (back.ident.kind == KIND_USER) {
+			CHECK(jobfile_check_refs("fuzz.job", &back, c, NULL) != -EINVAL);
+		}
+		CHECK(kind_ident_equal(&back.ident, &j->ident) || back.ident.user == NULL);
 		CHECK(memcmp(back.id, j->id, sizeof(j->id)) == 0);
 		CHECK(back.action == j->action);
 		CHECK(streq_ptr(back.endpoint, j->endpoint));
@@ -76,19 +110,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
 	CHECK((r == -EINVAL) == diag_has_errors(&diags) || r == -ENOMEM);
 	if (r == 0) {
-		/* a parsed job is a valid job of its kind: its path can be built */
+		/* a parsed job is a valid job of its kind: its path can be built
+		 * (a user kind's once its section is known) */
 		char path[256];
-		CHECK(kind_status_path(&j.ident, path, sizeof(path)) > 0);
+		CHECK(j.ident.kind == KIND_USER ||
+		      kind_status_path(&j.ident, path, sizeof(path)) > 0);
+		CHECK(j.ident.kind != KIND_USER ||
+		      (name_is_valid(j.user_kind) && kinddef_value_is_valid(j.user_id)));
 		CHECK(memcmp(j.ident.id, j.id, sizeof(j.id)) == 0);
 		CHECK(j.ident.kind != KIND_ANNOTATION_REPLY || j.action == j.ident.action);
 		CHECK(!j.description || strlen(j.description) <= JOBFILE_DESCRIPTION_MAX);
 		CHECK(!j.has_timeout || j.timeout_usec > 0);
-		check_round_trip(&j);
 
 		c = config_new();
 		if (c && config_parse_buffer(c, "fuzz.conf", config_text, sizeof(config_text) - 1,
 					     NULL) == 0) {
-			(void)jobfile_check_refs("fuzz.job", &j, c, &diags);
+			add_kind(c);
+			r = jobfile_check_refs("fuzz.job", &j, c, &diags);
+			CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+			/* a resolved user kind has its identity text */
+			CHECK(j.ident.kind != KIND_USER || (j.ident.user != NULL) == (r == 0) ||
+			      (r == -EINVAL && j.ident.user != NULL));
+			if (j.ident.kind != KIND_USER || j.ident.user) {
+				check_round_trip(&j, c);
+			}
 		}
 		config_free(c);
 		jobfile_done(&j);

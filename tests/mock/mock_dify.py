@@ -416,7 +416,7 @@ class Route:
         self.path = None          # the routed (decoded, merged) path
 
 
-ROUTE_KINDS = ("status", "start", "indexing", "indexing_start", "run", "run_start", "other")
+ROUTE_KINDS = ("status", "start", "indexing", "indexing_start", "run", "run_start", "thing", "other")
 
 
 class Override:
@@ -448,6 +448,7 @@ class MockDify:
         self.datasets = {}             # dataset id -> {"api_enabled"}
         self.batches = {}              # (dataset id, batch) -> mock_kinds.Batch
         self.runs = {}                 # run id -> mock_kinds.Run
+        self.things = {}               # thing id -> mock_kinds.Thing (a non-Dify job API)
         self.default_document_lifecycle = check_lifecycle(K.DOC_LIFECYCLE, "default")
         self.default_run_lifecycle = check_lifecycle(K.RUN_LIFECYCLE, "default")
         self.next_batch_ids = []
@@ -569,7 +570,7 @@ class MockDify:
         bad = set(data) - set(J.SCENARIO_KEYS) - {"jobs", "keys", "default_lifecycle", "dify_version", "result_ttl",
                            "pending_ttl", "overrides", "next_job_ids", "comment", "apps",
                            "datasets", "batches", "runs", "default_document_lifecycle",
-                           "default_run_lifecycle"}
+                           "default_run_lifecycle", "things"}
         if bad:
             raise ScenarioError("%s: unknown scenario keys %s" % (where, sorted(bad)))
         cfg = {k: data[k] for k in ("default_lifecycle", "dify_version", "result_ttl",
@@ -591,7 +592,7 @@ class MockDify:
 
     def load_kinds(self, data, where):
         """The datasets, batches and runs of a scenario; their number (datasets not counted)."""
-        for k in ("datasets", "batches", "runs"):
+        for k in ("datasets", "batches", "runs", "things"):
             if not isinstance(data.get(k, []), list):
                 raise ScenarioError("%s: %s must be a list" % (where, k))
         for i, d in enumerate(data.get("datasets", [])):
@@ -613,7 +614,10 @@ class MockDify:
             self.batches[(b.dataset_id, b.batch)] = b
         for r in runs:
             self.runs[r.run_id] = r
-        return len(batches) + len(runs)
+        things = [K.build_thing(t, "%s: thing %d" % (where, i)) for i, t in enumerate(data.get("things", []))]
+        for t in things:
+            self.things[t.thing_id] = t
+        return len(batches) + len(runs) + len(things)
 
     def set_batches(self, d):
         if not isinstance(d, dict) or set(d) - {"dataset_id", "batch", "batches", "all", "gone", "document_ids",
@@ -989,6 +993,9 @@ class MockDify:
                 return Route("indexing_start", dataset_id=ds, allowed=("OPTIONS", "POST"),
                              rule=p + "<uuid:dataset_id>/document/" + parts[2])
             return Route("other")
+        p = self.prefix + "/things/"
+        if path.startswith(p) and len(path) > len(p):
+            return Route("thing", job_id=path[len(p):], allowed=get, rule=p + "<path:id>")
         p = self.prefix + "/workflows/run"
         if path == p:
             return Route("run_start", allowed=("OPTIONS", "POST"), rule=p)
@@ -1109,6 +1116,12 @@ class MockDify:
             if route.kind == "indexing":
                 return self.natural_indexing(req, route, now)
             return self.natural_create_by_text(req, route, now)
+        if route.kind == "thing":
+            t = self.things.get(route.job_id)
+            v = t.view(now) if t is not None else None
+            if v is None:
+                return Plan(404, json.dumps({"error": "no such thing"}).encode(), JSON_CT)
+            return Plan(200, json.dumps(v).encode(), JSON_CT)
         mode = self.apps.get(req.app, {}).get("mode", "workflow")
         if mode not in ("workflow", "advanced-chat"):
             return self.json_plan(400, {"code": "not_workflow_app", "message": NOT_WORKFLOW_APP, "status": 400})

@@ -421,3 +421,43 @@ def set_run(r, d, now):
                     ("total_steps", "steps"), ("total_tokens", "tokens")):
         if k in d:
             setattr(r, attr, d[k])
+
+
+# ---- things: a tiny non-Dify job API for jobs of a [Kind:NAME] -----------------------------
+# GET {prefix}/things/{id} answers {"id": ..., "status": WORD} (plus {"error": {"message": ...}}
+# when the thing has an error), the word being the one its lifecycle has reached; an unknown
+# id, or one whose lifecycle has reached "gone", is a 404 {"error": "no such thing"}.  The broad
+# OpenAI-batch-shaped API is mock_jobapi.py's.
+
+THING_KEYS = {"id", "lifecycle", "error", "created", "body"}
+
+
+class Thing:
+    __slots__ = ("thing_id", "lifecycle", "error", "created", "body")
+
+    def view(self, now):
+        """The answer's body, or None: no such thing (404).  A thing given a "body" answers it
+        as it is, always (a status that is a number, an object, ...)."""
+        if self.body is not None:
+            return self.body
+        seen, _ = walk(self.lifecycle, now - self.created)
+        if not seen or seen[-1][0] == "gone":
+            return None
+        body = {"id": self.thing_id, "status": seen[-1][0]}
+        if self.error is not None:
+            body["error"] = {"message": self.error}
+        return body
+
+
+def build_thing(d, where):
+    if not isinstance(d, dict) or set(d) - THING_KEYS or not isinstance(d.get("id"), str) or not d["id"]:
+        raise ScenarioError("%s: a thing is an object with id (a string) and %s" % (where, sorted(THING_KEYS - {"id"})))
+    t = Thing()
+    t.thing_id = d["id"]
+    t.lifecycle = check_lifecycle(d.get("lifecycle", [["queued", 0.3], ["running", 0.6], ["done", None]]), where)
+    t.error = d.get("error")
+    if t.error is not None and not isinstance(t.error, str):
+        raise ScenarioError("%s: error must be a string or null" % where)
+    t.created = time.monotonic() + float(d.get("created", 0))
+    t.body = d.get("body")
+    return t

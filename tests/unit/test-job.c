@@ -377,6 +377,33 @@ static void test_job_new_free(void **state)
 }
 
 /* 100,000 jobs must fit in a few tens of MiB (job.h). */
+/* A job of a [Kind:NAME]: its identity text behind it, its name and id. */
+static void test_job_user(void **state)
+{
+	struct job *j = job_new_kind(KIND_USER), *w = job_new_kind(KIND_WORKFLOW_RUN);
+	struct kind_ident ident = { .kind = KIND_USER, .user = "openai-batch\nbatch_abc\nA=1" },
+			  back, bad = { .kind = KIND_USER, .user = "no-newline" };
+	char buf[KIND_ID_STRING_MAX], what[JOB_WHAT_MAX];
+
+	assert_non_null(j);
+	assert_non_null(job_user(j));
+	assert_null(job_user(w));
+	assert_string_equal(job_kind_name(j), "invalid"); /* no identity yet */
+	assert_int_equal(job_set_ident(j, &bad), -EINVAL);
+	assert_int_equal(job_set_ident(j, &ident), 0);
+	assert_string_equal(job_kind_name(j), "openai-batch");
+	assert_string_equal(job_id_string(j, buf), "batch_abc");
+	assert_string_equal(job_what(j, what, sizeof(what)), "openai-batch job");
+	job_ident(j, &back);
+	assert_true(back.user != ident.user); /* a copy, owned by the job */
+	assert_true(kind_ident_equal(&back, &ident));
+	/* set again (a rename keeps the job): the old text is freed */
+	assert_int_equal(job_set_ident(j, &ident), 0);
+	assert_string_equal(job_kind_name(w), "workflow-run");
+	job_free(j);
+	job_free(w);
+}
+
 static void test_job_size(void **state)
 {
 	assert_true(sizeof(struct job) <= 256);
@@ -410,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_track_scenario_reset),
 		cmocka_unit_test(test_job_new_free),
 		cmocka_unit_test(test_job_size),
+		cmocka_unit_test(test_job_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

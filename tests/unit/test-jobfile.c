@@ -11,11 +11,13 @@
 
 #include <cmocka.h>
 
+#include "alloc-util.h"
 #include "config.h"
 #include "escape.h"
 #include "fd-util.h"
 #include "ini.h"
 #include "jobfile.h"
+#include "kinddef.h"
 #include "uuid-util.h"
 #include "test-helpers.h"
 
@@ -709,9 +711,170 @@ static void test_kinds(void **state)
 		      5, "Dataset= is not a key of Kind=annotation-reply");
 	/* an unknown kind: one error, its keys are not judged */
 	check_invalid(
-		"[Job]\nKind=workflow\nJobID=" ID "\n", 2,
-		"Invalid Kind= value 'workflow', expected one of 'annotation-reply', 'document-indexing', 'workflow-run'");
+		"[Job]\nKind=work flow\nJobID=" ID "\n", 2,
+		"Invalid Kind= value 'work flow', expected one of 'annotation-reply', 'document-indexing', 'workflow-run' or the name of a [Kind:NAME] section");
 	check_invalid("[Job]\nKind=\nJobID=" ID "\nAction=enable\n", 2, "Invalid Kind= value ''");
+}
+
+/* A [Kind:NAME] added to c as config.c will (kinddef.h); lines "Key=value". */
+static void add_kind(struct config *c, const char *name, const char *const *lines)
+{
+	struct kind_def *def = kinddef_new(name, "jobwatch.conf", 10);
+	struct diag_list d = {};
+
+	assert_non_null(def);
+	for (unsigned i = 0; lines[i]; i++) {
+		char key[64];
+		const char *eq = strchr(lines[i], '=');
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - lines[i]), lines[i]);
+		assert_int_equal(kinddef_set(def, key, eq + 1, "jobwatch.conf", 11 + i, &d), 0);
+	}
+	assert_int_equal(kinddef_validate(def, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_true(grow_array((void **)&c->kinds, &c->kinds_allocated, sizeof(*c->kinds),
+			       c->n_kinds + 1));
+	c->kinds[c->n_kinds++] = def;
+}
+
+static struct config *user_kind_config(void)
+{
+	struct config *c = make_config("[Endpoint]\nBaseURL=https://a\n");
+	add_kind(c, "openai-batch",
+		 (const char *const[]){ "StatusPath=/batches/{id}", "StatusField=/status",
+					"Completed=completed", NULL });
+	add_kind(c, "render",
+		 (const char *const[]){ "StatusPath=/projects/{Project}/renders/{id}?q={Queue}",
+					"StatusField=/state", "Completed=done", NULL });
+	return c;
+}
+
+/* Kind= naming a [Kind:NAME]: JobID= is text, {Key}s kept, resolved by
+ * jobfile_check_refs() into the identity text. */
+static void test_user_kinds(void **state)
+{
+	_cleanup_(config_freep) struct config *c = user_kind_config();
+	_cleanup_(config_freep) struct config *none =
+		make_config("[Endpoint]\nBaseURL=https://a\n");
+	struct jobfile j = {};
+	struct diag_list d = {};
+	char buf[KIND_ID_STRING_MAX], name[KIND_NAME_MAX];
+
+	/* JobID= before Kind=: text, not a UUID */
+	assert_int_equal(parse("[Job]\nJobID=batch_abc123\nKind=openai-batch\n", &j, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_int_equal(j.ident.kind, KIND_USER);
+	assert_null(j.ident.user); /* not resolved yet */
+	assert_null(kind_ident_id_string(&j.ident, buf));
+	assert_int_equal(jobfile_check_refs("test.job", &j, c, &d), 0);
+	assert_n_diags(&d, 0);
+	assert_string_equal(j.ident.user, "openai-batch\nbatch_abc123");
+	assert_string_equal(kind_ident_id_string(&j.ident, buf), "batch_abc123");
+	assert_string_equal(kind_ident_kind_name(&j.ident, name), "openai-batch");
+	/* the kind is gone from the configuration: an error at Kind= */
+	assert_int_equal(jobfile_check_refs("test.job", &j, none, &d), -EINVAL);
+	assert_n_diags(&d, 1);
+	assert_diag(
+		&d, 0, DIAG_ERROR, "test.job", 3,
+		"Kind= 'openai-batch' is neither a built-in kind (annotation-reply, document-indexing, workflow-run) nor a [Kind:openai-batch] section of the configuration");
+	diag_list_done(&d);
+	jobfile_done(&j);
+
+	/* {Key}s: kept in any order, the identity sorted by key; a key the kind
+	 * does not use is the usual warning, at its line */
+	assert_int_equal(parse("[Job]\nKind=render\nQueue=fast lane\nJobID=r/1\nColor=red\n"
+			       "Project=p1\n",
+			       &j, &d),
+			 0);
+	assert_n_diags(&d, 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, c, &d), 0);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_WARNING, "test.job", 5,
+		    "Unknown key 'Color' in section [Job], ignoring");
+	assert_string_equal(j.ident.user, "render\nr/1\nProject=p1\nQueue=fast lane");
+	diag_list_done(&d);
+
+	/* written back by jobwatchctl add: the same identity */
+	{
+		int error = 1;
+		struct jobfile back = {};
+		_cleanup_(freep) char *s = jobfile_format_kind(&j.ident, NULL, NULL, &error);
+		assert_int_equal(error, 0);
+		assert_string_equal(s,
+				    "[Job]\nKind=render\nJobID=r/1\nProject=p1\nQueue=fast lane\n");
+		assert_int_equal(parse(s, &back, NULL), 0);
+		assert_int_equal(jobfile_check_refs("back.job", &back, c, NULL), 0);
+		assert_true(kind_ident_equal(&j.ident, &back.ident));
+		assert_true(kind_ident_hash(&j.ident, 7) == kind_ident_hash(&back.ident, 7));
+		jobfile_done(&back);
+	}
+	jobfile_done(&j);
+
+	/* a {Key} missing, a value that cannot go into a path */
+	assert_int_equal(parse("[Job]\nKind=render\nJobID=r1\nQueue=..\n", &j, &d), 0);
+	assert_int_equal(jobfile_check_refs("test.job", &j, c, &d), -EINVAL);
+	assert_n_diags(&d, 2);
+	assert_diag(
+		&d, 0, DIAG_ERROR, "test.job", 2,
+		"Missing required key Project= for Kind=render: the StatusPath= of [Kind:render] uses {Project}");
+	assert_diag(&d, 1, DIAG_ERROR, "test.job", 4, "Invalid Queue= value '..', expected");
+	assert_null(j.ident.user);
+	diag_list_done(&d);
+	jobfile_done(&j);
+
+	/* a path that does not fit: an error at Kind= */
+	{
+		char text[512], id[KINDDEF_VALUE_MAX + 1];
+		memset(id, '%', KINDDEF_VALUE_MAX); /* each one escaped to 3 bytes */
+		id[KINDDEF_VALUE_MAX] = '\0';
+		add_kind(c, "echo",
+			 (const char *const[]){ "StatusPath=/{id}/{id}/{id}/{id}/{id}/{id}",
+						"StatusField=/s", "Completed=ok", NULL });
+		snprintf(text, sizeof(text), "[Job]\nKind=echo\nJobID=%s\n", id);
+		assert_int_equal(parse(text, &j, &d), 0);
+		assert_int_equal(jobfile_check_refs("test.job", &j, c, &d), -EINVAL);
+		assert_n_diags(&d, 1);
+		assert_diag(&d, 0, DIAG_ERROR, "test.job", 2,
+			    "The status path of this job is longer than 4095 bytes (Kind=echo)");
+		assert_null(j.ident.user);
+		diag_list_done(&d);
+		jobfile_done(&j);
+	}
+
+	/* errors of the parser, each at its line */
+	check_invalid("[Job]\nKind=openai-batch\n", 1,
+		      "Missing required key JobID= in [Job] for Kind=openai-batch");
+	check_invalid("[Job]\nKind=openai-batch\nJobID=b1\nAction=enable\n", 4,
+		      "Action= is not a key of Kind=openai-batch");
+	check_invalid("[Job]\nJobID=..\nKind=openai-batch\n", 2,
+		      "Invalid JobID= value '..', expected the job's id as the service gives it");
+	/* a built-in kind still wants a UUID, and a {Key}'s form is unknown */
+	assert_int_equal(parse("[Job]\nKind=workflow-run\nJobID=" ID "\nProject=x\n", &j, &d), 0);
+	assert_n_diags(&d, 1);
+	assert_diag(&d, 0, DIAG_WARNING, "test.job", 4,
+		    "Unknown key 'Project' in section [Job], ignoring");
+	diag_list_done(&d);
+	jobfile_done(&j);
+	check_invalid("[Job]\nKind=workflow-run\nJobID=batch_1\n", 3,
+		      "Invalid JobID= value 'batch_1', expected a UUID");
+
+	/* many keys of a {Key}'s form: each the usual warning, in line order,
+	 * whether kept (the first 32) or not */
+	{
+		char text[2048] = "[Job]\nKind=workflow-run\nJobID=" ID "\n";
+		for (int i = 0; i < 40; i++) {
+			size_t n = strlen(text);
+			snprintf(text + n, sizeof(text) - n, "K%d=v\n", i);
+		}
+		assert_int_equal(parse(text, &j, &d), 0);
+		assert_n_diags(&d, 40);
+		for (unsigned i = 0; i < 40; i++) {
+			char want[64];
+			snprintf(want, sizeof(want), "Unknown key 'K%u' in section [Job]", i);
+			assert_diag(&d, i, DIAG_WARNING, "test.job", 4 + i, want);
+		}
+		diag_list_done(&d);
+		jobfile_done(&j);
+	}
 }
 
 static void test_format_kinds(void **state)
@@ -773,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_format_refused),
 		cmocka_unit_test(test_kinds),
 		cmocka_unit_test(test_format_kinds),
+		cmocka_unit_test(test_user_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);

@@ -128,12 +128,52 @@ static void test_workflow(void **state)
 	      " (endpoint 'default', 'nightly') was cancelled (its job file was removed or replaced) after 7 polls in 1min 3s.");
 }
 
+/* A [Kind:NAME] job: the kind's name, the server's word, no "Dify". */
+static void test_user_kind(void **state)
+{
+	struct journal_result r = base();
+
+	(void)state;
+	r.kind = "openai-batch";
+	r.user_kind = true;
+	r.job_id = "batch_abc123";
+	r.endpoint = "openai";
+	r.remote_status = r.last_status = "completed";
+	check(&r, "openai-batch job batch_abc123 on endpoint 'openai' completed (status "
+		  "'completed') after 7 polls in 1min 3s.");
+	r.status = "error";
+	r.remote_status = r.last_status = "expired";
+	r.description = "nightly";
+	check(&r, "openai-batch job batch_abc123 on endpoint 'openai' ('nightly') ended with an "
+		  "error (status 'expired') after 7 polls in 1min 3s.");
+	r.error = "Batch expired before completion.";
+	check(&r, "openai-batch job batch_abc123 on endpoint 'openai' ('nightly') ended with an "
+		  "error (status 'expired') after 7 polls in 1min 3s: Batch expired before "
+		  "completion.");
+	r.error = NULL;
+	r.status = "expired";
+	check(&r, "openai-batch job batch_abc123 on endpoint 'openai' ('nightly') expired (the "
+		  "server no longer knows it: it answers with a GoneStatus= code) after 7 polls in "
+		  "1min 3s.");
+	r.status = "unknown";
+	r.remote_status = r.last_status = NULL;
+	r.description = NULL;
+	check(&r, "openai-batch job batch_abc123 on endpoint 'openai' is unknown to the server "
+		  "(never seen: a wrong JobID=, key, endpoint or StatusPath=?) after 7 polls in "
+		  "1min 3s.");
+	r.status = "timeout";
+	r.remote_status = r.last_status = "in_progress";
+	check(&r, "openai-batch job batch_abc123 on endpoint 'openai' timed out after 7 polls in "
+		  "1min 3s; last status 'in_progress'.");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_annotation),
 		cmocka_unit_test(test_indexing),
 		cmocka_unit_test(test_workflow),
+		cmocka_unit_test(test_user_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,7 +121,7 @@ static void test_identity_per_kind(void **state)
 	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
 		*jobs[i] = job_new_kind(ids[i]->kind);
 		assert_non_null(*jobs[i]);
-		job_set_ident(*jobs[i], ids[i]);
+		assert_int_equal(job_set_ident(*jobs[i], ids[i]), 0);
 		(*jobs[i])->endpoint = e;
 		(*jobs[i])->file = strdup_or_null(files[i]);
 		assert_int_equal(registry_add(&r, *jobs[i]), 0);
@@ -138,7 +138,7 @@ static void test_identity_per_kind(void **state)
 	/* a second file naming the same batch of the same dataset is a duplicate */
 	struct job *dup = job_new_kind(KIND_DOCUMENT_INDEXING);
 	assert_non_null(dup);
-	job_set_ident(dup, &ix);
+	assert_int_equal(job_set_ident(dup, &ix), 0);
 	dup->endpoint = e;
 	dup->file = strdup_or_null("dup.job");
 	assert_int_equal(registry_add(&r, dup), -EEXIST);

@@ -112,6 +112,11 @@ static void test_hint(void **state)
 	assert_non_null(strstr(stall_hint(KIND_WORKFLOW_RUN, 0, "running"), "workflows"));
 	assert_non_null(strstr(stall_hint(KIND_ANNOTATION_REPLY, 0, "processing"), "Dify"));
 	assert_non_null(stall_hint(_KIND_TYPE_MAX, 0, NULL));
+	/* a user kind: the service's own view, and words in no list */
+	h = stall_hint(KIND_USER, 0, "in_progress");
+	assert_non_null(strstr(h, "service's own view"));
+	assert_non_null(strstr(h, "Completed="));
+	assert_null(strstr(h, "Dify"));
 }
 
 int main(void)

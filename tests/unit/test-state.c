@@ -26,6 +26,7 @@
 #include "state-sql.h"
 #include "state.h"
 #include "string-util.h"
+#include "userkind.h"
 #include "uuid-util.h"
 #include "test-helpers.h"
 
@@ -504,7 +505,7 @@ static void test_indexing_row(void **state)
 	assert_non_null(j);
 	assert_int_equal(kind_field_parse(KIND_FIELD_DATASET, JOB_ID_1, &ident), 0);
 	assert_int_equal(kind_field_parse(KIND_FIELD_BATCH, KIND_BATCH_EXAMPLE, &ident), 0);
-	job_set_ident(j, &ident);
+	assert_int_equal(job_set_ident(j, &ident), 0);
 	j->endpoint = &ep;
 	j->file = strdup_or_null("b.job");
 	j->accepted_usec = 5;
@@ -547,6 +548,59 @@ static void test_indexing_row(void **state)
 	job_free(j);
 }
 
+/* A [Kind:NAME] job's row: kind NAME, job_id the JobID= text with its
+ * blanks, its Key=value lines in dataset (state-sql.h); "journaled" goes to
+ * the database at once (no ack line can carry the blanks). */
+static void test_user_kind_row(void **state)
+{
+	struct kind_ident ident = { .kind = KIND_USER,
+				    .user = "render\nr 1/x\nProject=p 1\nQueue=fast" };
+	struct rows rows = { 0 };
+	struct state *s = NULL;
+	struct job *j = job_new_kind(KIND_USER);
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(job_set_ident(j, &ident), 0);
+	j->endpoint = &ep;
+	j->file = strdup_or_null("r.job");
+	j->accepted_usec = 5;
+	j->track.has_status = true;
+	j->track.remote_status = job_status_intern("done");
+	finish_job(j, JOB_OUTCOME_COMPLETED);
+
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
+	state_mark(s, j, STATE_DIRTY_SYNC);
+	assert_int_equal(state_flush(s, true), 0);
+	assert_int_equal(state_mark_journaled(s, j), 0);
+	state_free(s);
+
+	assert_int_equal(state_open(test_tmpdir, &s), 0);
+	assert_int_equal(state_load(s, load_all, &rows), 0);
+	assert_int_equal(rows.n, 1);
+	assert_string_equal(rows.r[0].kind, "render");
+	assert_string_equal(rows.r[0].action, "");
+	assert_string_equal(rows.r[0].job_id, "r 1/x");
+	assert_string_equal(rows.r[0].dataset, "Project=p 1\nQueue=fast");
+	assert_string_equal(rows.r[0].remote_status, "done");
+	assert_true(rows.r[0].journaled);
+	/* the row gives the identity back (daemon-restore.c) */
+	{
+		_cleanup_(freep) char *text = NULL;
+		assert_int_equal(userkind_text_from_parts(rows.r[0].kind, rows.r[0].job_id,
+							  rows.r[0].dataset, &text),
+				 0);
+		assert_string_equal(text, ident.user);
+	}
+	rows_done(&rows);
+	assert_int_equal(state_forget(s, j), 0);
+	rows = (struct rows){ 0 };
+	assert_int_equal(state_load(s, load_all, &rows), 0);
+	assert_int_equal(rows.n, 0);
+	state_free(s);
+	job_free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +617,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1, test_tmpdir_setup,
 						test_tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, test_tmpdir_setup,
+						test_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_user_kind_row, test_tmpdir_setup,
 						test_tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_indexing_row, test_tmpdir_setup,
 						test_tmpdir_teardown),
