@@ -139,6 +139,9 @@ static void item_forget(struct wait_item *it)
  * does the kind of a row from before kinds. */
 static void item_anchor(struct wait_item *it, struct state_row *row)
 {
+	/* before its kind is taken from row */
+	bool user = ctl_row_is_user_kind(row);
+
 	item_forget(it);
 	it->known = true;
 	it->not_before_usec = row->accepted_usec;
@@ -151,7 +154,7 @@ static void item_anchor(struct wait_item *it, struct state_row *row)
 	}
 	/* a user kind's dataset column holds its fields, which its result
 	 * entries do not carry: its kind and endpoint anchor it */
-	if (!isempty(row->dataset) && !ctl_row_is_user_kind(row)) {
+	if (!isempty(row->dataset) && !user) {
 		it->dataset = TAKE_PTR(row->dataset);
 	}
 }

@@ -176,6 +176,7 @@ def test_wait(sb, d, J):
     [e] = C.wait_results(d, 1, job_id=J["scoped"])
     H.eq((e.get("JOB_STATUS"), e.get("JOB_ERROR")), ("error", "quota exceeded"), "the failed job's result")
     H.eq(p.stdout, e["MESSAGE"] + "\n", "wait's output for the failed job")
+    H.check("state file" not in p.stderr, "wait used the state file for the failed job: %s", p.stderr)
     expect(ctl(sb, "wait", "--timeout", "0", "not-added-1"), 2, "wait on an id nobody added",
            stderr=r"no result yet for: not-added-1")
     expect(ctl(sb, "wait", ".."), EXIT_USAGE, "wait on an id no job can have", stderr=r"invalid job id '\.\.'")
