@@ -447,7 +447,7 @@ static void test_user_file_part(void **state)
 		"k\nbatch_abc123\nProject=b",
 		"k\n.hidden",
 		"k\nü",
-		"k\n" UUID_A,
+		("k\n" UUID_A),
 		"k\n3C90C3CC-0D44-4B50-8888-8DD25736052A",
 	};
 	char *parts[ELEMENTSOF(texts)];
