@@ -70,7 +70,7 @@ enum {
 static void help_main(void)
 {
 	printf("Usage: jobwatchctl [OPTION]... COMMAND [ARG]...\n"
-	       "Add, list, wait for and start the Dify jobs jobwatchd watches.\n"
+	       "Add, list, wait for and start the jobs jobwatchd watches.\n"
 	       "\n"
 	       "Commands:\n"
 	       "  add [--endpoint E] [--description D] ACTION JOB_ID\n"
@@ -106,15 +106,15 @@ static void help_add(void)
 	       "\n"
 	       "  -k, --kind=KIND       annotation-reply (the default), document-indexing,\n"
 	       "                        workflow-run, or the NAME of a [Kind:NAME] section\n"
-	       "  ID                    a [Kind:NAME] job's JobID= (its {id}), as the service\n"
-	       "                        gave it\n"
-	       "  -f, --field=KEY=VALUE the value of a {KEY} of the kind's StatusPath=: each\n"
-	       "                        one the kind uses, and no other\n"
 	       "  ACTION                enable or disable (annotation-reply)\n"
 	       "  JOB_ID                the job's UUID, as Dify gave it (any case)\n"
 	       "  DATASET               the knowledge base's UUID (document-indexing)\n"
 	       "  BATCH                 the upload's batch id, 20 digits (document-indexing)\n"
 	       "  RUN_ID                the workflow run's UUID (workflow-run)\n"
+	       "  ID                    a [Kind:NAME] job's JobID= (its {id}), as the service\n"
+	       "                        gave it\n"
+	       "  -f, --field=KEY=VALUE the value of a {KEY} of the kind's StatusPath=: each\n"
+	       "                        one the kind uses, and no other\n"
 	       "  -e, --endpoint=NAME   a configured [Endpoint:NAME] (default: [Endpoint])\n"
 	       "  -d, --description=TEXT\n"
 	       "                        one line shown in the journal and given to the hook\n" COMMON_HELP

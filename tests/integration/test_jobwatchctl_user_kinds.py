@@ -12,6 +12,7 @@ jobwatchd against the mock's tiny non-Dify API (GET /things/{id}, tests/mock/moc
 - list --json and list while the jobs run: kind NAME, job_id the JobID= text, "fields"
   ({"Project": "alpha"}, {} for a kind without {Key}s), dataset null; the KIND and FIELDS
   columns;
+- add's note about an outcome already recorded, for the same id and fields only;
 - wait on a user kind's ids (a plain one, one with '/' and a space, a UUID in upper case as
   the job file has it): the result entry's MESSAGE, exit 0 completed, 1 failed, 2 none yet,
   64 for an id no job can have;
@@ -226,12 +227,22 @@ def test():
         raise H.Skip("config.c does not parse [Kind:NAME] sections yet (the ukconfig branch)")
 
     test_completion(sb)
-    test_add(sb, J)
+    files = test_add(sb, J)
     d = sb.start_daemon()
     test_list_running(sb, J)
     test_wait(sb, d, J)
     C.assert_one_result_each(d, [J[k] for k in ("plain", "odd", "upper", "scoped")], settle=0.5)
     d.stop()
+
+    # the scoped job's file removed while the daemon is stopped and added again: add says its
+    # outcome is known; not for the same id in another project (another job)
+    os.unlink(files["scoped"])
+    expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=alpha", J["scoped"]), 0,
+           "add a finished job again",
+           stderr=r"note: jobwatchd already recorded the outcome 'error' for this job")
+    p = expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=beta", J["scoped"]), 0,
+               "add the id in another project")
+    H.check("note:" not in p.stderr, "a note for another job: %s", p.stderr)
 
 
 if __name__ == "__main__":
