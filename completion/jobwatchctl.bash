@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 # bash completion for jobwatchctl(1).
 #
-# Completes commands, options, job kinds (add --kind), actions, endpoint names
-# (read from the config file and its drop-ins with a plain grep for [Endpoint]
-# / [Endpoint:NAME]) and, for "wait", the job ids of `jobwatchctl list --json`
-# (every kind's: UUIDs and indexing batches). meson substitutes the
+# Completes commands, options, job kinds (add --kind: the built-in ones and the
+# [Kind:NAME] sections of the config file and its drop-ins, found with a plain
+# grep), actions, endpoint names (the same grep for [Endpoint] /
+# [Endpoint:NAME]) and, for "wait", the job ids of `jobwatchctl list --json`
+# (every kind's: UUIDs, indexing batches, a user kind's ids without quotes or
+# backslashes). A value of --field is not completed. meson substitutes the
 # built-in config path; used from the source tree, /etc/jobwatch/jobwatch.conf
 # is assumed.
 
@@ -29,7 +31,7 @@ _jobwatchctl_option_value()
     printf '%s' "$value"
 }
 
-_jobwatchctl_endpoints()
+_jobwatchctl_config()
 {
     local conf
     conf=$(_jobwatchctl_option_value -c --config)
@@ -37,10 +39,28 @@ _jobwatchctl_endpoints()
         conf=$_jobwatchctl_default_config
         [[ $conf == @* ]] && conf=/etc/jobwatch/jobwatch.conf
     fi
+    printf '%s' "$conf"
+}
+
+_jobwatchctl_endpoints()
+{
+    local conf
+    conf=$(_jobwatchctl_config)
     # systemd-style sections; drop-ins live in "<config>.d/*.conf"
     grep -h -o -E '^[[:space:]]*\[Endpoint(:[A-Za-z0-9_.-]+)?\]' \
         "$conf" "$conf".d/*.conf 2>/dev/null |
         sed -E 's/^[[:space:]]*\[Endpoint:?//; s/\]$//; s/^$/default/' | sort -u
+}
+
+# The built-in kinds and the configured [Kind:NAME]s.
+_jobwatchctl_kinds()
+{
+    local conf
+    conf=$(_jobwatchctl_config)
+    printf '%s\n' annotation-reply document-indexing workflow-run
+    grep -h -o -E '^[[:space:]]*\[Kind:[A-Za-z0-9_.-]+\]' \
+        "$conf" "$conf".d/*.conf 2>/dev/null |
+        sed -E 's/^[[:space:]]*\[Kind://; s/\]$//' | sort -u
 }
 
 _jobwatchctl_job_ids()
@@ -48,9 +68,10 @@ _jobwatchctl_job_ids()
     local args=() v
     v=$(_jobwatchctl_option_value -s --state-dir)
     [[ -n $v ]] && args+=(--state-dir "$v")
-    # JSON without jq: every "job_id":"..." value
+    # JSON without jq: every "job_id":"..." value without escapes (a UUID,
+    # a batch, most user kinds' ids)
     "${COMP_WORDS[0]}" "${args[@]}" list --json 2>/dev/null |
-        grep -o -E '"job_id": *"[0-9a-fA-F-]+"' | sed -E 's/.*"([0-9a-fA-F-]+)"$/\1/'
+        grep -o -E '"job_id": *"[^"\\]+"' | sed -E 's/.*"([^"\\]+)"$/\1/'
 }
 
 _jobwatchctl()
@@ -68,7 +89,7 @@ _jobwatchctl()
     local commands='add list wait start help'
     local common='-c --config -j --jobs-dir -s --state-dir -h --help --version'
     local -A opts=(
-        [add]='-k --kind -e --endpoint -d --description'
+        [add]='-k --kind -f --field -e --endpoint -d --description'
         [list]='--json'
         [wait]='-t --timeout'
         [start]='-e --endpoint -d --description --score-threshold --embedding-provider
@@ -84,8 +105,8 @@ _jobwatchctl()
         fi
         case ${words[i]} in
             -c | --config | -j | --jobs-dir | -s | --state-dir | -e | --endpoint | \
-                -k | --kind | -d | --description | -t | --timeout | --score-threshold | \
-                --embedding-provider | --embedding-model)
+                -k | --kind | -f | --field | -d | --description | -t | --timeout | \
+                --score-threshold | --embedding-provider | --embedding-model)
                 skip=1 ;;
             -*) ;;
             *)
@@ -111,7 +132,7 @@ _jobwatchctl()
             return
             ;;
         -k | --kind)
-            COMPREPLY=($(compgen -W 'annotation-reply document-indexing workflow-run' -- "$cur"))
+            COMPREPLY=($(compgen -W "$(_jobwatchctl_kinds)" -- "$cur"))
             return
             ;;
         -t | --timeout)
@@ -122,7 +143,7 @@ _jobwatchctl()
             COMPREPLY=($(compgen -W '0.5 0.8 0.9 1' -- "$cur"))
             return
             ;;
-        -d | --description | --embedding-provider | --embedding-model)
+        -d | --description | -f | --field | --embedding-provider | --embedding-model)
             return
             ;;
     esac
@@ -151,8 +172,8 @@ _jobwatchctl()
         fi
         case ${words[j]} in
             -c | --config | -j | --jobs-dir | -s | --state-dir | -e | --endpoint | \
-                -k | --kind | -d | --description | -t | --timeout | --score-threshold | \
-                --embedding-provider | --embedding-model)
+                -k | --kind | -f | --field | -d | --description | -t | --timeout | \
+                --score-threshold | --embedding-provider | --embedding-model)
                 skip=1 ;;
             -*) ;;
             *) ((npos++)) ;;

@@ -19,6 +19,7 @@
 #include "fd-util.h"
 #include "fileio.h"
 #include "string-util.h"
+#include "userkind.h"
 #include "uuid-util.h"
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -66,8 +67,8 @@ static int rename_noreplace(const char *tmp, const char *path)
  * kind's id fields). Bad files are skipped (the daemon reports them).
  * Returns 1 with its name in *ret_name, 0 if none, or a negative errno.
  */
-static int find_same_job(int dirfd, const char *dir, const struct kind_ident *ident,
-			 const char *endpoint, char **ret_name)
+static int find_same_job(int dirfd, const char *dir, const struct config *c,
+			 const struct kind_ident *ident, const char *endpoint, char **ret_name)
 {
 	_cleanup_(closedirp) DIR *d = NULL;
 	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
@@ -97,6 +98,11 @@ static int find_same_job(int dirfd, const char *dir, const struct kind_ident *id
 		if (jobfile_load(dirfd, de->d_name, path, &jf, NULL) < 0) {
 			continue;
 		}
+		/* a user kind's identity is known with its [Kind:NAME] only */
+		if (jf.ident.kind == KIND_USER &&
+		    jobfile_check_refs(path, &jf, c, NULL) == -ENOMEM) {
+			return -ENOMEM;
+		}
 		if (kind_ident_equal(&jf.ident, ident) && streq_ptr(jf.endpoint, endpoint)) {
 			*ret_name = strdup_or_null(de->d_name);
 			return *ret_name ? 1 : -ENOMEM;
@@ -108,9 +114,10 @@ static int find_same_job(int dirfd, const char *dir, const struct kind_ident *id
 /*
  * The job file's name, never a dotfile: <endpoint>-<action>-<id>.job for an
  * annotation-reply job, as before kinds; <endpoint>-<kind>-<fields>.job for
- * the others, its id fields in the order add takes them (the dataset before
- * its batch), so that two jobs never share a name. NULL when out of memory
- * or ident is not valid.
+ * the built-in others, its id fields in the order add takes them (the
+ * dataset before its batch), so that two jobs never share a name;
+ * <endpoint>-<kind>-<ctl_user_file_part()>.job for a [Kind:NAME] job, whose
+ * id may hold any character. NULL when out of memory or ident is not valid.
  */
 static char *job_file_name(const struct kind_ident *ident, const char *endpoint)
 {
@@ -124,6 +131,14 @@ static char *job_file_name(const struct kind_ident *ident, const char *endpoint)
 	if (ident->kind != KIND_ANNOTATION_REPLY && k >= 0) {
 		k = snprintf(name + k, sizeof(name) - (size_t)k, "-%s",
 			     strempty(kind_ident_kind_name(ident, kname)));
+	}
+	if (ident->kind == KIND_USER && k >= 0) {
+		_cleanup_(freep) char *part = ctl_user_file_part(strempty(ident->user));
+		size_t len = strlen(name);
+		if (!part) {
+			return NULL;
+		}
+		k = snprintf(name + len, sizeof(name) - len, "-%s", part);
 	}
 	for (size_t i = 0; i < n && k >= 0 && (size_t)k < sizeof(name); i++) {
 		size_t len = strlen(name);
@@ -211,7 +226,7 @@ int ctl_add_job(const struct config *c, const struct kind_ident *ident, const ch
 		*ret_path = TAKE_PTR(path);
 		return -EEXIST;
 	}
-	r = find_same_job(dirfd, dir, ident, endpoint, &other);
+	r = find_same_job(dirfd, dir, c, ident, endpoint, &other);
 	if (r < 0) {
 		return ctl_fail(r, "cannot read the jobs directory '%s': %s", dir, strerror(-r));
 	}
@@ -268,19 +283,24 @@ int ctl_add_job(const struct config *c, const struct kind_ident *ident, const ch
 /*
  * Whether a state row is the job of (endpoint, ident): the same kind (a row
  * of a state file from before kinds has none: annotation-reply), id,
- * action (annotation-reply) and dataset (document-indexing). The id was
- * matched by state_reader_find().
+ * action (annotation-reply) and dataset (document-indexing; a user kind's
+ * fields). The id was matched by state_reader_find().
  */
 static bool row_is_job(const struct state_row *row, const struct kind_ident *ident,
 		       const char *endpoint)
 {
 	const struct kind *k = kind_get(ident->kind);
-	char buf[KIND_ID_STRING_MAX];
+	char buf[KIND_ID_STRING_MAX], kname[KIND_NAME_MAX];
 
-	if (!k) {
-		return false; /* a user kind's row: not matched here yet */
+	if (!streq(row->endpoint, endpoint ? endpoint : ENDPOINT_DEFAULT_NAME)) {
+		return false;
 	}
-	if (!streq(row->endpoint, endpoint ? endpoint : ENDPOINT_DEFAULT_NAME) ||
+	if (ident->kind == KIND_USER) {
+		/* the kind's name, and its fields in the dataset column */
+		return streq_ptr(row->kind, kind_ident_kind_name(ident, kname)) &&
+		       streq(strempty(row->dataset), userkind_text_fields(strempty(ident->user)));
+	}
+	if (!k ||
 	    !streq(isempty(row->kind) ? kind_type_to_string(KIND_ANNOTATION_REPLY) : row->kind,
 		   k->name)) {
 		return false;
@@ -332,26 +352,59 @@ static char *describe_job(const struct kind_ident *ident, char *buf, size_t size
 	return buf;
 }
 
+/* add --kind NAME: the kind from the configuration, the identity from ID and
+ * the --field values. Returns the exit status; on success *ret_text owns the
+ * identity text ident borrows. */
+static enum ctl_exit user_ident(const struct config *c, const char *id, struct kind_ident *ident,
+				char **ret_text)
+{
+	const struct kind_def *def;
+	int r;
+
+	if (ctl_find_user_kind(c, arg_kind, &def) < 0) {
+		return CTL_EXIT_USAGE;
+	}
+	r = ctl_parse_user_ident(def, id, arg_fields, arg_n_fields, ret_text);
+	if (r == -ERANGE) {
+		return CTL_EXIT_USAGE;
+	}
+	if (r < 0) {
+		return CTL_EXIT_FAILURE;
+	}
+	*ident = (struct kind_ident){ .kind = KIND_USER, .user = *ret_text };
+	return CTL_EXIT_SUCCESS;
+}
+
+/* Long (about 65 lines): the checks come in the order of their cost, the
+ * command line's before the configuration's. */
 enum ctl_exit verb_add(char **args, size_t n)
 {
 	_cleanup_(config_freep) struct config *c = NULL;
-	_cleanup_(freep) char *path = NULL;
+	_cleanup_(freep) char *path = NULL, *user_text = NULL;
+	/* a name that is no built-in kind's: a [Kind:NAME] (ctl_parse_argv()
+	 * checked its form and that ID is the one argument) */
+	bool user = arg_kind && kind_type_from_string(arg_kind) < 0;
 	enum kind_type t = KIND_ANNOTATION_REPLY;
-	struct kind_ident ident;
+	struct kind_ident ident = {};
 	char what[KIND_NAME_MAX + KIND_ID_STRING_MAX + 2];
+	enum ctl_exit e;
 	int r;
 
-	if (arg_kind) {
-		r = kind_type_from_string(arg_kind);
-		assert(r >= 0); /* checked by ctl_parse_argv() */
-		t = (enum kind_type)r;
+	if (arg_kind && !user) {
+		t = (enum kind_type)kind_type_from_string(arg_kind);
 	}
-	r = ctl_parse_ident(t, args, n, !arg_kind, &ident);
-	if (r == -ERANGE) {
-		return ctl_usage_error("add", "add --kind %s needs %s", kind_type_to_string(t),
-				       ctl_kind_args_usage(t, " and ", what, sizeof(what)));
+	if (!user) {
+		r = ctl_parse_ident(t, args, n, !arg_kind, &ident);
+		if (r == -ERANGE) {
+			return ctl_usage_error("add", "add --kind %s needs %s",
+					       kind_type_to_string(t),
+					       ctl_kind_args_usage(t, " and ", what, sizeof(what)));
+		}
+		if (r < 0) {
+			return CTL_EXIT_FAILURE;
+		}
 	}
-	if (r < 0 || ctl_check_description(arg_description) < 0) {
+	if (ctl_check_description(arg_description) < 0) {
 		return CTL_EXIT_FAILURE;
 	}
 	if (arg_endpoint && !streq(arg_endpoint, ENDPOINT_DEFAULT_NAME) &&
@@ -362,7 +415,17 @@ enum ctl_exit verb_add(char **args, size_t n)
 			arg_endpoint);
 		return CTL_EXIT_FAILURE;
 	}
-	if (ctl_load_config(false, &c) < 0 || !ctl_find_endpoint(c, arg_endpoint)) {
+	if (ctl_load_config(false, &c) < 0) {
+		return CTL_EXIT_FAILURE;
+	}
+	if (user) {
+		assert(n == 1);
+		e = user_ident(c, args[0], &ident, &user_text);
+		if (e != CTL_EXIT_SUCCESS) {
+			return e;
+		}
+	}
+	if (!ctl_find_endpoint(c, arg_endpoint)) {
 		return CTL_EXIT_FAILURE;
 	}
 	r = ctl_add_job(c, &ident, arg_endpoint, arg_description, &path);

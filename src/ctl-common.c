@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "escape.h"
 #include "jobfile.h"
+#include "kinddef.h"
 #include "log.h"
 #include "paths.h"
 #include "timespan.h"
@@ -159,14 +160,16 @@ int ctl_parse_wait_id(const char *s, char buf[static KIND_ID_STRING_MAX])
 		uuid_to_string(ident.id, buf);
 		return 0;
 	}
-	if (kind_field_parse(KIND_FIELD_BATCH, s, &ident) >= 0) {
+	/* a batch, or a user kind's JobID= text: JOB_ID has it as it is */
+	if (kind_field_parse(KIND_FIELD_BATCH, s, &ident) >= 0 || kinddef_value_is_valid(s)) {
 		snprintf(buf, KIND_ID_STRING_MAX, "%s", s);
 		return 0;
 	}
 	return ctl_fail(
 		-EINVAL,
-		"invalid job id '%s', expected a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a (an annotation job, a workflow run) or a document-indexing batch of 20 digits like " KIND_BATCH_EXAMPLE,
-		s);
+		"invalid job id '%s', expected a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a (an annotation job, a workflow run), a document-indexing batch of 20 digits like " KIND_BATCH_EXAMPLE
+		" or the ID of a job of a [Kind:NAME] (1-%d bytes without control characters, not '.' or '..')",
+		s, KINDDEF_VALUE_MAX);
 }
 
 /* add's positional arguments: the order in which a kind's fields are given
@@ -297,6 +300,11 @@ const char *ctl_row_state(const struct state_row *row)
 		return row->remote_status;
 	}
 	return row->last_status ? row->last_status : "pending";
+}
+
+bool ctl_row_is_user_kind(const struct state_row *row)
+{
+	return !isempty(row->kind) && kind_type_from_string(row->kind) < 0;
 }
 
 const char *ctl_row_kind(const struct state_row *row)

@@ -82,6 +82,40 @@ static yajl_gen_status gen_usec(yajl_gen g, bool present, usec_t v)
 		       : yajl_gen_null(g);
 }
 
+/* A user kind's fields (the "Key=value" lines of its row's dataset column,
+ * state-sql.h) as {"Key": "value", ...}; null for the other kinds. */
+static yajl_gen_status gen_fields(yajl_gen g, const struct state_row *row)
+{
+	yajl_gen_status st;
+
+	if (!ctl_row_is_user_kind(row)) {
+		return yajl_gen_null(g);
+	}
+	st = yajl_gen_map_open(g);
+	for (const char *p = strempty(row->dataset); *p && st == yajl_gen_status_ok;) {
+		size_t n = strcspn(p, "\n");
+		const char *eq = memchr(p, '=', n);
+		_cleanup_(freep) char *value = NULL;
+
+		if (eq) {
+			value = strndup(eq + 1, n - (size_t)(eq - p) - 1);
+			if (!value) {
+				return yajl_gen_in_error_state;
+			}
+			/* the key has the form of a {Key}: plain ASCII */
+			st = yajl_gen_string(g, (const unsigned char *)p, (size_t)(eq - p));
+			if (st == yajl_gen_status_ok) {
+				st = gen_str(g, value);
+			}
+		}
+		p += n;
+		if (*p == '\n') {
+			p++;
+		}
+	}
+	return st == yajl_gen_status_ok ? yajl_gen_map_close(g) : st;
+}
+
 struct list_ctx {
 	usec_t now;
 	yajl_gen gen; /* borrowed; --json */
@@ -136,11 +170,14 @@ static int list_json_row(struct list_ctx *ctx, const struct state_row *row)
 	GEN(gen_key(g, "kind"));
 	GEN(gen_str(g, ctl_row_kind(row)));
 	GEN(gen_key(g, "dataset"));
-	GEN(gen_str(g, isempty(row->dataset) ? NULL : row->dataset));
+	GEN(gen_str(g, isempty(row->dataset) || ctl_row_is_user_kind(row) ? NULL : row->dataset));
 	GEN(gen_key(g, "remote_status"));
 	GEN(gen_str(g, row->remote_status));
 	GEN(gen_key(g, "progress"));
 	GEN(gen_str(g, row->progress));
+	/* a [Kind:NAME] job's {Key}s */
+	GEN(gen_key(g, "fields"));
+	GEN(gen_fields(g, row));
 	GEN(gen_key(g, "documents"));
 	GEN(row->documents >= 0 ? yajl_gen_integer(g, row->documents) : yajl_gen_null(g));
 	GEN(gen_key(g, "documents_failed"));
@@ -214,6 +251,7 @@ enum {
 	 * jobs reads as it did before kinds */
 	COL_KIND,
 	COL_DATASET,
+	COL_FIELDS,
 	COL_PROGRESS,
 	COL_DESCRIPTION,
 	_COL_MAX,
@@ -223,6 +261,7 @@ static void list_cells(const struct list_ctx *ctx, const struct state_row *row,
 		       char cells[static _COL_MAX][CELL_MAX], const char *ptrs[static _COL_MAX])
 {
 	char since[TIMESPAN_MAX];
+	bool user = ctl_row_is_user_kind(row);
 
 	snprintf(cells[COL_POLLS], sizeof(cells[0]), "%u", row->polls);
 	ctl_format_age(cells[COL_AGE], sizeof(cells[0]),
@@ -252,7 +291,12 @@ static void list_cells(const struct list_ctx *ctx, const struct state_row *row,
 		ptrs[COL_TROUBLE] = cells[COL_TROUBLE];
 	}
 	ptrs[COL_KIND] = ctl_row_kind(row);
-	ptrs[COL_DATASET] = isempty(row->dataset) ? "-" : row->dataset;
+	ptrs[COL_DATASET] = isempty(row->dataset) || user ? "-" : row->dataset;
+	ptrs[COL_FIELDS] = "-";
+	if (user && !isempty(row->dataset)) {
+		ptrs[COL_FIELDS] =
+			ctl_format_fields(row->dataset, cells[COL_FIELDS], sizeof(cells[0]));
+	}
 	ptrs[COL_PROGRESS] = isempty(row->progress) ? "-" : row->progress;
 	ptrs[COL_DESCRIPTION] = strempty(row->description);
 	/* text from the state file (a server's status, a job file's text):
@@ -306,8 +350,8 @@ static void print_row(const char *const *cells, const size_t *width, const bool 
 static void list_print_table(const struct list_ctx *ctx)
 {
 	static const char *const headers[_COL_MAX] = {
-		"ENDPOINT", "ACTION", "JOB_ID",	 "STATE",    "POLLS",	    "AGE",
-		"TROUBLE",  "KIND",   "DATASET", "PROGRESS", "DESCRIPTION",
+		"ENDPOINT", "ACTION", "JOB_ID",	 "STATE",  "POLLS",    "AGE",
+		"TROUBLE",  "KIND",   "DATASET", "FIELDS", "PROGRESS", "DESCRIPTION",
 	};
 	char cells[_COL_MAX][CELL_MAX];
 	const char *ptrs[_COL_MAX];
@@ -326,7 +370,8 @@ static void list_print_table(const struct list_ctx *ctx)
 		}
 		shown[COL_KIND] |=
 			!streq(ctl_row_kind(row), kind_type_to_string(KIND_ANNOTATION_REPLY));
-		shown[COL_DATASET] |= !isempty(row->dataset);
+		shown[COL_DATASET] |= !isempty(row->dataset) && !ctl_row_is_user_kind(row);
+		shown[COL_FIELDS] |= !isempty(row->dataset) && ctl_row_is_user_kind(row);
 		shown[COL_PROGRESS] |= !isempty(row->progress);
 		shown[COL_DESCRIPTION] |= !isempty(row->description);
 	}

@@ -139,6 +139,9 @@ static void item_forget(struct wait_item *it)
  * does the kind of a row from before kinds. */
 static void item_anchor(struct wait_item *it, struct state_row *row)
 {
+	/* before its kind is taken from row */
+	bool user = ctl_row_is_user_kind(row);
+
 	item_forget(it);
 	it->known = true;
 	it->not_before_usec = row->accepted_usec;
@@ -149,7 +152,9 @@ static void item_anchor(struct wait_item *it, struct state_row *row)
 	if (!isempty(row->action)) {
 		it->action = TAKE_PTR(row->action);
 	}
-	if (!isempty(row->dataset)) {
+	/* a user kind's dataset column holds its fields, which its result
+	 * entries do not carry: its kind and endpoint anchor it */
+	if (!isempty(row->dataset) && !user) {
 		it->dataset = TAKE_PTR(row->dataset);
 	}
 }
@@ -289,8 +294,9 @@ static void waiter_state_fallback(struct waiter *w, struct wait_item *it,
 	struct journal_result jr = {
 		.job_id = row->job_id,
 		.kind = ctl_row_kind(row),
+		.user_kind = ctl_row_is_user_kind(row),
 		.action = isempty(row->action) ? NULL : row->action,
-		.dataset = isempty(row->dataset) ? NULL : row->dataset,
+		.dataset = isempty(row->dataset) || ctl_row_is_user_kind(row) ? NULL : row->dataset,
 		.documents = row->documents,
 		.documents_failed = row->documents_failed,
 		.endpoint = row->endpoint,
@@ -516,6 +522,28 @@ enum ctl_exit ctl_wait_for_jobs(const char (*ids)[KIND_ID_STRING_MAX], size_t n)
 	return ret;
 }
 
+/*
+ * ctl_parse_wait_id() puts a UUID in lower case, as the built-in kinds' JOB_ID
+ * has it; a user kind's JobID= is its text as it is, which may be a UUID in
+ * upper case. Keep s as given when the state file has a user kind's job of
+ * exactly that id.
+ */
+static void keep_user_case(const char *s, char id[static KIND_ID_STRING_MAX])
+{
+	_cleanup_(state_reader_freep) struct state_reader *sr = NULL;
+	_cleanup_(state_row_donep) struct state_row row = { 0 };
+	_cleanup_(freep) char *dir = NULL;
+
+	if (streq(s, id)) {
+		return;
+	}
+	dir = paths_state_dir(arg_state_dir);
+	if (dir && ctl_state_peek(dir, &sr) >= 0 && state_reader_find(sr, s, &row) >= 0 &&
+	    streq_ptr(row.job_id, s) && ctl_row_is_user_kind(&row)) {
+		snprintf(id, KIND_ID_STRING_MAX, "%s", s);
+	}
+}
+
 enum ctl_exit verb_wait(char **args, size_t n)
 {
 	_cleanup_(freep) char(*ids)[KIND_ID_STRING_MAX] = calloc(n, KIND_ID_STRING_MAX);
@@ -530,7 +558,8 @@ enum ctl_exit verb_wait(char **args, size_t n)
 		if (ctl_parse_wait_id(args[i], ids[k]) < 0) {
 			return CTL_EXIT_USAGE;
 		}
-		/* the same id twice (in any case) is one job to wait for */
+		keep_user_case(args[i], ids[k]);
+		/* the same id twice (a UUID in any case) is one job to wait for */
 		for (size_t m = 0; m < k && !dup; m++) {
 			dup = streq(ids[m], ids[k]);
 		}

@@ -7,10 +7,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 
 #include "config-paths.h"
 #include "ctl.h"
+#include "kinddef.h"
 #include "timespan.h"
 #include "string-util.h"
 
@@ -23,6 +25,8 @@ const char *arg_state_dir;
 const char *arg_endpoint;
 const char *arg_description;
 const char *arg_kind;
+const char *arg_fields[CTL_FIELDS_MAX];
+size_t arg_n_fields;
 bool arg_json;
 usec_t arg_timeout_usec = USEC_INFINITY;
 const char *arg_score_threshold;
@@ -66,12 +70,13 @@ enum {
 static void help_main(void)
 {
 	printf("Usage: jobwatchctl [OPTION]... COMMAND [ARG]...\n"
-	       "Add, list, wait for and start the Dify jobs jobwatchd watches.\n"
+	       "Add, list, wait for and start the jobs jobwatchd watches.\n"
 	       "\n"
 	       "Commands:\n"
 	       "  add [--endpoint E] [--description D] ACTION JOB_ID\n"
 	       "  add --kind document-indexing [--endpoint E] [--description D] DATASET BATCH\n"
 	       "  add --kind workflow-run [--endpoint E] [--description D] RUN_ID\n"
+	       "  add --kind NAME [--field KEY=VALUE]... [--endpoint E] [--description D] ID\n"
 	       "        write a job file for jobwatchd into the jobs directory\n"
 	       "  list [--json]\n"
 	       "        every job jobwatchd knows, from its state directory\n"
@@ -80,8 +85,9 @@ static void help_main(void)
 	       "  start ACTION --score-threshold X --embedding-provider P --embedding-model M\n"
 	       "        [--endpoint E] [--description D] [--wait [--timeout T]]\n"
 	       "        start a job on Dify, then add it\n"
-	       "ACTION is 'enable' or 'disable'; JOB_ID of wait is the kind's own id (a UUID, or\n"
-	       "a batch of 20 digits). 'jobwatchctl COMMAND --help' tells more.\n"
+	       "ACTION is 'enable' or 'disable'; NAME a [Kind:NAME] of the configuration; JOB_ID\n"
+	       "of wait is the kind's own id (a UUID, a batch of 20 digits, a [Kind:NAME] job's\n"
+	       "ID). 'jobwatchctl COMMAND --help' tells more.\n"
 	       "\n"
 	       "Options:\n" COMMON_HELP "\n" EXIT_HELP "See jobwatchctl(1).\n");
 }
@@ -91,18 +97,24 @@ static void help_add(void)
 	printf("Usage: jobwatchctl add [OPTION]... ACTION JOB_ID\n"
 	       "       jobwatchctl add --kind document-indexing [OPTION]... DATASET BATCH\n"
 	       "       jobwatchctl add --kind workflow-run [OPTION]... RUN_ID\n"
+	       "       jobwatchctl add --kind NAME [--field KEY=VALUE]... [OPTION]... ID\n"
 	       "Write a job file for jobwatchd, atomically (temporary dotfile, fsync, rename):\n"
 	       "JOBS_DIR/ENDPOINT-ACTION-JOB_ID.job for an annotation-reply job,\n"
-	       "JOBS_DIR/ENDPOINT-KIND-ID.job for the other kinds. Prints its path. Refuses a\n"
+	       "JOBS_DIR/ENDPOINT-KIND-ID.job for the other kinds (an ID that is not plain\n"
+	       "or a kind with {KEY}s: ENDPOINT-KIND-ID~HASH.job). Prints its path. Refuses a\n"
 	       "job that is already in the jobs directory.\n"
 	       "\n"
-	       "  -k, --kind=KIND       annotation-reply (the default), document-indexing or\n"
-	       "                        workflow-run\n"
+	       "  -k, --kind=KIND       annotation-reply (the default), document-indexing,\n"
+	       "                        workflow-run, or the NAME of a [Kind:NAME] section\n"
 	       "  ACTION                enable or disable (annotation-reply)\n"
 	       "  JOB_ID                the job's UUID, as Dify gave it (any case)\n"
 	       "  DATASET               the knowledge base's UUID (document-indexing)\n"
 	       "  BATCH                 the upload's batch id, 20 digits (document-indexing)\n"
 	       "  RUN_ID                the workflow run's UUID (workflow-run)\n"
+	       "  ID                    a [Kind:NAME] job's JobID= (its {id}), as the service\n"
+	       "                        gave it\n"
+	       "  -f, --field=KEY=VALUE the value of a {KEY} of the kind's StatusPath=: each\n"
+	       "                        one the kind uses, and no other\n"
 	       "  -e, --endpoint=NAME   a configured [Endpoint:NAME] (default: [Endpoint])\n"
 	       "  -d, --description=TEXT\n"
 	       "                        one line shown in the journal and given to the hook\n" COMMON_HELP
@@ -117,7 +129,8 @@ static void help_list(void)
 	       "runs): endpoint, action, id, state or outcome, polls, age since it was\n"
 	       "accepted, and the endpoint's trouble if any; when other kinds than\n"
 	       "annotation-reply are watched, also each job's kind, the dataset of an\n"
-	       "indexing batch and the progress of a running batch.\n"
+	       "indexing batch, the progress of a running batch and the fields of a\n"
+	       "[Kind:NAME] job.\n"
 	       "\n"
 	       "      --json            a JSON array of objects, for scripts\n" COMMON_HELP "\n"
 	       "Exit status: 0 success; 1 no state or it cannot be read; 64 usage error.\n");
@@ -127,8 +140,8 @@ static void help_wait(void)
 {
 	printf("Usage: jobwatchctl wait [OPTION]... JOB_ID...\n"
 	       "Wait for each job's result entry in the journal and print its message. JOB_ID\n"
-	       "is the kind's own id: an annotation job's or a workflow run's UUID, or an\n"
-	       "indexing batch (20 digits). Returns\n"
+	       "is the kind's own id: an annotation job's or a workflow run's UUID, an\n"
+	       "indexing batch (20 digits), or a [Kind:NAME] job's ID. Returns\n"
 	       "at once for results already there. On a terminal, a status line on stderr shows\n"
 	       "the job's state, polls and age from the state directory. Needs read access to\n"
 	       "jobwatchd's journal: root, or a member of the group systemd-journal.\n"
@@ -167,6 +180,7 @@ static const struct option options_global[] = { COMMON_OPTIONS, {} };
 static const struct option options_add[] = {
 	COMMON_OPTIONS,
 	{ "kind", required_argument, NULL, 'k' },
+	{ "field", required_argument, NULL, 'f' },
 	{ "endpoint", required_argument, NULL, 'e' },
 	{ "description", required_argument, NULL, 'd' },
 	{},
@@ -195,13 +209,13 @@ static const struct option options_start[] = {
 
 static const struct verb verbs[] = {
 	/* add: the number of arguments depends on --kind, checked below */
-	{ "add", "-:c:j:s:hk:e:d:", options_add, 0, SIZE_MAX, help_add, verb_add },
+	{ "add", "-:c:j:s:hk:f:e:d:", options_add, 0, SIZE_MAX, help_add, verb_add },
 	{ "list", "-:c:j:s:h", options_list, 0, 0, help_list, verb_list },
 	{ "wait", "-:c:j:s:ht:", options_wait, 1, SIZE_MAX, help_wait, verb_wait },
 	{ "start", "-:c:j:s:he:d:wt:", options_start, 1, 1, help_start, verb_start },
 };
 
-/* --kind with a name that is not a kind: say which are. */
+/* --kind with a name that cannot be a kind: say which are. */
 static enum ctl_exit bad_kind(const char *name)
 {
 	char list[256];
@@ -216,7 +230,10 @@ static enum ctl_exit bad_kind(const char *name)
 		}
 		n += (size_t)k;
 	}
-	return ctl_usage_error("add", "unknown kind '%s', expected one of %s", name, list);
+	return ctl_usage_error(
+		"add",
+		"invalid kind '%s', expected one of %s, or the NAME of a [Kind:NAME] section of the configuration (1-64 characters from A-Z a-z 0-9 _ . -)",
+		name, list);
 }
 
 /* The option at argv[optind - 1] that getopt refused, for messages. */
@@ -309,6 +326,7 @@ enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_ver
 		return CTL_EXIT_FAILURE;
 	}
 	optind = 0;
+	arg_n_fields = 0;
 	while ((c = getopt_long(argc, argv, v->short_opts, v->options, NULL)) >= 0) {
 		if (common_option(c, &help)) {
 			continue;
@@ -328,11 +346,29 @@ enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_ver
 			arg_description = optarg;
 			break;
 		case 'k':
-			if (kind_type_from_string(optarg) < 0) {
+			if (!ctl_kind_name_is_valid(optarg)) {
 				free(args);
 				return bad_kind(optarg);
 			}
 			arg_kind = optarg;
+			break;
+		case 'f':
+			/* the key's form here; whether the kind uses it, once
+			 * the configuration is read (ctl_parse_user_ident()) */
+			if (!ctl_field_is_valid(optarg)) {
+				free(args);
+				return ctl_usage_error(
+					v->name,
+					"invalid --field '%s', expected KEY=VALUE, KEY being a {KEY} of the kind's StatusPath= (a letter A-Z, then letters and digits)",
+					optarg);
+			}
+			if (arg_n_fields >= CTL_FIELDS_MAX) {
+				free(args);
+				return ctl_usage_error(
+					v->name, "too many --field: a kind has at most %d {KEY}s",
+					CTL_FIELDS_MAX);
+			}
+			arg_fields[arg_n_fields++] = optarg;
 			break;
 		case ARG_JSON:
 			arg_json = true;
@@ -372,7 +408,20 @@ enum ctl_exit ctl_parse_argv(int argc, char *argv[], const struct verb **ret_ver
 		free(args);
 		return CTL_EXIT_SUCCESS;
 	}
-	if (v->run == verb_add) {
+	if (v->run == verb_add && arg_kind && kind_type_from_string(arg_kind) < 0) {
+		/* a [Kind:NAME]: its ID; the fields are options */
+		if (n != 1) {
+			free(args);
+			return ctl_usage_error(v->name, "add --kind %s needs ID (the job's JobID=)",
+					       arg_kind);
+		}
+	} else if (v->run == verb_add && arg_n_fields > 0) {
+		free(args);
+		return ctl_usage_error(
+			v->name,
+			"--field is for the kinds of the configuration ([Kind:NAME]), not %s",
+			arg_kind ? arg_kind : kind_type_to_string(KIND_ANNOTATION_REPLY));
+	} else if (v->run == verb_add) {
 		enum kind_type t = arg_kind ? (enum kind_type)kind_type_from_string(arg_kind)
 					    : KIND_ANNOTATION_REPLY;
 		enum kind_field f[_KIND_FIELD_MAX];

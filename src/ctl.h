@@ -43,6 +43,11 @@ extern const char *arg_state_dir;
 extern const char *arg_endpoint;
 extern const char *arg_description;
 extern const char *arg_kind; /* add --kind, checked by ctl_parse_argv(); NULL: annotation-reply */
+/* add --field Key=value (a [Kind:NAME]'s {Key}s), in the order given: the
+ * form checked by ctl_parse_argv(), the keys by ctl_parse_user_ident() */
+#define CTL_FIELDS_MAX KINDDEF_KEYS_MAX
+extern const char *arg_fields[CTL_FIELDS_MAX];
+extern size_t arg_n_fields;
 extern bool arg_json;
 extern usec_t arg_timeout_usec;
 extern const char *arg_score_threshold;
@@ -107,9 +112,11 @@ int ctl_parse_action(const char *s, enum job_action *ret);
 int ctl_check_description(const char *s);
 
 /*
- * The id wait takes: a UUID (an annotation job, a workflow run; any case) or
- * a document-indexing batch (20 digits), as the journal's JOB_ID has it (UUIDs
- * in lower case) into buf. 0, or -EINVAL after saying what is wrong.
+ * The id wait takes, as the journal's JOB_ID has it, into buf: a UUID (an
+ * annotation job, a workflow run; any case, put in lower case), a
+ * document-indexing batch (20 digits), or any other text a user kind's
+ * JobID= may hold (kinddef_value_is_valid(): taken as it is). 0, or -EINVAL
+ * after saying what is wrong.
  */
 int ctl_parse_wait_id(const char *s, char buf[static KIND_ID_STRING_MAX]);
 
@@ -149,6 +156,57 @@ const char *ctl_row_state(const struct state_row *row);
 const char *ctl_row_kind(const struct state_row *row);
 /* A span at second resolution: "1h 2min 3s", "0s" under a second. */
 char *ctl_format_age(char *buf, size_t size, usec_t t);
+
+/* A row of a job of a [Kind:NAME] (its kind is no built-in kind's name): its
+ * dataset column holds the "Key=value" lines of its fields (state-sql.h). */
+bool ctl_row_is_user_kind(const struct state_row *row);
+
+/* --- ctl-kinds.c: kinds of the configuration ([Kind:NAME]) --- */
+
+/* Whether --kind's value may name a kind: a built-in kind's name, or a name
+ * a [Kind:NAME] section can have (name_is_valid()); which one is known only
+ * with the configuration (ctl_find_user_kind()). */
+bool ctl_kind_name_is_valid(const char *s);
+
+/* Whether an add --field has the form KEY=VALUE, KEY having the form of a
+ * {KEY} placeholder (kinddef_key_is_placeholder()); the value is checked
+ * with the kind. */
+bool ctl_field_is_valid(const char *s);
+
+/*
+ * The [Kind:NAME] of add --kind name in c. Returns 0 with *ret set, or
+ * -ENOENT after a usage error that lists the built-in kinds and the
+ * configured ones.
+ */
+int ctl_find_user_kind(const struct config *c, const char *name, const struct kind_def **ret);
+
+/*
+ * The identity text (userkind.h) of add --kind NAME's job: id is its JobID=,
+ * fields the n --field values ("Key=value"). Every {Key} of def's StatusPath=
+ * must be given once, and no other. Returns 0 with the owned text in
+ * *ret_text; -ERANGE after a usage error (a {Key} missing, a key the kind
+ * does not use, a key twice); -EINVAL after saying which value is not valid
+ * (kinddef_value_is_valid()); -ENOMEM after saying so.
+ */
+int ctl_parse_user_ident(const struct kind_def *def, const char *id, const char *const *fields,
+			 size_t n, char **ret_text);
+
+/*
+ * The part of a user kind's job file name after "ENDPOINT-NAME-": its id as
+ * it is when that is plain (only A-Z a-z 0-9 _ . -, at most
+ * CTL_PLAIN_ID_MAX bytes, not starting with '.') and the kind has no {Key};
+ * else the id with every other byte as '_', cut to CTL_PLAIN_ID_MAX bytes,
+ * then '~' and 16 hex digits of a hash of the whole identity text, so that
+ * two jobs never share a name and no name holds a '/' or a control
+ * character. NULL when out of memory or text is malformed.
+ */
+#define CTL_PLAIN_ID_MAX 64
+char *ctl_user_file_part(const char *text);
+
+/* A user kind's fields (the "Key=value" lines of a state row's dataset or of
+ * an identity text's fields part) as one line, "Key=value, Key=value", into
+ * buf. Returns buf. */
+char *ctl_format_fields(const char *fields, char *buf, size_t size);
 
 /* --- the commands' shared parts --- */
 

@@ -41,7 +41,9 @@ JOB_KEYS = {"endpoint", "action", "job_id", "file", "description", "state", "out
             "trouble", "trouble_since_usec",
             # kinds (added; the keys above keep their meaning)
             "kind", "dataset", "remote_status", "progress", "documents", "documents_failed",
-            "status_changed_usec", "stalled_usec"}
+            "status_changed_usec", "stalled_usec",
+            # kinds of the configuration: a [Kind:NAME] job's {Key}s, null for the others
+            "fields"}
 WRONG_KEY = "app-wrongwrongwrongwrong0000"
 OTHER_APP = "app-someotherapp000000000000"
 
@@ -128,7 +130,10 @@ def test_usage(sb):
     expect(ctl(sb, "wait"), EXIT_USAGE, "wait without ids")
     expect(ctl(sb, "wait", "--timeout", "soon", str(uuid.uuid4())), EXIT_USAGE, "bad --timeout",
            stderr=r"invalid --timeout 'soon'")
-    expect(ctl(sb, "wait", "not-a-uuid"), EXIT_USAGE, "wait on a bad id", stderr=r"invalid job id")
+    expect(ctl(sb, "wait", ".."), EXIT_USAGE, "wait on a bad id", stderr=r"invalid job id '\.\.'")
+    # any other text may be the id of a [Kind:NAME] job: waited for (only looked for here)
+    expect(ctl(sb, "wait", "--timeout", "0", "not-a-uuid"), 2, "wait on a user kind's id",
+           stderr=r"no result yet for: not-a-uuid")
     expect(ctl(sb, "start", "enable", "--embedding-provider", "p", "--embedding-model", "m"),
            EXIT_USAGE, "start without --score-threshold", stderr=r"--score-threshold")
     expect(ctl(sb, "start", "enable", "--score-threshold", "1.5", "--embedding-provider", "p",
@@ -314,6 +319,7 @@ def test_list(sb, d, J, running):
     by_id = {}
     for j in jobs:
         H.eq(set(j), JOB_KEYS, "keys of a job object")
+        H.eq(j["fields"], None, "fields of a built-in kind's job")
         by_id.setdefault(j["job_id"], []).append(j)
     db = sb.state_query("SELECT endpoint, action, job_id, outcome, polls, accepted_usec FROM jobs")
     H.eq(sorted((j["endpoint"], j["action"], j["job_id"]) for j in jobs),

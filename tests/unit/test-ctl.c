@@ -27,7 +27,9 @@
 #include "diag.h"
 #include "log.h"
 #include "paths.h"
+#include "alloc-util.h"
 #include "jobfile.h"
+#include "kinddef.h"
 #include "string-util.h"
 #include "uuid-util.h"
 #include "test-helpers.h"
@@ -154,8 +156,11 @@ static void test_parse_argv_kind(void **state)
 	const struct verb *v = NULL;
 
 	(void)state;
-	assert_int_equal(parse(&v, 4, "add", "--kind", "bogus", UUID_A), CTL_EXIT_USAGE);
+	/* a name no kind can have; "bogus" may be a [Kind:bogus] (checked
+	 * with the configuration: test_add_user_kind) */
+	assert_int_equal(parse(&v, 4, "add", "--kind", "bo gus", UUID_A), CTL_EXIT_USAGE);
 	assert_null(v);
+	assert_int_equal(parse(&v, 4, "add", "--kind", "", UUID_A), CTL_EXIT_USAGE);
 	arg_kind = NULL;
 	assert_int_equal(parse(&v, 2, "add", "enable"), CTL_EXIT_USAGE);
 	assert_int_equal(parse(&v, 4, "add", "enable", UUID_A, "x"), CTL_EXIT_USAGE);
@@ -283,10 +288,216 @@ static void test_parse_wait_id(void **state)
 	assert_string_equal(buf, UUID_A);
 	assert_int_equal(ctl_parse_wait_id(BATCH, buf), 0);
 	assert_string_equal(buf, BATCH);
-	assert_int_equal(ctl_parse_wait_id("2026120207544712345", buf), -EINVAL);
-	assert_int_equal(ctl_parse_wait_id("202612020754471234567", buf), -EINVAL);
-	assert_int_equal(ctl_parse_wait_id("3c90c3cc-0d44", buf), -EINVAL);
+	/* any other text a user kind's JobID= can hold, as it is */
+	assert_int_equal(ctl_parse_wait_id("batch_ABC123", buf), 0);
+	assert_string_equal(buf, "batch_ABC123");
+	assert_int_equal(ctl_parse_wait_id("2026120207544712345", buf), 0);
+	assert_string_equal(buf, "2026120207544712345");
+	assert_int_equal(ctl_parse_wait_id("projects/p 1/ü", buf), 0);
+	assert_string_equal(buf, "projects/p 1/ü");
+	/* what no JobID= can be */
 	assert_int_equal(ctl_parse_wait_id("", buf), -EINVAL);
+	assert_int_equal(ctl_parse_wait_id("..", buf), -EINVAL);
+	assert_int_equal(ctl_parse_wait_id("a\nb", buf), -EINVAL);
+	assert_int_equal(ctl_parse_wait_id("tab\there", buf), -EINVAL);
+	{
+		char long_id[KINDDEF_VALUE_MAX + 2];
+		memset(long_id, 'x', sizeof(long_id) - 1);
+		long_id[sizeof(long_id) - 1] = '\0';
+		assert_int_equal(ctl_parse_wait_id(long_id, buf), -EINVAL);
+		long_id[KINDDEF_VALUE_MAX] = '\0';
+		assert_int_equal(ctl_parse_wait_id(long_id, buf), 0);
+		assert_string_equal(buf, long_id);
+	}
+}
+
+/* add --kind NAME: a name a [Kind:NAME] may have is taken (the kind is
+ * looked up with the configuration), with exactly one ID; --field is
+ * KEY=VALUE with a KEY of a {Key}'s form, for these kinds only. */
+static void test_user_kind_args(void **state)
+{
+	const struct verb *v = NULL;
+
+	(void)state;
+	assert_int_equal(parse(&v, 4, "add", "--kind", "openai-batch", "batch_abc"),
+			 CTL_EXIT_SUCCESS);
+	assert_non_null(v);
+	assert_string_equal(arg_kind, "openai-batch");
+	assert_int_equal(arg_n_fields, 0);
+	assert_int_equal(parse(&v, 8, "add", "-k", "ci", "--field", "Project=my proj",
+			       "-fRegion=eu=1", "--", "-id-"),
+			 CTL_EXIT_SUCCESS);
+	assert_string_equal(arg_kind, "ci");
+	assert_int_equal(arg_n_fields, 2);
+	assert_string_equal(arg_fields[0], "Project=my proj");
+	assert_string_equal(arg_fields[1], "Region=eu=1");
+	/* one ID, no more, no less */
+	assert_int_equal(parse(&v, 3, "add", "--kind", "ci"), CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 5, "add", "--kind", "ci", "a", "b"), CTL_EXIT_USAGE);
+	/* --field's form: KEY=VALUE, KEY a {Key} (not id, not a job-file key) */
+	assert_int_equal(parse(&v, 5, "add", "--kind=ci", "--field", "Project", "x"),
+			 CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 5, "add", "--kind=ci", "--field", "project=p", "x"),
+			 CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 5, "add", "--kind=ci", "--field", "JobID=p", "x"),
+			 CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 5, "add", "--kind=ci", "--field", "=p", "x"), CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 12, "add", "--kind=ci", "-fA=1", "-fB=1", "-fC=1", "-fD=1",
+			       "-fE=1", "-fF=1", "-fG=1", "-fH=1", "-fI=1", "x"),
+			 CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 11, "add", "--kind=ci", "-fA=1", "-fB=1", "-fC=1", "-fD=1",
+			       "-fE=1", "-fF=1", "-fG=1", "-fH=1", "x"),
+			 CTL_EXIT_SUCCESS);
+	assert_int_equal(arg_n_fields, CTL_FIELDS_MAX);
+	/* not for the built-in kinds, nor for other commands */
+	arg_kind = NULL;
+	assert_int_equal(parse(&v, 5, "add", "--field", "Project=p", "enable", UUID_A),
+			 CTL_EXIT_USAGE);
+	assert_int_equal(
+		parse(&v, 6, "add", "--kind", "workflow-run", "--field", "Project=p", UUID_A),
+		CTL_EXIT_USAGE);
+	assert_int_equal(parse(&v, 3, "list", "--field", "Project=p"), CTL_EXIT_USAGE);
+	arg_kind = NULL;
+	arg_n_fields = 0;
+}
+
+/* A [Kind:NAME] made as config.c makes it, for the tests below. */
+static struct kind_def *make_kind(const char *name, const char *status_path)
+{
+	_cleanup_(diag_list_donep) struct diag_list diags = { 0 };
+	struct kind_def *def = kinddef_new(name, "test.conf", 1);
+
+	assert_non_null(def);
+	assert_int_equal(kinddef_set(def, "StatusPath", status_path, "test.conf", 2, &diags), 0);
+	assert_int_equal(kinddef_set(def, "StatusField", "/status", "test.conf", 3, &diags), 0);
+	assert_int_equal(kinddef_set(def, "Completed", "completed", "test.conf", 4, &diags), 0);
+	assert_int_equal(kinddef_validate(def, &diags), 0);
+	assert_int_equal(diags.n_errors, 0);
+	return def;
+}
+
+/* The identity of add --kind NAME's job: every {Key} given once and no
+ * other (a usage mistake: -ERANGE), each value one a job file can hold
+ * (-EINVAL), the same text whatever the order of --field. */
+static void test_parse_user_ident(void **state)
+{
+	_cleanup_(kinddef_freep) struct kind_def *def =
+		make_kind("ci", "/projects/{Project}/pipelines/{Region}/{id}");
+	_cleanup_(kinddef_freep) struct kind_def *plain =
+		make_kind("openai-batch", "/batches/{id}");
+	_cleanup_(freep) char *text = NULL, *text2 = NULL;
+
+	(void)state;
+	assert_int_equal(ctl_parse_user_ident(def, "42",
+					      (const char *[]){ "Region=eu", "Project=a/b c" }, 2,
+					      &text),
+			 0);
+	assert_string_equal(text, "ci\n42\nProject=a/b c\nRegion=eu");
+	assert_int_equal(ctl_parse_user_ident(def, "42",
+					      (const char *[]){ "Project=a/b c", "Region=eu" }, 2,
+					      &text2),
+			 0);
+	assert_string_equal(text, text2);
+	free(text2);
+	text2 = NULL;
+	assert_int_equal(ctl_parse_user_ident(plain, "batch_abc123", NULL, 0, &text2), 0);
+	assert_string_equal(text2, "openai-batch\nbatch_abc123");
+
+	/* usage mistakes */
+	assert_int_equal(
+		ctl_parse_user_ident(def, "42", (const char *[]){ "Project=a" }, 1, &text2),
+		-ERANGE);
+	assert_int_equal(ctl_parse_user_ident(def, "42", NULL, 0, &text2), -ERANGE);
+	assert_int_equal(ctl_parse_user_ident(
+				 def, "42", (const char *[]){ "Project=a", "Region=eu", "Zone=z" },
+				 3, &text2),
+			 -ERANGE);
+	assert_int_equal(
+		ctl_parse_user_ident(def, "42",
+				     (const char *[]){ "Project=a", "Region=eu", "Project=b" }, 3,
+				     &text2),
+		-ERANGE);
+	assert_int_equal(
+		ctl_parse_user_ident(plain, "x", (const char *[]){ "Project=a" }, 1, &text2),
+		-ERANGE);
+	/* values no job file can hold */
+	assert_int_equal(ctl_parse_user_ident(plain, "..", NULL, 0, &text2), -EINVAL);
+	assert_int_equal(ctl_parse_user_ident(plain, "", NULL, 0, &text2), -EINVAL);
+	assert_int_equal(ctl_parse_user_ident(plain, "a\x1b[2Jb", NULL, 0, &text2), -EINVAL);
+	assert_int_equal(ctl_parse_user_ident(
+				 def, "42", (const char *[]){ "Project=", "Region=eu" }, 2, &text2),
+			 -EINVAL);
+	assert_int_equal(ctl_parse_user_ident(def, "42",
+					      (const char *[]){ "Project=.", "Region=eu" }, 2,
+					      &text2),
+			 -EINVAL);
+	assert_string_equal(text2, "openai-batch\nbatch_abc123"); /* untouched */
+}
+
+/* A user kind's job file name: its id when plain, else a safe name made
+ * unique by a hash of the whole identity; never a '/' or a control
+ * character, never longer than a file name may be. */
+static void test_user_file_part(void **state)
+{
+	static const char *const texts[] = {
+		"k\nbatch_abc123",
+		"k\nbatch_abc124",
+		"k\nbatch/abc123",
+		"k\nbatch_abc123\nProject=a",
+		"k\nbatch_abc123\nProject=b",
+		"k\n.hidden",
+		"k\nü",
+		("k\n" UUID_A),
+		"k\n3C90C3CC-0D44-4B50-8888-8DD25736052A",
+	};
+	char *parts[ELEMENTSOF(texts)];
+	char long_text[KINDDEF_VALUE_MAX + 8] = "k\n";
+
+	(void)state;
+	for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+		parts[i] = ctl_user_file_part(texts[i]);
+		assert_non_null(parts[i]);
+		assert_null(strchr(parts[i], '/'));
+		assert_true(strlen(parts[i]) <= CTL_PLAIN_ID_MAX + 17);
+		for (size_t m = 0; m < i; m++) {
+			assert_string_not_equal(parts[i], parts[m]);
+		}
+	}
+	assert_string_equal(parts[0], "batch_abc123");
+	assert_string_equal(parts[7], UUID_A);
+	/* not plain: the id made safe, then ~ and 16 hex digits */
+	assert_int_equal(strlen(parts[2]), strlen("batch_abc123~") + 16);
+	assert_memory_equal(parts[2], "batch_abc123~", strlen("batch_abc123~"));
+	assert_memory_equal(parts[3], "batch_abc123~", strlen("batch_abc123~"));
+	assert_memory_equal(parts[5], ".hidden~", strlen(".hidden~"));
+	assert_memory_equal(parts[6], "__~", 3);
+	for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+		free(parts[i]);
+	}
+	/* the longest id: cut, and still within a file name with the rest */
+	memset(long_text + 2, 'x', KINDDEF_VALUE_MAX);
+	long_text[2 + KINDDEF_VALUE_MAX] = '\0';
+	parts[0] = ctl_user_file_part(long_text);
+	assert_non_null(parts[0]);
+	assert_int_equal(strlen(parts[0]), CTL_PLAIN_ID_MAX + 17);
+	free(parts[0]);
+	assert_null(ctl_user_file_part("k"));
+}
+
+static void test_format_fields(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_string_equal(ctl_format_fields("", buf, sizeof(buf)), "");
+	assert_string_equal(ctl_format_fields(NULL, buf, sizeof(buf)), "");
+	assert_string_equal(ctl_format_fields("Project=a", buf, sizeof(buf)), "Project=a");
+	assert_string_equal(ctl_format_fields("Project=a\nRegion=eu west", buf, sizeof(buf)),
+			    "Project=a, Region=eu west");
+	/* cut to the buffer, still a string */
+	assert_string_equal(
+		ctl_format_fields("Project=aaaaaaaaaa\nRegion=bbbbbbbbbbbbbbbbbbbbb", buf, 24),
+		"Project=aaaaaaaaaa, Reg");
 }
 
 static char *read_text(const char *path)
@@ -381,6 +592,96 @@ static void test_add_kinds(void **state)
 	arg_config = arg_jobs_dir = arg_state_dir = arg_endpoint = NULL;
 }
 
+/* add --kind NAME: the job file named after the kind and its id (made safe
+ * and unique), read back by the daemon's code as the same identity; the
+ * same job refused in a file of another name; an unknown kind a usage
+ * error. The configuration's kinds are set by hand: config.c parses
+ * [Kind:NAME] on another branch (ukconfig). */
+static void test_add_user_kind(void **state)
+{
+	_cleanup_(freep) char *conf = strjoin(test_tmpdir, "/jobwatch.conf");
+	_cleanup_(freep) char *jobs = strjoin(test_tmpdir, "/jobs");
+	_cleanup_(freep) char *text = NULL, *path = NULL, *path2 = NULL, *ident_text = NULL,
+			      *body = NULL, *copy = NULL;
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_(jobfile_donep) struct jobfile jf = { 0 };
+	const struct kind_def *def = NULL;
+	struct kind_ident ident;
+
+	(void)state;
+	assert_non_null(conf);
+	assert_non_null(jobs);
+	assert_int_equal(mkdir(jobs, 0755), 0);
+	write_file("key", "sk-0123456789abcdefghij\n");
+	text = strjoin("[Endpoint:api]\nBaseURL=http://127.0.0.1:9/v1\nAPIKeyFile=", test_tmpdir,
+		       "/key\n");
+	assert_non_null(text);
+	write_file("jobwatch.conf", text);
+	arg_config = conf;
+	arg_jobs_dir = jobs;
+	arg_state_dir = test_tmpdir;
+
+	assert_int_equal(ctl_load_config(false, &c), 0);
+	assert_int_equal(ctl_find_user_kind(c, "ci", &def), -ENOENT);
+	assert_true(grow_array((void **)&c->kinds, &c->kinds_allocated, sizeof(*c->kinds), 2));
+	c->kinds[c->n_kinds++] = make_kind("ci", "/projects/{Project}/pipelines/{id}");
+	c->kinds[c->n_kinds++] = make_kind("openai-batch", "/batches/{id}");
+	assert_int_equal(ctl_find_user_kind(c, "ci", &def), 0);
+	assert_ptr_equal(def, c->kinds[0]);
+	assert_int_equal(ctl_find_user_kind(c, "CI", &def), -ENOENT);
+
+	/* a plain id, no fields: ENDPOINT-KIND-ID.job */
+	assert_int_equal(ctl_parse_user_ident(c->kinds[1], "batch_abc123", NULL, 0, &ident_text),
+			 0);
+	ident = (struct kind_ident){ .kind = KIND_USER, .user = ident_text };
+	assert_int_equal(ctl_add_job(c, &ident, "api", NULL, &path), 0);
+	assert_non_null(strstr(path, "/api-openai-batch-batch_abc123.job"));
+	body = read_text(path);
+	assert_int_equal(jobfile_parse_buffer(path, body, strlen(body), &jf, NULL), 0);
+	assert_int_equal(jobfile_check_refs(path, &jf, c, NULL), 0);
+	assert_true(kind_ident_equal(&jf.ident, &ident));
+	jobfile_done(&jf);
+	free(body);
+	body = NULL;
+	/* again, and under another name: refused, naming the file */
+	assert_int_equal(ctl_add_job(c, &ident, "api", NULL, &path2), -EEXIST);
+	assert_string_equal(path2, path);
+	free(path2);
+	path2 = NULL;
+	copy = strjoin(jobs, "/renamed.job");
+	assert_int_equal(rename(path, copy), 0);
+	assert_int_equal(ctl_add_job(c, &ident, "api", NULL, &path2), -EEXIST);
+	assert_string_equal(path2, copy);
+	free(path2);
+	path2 = NULL;
+	free(path);
+	path = NULL;
+	free(ident_text);
+	ident_text = NULL;
+
+	/* an id with a '/' and a field: a safe name with a hash; two values
+	 * of the field, two files */
+	assert_int_equal(ctl_parse_user_ident(c->kinds[0], "run/7", (const char *[]){ "Project=a" },
+					      1, &ident_text),
+			 0);
+	ident = (struct kind_ident){ .kind = KIND_USER, .user = ident_text };
+	assert_int_equal(ctl_add_job(c, &ident, "api", NULL, &path), 0);
+	assert_non_null(strstr(path, "/api-ci-run_7~"));
+	body = read_text(path);
+	assert_non_null(strstr(body, "Kind=ci\n"));
+	assert_non_null(strstr(body, "JobID=run/7\n"));
+	assert_non_null(strstr(body, "Project=a\n"));
+	free(ident_text);
+	ident_text = NULL;
+	assert_int_equal(ctl_parse_user_ident(c->kinds[0], "run/7", (const char *[]){ "Project=b" },
+					      1, &ident_text),
+			 0);
+	ident = (struct kind_ident){ .kind = KIND_USER, .user = ident_text };
+	assert_int_equal(ctl_add_job(c, &ident, "api", NULL, &path2), 0);
+	assert_string_not_equal(path, path2);
+	arg_config = arg_jobs_dir = arg_state_dir = NULL;
+}
+
 static void test_state_peek(void **state)
 {
 	_cleanup_(state_reader_freep) struct state_reader *r = NULL;
@@ -465,6 +766,12 @@ int main(void)
 		cmocka_unit_test(test_kind_args),
 		cmocka_unit_test(test_parse_ident),
 		cmocka_unit_test(test_parse_wait_id),
+		cmocka_unit_test(test_user_kind_args),
+		cmocka_unit_test(test_parse_user_ident),
+		cmocka_unit_test(test_user_file_part),
+		cmocka_unit_test(test_format_fields),
+		cmocka_unit_test_setup_teardown(test_add_user_kind, test_tmpdir_setup,
+						test_tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_add_kinds, test_tmpdir_setup,
 						test_tmpdir_teardown),
 		cmocka_unit_test(test_paths_state_dir),
