@@ -43,63 +43,11 @@ bool jobfile_name_is_valid(const char *name)
 	return n > k && streq(name + n - k, JOBFILE_SUFFIX);
 }
 
-/* Length of the UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret)
-{
-	uint32_t c;
-	size_t len;
-
-	if (s[0] < 0x80) {
-		*ret = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n) {
-		return 0;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			return 0;
-		}
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF. */
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff)) {
-		return 0;
-	}
-	*ret = c;
-	return len;
-}
-
-/* Valid UTF-8 without C0/C1 control characters (so without newlines). */
+/* Valid UTF-8 without C0/C1 control characters (so without newlines): the
+ * text escape.h leaves as it is. */
 static bool text_is_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	while (n > 0) {
-		uint32_t c;
-		size_t k = utf8_char(p, n, &c);
-
-		if (k == 0 || c < 0x20 || (c >= 0x7f && c < 0xa0)) {
-			return false;
-		}
-		p += k;
-		n -= k;
-	}
-	return true;
+	return escape_is_clean(s, strlen(s));
 }
 
 struct jobfile_parser {
@@ -645,7 +593,6 @@ static int check_user_kind(const char *file, struct jobfile *j, const struct con
 int jobfile_check_refs(const char *file, struct jobfile *j, const struct config *c,
 		       struct diag_list *diags)
 {
-	_cleanup_(strv_freep) char **argv = NULL;
 	int r = 0;
 
 	if (j->ident.kind == KIND_USER) {
@@ -676,7 +623,7 @@ int jobfile_check_refs(const char *file, struct jobfile *j, const struct config 
 			"Hook= is not allowed in job files: the configuration does not set [Hook] AllowJobHooks=yes (an empty Hook= to disable the hook is always allowed)");
 		r = -EINVAL;
 	} else if (!isempty(j->hook)) {
-		if (split_words(j->hook, &argv) < 0 || !argv[0] || argv[0][0] != '/') {
+		if (command_line_problem(j->hook)) {
 			diag_add(diags, DIAG_ERROR, file, j->line_hook,
 				 "Invalid Hook= value '%s', expected an absolute path first",
 				 QUOTE(j->hook));

@@ -221,3 +221,24 @@ fail:
 	free(w.s);
 	return r;
 }
+
+const char *command_line_problem(const char *s)
+{
+	_cleanup_(strv_freep) char **argv = NULL;
+	int r;
+
+	r = split_words(s, &argv);
+	if (r == -ENOMEM) {
+		return "out of memory";
+	}
+	if (r < 0) {
+		return "unbalanced quotes or an invalid escape";
+	}
+	if (!argv[0]) {
+		return "no command";
+	}
+	if (argv[0][0] != '/') {
+		return "the command must be an absolute path";
+	}
+	return NULL;
+}

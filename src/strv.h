@@ -26,3 +26,7 @@ int strv_push(char ***l, size_t *n, size_t *allocated, char *s);
  * unknown escape or one that gives a NUL byte, -ENOMEM on OOM.
  */
 int split_words(const char *s, char ***ret);
+
+/* NULL when s is a usable command line for a hook (split_words() splits it and
+ * its first word is an absolute path), else why not, for a message. */
+const char *command_line_problem(const char *s);

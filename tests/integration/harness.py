@@ -102,6 +102,18 @@ def note(msg, *args):
 # Assertions and waiting
 # ------------------------------------------------------------------------------------------
 
+def read_job_file(path):
+    """A job file's KEY=VALUE lines as a dict (section headers left out)."""
+    kv = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line and not line.startswith("["):
+                k, v = line.split("=", 1)
+                kv[k] = v
+    return kv
+
+
 def expect_run(p, rc, what, stdout=None, stderr=None):
     """A finished command (subprocess.CompletedProcess with text output) exited with RC and
     its stdout/stderr match the regexes given (re.S); returns p."""
@@ -598,6 +610,7 @@ class Sandbox:
         e.update(env or {})
         log("run %s", " ".join(shlex.quote(a) for a in argv))
         p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=t(timeout), env=e)
+        log("jobwatchctl %s -> %d\n%s%s", " ".join(args), p.returncode, p.stdout, p.stderr)
         if check and p.returncode != 0:
             raise Failure("%s exited %d\nstdout: %s\nstderr: %s" % (argv, p.returncode, p.stdout, p.stderr))
         return p

@@ -53,7 +53,6 @@ outputs = []        # every stdout/stderr of jobwatchctl, checked for keys at th
 def ctl(sb, *args, **kw):
     p = sb.run_ctl(*args, **kw)
     outputs.append(p.stdout + p.stderr)
-    H.log("jobwatchctl %s -> %d\n%s%s", " ".join(args), p.returncode, p.stdout, p.stderr)
     return p
 
 
@@ -83,17 +82,6 @@ def finish(p, what, timeout=30):
 
 def job_files(sb):
     return sorted(os.listdir(sb.jobs_dir))
-
-
-def read_job(path):
-    kv = {}
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("["):
-                k, v = line.split("=", 1)
-                kv[k] = v
-    return kv
 
 
 def table(p):
@@ -154,7 +142,7 @@ def test_add(sb, J):
     path = p.stdout.strip()
     H.eq(path, os.path.join(os.path.realpath(sb.jobs_dir), "default-enable-%s.job" % J["quick"]),
          "path printed by add")
-    kv = read_job(path)
+    kv = H.read_job_file(path)
     H.eq(kv, {"JobID": J["quick"], "Action": "enable"}, "job file written by add")
     H.eq(stat.S_IMODE(os.stat(path).st_mode), 0o644, "mode of the job file")
     files["quick"] = path
@@ -167,7 +155,7 @@ def test_add(sb, J):
     p = expect(ctl(sb, "add", "--description", "FAQ bot re-index", "disable", J["err"]), 0,
                "add with a description")
     files["err"] = p.stdout.strip()
-    H.eq(read_job(files["err"]).get("Description"), "FAQ bot re-index", "Description= written")
+    H.eq(H.read_job_file(files["err"]).get("Description"), "FAQ bot re-index", "Description= written")
 
     # a hand-written file that names the same job under another name
     hand = sb.write_job("hand-written", J["later"])
@@ -182,7 +170,7 @@ def test_add(sb, J):
         H.check(os.path.basename(files[name]).startswith("%s-enable-" % (ep or "default")),
                 "file name of %s: %s", name, files[name])
         if ep:
-            H.eq(read_job(files[name]).get("Endpoint"), ep, "Endpoint= of %s" % name)
+            H.eq(H.read_job_file(files[name]).get("Endpoint"), ep, "Endpoint= of %s" % name)
 
     # refusals
     jid = str(uuid.uuid4())
@@ -370,7 +358,7 @@ def test_start(sb, d, mock, J):
     expect(r, 0, "start (waiting)",
            stdout=r"^started %s \(disable\) on endpoint 'default'; watching it in (\S+\.job)\n$" % S["s1"])
     path = re.search(r"watching it in (\S+)\n", r.stdout).group(1)
-    H.eq(read_job(path), {"JobID": S["s1"], "Action": "disable"}, "job file of the started job")
+    H.eq(H.read_job_file(path), {"JobID": S["s1"], "Action": "disable"}, "job file of the started job")
     [req] = [e for e in mock.requests(kind="start") if e["seq"] > since]
     H.eq((req["method"], req["path"], req["authorization"]),
          ("POST", "/v1/apps/annotation-reply/disable", "Bearer " + H.KEY), "the start request")
@@ -400,7 +388,7 @@ def test_start(sb, d, mock, J):
                stdout=r"already running on this app: %s.*watching job %s \(disable\) on endpoint 'second' in (\S+)"
                % (S["p2"], S["p2"]))
     p2 = r.stdout.strip().split(" in ")[-1]
-    H.eq(read_job(p2), {"JobID": S["p2"], "Action": "disable", "Endpoint": "second"}, "job file of p2")
+    H.eq(H.read_job_file(p2), {"JobID": S["p2"], "Action": "disable", "Endpoint": "second"}, "job file of p2")
     mock.set(S["p2"], status="completed")
     mock.config(not_dify_start=False)
 

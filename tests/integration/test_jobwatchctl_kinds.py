@@ -33,24 +33,7 @@ EXIT_USAGE = 64
 DATASET_KEY = "dataset-jobwatchtest0000000000"
 
 
-def ctl(sb, *args, **kw):
-    p = sb.run_ctl(*args, **kw)
-    H.log("jobwatchctl %s -> %d\n%s%s", " ".join(args), p.returncode, p.stdout, p.stderr)
-    return p
-
-
 expect = H.expect_run
-
-
-def read_job(path):
-    kv = {}
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("["):
-                k, v = line.split("=", 1)
-                kv[k] = v
-    return kv
 
 
 def batch_id():
@@ -59,65 +42,65 @@ def batch_id():
 
 
 def jobs_json(sb):
-    return json.loads(expect(ctl(sb, "list", "--json"), 0, "list --json").stdout)
+    return json.loads(expect(sb.run_ctl("list", "--json"), 0, "list --json").stdout)
 
 
 def test_add(sb, J):
     """add of each kind, without a daemon."""
     files = {}
-    p = expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb",
+    p = expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb",
                    J["dataset"].upper(), J["batch"]), 0, "add --kind document-indexing")
     files["batch"] = p.stdout.strip()
     H.eq(os.path.basename(files["batch"]),
          "kb-document-indexing-%s-%s.job" % (J["dataset"], J["batch"]), "name of the batch's file")
-    H.eq(read_job(files["batch"]), {"Kind": "document-indexing", "Dataset": J["dataset"],
+    H.eq(H.read_job_file(files["batch"]), {"Kind": "document-indexing", "Dataset": J["dataset"],
                                     "Batch": J["batch"], "Endpoint": "kb"}, "the batch's job file")
 
-    p = expect(ctl(sb, "add", "--kind=workflow-run", "--description", "nightly report",
+    p = expect(sb.run_ctl("add", "--kind=workflow-run", "--description", "nightly report",
                    J["run"].upper()), 0, "add --kind workflow-run")
     files["run"] = p.stdout.strip()
     H.eq(os.path.basename(files["run"]), "default-workflow-run-%s.job" % J["run"], "name of the run's file")
-    H.eq(read_job(files["run"]), {"Kind": "workflow-run", "JobID": J["run"],
+    H.eq(H.read_job_file(files["run"]), {"Kind": "workflow-run", "JobID": J["run"],
                                   "Description": "nightly report"}, "the run's job file")
 
-    p = expect(ctl(sb, "add", "--kind", "workflow-run", J["failrun"]), 0, "add a second run")
+    p = expect(sb.run_ctl("add", "--kind", "workflow-run", J["failrun"]), 0, "add a second run")
     files["failrun"] = p.stdout.strip()
 
     # annotation-reply, with or without --kind: the file of before kinds
-    p = expect(ctl(sb, "add", "--kind", "annotation-reply", "enable", J["run"]), 0,
+    p = expect(sb.run_ctl("add", "--kind", "annotation-reply", "enable", J["run"]), 0,
                "add --kind annotation-reply (the run's UUID: another job)")
     files["annotation"] = p.stdout.strip()
     H.eq(os.path.basename(files["annotation"]), "default-enable-%s.job" % J["run"], "annotation file name")
-    H.eq(read_job(files["annotation"]), {"JobID": J["run"], "Action": "enable"}, "annotation job file")
+    H.eq(H.read_job_file(files["annotation"]), {"JobID": J["run"], "Action": "enable"}, "annotation job file")
 
     # refusals
-    expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", J["dataset"], J["run"]), 1,
+    expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb", J["dataset"], J["run"]), 1,
            "a UUID as the batch", stderr=r"invalid batch id '%s', expected .*20 digits" % J["run"])
-    expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", J["batch"], J["batch"]), 1,
+    expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb", J["batch"], J["batch"]), 1,
            "a batch as the dataset", stderr=r"invalid dataset id '%s', expected a UUID" % J["batch"])
-    expect(ctl(sb, "add", "--kind", "workflow-run", J["batch"]), 1, "a batch as the run id",
+    expect(sb.run_ctl("add", "--kind", "workflow-run", J["batch"]), 1, "a batch as the run id",
            stderr=r"invalid run id '%s', expected a UUID" % J["batch"])
-    expect(ctl(sb, "add", "--kind", "nightly", J["run"]), EXIT_USAGE, "an unknown kind",
+    expect(sb.run_ctl("add", "--kind", "nightly", J["run"]), EXIT_USAGE, "an unknown kind",
            stderr=r"unknown kind 'nightly', expected a built-in kind \(annotation-reply, document-indexing, "
                   r"workflow-run\) or a \[Kind:NAME\] of .*\(none is configured\)")
-    expect(ctl(sb, "add", "--kind", "workflow-run", "enable", J["run"]), EXIT_USAGE,
+    expect(sb.run_ctl("add", "--kind", "workflow-run", "enable", J["run"]), EXIT_USAGE,
            "two arguments for a run", stderr=r"add --kind workflow-run needs RUN_ID")
-    expect(ctl(sb, "add", "--kind", "document-indexing", J["dataset"]), EXIT_USAGE,
+    expect(sb.run_ctl("add", "--kind", "document-indexing", J["dataset"]), EXIT_USAGE,
            "a dataset without its batch", stderr=r"needs DATASET and BATCH")
-    expect(ctl(sb, "add", "--endpoint", "kb", J["dataset"], J["batch"]), 1, "a batch without --kind",
+    expect(sb.run_ctl("add", "--endpoint", "kb", J["dataset"], J["batch"]), 1, "a batch without --kind",
            stderr=r"invalid action '%s'.*--kind" % J["dataset"])
 
     # the same job again, and in a file of another name
-    expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", J["dataset"], J["batch"]), 1,
+    expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb", J["dataset"], J["batch"]), 1,
            "the batch again", stderr=r"already in '%s'" % re.escape(files["batch"]))
     moved = os.path.join(sb.jobs_dir, "mine.job")
     os.rename(files["run"], moved)
-    expect(ctl(sb, "add", "--kind", "workflow-run", J["run"]), 1, "the run, in another file",
+    expect(sb.run_ctl("add", "--kind", "workflow-run", J["run"]), 1, "the run, in another file",
            stderr=r"this job \(workflow-run %s on endpoint 'default'\) is already in '%s'"
            % (J["run"], re.escape(moved)))
     os.rename(moved, files["run"])
     # the batch on another endpoint is another job
-    p = expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb2", J["dataset"], J["batch"]),
+    p = expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb2", J["dataset"], J["batch"]),
                0, "the batch on another endpoint")
     os.unlink(p.stdout.strip())
 
@@ -147,7 +130,7 @@ def test_list_running(sb, J):
     H.check(re.fullmatch(r"\d+/3 documents, \d+/\d+ segments", b["progress"]), "progress: %r", b["progress"])
     H.eq(b["documents"], None, "documents of a running batch")
 
-    p = expect(ctl(sb, "list"), 0, "list while the batch indexes")
+    p = expect(sb.run_ctl("list"), 0, "list while the batch indexes")
     lines = p.stdout.splitlines()
     header = lines[1]
     H.check(header.split()[:7] == ["ENDPOINT", "ACTION", "JOB_ID", "STATE", "POLLS", "AGE", "TROUBLE"],
@@ -166,24 +149,24 @@ def test_list_running(sb, J):
 
 def test_wait(sb, d, J):
     # a batch id (20 digits): waits for the result, prints its MESSAGE, exit 0
-    p = expect(ctl(sb, "wait", "--timeout", "60s", J["batch"], timeout=int(C.t(90))), 0, "wait on the batch")
+    p = expect(sb.run_ctl("wait", "--timeout", "60s", J["batch"], timeout=int(C.t(90))), 0, "wait on the batch")
     [e] = C.wait_results(d, 1, job_id=J["batch"])
     H.eq(p.stdout, e["MESSAGE"] + "\n", "wait's output for the batch")
     H.check("state file" not in p.stderr, "wait used the state file: %s", p.stderr)
     # a run id (UUID, any case), completed; a failed one: exit 1; both: every line, exit 1
-    p = expect(ctl(sb, "wait", "--timeout", "60s", J["run"].upper(), timeout=int(C.t(90))), 0, "wait on the run")
+    p = expect(sb.run_ctl("wait", "--timeout", "60s", J["run"].upper(), timeout=int(C.t(90))), 0, "wait on the run")
     [e_run] = C.wait_results(d, 1, job_id=J["run"])
     H.eq(p.stdout, e_run["MESSAGE"] + "\n", "wait's output for the run")
-    p = expect(ctl(sb, "wait", "--timeout", "60s", J["run"], J["failrun"], timeout=int(C.t(90))), 1,
+    p = expect(sb.run_ctl("wait", "--timeout", "60s", J["run"], J["failrun"], timeout=int(C.t(90))), 1,
                "wait on a completed and a failed run")
     [e_fail] = C.wait_results(d, 1, job_id=J["failrun"])
     H.eq(sorted(p.stdout.splitlines()), sorted([e_run["MESSAGE"], e_fail["MESSAGE"]]), "lines of wait on two runs")
     # a batch nobody added: no result; wait only looks (--timeout 0): exit 2, named
     other = batch_id()
-    expect(ctl(sb, "wait", "--timeout", "0", other), 2, "wait on a batch that is not watched",
+    expect(sb.run_ctl("wait", "--timeout", "0", other), 2, "wait on a batch that is not watched",
            stderr=r"no result yet for: %s" % other)
     # any other text may be a [Kind:NAME] job's id: only one no job can have is a usage error
-    expect(ctl(sb, "wait", "x\ty"), EXIT_USAGE, "wait on an id with a tab", stderr=r"invalid job id 'x\\x09y'")
+    expect(sb.run_ctl("wait", "x\ty"), EXIT_USAGE, "wait on an id with a tab", stderr=r"invalid job id 'x\\x09y'")
 
 
 def test_list_done(sb, J):
@@ -207,10 +190,10 @@ def test_console_fallback(mock):
     conf = sb.base_config(mock)
     conf["Endpoint:kb"] = {"BaseURL": mock.url, "APIKeyFile": sb.write_key("kb-key", DATASET_KEY)}
     sb.write_config(conf)
-    expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", dataset, batch), 0,
+    expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb", dataset, batch), 0,
            "add (console daemon)")
     d = sb.start_daemon(log_target="console")
-    expect(ctl(sb, "wait", "--timeout", "60s", batch, timeout=int(C.t(90))), 0, "wait (console daemon)",
+    expect(sb.run_ctl("wait", "--timeout", "60s", batch, timeout=int(C.t(90))), 0, "wait (console daemon)",
            stdout=r"^[^\n]*%s[^\n]*completed: 2 documents indexed" % batch,
            stderr=r"warning: the state file has the result of job %s" % batch)
     d.stop()
@@ -270,11 +253,11 @@ def test():
     # job whose file goes) and added again: add says the outcome is known
     d.stop()
     os.unlink(files["batch"])
-    expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", J["dataset"], J["batch"]), 0,
+    expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb", J["dataset"], J["batch"]), 0,
            "add a finished batch again",
            stderr=r"note: jobwatchd already recorded the outcome 'completed' for this job")
     # not for the same batch id under another dataset: another job
-    p = expect(ctl(sb, "add", "--kind", "document-indexing", "--endpoint", "kb", str(uuid.uuid4()), J["batch"]),
+    p = expect(sb.run_ctl("add", "--kind", "document-indexing", "--endpoint", "kb", str(uuid.uuid4()), J["batch"]),
                0, "add the batch id under another dataset")
     H.check("note:" not in p.stderr, "a note for another job: %s", p.stderr)
 

@@ -37,91 +37,74 @@ SCOPED = dict(THINGS, StatusPath="/things/{Project}-{id}")
 HASHED = r"~[0-9a-f]{16}\.job"
 
 
-def ctl(sb, *args, **kw):
-    p = sb.run_ctl(*args, **kw)
-    H.log("jobwatchctl %s -> %d\n%s%s", " ".join(args), p.returncode, p.stdout, p.stderr)
-    return p
-
-
 expect = H.expect_run
-
-
-def read_job(path):
-    kv = {}
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("["):
-                k, v = line.split("=", 1)
-                kv[k] = v
-    return kv
 
 
 def test_add(sb, J):
     """add of user kinds, without a daemon."""
     files = {}
-    p = expect(ctl(sb, "add", "--kind", "things", J["plain"]), 0, "add --kind things (a plain id)")
+    p = expect(sb.run_ctl("add", "--kind", "things", J["plain"]), 0, "add --kind things (a plain id)")
     files["plain"] = p.stdout.strip()
     H.eq(os.path.basename(files["plain"]), "default-things-%s.job" % J["plain"], "name of a plain id's file")
-    H.eq(read_job(files["plain"]), {"Kind": "things", "JobID": J["plain"]}, "the plain id's job file")
+    H.eq(H.read_job_file(files["plain"]), {"Kind": "things", "JobID": J["plain"]}, "the plain id's job file")
 
-    p = expect(ctl(sb, "add", "--kind=things", "--description", "odd id", J["odd"]), 0,
+    p = expect(sb.run_ctl("add", "--kind=things", "--description", "odd id", J["odd"]), 0,
                "add --kind things (an id with '/' and a space)")
     files["odd"] = p.stdout.strip()
     H.check(re.fullmatch(r"default-things-Run_7_x" + HASHED, os.path.basename(files["odd"])),
             "name of the odd id's file: %s", files["odd"])
-    H.eq(read_job(files["odd"]), {"Kind": "things", "JobID": J["odd"], "Description": "odd id"},
+    H.eq(H.read_job_file(files["odd"]), {"Kind": "things", "JobID": J["odd"], "Description": "odd id"},
          "the odd id's job file")
 
-    p = expect(ctl(sb, "add", "--kind", "things", J["upper"]), 0, "add --kind things (an upper-case UUID)")
+    p = expect(sb.run_ctl("add", "--kind", "things", J["upper"]), 0, "add --kind things (an upper-case UUID)")
     files["upper"] = p.stdout.strip()
     H.eq(os.path.basename(files["upper"]), "default-things-%s.job" % J["upper"],
          "an upper-case UUID kept as it is in the name")
-    H.eq(read_job(files["upper"])["JobID"], J["upper"], "an upper-case UUID kept as it is")
+    H.eq(H.read_job_file(files["upper"])["JobID"], J["upper"], "an upper-case UUID kept as it is")
 
-    p = expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=alpha", J["scoped"]), 0,
+    p = expect(sb.run_ctl("add", "--kind", "scoped", "-f", "Project=alpha", J["scoped"]), 0,
                "add --kind scoped --field Project=alpha")
     files["scoped"] = p.stdout.strip()
     H.check(re.fullmatch(r"default-scoped-%s" % J["scoped"] + HASHED, os.path.basename(files["scoped"])),
             "name of the scoped job's file: %s", files["scoped"])
-    H.eq(read_job(files["scoped"]), {"Kind": "scoped", "JobID": J["scoped"], "Project": "alpha"},
+    H.eq(H.read_job_file(files["scoped"]), {"Kind": "scoped", "JobID": J["scoped"], "Project": "alpha"},
          "the scoped job's file")
     # the same id in another project: another job, another file
-    p = expect(ctl(sb, "add", "--kind", "scoped", "--field=Project=beta", J["scoped"]), 0,
+    p = expect(sb.run_ctl("add", "--kind", "scoped", "--field=Project=beta", J["scoped"]), 0,
                "the same id in another project")
     H.check(p.stdout.strip() != files["scoped"], "two projects, one file: %s", p.stdout)
     os.unlink(p.stdout.strip())   # not on the mock
 
     # refusals
-    expect(ctl(sb, "add", "--kind", "nightly", "x1"), EXIT_USAGE, "an unknown kind",
+    expect(sb.run_ctl("add", "--kind", "nightly", "x1"), EXIT_USAGE, "an unknown kind",
            stderr=r"unknown kind 'nightly', expected a built-in kind \(annotation-reply, "
                   r"document-indexing, workflow-run\) or a \[Kind:NAME\] of .*\(configured: things, scoped\)")
-    expect(ctl(sb, "add", "--kind", "no such", "x1"), EXIT_USAGE, "a name no kind can have",
+    expect(sb.run_ctl("add", "--kind", "no such", "x1"), EXIT_USAGE, "a name no kind can have",
            stderr=r"invalid kind 'no such'")
-    expect(ctl(sb, "add", "--kind", "scoped", J["scoped"]), EXIT_USAGE, "a missing --field",
+    expect(sb.run_ctl("add", "--kind", "scoped", J["scoped"]), EXIT_USAGE, "a missing --field",
            stderr=r"the kind 'scoped' needs --field Project=VALUE")
-    expect(ctl(sb, "add", "--kind", "things", "--field", "Project=alpha", "x1"), EXIT_USAGE,
+    expect(sb.run_ctl("add", "--kind", "things", "--field", "Project=alpha", "x1"), EXIT_USAGE,
            "a --field the kind does not use", stderr=r"the kind 'things' does not use --field Project")
-    expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=a", "-f", "Project=b", "x1"), EXIT_USAGE,
+    expect(sb.run_ctl("add", "--kind", "scoped", "-f", "Project=a", "-f", "Project=b", "x1"), EXIT_USAGE,
            "a --field twice", stderr=r"--field Project is given twice")
-    expect(ctl(sb, "add", "--kind", "scoped", "-f", "project=a", "x1"), EXIT_USAGE,
+    expect(sb.run_ctl("add", "--kind", "scoped", "-f", "project=a", "x1"), EXIT_USAGE,
            "a --field that is no {Key}", stderr=r"invalid --field 'project=a'")
-    expect(ctl(sb, "add", "--field", "Project=a", "enable", str(uuid.uuid4())), EXIT_USAGE,
+    expect(sb.run_ctl("add", "--field", "Project=a", "enable", str(uuid.uuid4())), EXIT_USAGE,
            "--field for a built-in kind", stderr=r"--field is for the kinds of the configuration")
-    expect(ctl(sb, "add", "--kind", "things", "x1", "x2"), EXIT_USAGE, "two ids",
+    expect(sb.run_ctl("add", "--kind", "things", "x1", "x2"), EXIT_USAGE, "two ids",
            stderr=r"add --kind things needs ID")
-    expect(ctl(sb, "add", "--kind", "things", ".."), 1, "an id that would climb the path",
+    expect(sb.run_ctl("add", "--kind", "things", ".."), 1, "an id that would climb the path",
            stderr=r"invalid job id '\.\.' for the kind 'things'")
-    expect(ctl(sb, "add", "--kind", "things", "a\tb"), 1, "an id with a control character",
+    expect(sb.run_ctl("add", "--kind", "things", "a\tb"), 1, "an id with a control character",
            stderr=r"invalid job id 'a\\x09b'")
-    expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=..", "x1"), 1, "a value that would climb",
+    expect(sb.run_ctl("add", "--kind", "scoped", "-f", "Project=..", "x1"), 1, "a value that would climb",
            stderr=r"invalid --field 'Project=\.\.'")
     # the same job again, and in a file of another name
-    expect(ctl(sb, "add", "--kind", "things", J["odd"]), 1, "the odd id again",
+    expect(sb.run_ctl("add", "--kind", "things", J["odd"]), 1, "the odd id again",
            stderr=r"already in '%s'" % re.escape(files["odd"]))
     moved = os.path.join(sb.jobs_dir, "mine.job")
     os.rename(files["scoped"], moved)
-    expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=alpha", J["scoped"]), 1,
+    expect(sb.run_ctl("add", "--kind", "scoped", "-f", "Project=alpha", J["scoped"]), 1,
            "the scoped job, in another file",
            stderr=r"this job \(scoped %s on endpoint 'default'\) is already in '%s'" % (J["scoped"], re.escape(moved)))
     os.rename(moved, files["scoped"])
@@ -135,7 +118,7 @@ def test_add(sb, J):
 
 
 def jobs_json(sb):
-    return {j["job_id"]: j for j in json.loads(expect(ctl(sb, "list", "--json"), 0, "list --json").stdout)}
+    return {j["job_id"]: j for j in json.loads(expect(sb.run_ctl("list", "--json"), 0, "list --json").stdout)}
 
 
 def test_list_running(sb, J):
@@ -152,7 +135,7 @@ def test_list_running(sb, J):
     H.eq((o["kind"], o["fields"], o["dataset"], o["description"]), ("things", {}, None, "odd id"),
          "the odd id's row")
 
-    p = expect(ctl(sb, "list"), 0, "list while the jobs run")
+    p = expect(sb.run_ctl("list"), 0, "list while the jobs run")
     lines = p.stdout.splitlines()
     header = lines[1]
     for col in ("KIND", "FIELDS"):
@@ -167,20 +150,20 @@ def test_list_running(sb, J):
 
 def test_wait(sb, d, J):
     for key in ("plain", "odd", "upper"):
-        p = expect(ctl(sb, "wait", "--timeout", "60s", J[key], timeout=int(H.t(90))), 0, "wait on " + key)
+        p = expect(sb.run_ctl("wait", "--timeout", "60s", J[key], timeout=int(H.t(90))), 0, "wait on " + key)
         [e] = C.wait_results(d, 1, job_id=J[key])
         H.eq(e.get("JOB_KIND"), "things", "JOB_KIND of " + key)
         H.eq(p.stdout, e["MESSAGE"] + "\n", "wait's output for " + key)
         H.check("state file" not in p.stderr, "wait used the state file: %s", p.stderr)
-    p = expect(ctl(sb, "wait", "--timeout", "60s", J["scoped"], timeout=int(H.t(90))), 1,
+    p = expect(sb.run_ctl("wait", "--timeout", "60s", J["scoped"], timeout=int(H.t(90))), 1,
                "wait on a failed job")
     [e] = C.wait_results(d, 1, job_id=J["scoped"])
     H.eq((e.get("JOB_STATUS"), e.get("JOB_ERROR")), ("error", "quota exceeded"), "the failed job's result")
     H.eq(p.stdout, e["MESSAGE"] + "\n", "wait's output for the failed job")
     H.check("state file" not in p.stderr, "wait used the state file for the failed job: %s", p.stderr)
-    expect(ctl(sb, "wait", "--timeout", "0", "not-added-1"), 2, "wait on an id nobody added",
+    expect(sb.run_ctl("wait", "--timeout", "0", "not-added-1"), 2, "wait on an id nobody added",
            stderr=r"no result yet for: not-added-1")
-    expect(ctl(sb, "wait", ".."), EXIT_USAGE, "wait on an id no job can have", stderr=r"invalid job id '\.\.'")
+    expect(sb.run_ctl("wait", ".."), EXIT_USAGE, "wait on an id no job can have", stderr=r"invalid job id '\.\.'")
 
 
 COMPLETION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "completion",
@@ -237,10 +220,10 @@ def test():
     # the scoped job's file removed while the daemon is stopped and added again: add says its
     # outcome is known; not for the same id in another project (another job)
     os.unlink(files["scoped"])
-    expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=alpha", J["scoped"]), 0,
+    expect(sb.run_ctl("add", "--kind", "scoped", "-f", "Project=alpha", J["scoped"]), 0,
            "add a finished job again",
            stderr=r"note: jobwatchd already recorded the outcome 'error' for this job")
-    p = expect(ctl(sb, "add", "--kind", "scoped", "-f", "Project=beta", J["scoped"]), 0,
+    p = expect(sb.run_ctl("add", "--kind", "scoped", "-f", "Project=beta", J["scoped"]), 0,
                "add the id in another project")
     H.check("note:" not in p.stderr, "a note for another job: %s", p.stderr)
 
