@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "log.h"
 #include "registry.h"
+#include "state-ack.h"
 #include "state-sql.h"
 #include "state.h"
 #include "string-util.h"
@@ -166,35 +167,16 @@ static int apply_acks(struct state *s, const char *dir)
 		if (rc == SQLITE_OK) {
 			rc = state_exec_sql(s->db, "BEGIN IMMEDIATE;");
 		}
-		/* lines "ENDPOINT ACTION JOB_ID" of annotation-reply (version 1's
-		 * form), "ENDPOINT KIND ACTION DATASET JOB_ID" of the other kinds
-		 * ('-' for an empty field); a torn last line is skipped */
+		/* a torn last line (no "\n", or another shape) is skipped */
 		for (char *line = buf, *nl; rc == SQLITE_OK && (nl = strchr(line, '\n'));
 		     line = nl + 1) {
-			char *w[5];
-			size_t n = 0;
+			const char *w[_STATE_ACK_FIELDS];
 			*nl = '\0';
-			for (char *p = line, *sp; n < ELEMENTSOF(w); p = sp + 1) {
-				w[n++] = p;
-				sp = strchr(p, ' ');
-				if (!sp) {
-					break;
-				}
-				*sp = '\0';
-			}
-			if (n == 3) {
-				w[4] = w[2];
-				w[2] = w[1];
-				w[1] = (char *)kind_type_to_string(KIND_ANNOTATION_REPLY);
-				w[3] = (char *)"-";
-			} else if (n != 5) {
+			if (!state_ack_parse(line, w)) {
 				continue;
 			}
-			for (size_t i = 0; i < 5; i++) {
-				(void)sqlite3_bind_text(
-					st, (int)i + 1,
-					(i == 2 || i == 3) && streq(w[i], "-") ? "" : w[i], -1,
-					SQLITE_STATIC);
+			for (size_t i = 0; i < _STATE_ACK_FIELDS; i++) {
+				(void)sqlite3_bind_text(st, (int)i + 1, w[i], -1, SQLITE_STATIC);
 			}
 			rc = step_reset(st);
 		}
@@ -656,25 +638,13 @@ int state_mark_journaled(struct state *s, struct job *j)
 {
 	struct identity_text ids;
 	char line[256];
-	const char *dataset = job_dataset_string(j, ids.dataset);
 	int rc, n;
 
 	/* One append, right after the journal entry: a crash between the two
-	 * repeats this one entry and no other. annotation-reply keeps version
-	 * 1's line, which a jobwatchd from before kinds reads too. A user kind's
-	 * id and fields may hold blanks, which the line cannot carry: its mark
-	 * goes to the database at once. */
-	if (j->kind == KIND_USER) {
-		n = -1;
-	} else if (j->kind == KIND_ANNOTATION_REPLY) {
-		n = snprintf(line, sizeof(line), "%s %s %s\n", j->endpoint->name,
-			     job_action_to_string(j->action), job_id_string(j, ids.id));
-	} else {
-		n = snprintf(line, sizeof(line), "%s %s - %s %s\n", j->endpoint->name,
-			     job_kind_name(j), dataset ? dataset : "-", job_id_string(j, ids.id));
-	}
-	if (s->acks_fd >= 0 && n > 0 && (size_t)n < sizeof(line) &&
-	    write(s->acks_fd, line, (size_t)n) == n) {
+	 * repeats this one entry and no other. A job without a line (state-ack.h)
+	 * has its mark go to the database at once. */
+	n = state_ack_line(j, line, sizeof(line));
+	if (s->acks_fd >= 0 && n > 0 && write(s->acks_fd, line, (size_t)n) == n) {
 		if (!(j->flags & JOB_FLAG_ACK_LOGGED)) {
 			j->flags |= JOB_FLAG_ACK_LOGGED;
 			s->acks_pending++;

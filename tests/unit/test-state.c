@@ -24,6 +24,7 @@
 #include "log.h"
 #include "registry.h"
 #include "state-sql.h"
+#include "state-ack.h"
 #include "state.h"
 #include "string-util.h"
 #include "userkind.h"
@@ -601,6 +602,47 @@ static void test_user_kind_row(void **state)
 	job_free(j);
 }
 
+/* The ack file's lines (state-ack.h): written and read back as the identity's
+ * columns; version 1's three-word line still read; torn lines skipped. */
+static void test_ack_lines(void **state)
+{
+	struct job *j = new_job(JOB_ID_1, "a.job");
+	const char *w[_STATE_ACK_FIELDS];
+	char line[256], v1[] = "default disable " JOB_ID_1, torn[] = "default enable";
+	char five[] = "kb document-indexing - " JOB_ID_1 " " KIND_BATCH_EXAMPLE;
+	int n;
+
+	(void)state;
+	n = state_ack_line(j, line, sizeof(line));
+	assert_string_equal(line, "default enable " JOB_ID_1 "\n");
+	assert_int_equal(n, (int)strlen(line));
+	assert_int_equal(state_ack_line(j, (char[10]){ 0 }, 10), -ENOBUFS);
+	line[n - 1] = '\0';
+	assert_true(state_ack_parse(line, w));
+	assert_string_equal(w[STATE_ACK_KIND], "annotation-reply");
+	assert_string_equal(w[STATE_ACK_ACTION], "enable");
+	assert_string_equal(w[STATE_ACK_DATASET], "");
+	assert_string_equal(w[STATE_ACK_JOB_ID], JOB_ID_1);
+	job_free(j);
+
+	assert_true(state_ack_parse(v1, w));
+	assert_string_equal(w[STATE_ACK_ENDPOINT], "default");
+	assert_string_equal(w[STATE_ACK_ACTION], "disable");
+	assert_true(state_ack_parse(five, w));
+	assert_string_equal(w[STATE_ACK_ENDPOINT], "kb");
+	assert_string_equal(w[STATE_ACK_KIND], "document-indexing");
+	assert_string_equal(w[STATE_ACK_ACTION], "");
+	assert_string_equal(w[STATE_ACK_DATASET], JOB_ID_1);
+	assert_string_equal(w[STATE_ACK_JOB_ID], KIND_BATCH_EXAMPLE);
+	assert_false(state_ack_parse(torn, w));
+
+	/* a user kind's id may hold blanks: no line */
+	j = job_new_kind(KIND_USER);
+	assert_non_null(j);
+	assert_int_equal(state_ack_line(j, line, sizeof(line)), -EINVAL);
+	job_free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,6 +664,7 @@ int main(void)
 						test_tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_indexing_row, test_tmpdir_setup,
 						test_tmpdir_teardown),
+		cmocka_unit_test(test_ack_lines),
 	};
 
 	log_set_max_level(LOG_WARNING);
