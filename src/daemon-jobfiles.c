@@ -160,13 +160,12 @@ static void refile_job(struct daemon *d, struct job *j, const char *name, struct
 }
 
 /* A job file was written (or is read by a scan): load it and decide what it
- * means for the registry. Long because the cases are read in one place, in
- * the order they are decided: invalid, unchanged, settings changed, a
- * duplicate of another file's job, MaxJobs= reached, another job than
- * before, a renamed job taken over, a new job. */
-static void on_file_changed(void *userdata, const char *name)
+ * means for the registry; -ENOENT when it was gone. Long because the cases
+ * are read in one place, in the order they are decided: invalid, unchanged,
+ * settings changed, a duplicate of another file's job, MaxJobs= reached,
+ * another job than before, a renamed job taken over, a new job. */
+static int load_job_file(struct daemon *d, const char *name)
 {
-	struct daemon *d = userdata;
 	_cleanup_(freep) char *path = strjoin(d->jobs_dir, "/", name);
 	struct diag_list diags = { 0 };
 	struct jobfile jf = { 0 };
@@ -176,14 +175,14 @@ static void on_file_changed(void *userdata, const char *name)
 
 	if (!path) {
 		log_error("Out of memory reading job file '%s'", name);
-		return;
+		return -ENOMEM;
 	}
 	r = jobfile_load(d->jobsdir->dir_fd, name, path, &jf, &diags);
 	if (r == -ENOENT) {
 		/* gone again before we could read it */
 		diag_list_done(&diags);
 		on_file_removed(d, name);
-		return;
+		return -ENOENT;
 	}
 	if (r >= 0) {
 		r = jobfile_check_refs(path, &jf, d->config, &diags);
@@ -286,6 +285,12 @@ static void on_file_changed(void *userdata, const char *name)
 out:
 	jobfile_done(&jf);
 	diag_list_done(&diags);
+	return 0;
+}
+
+static void on_file_changed(void *userdata, const char *name)
+{
+	(void)load_job_file(userdata, name);
 }
 
 /* A job went away: files refused because of it (or of MaxJobs=) may fit now. */
@@ -350,7 +355,13 @@ static void adopt_duplicates(struct daemon *d)
 		_cleanup_(freep) char *name = TAKE_PTR(f->name);
 		refused_file_done(f);
 		*f = d->refused[--d->n_refused];
-		on_file_changed(d, name); /* re-read: it may name another job by now */
+		/* re-read: it may name another job by now */
+		if (load_job_file(d, name) == -ENOENT && !registry_has_file(&d->registry, j)) {
+			/* It moved after jobsdir found the queue empty: its
+			 * removal (and its new name, if renamed) is queued
+			 * now, so the next batch decides for j. */
+			j->flags |= JOB_FLAG_SETTLE_LATER;
+		}
 	}
 }
 
@@ -362,6 +373,10 @@ static void adopt_duplicates(struct daemon *d)
  * from prepare and zero timers). */
 void settle_removals(struct daemon *d)
 {
+	/* jobs left for the next batch (SETTLE_LATER); still JOB_FLAG_UNSETTLED */
+	struct job **later = NULL;
+	size_t n_later = 0, later_allocated = 0;
+
 	while (d->n_unfiled > 0) {
 		bool cancelled = false;
 
@@ -376,7 +391,19 @@ void settle_removals(struct daemon *d)
 		for (size_t i = 0; i < n; i++) {
 			struct job *j = batch[i];
 			j->flags &= (uint16_t)~JOB_FLAG_UNSETTLED;
-			switch (pipeline_settle_action(j, registry_has_file(&d->registry, j))) {
+			enum settle_action a =
+				pipeline_settle_action(j, registry_has_file(&d->registry, j));
+			j->flags &= (uint16_t)~JOB_FLAG_SETTLE_LATER;
+			if (a == SETTLE_LATER) {
+				if (grow_array((void **)&later, &later_allocated, sizeof(*later),
+					       n_later + 1)) {
+					j->flags |= JOB_FLAG_UNSETTLED;
+					later[n_later++] = j;
+					continue;
+				}
+				a = SETTLE_CANCEL; /* no memory: as before */
+			}
+			switch (a) {
 			case SETTLE_FREE:
 				(void)state_forget(d->state, j);
 				free_detached(d, j);
@@ -384,6 +411,7 @@ void settle_removals(struct daemon *d)
 			case SETTLE_LEAVE: /* the pipeline frees it */
 			case SETTLE_KEEP: /* renamed */
 				break;
+			case SETTLE_LATER: /* not reached: handled above */
 			case SETTLE_CANCEL:
 				cancel_job(d, j, "Its job file was removed");
 				cancelled = true;
@@ -395,6 +423,12 @@ void settle_removals(struct daemon *d)
 			retry_refused(d);
 		}
 	}
+	/* the list is empty here: they go back on it for the next settle
+	 * (a batch's end, a rescan's, the directory lost or stopping) */
+	free(d->unfiled);
+	d->unfiled = later;
+	d->n_unfiled = n_later;
+	d->unfiled_allocated = later_allocated;
 }
 
 void scan_one(void *userdata, const char *name)

@@ -91,6 +91,8 @@ enum {
 		1U << 9, /* "journaled" is in the state's ack file, not yet in the db */
 	JOB_FLAG_TROUBLE = 1U << 10, /* its own answers fail: logged, recovery not yet */
 	JOB_FLAG_UNSETTLED = 1U << 11, /* its file was removed: on the daemon's list to settle */
+	JOB_FLAG_SETTLE_LATER =
+		1U << 12, /* a refused file naming it was gone when re-read at a settle */
 };
 
 /* Set once a job has an outcome (kept until its hook has run). */

@@ -37,5 +37,8 @@ enum settle_action pipeline_settle_action(const struct job *j, bool has_file)
 	if (j->flags & JOB_FLAG_CANCELLED) {
 		return pipeline_job_done(j) ? SETTLE_FREE : SETTLE_LEAVE;
 	}
-	return has_file ? SETTLE_KEEP : SETTLE_CANCEL;
+	if (has_file) {
+		return SETTLE_KEEP;
+	}
+	return (j->flags & JOB_FLAG_SETTLE_LATER) ? SETTLE_LATER : SETTLE_CANCEL;
 }

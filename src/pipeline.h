@@ -47,9 +47,14 @@ enum settle_action {
 	SETTLE_LEAVE, /* detached, still in the pipeline: the pipeline frees it */
 	SETTLE_KEEP, /* a file names it again (a rename) */
 	SETTLE_CANCEL, /* no file names it: cancel the job */
+	SETTLE_LATER, /* no file names it yet, but one naming it moved: the next batch decides */
 };
 
 /* For a job whose file was removed in the batch now ending (its
  * JOB_FLAG_UNSETTLED already cleared); has_file: the registry has a file
- * for it now. */
+ * for it now. JOB_FLAG_SETTLE_LATER: a refused duplicate naming it, re-read
+ * by this settle, was gone; the batch was found over before that file moved,
+ * so its removal, and its new name if it was renamed, are events still to
+ * come. Cancelling now would drop the job, and its new name would then be
+ * accepted as a new job: polled, reported and hooked a second time. */
 enum settle_action pipeline_settle_action(const struct job *j, bool has_file);

@@ -22,6 +22,10 @@
    reads them: still the same job, one result, no cancel.
 8. A stress of 300 random renames (see stress()), which split renames into a cancel and a new job
    before the daemon waited for a quiet directory to settle removals.
+9. Copies of finished jobs' files, the originals removed, then the copies renamed, a few ms later
+   (see settle_race()): the daemon refuses each copy, and when the directory is quiet re-reads
+   them to adopt the jobs; a copy renamed meanwhile was gone, and its job was dropped, then
+   accepted anew under the new name (a second result and hook; seen once in scenario 8).
 """
 
 import collections
@@ -229,6 +233,7 @@ def test():
     soft.eq(runs, sorted(want + [P, G]), "hook runs after the restart")
 
     stress(sb, mock, d, soft)
+    settle_race(sb, mock, d, soft)
     d.stop()
     soft.done()
 
@@ -286,6 +291,44 @@ def stress(sb, mock, d, soft):
             soft.eq(len(es), 1, "stress: number of results of %s (%s)" % (j, es))
     runs = collections.Counter(r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records())
     soft.eq({j: runs[j] for j in ids if runs[j] > 1}, {}, "stress: jobs whose hook ran more than once")
+
+
+
+def settle_race(sb, mock, d, soft):
+    """9: each round copies 12 finished jobs' files and removes the originals (the daemon refuses
+    each copy as a duplicate, then sees its original go), waits a little, and renames the copies.
+    The daemon settles when the directory is quiet, re-reading the refused copies one by one: the
+    renames land among those reads in some rounds (the pause varies). Each job keeps its one
+    result and its one hook run."""
+    ids = [str(uuid.uuid4()) for _ in range(12)]
+    for j in ids:
+        mock.add_job(j, lifecycle=[["completed", None]])
+    n_hooks = len(sb.hook_records())
+    path = {j: sb.write_job("r%d" % i, j) for i, j in enumerate(ids)}
+    for j in ids:
+        C.wait_results(d, 1, job_id=j, timeout=10)
+    sb.wait_for_hook_records(n_hooks + len(ids), timeout=C.t(10))
+    for rnd, pause in enumerate((0, 0.0003, 0.0006, 0.001, 0.0015, 0.002, 0.003, 0.005)):
+        copies = {}
+        for i, j in enumerate(ids):
+            copies[j] = sb.job_path("r-cp%d-%d" % (rnd, i))
+            with open(path[j]) as f:
+                H.write_file(copies[j], f.read(), atomic=False)
+        time.sleep(0.03)            # every copy read and refused
+        for j in ids:
+            os.unlink(path[j])      # back to back: one batch, then one settle re-reads them all
+        time.sleep(pause)
+        for i, j in enumerate(ids):
+            path[j] = sb.job_path("r-mv%d-%d" % (rnd, i))
+            os.rename(copies[j], path[j])
+        time.sleep(0.03)
+    H.quiet(1.0, "a job dropped and accepted anew would be polled and reported again")
+    got = C.by_job(C.results(d))
+    for j in ids:
+        es = ["%s %s" % (e.get("JOB_STATUS"), os.path.basename(e.get("JOB_FILE", ""))) for e in got.get(j, [])]
+        soft.eq(len(es), 1, "settle race: number of results of %s (%s)" % (j, es))
+    runs = collections.Counter(r["env"]["JOBWATCH_JOB_ID"] for r in sb.hook_records())
+    soft.eq({j: runs[j] for j in ids if runs[j] > 1}, {}, "settle race: jobs whose hook ran more than once")
 
 
 H.main(test, needs_journal=True)

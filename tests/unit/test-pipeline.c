@@ -163,12 +163,33 @@ static void test_settle(void **state)
 	assert_int_equal(pipeline_settle_action(&j, false), SETTLE_LEAVE);
 }
 
+/* The stress of test_rename on a loaded machine: a finished job's file was
+ * copied (the copy refused as a duplicate) and removed; the batch ended; the
+ * copy was renamed over another job's file before the settle re-read it. The
+ * job was cancelled and forgotten, and the renamed copy accepted as a new
+ * job: a second result and a second hook. The next batch decides instead. */
+static void test_settle_later(void **state)
+{
+	struct job j = job(JOB_OUTCOME_COMPLETED, DONE_FLAGS | JOB_FLAG_SETTLE_LATER);
+
+	assert_int_equal(pipeline_settle_action(&j, false), SETTLE_LATER);
+	assert_int_equal(pipeline_settle_action(&j, true), SETTLE_KEEP);
+	j = job(JOB_OUTCOME_NONE, JOB_FLAG_SETTLE_LATER); /* pending: not cancelled yet either */
+	assert_int_equal(pipeline_settle_action(&j, false), SETTLE_LATER);
+	/* cancelled meanwhile (its new file named another job): as before */
+	j = job(JOB_OUTCOME_COMPLETED, DONE_FLAGS | JOB_FLAG_CANCELLED | JOB_FLAG_SETTLE_LATER);
+	assert_int_equal(pipeline_settle_action(&j, false), SETTLE_FREE);
+	/* the next settle, the flag cleared: no file by then is a removal */
+	j = job(JOB_OUTCOME_COMPLETED, DONE_FLAGS);
+	assert_int_equal(pipeline_settle_action(&j, false), SETTLE_CANCEL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restore_filed), cmocka_unit_test(test_restore_unfiled),
 		cmocka_unit_test(test_restore_all),   cmocka_unit_test(test_job_done),
-		cmocka_unit_test(test_settle),
+		cmocka_unit_test(test_settle),	      cmocka_unit_test(test_settle_later),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
