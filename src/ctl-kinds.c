@@ -23,19 +23,15 @@ bool ctl_kind_name_is_valid(const char *s)
 int ctl_find_user_kind(const struct config *c, const char *name, const struct kind_def **ret)
 {
 	const struct kind_def *def = config_find_kind(c, name);
-	char builtin[256], configured[1024];
+	char builtin[KIND_TYPE_NAMES_MAX], configured[1024];
 	size_t n = 0;
 
 	if (def) {
 		*ret = def;
 		return 0;
 	}
-	builtin[0] = configured[0] = '\0';
-	for (int t = 0; t < _KIND_TYPE_MAX; t++) {
-		size_t len = strlen(builtin);
-		snprintf(builtin + len, sizeof(builtin) - len, "%s%s", t ? ", " : "",
-			 kind_type_to_string((enum kind_type)t));
-	}
+	configured[0] = '\0';
+	kind_type_names(builtin);
 	for (size_t i = 0; i < c->n_kinds && n < sizeof(configured); i++) {
 		int k = snprintf(configured + n, sizeof(configured) - n, "%s%s", i ? ", " : "",
 				 c->kinds[i]->name);

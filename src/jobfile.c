@@ -121,16 +121,11 @@ static int parse_kind(struct job_ctx *ctx, const char *value)
 		ctx->st->kind = KIND_USER;
 		return free_and_strdup(&ctx->st->job->user_kind, value);
 	}
-	char names[128] = "";
-	for (int t = 0; t < _KIND_TYPE_MAX; t++) {
-		size_t n = strlen(names);
-		snprintf(names + n, sizeof(names) - n, "%s'%s'", t > 0 ? ", " : "",
-			 kind_type_to_string(t));
-	}
+	char names[KIND_TYPE_NAMES_MAX];
 	job_error(
 		ctx,
 		"Invalid Kind= value '%s', expected one of %s or the name of a [Kind:NAME] section (1 to 64 of A-Z a-z 0-9 _ . -)",
-		QUOTE(value), names);
+		QUOTE(value), kind_type_names(names));
 	return 0;
 }
 
@@ -538,16 +533,11 @@ static int check_user_kind(const char *file, struct jobfile *j, const struct con
 	int r;
 
 	if (!def) {
-		char names[128] = "";
-		for (int t = 0; t < _KIND_TYPE_MAX; t++) {
-			size_t len = strlen(names);
-			snprintf(names + len, sizeof(names) - len, "%s%s", t > 0 ? ", " : "",
-				 kind_type_to_string(t));
-		}
+		char names[KIND_TYPE_NAMES_MAX];
 		diag_add(
 			diags, DIAG_ERROR, file, j->line_kind,
 			"Kind= '%s' is neither a built-in kind (%s) nor a [Kind:%s] section of the configuration",
-			j->user_kind, names, j->user_kind);
+			j->user_kind, kind_type_names(names), j->user_kind);
 		return -EINVAL;
 	}
 	r = user_fields(file, j, def, fields, &n, diags);

@@ -238,6 +238,22 @@ enum kinddef_class kind_classify_word(const struct kind *k, const char *word)
 	return kinddef_classify_lists(k->words, n, word);
 }
 
+char *kind_type_names(char buf[static KIND_TYPE_NAMES_MAX])
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int t = 0; t < _KIND_TYPE_MAX; t++) {
+		int k = snprintf(buf + n, KIND_TYPE_NAMES_MAX - n, "%s%s", t > 0 ? ", " : "",
+				 kind_table[t].name);
+		if (k < 0 || (size_t)k >= KIND_TYPE_NAMES_MAX - n) {
+			break;
+		}
+		n += (size_t)k;
+	}
+	return buf;
+}
+
 int kind_type_from_string(const char *s)
 {
 	for (int t = 0; s && t < _KIND_TYPE_MAX; t++) {

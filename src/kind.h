@@ -126,6 +126,10 @@ const struct kind *kind_get(enum kind_type t);
  * kind_ident_kind_name() or job_kind_name(), which know user kinds). */
 const char *kind_type_to_string(enum kind_type t);
 int kind_type_from_string(const char *s); /* enum kind_type, or -EINVAL */
+/* The built-in kinds' names, "annotation-reply, document-indexing,
+ * workflow-run", into buf (for messages). Returns buf. */
+#define KIND_TYPE_NAMES_MAX 64
+char *kind_type_names(char buf[static KIND_TYPE_NAMES_MAX]);
 
 /*
  * Validate and store one field's value into ident (which must already have

@@ -712,7 +712,7 @@ static void test_kinds(void **state)
 	/* an unknown kind: one error, its keys are not judged */
 	check_invalid(
 		"[Job]\nKind=work flow\nJobID=" ID "\n", 2,
-		"Invalid Kind= value 'work flow', expected one of 'annotation-reply', 'document-indexing', 'workflow-run' or the name of a [Kind:NAME] section");
+		"Invalid Kind= value 'work flow', expected one of annotation-reply, document-indexing, workflow-run or the name of a [Kind:NAME] section");
 	check_invalid("[Job]\nKind=\nJobID=" ID "\nAction=enable\n", 2, "Invalid Kind= value ''");
 }
 
