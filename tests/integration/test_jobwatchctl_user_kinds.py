@@ -18,8 +18,7 @@ jobwatchd against the mock's tiny non-Dify API (GET /things/{id}, tests/mock/moc
   64 for an id no job can have;
 - bash completion of --kind offers the configured kinds.
 
-Needs the [Kind:NAME] parser of config.c (ukconfig branch): skipped while jobwatchd --check
-calls [Kind:NAME] an unknown section. Exit 0 pass, 1 fail, 77 skip (no journald, no parser)."""
+Exit 0 pass, 1 fail, 77 skip (no journald)."""
 
 import json
 import os
@@ -204,10 +203,6 @@ def test():
     conf["Kind:things"] = THINGS
     conf["Kind:scoped"] = SCOPED
     sb.write_config(conf)
-    chk = subprocess.run([H.find_jobwatchd(), "--config", sb.conf, "--jobs-dir", sb.jobs_dir, "--check"],
-                         capture_output=True, text=True, timeout=30, env=H._clean_env())
-    if "Unknown section [Kind:" in chk.stdout + chk.stderr:
-        raise H.Skip("config.c does not parse [Kind:NAME] sections yet (the ukconfig branch)")
 
     test_completion(sb)
     files = test_add(sb, J)

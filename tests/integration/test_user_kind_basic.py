@@ -15,7 +15,7 @@ tests/mock/mock_kinds.py), and job files of Kind=things.
             no result), also across a restart; a reload that brings the kind back makes it
             poll again, and it completes
 
-Needs the [Kind:NAME] parser of config.c (ukconfig); the mock's route is in mock_kinds.py.
+The mock's route is in mock_kinds.py.
 The broad tests of OpenAI-batch-shaped APIs are test_user_kinds_*.py (mock_jobapi.py)."""
 
 import harness as H

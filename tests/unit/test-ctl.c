@@ -595,8 +595,8 @@ static void test_add_kinds(void **state)
 /* add --kind NAME: the job file named after the kind and its id (made safe
  * and unique), read back by the daemon's code as the same identity; the
  * same job refused in a file of another name; an unknown kind a usage
- * error. The configuration's kinds are set by hand: config.c parses
- * [Kind:NAME] on another branch (ukconfig). */
+ * error. The configuration's kinds are set by hand, so that this test of
+ * jobwatchctl does not also test config.c's [Kind:NAME] parser. */
 static void test_add_user_kind(void **state)
 {
 	_cleanup_(freep) char *conf = strjoin(test_tmpdir, "/jobwatch.conf");
